@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Domain value types shared by every module: the plant hierarchy
+// (site → asset → position ← sensor), readings, health states.
+// Plain structs; no behaviour beyond string conversion.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vigil/clock.h"
+
+namespace vigil {
+
+using Id = std::int64_t;
+
+// Health states, lower case everywhere (API, DB, CSV). Ordered by severity
+// for the states a running machine can be in.
+enum class HealthState { kUnknown, kInitializing, kHealthy, kWarning, kAlarm, kNotRunning };
+const char* to_string(HealthState s);
+std::optional<HealthState> health_state_from_string(std::string_view s);
+// Severity rank for roll-ups (asset = worst position): alarm > warning > healthy > ...
+int severity(HealthState s);
+
+enum class PositionType { kBearing, kCompressor, kFan, kGearbox, kMotor, kPump, kOther };
+const char* to_string(PositionType t);
+std::optional<PositionType> position_type_from_string(std::string_view s);
+
+struct Site {
+  Id id = 0;
+  std::string name;
+  std::string timezone = "UTC";
+};
+
+// Bearing geometry for defect frequencies (docs: domain.md).
+struct BearingGeometry {
+  int rolling_elements = 0;
+  double element_diameter_mm = 0;
+  double pitch_diameter_mm = 0;
+  double contact_angle_deg = 0;
+};
+
+struct Asset {
+  Id id = 0;
+  Id site_id = 0;
+  std::string name;
+  std::string machine_class = "iso10816_class2";  // key into the zone table
+  double shaft_rpm = 0;                            // 0 = unknown / variable
+  std::optional<BearingGeometry> bearing;
+};
+
+struct Position {
+  Id id = 0;
+  Id asset_id = 0;
+  std::string name;
+  PositionType type = PositionType::kOther;
+};
+
+struct Sensor {
+  Id id = 0;
+  std::string address;  // BLE MAC "AA:BB:CC:DD:EE:FF" or "sim:<name>"
+  std::string name;
+  std::string format;   // "vigil", "bthome", "sim"
+  std::optional<Id> position_id;
+  TimestampMs commissioned_at = 0;
+  std::optional<TimestampMs> decommissioned_at;
+};
+
+// One value of one metric from one source at one time: the unit every source
+// (simulator, BLE, replay) hands to the ingest path.
+struct Reading {
+  std::string source;  // sensor address
+  std::string metric;  // e.g. "velocity_rms_mm_s", "temperature_c"
+  TimestampMs ts = 0;
+  double value = 0;
+};
+
+struct Series {
+  Id id = 0;
+  Id sensor_id = 0;
+  std::optional<Id> position_id;
+  std::string metric;
+  std::string unit;
+};
+
+struct Point {
+  TimestampMs ts = 0;
+  double value = 0;
+};
+
+// A downsampled bucket (range queries with a point budget, hourly roll-ups).
+struct Bucket {
+  TimestampMs ts = 0;  // bucket start
+  std::int64_t count = 0;
+  double min = 0, max = 0, mean = 0;
+};
+
+// A raw waveform snapshot (all axes, interleaved per axis).
+struct Waveform {
+  Id id = 0;
+  Id position_id = 0;
+  TimestampMs ts = 0;
+  double sample_rate_hz = 0;
+  int axes = 1;
+  double scale = 1.0;                 // physical units (g) per count
+  std::vector<std::int16_t> samples;  // [axes][n]
+};
+
+}  // namespace vigil

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config/config.h"
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "config/key_lines.h"
+
+namespace vigil {
+namespace {
+
+using json = nlohmann::json;
+
+// Reads one object section, checking types and ranges; remembers the first
+// error with the line of the offending key.
+class SectionReader {
+ public:
+  SectionReader(const json& obj, std::string section, const std::string& file,
+                const std::map<std::string, int>& lines)
+      : obj_(obj), section_(std::move(section)), file_(file), lines_(lines) {}
+
+  void str(const char* key, std::string& out, std::initializer_list<const char*> allowed = {}) {
+    auto* v = take(key);
+    if (!v) return;
+    if (!v->is_string()) return fail(key, "must be a string");
+    std::string s = v->get<std::string>();
+    if (allowed.size()) {
+      bool ok = false;
+      std::string list;
+      for (auto a : allowed) {
+        ok |= (s == a);
+        list += (list.empty() ? "" : "|") + std::string(a);
+      }
+      if (!ok) return fail(key, "must be one of " + list + ", got '" + s + "'");
+    }
+    out = s;
+  }
+  void boolean(const char* key, bool& out) {
+    auto* v = take(key);
+    if (!v) return;
+    if (!v->is_boolean()) return fail(key, "must be true or false");
+    out = v->get<bool>();
+  }
+  template <typename I>
+  void integer(const char* key, I& out, long long lo, long long hi) {
+    auto* v = take(key);
+    if (!v) return;
+    if (!v->is_number_integer()) return fail(key, "must be an integer");
+    long long x = v->get<long long>();
+    if (x < lo || x > hi)
+      return fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    out = static_cast<I>(x);
+  }
+  void number(const char* key, double& out, double lo, double hi) {
+    auto* v = take(key);
+    if (!v) return;
+    if (!v->is_number()) return fail(key, "must be a number");
+    double x = v->get<double>();
+    if (!(x >= lo && x <= hi)) {
+      std::ostringstream m;
+      m << "must be between " << lo << " and " << hi;
+      return fail(key, m.str());
+    }
+    out = x;
+  }
+  // Call after all fields: unknown keys are errors.
+  Status finish() {
+    if (!err_.ok()) return err_;
+    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
+      if (!seen_.count(it.key())) {
+        return error_at(section_ + "." + it.key(),
+                        "unknown key '" + it.key() + "' in section '" + section_ + "'");
+      }
+    }
+    return Status::Ok();
+  }
+  Status error_at(const std::string& path, const std::string& msg) const {
+    auto l = lines_.find(path);
+    std::string where = file_ + ":" + (l == lines_.end() ? std::string("?") : std::to_string(l->second));
+    return Status::InvalidArgument(where + ": " + msg);
+  }
+
+ private:
+  const json* take(const char* key) {
+    seen_.insert(key);
+    auto it = obj_.find(key);
+    return it == obj_.end() ? nullptr : &*it;
+  }
+  void fail(const char* key, const std::string& msg) {
+    if (err_.ok()) err_ = error_at(section_ + "." + key, section_ + "." + key + " " + msg);
+  }
+  const json& obj_;
+  std::string section_;
+  const std::string& file_;
+  const std::map<std::string, int>& lines_;
+  std::set<std::string> seen_;
+  Status err_;
+};
+
+}  // namespace
+
+Result<Config> parse_config(const std::string& text, const std::string& filename) {
+  json root;
+  try {
+    root = json::parse(text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    int line = config_detail::line_of_offset(text, e.byte > 0 ? e.byte - 1 : 0);
+    std::string what = e.what();
+    auto pos = what.find("]: ");
+    if (pos != std::string::npos) what = what.substr(pos + 3);
+    return Status::InvalidArgument(filename + ":" + std::to_string(line) + ": " + what);
+  }
+  if (!root.is_object()) {
+    return Status::InvalidArgument(filename + ":1: the configuration must be a JSON object");
+  }
+  auto lines = config_detail::key_lines(text);
+  Config c;
+  c.source_path = filename;
+
+  static const json kEmpty = json::object();
+  auto section = [&](const char* name) -> Result<const json*> {
+    auto it = root.find(name);
+    if (it == root.end()) return &kEmpty;
+    if (!it->is_object()) {
+      auto l = lines.find(name);
+      return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
+                                     ": section '" + name + "' must be an object");
+    }
+    return &*it;
+  };
+  static const std::set<std::string> kSections = {"gateway", "storage", "http", "ble",
+                                                  "analytics", "uplink", "demo"};
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    if (!kSections.count(it.key())) {
+      auto l = lines.find(it.key());
+      return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
+                                     ": unknown section '" + it.key() + "'");
+    }
+  }
+
+#define VIGIL_SECTION(name, body)                               \
+  {                                                             \
+    auto sec = section(name);                                   \
+    if (!sec) return sec.status();                              \
+    SectionReader r(**sec, name, filename, lines);              \
+    body;                                                       \
+    VIGIL_RETURN_IF_ERROR(r.finish());                          \
+  }
+
+  VIGIL_SECTION("gateway", {
+    r.str("id", c.gateway.id);
+    r.str("name", c.gateway.name);
+    r.str("log_level", c.gateway.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+  });
+  VIGIL_SECTION("storage", {
+    r.str("path", c.storage.path);
+    r.integer("raw_retention_days", c.storage.raw_retention_days, 1, 36500);
+    r.integer("rollup_retention_days", c.storage.rollup_retention_days, 1, 36500);
+    r.integer("checkpoint_interval_s", c.storage.checkpoint_interval_s, 1, 86400);
+    r.integer("batch_max_rows", c.storage.batch_max_rows, 1, 1000000);
+    r.integer("batch_max_delay_ms", c.storage.batch_max_delay_ms, 1, 60000);
+    r.integer("queue_max_rows", c.storage.queue_max_rows, 1000, 100000000);
+    r.integer("waveforms_per_position", c.storage.waveforms_per_position, 0, 1000000);
+  });
+  VIGIL_SECTION("http", {
+    r.boolean("enabled", c.http.enabled);
+    r.str("address", c.http.address);
+    r.integer("port", c.http.port, 0, 65535);
+    r.boolean("tls", c.http.tls);
+    r.str("cert_file", c.http.cert_file);
+    r.str("key_file", c.http.key_file);
+    r.integer("max_body_bytes", c.http.max_body_bytes, 1024, 1 << 30);
+    r.integer("request_timeout_s", c.http.request_timeout_s, 1, 3600);
+    r.integer("max_connections", c.http.max_connections, 1, 100000);
+  });
+  VIGIL_SECTION("ble", {
+    r.boolean("enabled", c.ble.enabled);
+    r.str("adapter", c.ble.adapter);
+    r.integer("discovery_silence_restart_s", c.ble.discovery_silence_restart_s, 5, 86400);
+    r.integer("stale_device_s", c.ble.stale_device_s, 10, 86400 * 30);
+    r.integer("waveform_pull_interval_s", c.ble.waveform_pull_interval_s, 60, 86400 * 7);
+    r.integer("missed_intervals_alert", c.ble.missed_intervals_alert, 1, 1000);
+  });
+  VIGIL_SECTION("analytics", {
+    r.boolean("enabled", c.analytics.enabled);
+    r.number("learning_hours", c.analytics.learning_hours, 0.1, 24 * 365);
+    r.integer("persistence_n", c.analytics.persistence_n, 1, 100);
+    r.integer("persistence_m", c.analytics.persistence_m, 1, 100);
+    r.integer("threads", c.analytics.threads, 1, 64);
+  });
+  if (c.analytics.persistence_n > c.analytics.persistence_m) {
+    auto l = lines.find("analytics.persistence_n");
+    return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
+                                   ": analytics.persistence_n must not exceed persistence_m");
+  }
+  VIGIL_SECTION("uplink", {
+    r.boolean("enabled", c.uplink.enabled);
+    r.str("host", c.uplink.host);
+    r.integer("port", c.uplink.port, 1, 65535);
+    r.str("protocol", c.uplink.protocol, {"mqttv311", "mqttv5"});
+    r.str("ca_file", c.uplink.ca_file);
+    r.str("cert_file", c.uplink.cert_file);
+    r.str("key_file", c.uplink.key_file);
+    r.str("client_id", c.uplink.client_id);
+    r.str("topic_prefix", c.uplink.topic_prefix);
+    r.integer("keepalive_s", c.uplink.keepalive_s, 5, 3600);
+    r.integer("summary_interval_s", c.uplink.summary_interval_s, 60, 86400);
+    r.integer("outbox_max_mb", c.uplink.outbox_max_mb, 1, 100000);
+    r.boolean("send_raw_readings", c.uplink.send_raw_readings);
+  });
+  VIGIL_SECTION("demo", {
+    r.number("time_factor", c.demo.time_factor, 1, 100000);
+    r.integer("seed", c.demo.seed, 0, 4294967295LL);
+    r.number("fault_onset_hours", c.demo.fault_onset_hours, 0, 10000);
+    r.number("fault_growth_hours", c.demo.fault_growth_hours, 1, 100000);
+    r.number("measurement_interval_s", c.demo.measurement_interval_s, 1, 86400);
+  });
+#undef VIGIL_SECTION
+  return c;
+}
+
+Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError(path + ": cannot open configuration file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Status::IoError(path + ": read error");
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace vigil

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// vigil's configuration: one JSON-with-comments file (config/vigil.json lists
+// every option with its default). Every field below has the documented
+// default; parse_config() fills only what the file names, rejects unknown keys
+// and values of the wrong type or range with "FILE:LINE: message".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "vigil/status.h"
+
+namespace vigil {
+
+struct GatewayConfig {
+  std::string id = "vigil-gw";  // appears in MQTT topics and the dashboard
+  std::string name = "vigil gateway";
+  std::string log_level = "info";  // trace|debug|info|warn|error|off (SIGHUP reloads)
+};
+
+struct StorageConfig {
+  std::string path = "/var/lib/vigil/vigil.db";
+  int raw_retention_days = 365;      // raw points older than this are dropped...
+  int rollup_retention_days = 3650;  // ...hourly min/max/mean kept this long
+  int checkpoint_interval_s = 60;    // ingest log → compressed chunks
+  int batch_max_rows = 20000;        // one writer transaction holds at most this
+  int batch_max_delay_ms = 200;      // and waits at most this for more rows
+  int queue_max_rows = 500000;       // ingest back-pressure limit
+  int waveforms_per_position = 500;  // newest raw waveform snapshots kept
+};
+
+struct HttpConfig {
+  bool enabled = true;
+  std::string address = "0.0.0.0";
+  int port = 8080;
+  bool tls = false;
+  std::string cert_file;  // empty with tls = self-signed under the data dir
+  std::string key_file;
+  int max_body_bytes = 1 << 20;
+  int request_timeout_s = 30;
+  int max_connections = 512;
+};
+
+struct BleConfig {
+  bool enabled = false;
+  std::string adapter = "hci0";
+  int discovery_silence_restart_s = 120;  // restart discovery after this much silence
+  int stale_device_s = 900;               // remove uncommissioned devices BlueZ caches
+  int waveform_pull_interval_s = 3600;
+  int missed_intervals_alert = 3;
+};
+
+struct AnalyticsConfig {
+  bool enabled = true;
+  double learning_hours = 48;
+  int persistence_n = 2;  // N of the last M points above threshold = persistent
+  int persistence_m = 3;
+  int threads = 1;
+};
+
+struct UplinkConfig {
+  bool enabled = false;
+  std::string host = "localhost";
+  int port = 8883;
+  std::string protocol = "mqttv5";  // mqttv311 | mqttv5
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string client_id;                 // empty = gateway id
+  std::string topic_prefix = "vigil/{gateway_id}";
+  int keepalive_s = 60;
+  int summary_interval_s = 3600;
+  int outbox_max_mb = 64;
+  bool send_raw_readings = false;
+};
+
+struct DemoConfig {
+  double time_factor = 600;  // simulated seconds per wall second
+  std::uint32_t seed = 7;
+  double fault_onset_hours = 6;    // sim time before the bearing fault starts
+  double fault_growth_hours = 72;  // sim time from onset to severe damage
+  double measurement_interval_s = 600;
+};
+
+struct Config {
+  std::string source_path;  // file it was read from ("" = defaults)
+  GatewayConfig gateway;
+  StorageConfig storage;
+  HttpConfig http;
+  BleConfig ble;
+  AnalyticsConfig analytics;
+  UplinkConfig uplink;
+  DemoConfig demo;
+};
+
+// Parses JSON-with-comments text. `filename` is used in error messages only.
+Result<Config> parse_config(const std::string& text, const std::string& filename);
+// Reads and parses a file; I/O errors name the file.
+Result<Config> load_config(const std::string& path);
+
+}  // namespace vigil

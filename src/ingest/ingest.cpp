@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "vigil/ingest.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+namespace vigil {
+namespace {
+constexpr TimestampMs kYear2000Ms = 946684800000LL;
+constexpr TimestampMs kMaxFutureMs = 24LL * 3600 * 1000;
+constexpr RejectReason kAllReasons[] = {
+    RejectReason::kUnknownSource, RejectReason::kDecommissioned, RejectReason::kBadMetric,
+    RejectReason::kNotFinite,     RejectReason::kOutOfRange,     RejectReason::kBadTimestamp,
+    RejectReason::kDuplicate,     RejectReason::kQueueFull,      RejectReason::kStoreError};
+}  // namespace
+
+const char* to_string(RejectReason r) {
+  switch (r) {
+    case RejectReason::kUnknownSource: return "unknown_source";
+    case RejectReason::kDecommissioned: return "decommissioned";
+    case RejectReason::kBadMetric: return "bad_metric";
+    case RejectReason::kNotFinite: return "not_finite";
+    case RejectReason::kOutOfRange: return "out_of_range";
+    case RejectReason::kBadTimestamp: return "bad_timestamp";
+    case RejectReason::kDuplicate: return "duplicate";
+    case RejectReason::kQueueFull: return "queue_full";
+    case RejectReason::kStoreError: return "store_error";
+  }
+  return "unknown";
+}
+
+Ingest::Ingest(Store& store, const Clock& clock, MetricsRegistry& metrics)
+    : store_(store), clock_(clock), metrics_(metrics) {
+  accepted_ = metrics_.counter("vigil_ingest_accepted_total", "Readings accepted into the store");
+  for (auto r : kAllReasons) {
+    rejected_[r] = metrics_.counter("vigil_ingest_rejected_total", "Readings rejected by ingest, by reason",
+                                    std::string("reason=\"") + to_string(r) + "\"");
+  }
+}
+
+std::uint64_t Ingest::rejected_total(RejectReason r) const { return rejected_.at(r)->value(); }
+
+void Ingest::reject(IngestResult& res, RejectReason r) {
+  ++res.rejected[r];
+  rejected_[r]->inc();
+}
+
+void Ingest::invalidate_sensors() {
+  std::lock_guard lk(mu_);
+  sensors_.clear();
+}
+
+Result<Ingest::SensorEntry*> Ingest::resolve(const std::string& source) {
+  auto it = sensors_.find(source);
+  if (it != sensors_.end()) return it->second.get();
+  auto s = store_.sensor_by_address(source);
+  if (!s) return s.status();
+  if (!s->has_value()) return Status::NotFound("source " + source + " is not commissioned");
+  auto e = std::make_unique<SensorEntry>();
+  e->id = (*s)->id;
+  e->position_id = (*s)->position_id;
+  e->decommissioned = (*s)->decommissioned_at.has_value();
+  auto* raw = e.get();
+  sensors_.emplace(source, std::move(e));
+  return raw;
+}
+
+IngestResult Ingest::submit(std::span<const Reading> readings) {
+  IngestResult res;
+  std::vector<SeriesPoint> points;
+  std::vector<AcceptedReading> accepted;
+  points.reserve(readings.size());
+  const bool observed = !reading_observers_.empty();
+  if (observed) accepted.reserve(readings.size());
+  const TimestampMs now = clock_.now_ms();
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& r : readings) {
+      auto sensor = resolve(r.source);
+      if (!sensor) {
+        if (sensor.status().code() != Status::Code::kNotFound) {
+          spdlog::warn("ingest: resolving {}: {}", r.source, sensor.status().ToString());
+          reject(res, RejectReason::kStoreError);
+        } else {
+          reject(res, RejectReason::kUnknownSource);
+        }
+        continue;
+      }
+      SensorEntry& se = **sensor;
+      if (se.decommissioned) { reject(res, RejectReason::kDecommissioned); continue; }
+      if (!valid_metric_name(r.metric)) { reject(res, RejectReason::kBadMetric); continue; }
+      if (!std::isfinite(r.value)) { reject(res, RejectReason::kNotFinite); continue; }
+      if (const MetricInfo* mi = find_metric(r.metric); mi && (r.value < mi->min || r.value > mi->max)) {
+        reject(res, RejectReason::kOutOfRange);
+        continue;
+      }
+      if (r.ts < kYear2000Ms || r.ts > now + kMaxFutureMs) { reject(res, RejectReason::kBadTimestamp); continue; }
+      auto last = se.last_ts.find(r.metric);
+      if (last != se.last_ts.end() && last->second == r.ts) { reject(res, RejectReason::kDuplicate); continue; }
+      Id series_id;
+      if (auto s = se.series.find(r.metric); s != se.series.end()) {
+        series_id = s->second;
+      } else {
+        const MetricInfo* mi = find_metric(r.metric);
+        auto id = store_.ensure_series(se.id, r.metric, mi ? mi->unit : "");
+        if (!id) {
+          spdlog::warn("ingest: creating series {}/{}: {}", r.source, r.metric, id.status().ToString());
+          reject(res, RejectReason::kStoreError);
+          continue;
+        }
+        series_id = *id;
+        se.series.emplace(r.metric, series_id);
+      }
+      if (last == se.last_ts.end() || r.ts > last->second) se.last_ts[r.metric] = r.ts;
+      points.push_back({series_id, r.ts, r.value});
+      if (observed) accepted.push_back({r, se.id, series_id, se.position_id});
+    }
+  }
+  if (!points.empty()) {
+    auto s = store_.append(points);
+    if (!s.ok()) {
+      RejectReason why = s.code() == Status::Code::kResourceExhausted ? RejectReason::kQueueFull
+                                                                       : RejectReason::kStoreError;
+      res.rejected[why] += points.size();
+      rejected_[why]->inc(points.size());
+      spdlog::warn("ingest: {} readings not stored: {}", points.size(), s.ToString());
+      return res;
+    }
+    res.accepted = points.size();
+    accepted_->inc(points.size());
+  }
+  if (observed && !accepted.empty()) {
+    for (auto& fn : reading_observers_) fn(accepted);
+  }
+  return res;
+}
+
+Result<Id> Ingest::submit_waveform(const std::string& source, Waveform w) {
+  Id sensor_id;
+  {
+    std::lock_guard lk(mu_);
+    auto sensor = resolve(source);
+    if (!sensor) return sensor.status();
+    if ((*sensor)->decommissioned) return Status::NotFound("source " + source + " is decommissioned");
+    if (!(*sensor)->position_id) return Status::NotFound("source " + source + " has no position");
+    w.position_id = *(*sensor)->position_id;
+    sensor_id = (*sensor)->id;
+  }
+  if (w.samples.empty() || w.axes < 1 || w.samples.size() % static_cast<std::size_t>(w.axes) != 0 ||
+      !(w.sample_rate_hz > 0) || !(w.scale > 0)) {
+    return Status::InvalidArgument("waveform from " + source + " is malformed");
+  }
+  auto id = store_.put_waveform(w);
+  if (!id) return id;
+  w.id = *id;
+  for (auto& fn : waveform_observers_) fn(w, sensor_id);
+  return id;
+}
+
+}  // namespace vigil

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "store/schema.h"
+
+namespace vigil::store_detail {
+
+const std::vector<std::string>& core_migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // v1: the plant, time series, measurements, waveforms, states, alerts, audit.
+      R"sql(
+CREATE TABLE sites(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  timezone TEXT NOT NULL DEFAULT 'UTC');
+CREATE TABLE assets(
+  id INTEGER PRIMARY KEY,
+  site_id INTEGER NOT NULL REFERENCES sites(id),
+  name TEXT NOT NULL,
+  machine_class TEXT NOT NULL,
+  shaft_rpm REAL NOT NULL DEFAULT 0,
+  bearing_json TEXT,
+  UNIQUE(site_id, name));
+CREATE TABLE positions(
+  id INTEGER PRIMARY KEY,
+  asset_id INTEGER NOT NULL REFERENCES assets(id),
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  UNIQUE(asset_id, name));
+CREATE TABLE sensors(
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL DEFAULT '',
+  format TEXT NOT NULL,
+  key BLOB,
+  position_id INTEGER REFERENCES positions(id),
+  commissioned_at INTEGER NOT NULL,
+  decommissioned_at INTEGER);
+CREATE TABLE series(
+  id INTEGER PRIMARY KEY,
+  sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+  position_id INTEGER REFERENCES positions(id),
+  metric TEXT NOT NULL,
+  unit TEXT NOT NULL DEFAULT '',
+  UNIQUE(sensor_id, metric));
+CREATE INDEX series_position ON series(position_id);
+-- Append-only, unindexed: the ingest hot path. Emptied by each checkpoint.
+CREATE TABLE ingest_log(
+  series_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  value REAL NOT NULL);
+CREATE TABLE chunks(
+  series_id INTEGER NOT NULL,
+  t0 INTEGER NOT NULL,
+  t1 INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(series_id, t0)) WITHOUT ROWID;
+CREATE TABLE rollup_hourly(
+  series_id INTEGER NOT NULL,
+  hour INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  min REAL NOT NULL,
+  max REAL NOT NULL,
+  sum REAL NOT NULL,
+  PRIMARY KEY(series_id, hour)) WITHOUT ROWID;
+CREATE TABLE waveforms(
+  id INTEGER PRIMARY KEY,
+  position_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  sample_rate_hz REAL NOT NULL,
+  axes INTEGER NOT NULL,
+  scale REAL NOT NULL,
+  samples BLOB NOT NULL);
+CREATE INDEX waveforms_position_ts ON waveforms(position_id, ts);
+CREATE TABLE measurements(
+  id INTEGER PRIMARY KEY,
+  position_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  features TEXT NOT NULL,
+  score REAL,
+  state TEXT NOT NULL DEFAULT 'unknown',
+  explanation TEXT NOT NULL DEFAULT '',
+  waveform_id INTEGER);
+CREATE INDEX measurements_position_ts ON measurements(position_id, ts);
+CREATE TABLE health_states(
+  id INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL CHECK (scope IN ('position','asset')),
+  scope_id INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  pointwise TEXT NOT NULL,
+  persistent TEXT NOT NULL);
+CREATE INDEX health_states_scope ON health_states(scope, scope_id, model, ts);
+CREATE TABLE alerts(
+  id INTEGER PRIMARY KEY,
+  asset_id INTEGER,
+  position_id INTEGER,
+  model TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  status TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  closed_at INTEGER,
+  title TEXT NOT NULL,
+  explanation TEXT NOT NULL DEFAULT '',
+  measurement_id INTEGER,
+  failure_mode TEXT,
+  failure_cause TEXT,
+  action_taken TEXT,
+  closed_by TEXT,
+  notes TEXT);
+CREATE INDEX alerts_status ON alerts(status, opened_at);
+CREATE TABLE audit_log(
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '');
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql",
+  };
+  return kMigrations;
+}
+
+Status apply_migrations(sql::Db& db, const std::string& module,
+                        const std::vector<std::string>& migrations) {
+  VIGIL_RETURN_IF_ERROR(db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations(module TEXT PRIMARY KEY, version INTEGER NOT NULL)"));
+  auto q = db.prepare("SELECT version FROM schema_migrations WHERE module = ?");
+  if (!q) return q.status();
+  (*q)->bind(1, module);
+  auto row = (*q)->step();
+  if (!row) return row.status();
+  std::int64_t have = *row ? (*q)->i64(0) : 0;
+  (*q)->reset();
+  const auto known = static_cast<std::int64_t>(migrations.size());
+  if (have > known) {
+    return Status::InvalidArgument("schema of module '" + module + "' is version " +
+                                   std::to_string(have) + ", newer than this vigil knows (" +
+                                   std::to_string(known) + "); upgrade vigil");
+  }
+  for (std::int64_t v = have; v < known; ++v) {
+    sql::Transaction txn(db);
+    VIGIL_RETURN_IF_ERROR(txn.begin());
+    VIGIL_RETURN_IF_ERROR(db.exec(migrations[static_cast<std::size_t>(v)])
+                              .Annotate("migration " + module + " v" + std::to_string(v + 1)));
+    auto up = db.prepare(
+        "INSERT INTO schema_migrations(module, version) VALUES(?, ?) "
+        "ON CONFLICT(module) DO UPDATE SET version = excluded.version");
+    if (!up) return up.status();
+    VIGIL_RETURN_IF_ERROR((*up)->bind(1, module).bind(2, v + 1).run());
+    if (module == "core") VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA user_version = " + std::to_string(v + 1)));
+    VIGIL_RETURN_IF_ERROR(txn.commit());
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::store_detail

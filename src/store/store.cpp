@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "store/chunk_codec.h"
+#include "store/schema.h"
+#include "store/store_impl.h"
+
+namespace vigil {
+
+using store_detail::decode_chunk;
+using store_detail::encode_chunk;
+
+namespace {
+TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
+constexpr TimestampMs kHourMs = 3600 * 1000;
+TimestampMs floor_hour(TimestampMs t) {
+  TimestampMs h = t / kHourMs * kHourMs;
+  return (t < 0 && h != t) ? h - kHourMs : h;
+}
+}  // namespace
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  namespace fs = std::filesystem;
+  auto impl = std::make_unique<Impl>();
+  impl->opt = options;
+  impl->clock = options.clock ? options.clock : &SystemClock::instance();
+  const std::string& path = options.path;
+  if (path.empty()) return Status::InvalidArgument("store: storage.path is empty");
+
+  // Clear messages for the common deployment mistakes before SQLite's generic ones.
+  fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Status::IoError("store: data directory " + dir.string() + " does not exist");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return Status::PermissionDenied("store: data directory " + dir.string() +
+                                    " is not writable by this user");
+  }
+  if (fs::exists(path, ec) && ::access(path.c_str(), R_OK | W_OK) != 0) {
+    return Status::PermissionDenied("store: database " + path + " is not readable and writable");
+  }
+
+  auto w = sql::Db::open(path, sql::Db::Mode::kReadWriteCreate);
+  if (!w) return w.status().Annotate("store");
+  impl->writer = std::move(*w);
+  auto& db = *impl->writer;
+  // Reading the schema is the first thing that touches the file's pages: a
+  // file that is not a database fails here.
+  auto check = db.exec("SELECT count(*) FROM sqlite_master");
+  if (!check.ok()) {
+    return Status::Corruption("store: " + path + " is not a usable SQLite database (" +
+                              check.message() + ")");
+  }
+  auto wal = db.exec("PRAGMA journal_mode=WAL");
+  if (!wal.ok()) return wal.Annotate("store: " + path);
+  // NORMAL in WAL mode: a committed transaction survives a process crash
+  // (kill -9); only an OS crash or power loss can lose the newest commits.
+  VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                                "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"));
+  VIGIL_RETURN_IF_ERROR(store_detail::apply_migrations(db, "core", store_detail::core_migrations())
+                            .Annotate("store: " + path));
+  VIGIL_RETURN_IF_ERROR(impl->replay_log());
+  VIGIL_RETURN_IF_ERROR(impl->load_latest());
+  impl->last_checkpoint_wall = wall_ms();
+  impl->last_retention_wall = 0;
+  Impl* raw = impl.get();
+  impl->writer_thread = std::thread([raw] { raw->writer_loop(); });
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::~Store() {
+  if (!impl_) return;
+  {
+    std::lock_guard lk(impl_->q_mu);
+    impl_->stopping = true;
+  }
+  impl_->q_cv.notify_all();
+  if (impl_->writer_thread.joinable()) impl_->writer_thread.join();
+  std::lock_guard wl(impl_->write_mu);
+  auto s = impl_->checkpoint_locked();
+  if (!s.ok()) spdlog::warn("store: final checkpoint failed: {}", s.ToString());
+}
+
+const std::string& Store::path() const { return impl_->opt.path; }
+
+// ------------------------------------------------------------------ readers
+
+Result<std::unique_ptr<sql::Db>> Store::Impl::open_reader() {
+  auto r = sql::Db::open(opt.path, sql::Db::Mode::kReadOnly);
+  if (!r) return r.status();
+  VIGIL_RETURN_IF_ERROR((*r)->exec("PRAGMA query_only=ON; PRAGMA cache_size=-4000;"));
+  return r;
+}
+
+Status Store::Impl::with_reader(const std::function<Status(sql::Db&)>& fn) {
+  std::unique_ptr<sql::Db> db;
+  {
+    std::unique_lock lk(pool_mu);
+    pool_cv.wait(lk, [&] { return !idle_readers.empty() || readers_open < opt.reader_connections; });
+    if (!idle_readers.empty()) {
+      db = std::move(idle_readers.back());
+      idle_readers.pop_back();
+    } else {
+      ++readers_open;
+    }
+  }
+  if (!db) {
+    auto r = open_reader();
+    if (!r) {
+      std::lock_guard lk(pool_mu);
+      --readers_open;
+      pool_cv.notify_one();
+      return r.status();
+    }
+    db = std::move(*r);
+  }
+  Status s = fn(*db);
+  if (sqlite3_get_autocommit(db->raw()) == 0) (void)db->exec("ROLLBACK");
+  {
+    std::lock_guard lk(pool_mu);
+    idle_readers.push_back(std::move(db));
+  }
+  pool_cv.notify_one();
+  return s;
+}
+
+Status Store::read(const std::function<Status(sql::Db&)>& fn) { return impl_->with_reader(fn); }
+
+Status Store::write_txn(const std::function<Status(sql::Db&)>& fn) {
+  std::lock_guard lk(impl_->write_mu);
+  sql::Transaction txn(*impl_->writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  VIGIL_RETURN_IF_ERROR(fn(*impl_->writer));
+  return txn.commit();
+}
+
+Status Store::migrate(const std::string& module, const std::vector<std::string>& migrations) {
+  std::lock_guard lk(impl_->write_mu);
+  return store_detail::apply_migrations(*impl_->writer, module, migrations);
+}
+
+// ------------------------------------------------------------------ ingest
+
+Status Store::append(std::span<const SeriesPoint> points) {
+  if (points.empty()) return Status::Ok();
+  {
+    std::lock_guard lk(impl_->q_mu);
+    if (impl_->stopping) return Status::Unavailable("store: shutting down");
+    if (impl_->queue.size() + points.size() > static_cast<std::size_t>(impl_->opt.queue_max_rows)) {
+      return Status::ResourceExhausted("store: ingest queue full (" +
+                                       std::to_string(impl_->queue.size()) + " points waiting)");
+    }
+    impl_->queue.insert(impl_->queue.end(), points.begin(), points.end());
+    impl_->enqueued += points.size();
+    if (impl_->queue.size() < static_cast<std::size_t>(impl_->opt.batch_max_rows)) return Status::Ok();
+  }
+  impl_->q_cv.notify_one();
+  return Status::Ok();
+}
+
+Status Store::flush() {
+  std::unique_lock lk(impl_->q_mu);
+  const std::uint64_t target = impl_->enqueued;
+  impl_->flush_requested = true;
+  impl_->q_cv.notify_one();
+  bool done = impl_->done_cv.wait_for(lk, std::chrono::seconds(30),
+                                      [&] { return impl_->committed >= target; });
+  if (done) return Status::Ok();
+  std::lock_guard el(impl_->err_mu);
+  return Status::Unavailable("store: flush timed out; last write error: " + impl_->last_error);
+}
+
+Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
+  sql::Transaction txn(*writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  auto ins = writer->prepare("INSERT INTO ingest_log(series_id, ts, value) VALUES(?, ?, ?)");
+  if (!ins) return ins.status();
+  sql::Stmt& st = **ins;
+  for (const auto& p : batch) {
+    sqlite3_bind_int64(st.raw(), 1, p.series_id);
+    sqlite3_bind_int64(st.raw(), 2, p.ts);
+    sqlite3_bind_double(st.raw(), 3, p.value);
+    int rc = sqlite3_step(st.raw());
+    sqlite3_reset(st.raw());
+    if (rc != SQLITE_DONE) return writer->error("append to ingest_log");
+  }
+  VIGIL_RETURN_IF_ERROR(txn.commit());
+  // Publish to the heads only once durable.
+  std::unique_lock hl(heads_mu);
+  for (const auto& p : batch) {
+    auto& h = heads[p.series_id];
+    h.pending.push_back({p.ts, p.value});
+    if (!h.latest || p.ts >= h.latest->ts) h.latest = Point{p.ts, p.value};
+  }
+  log_points += batch.size();
+  return Status::Ok();
+}
+
+void Store::Impl::writer_loop() {
+  std::vector<SeriesPoint> batch;
+  int backoff_ms = 50;
+  for (;;) {
+    {
+      std::unique_lock lk(q_mu);
+      q_cv.wait_for(lk, std::chrono::milliseconds(opt.batch_max_delay_ms), [&] {
+        return stopping || flush_requested ||
+               queue.size() >= static_cast<std::size_t>(opt.batch_max_rows);
+      });
+      if (queue.empty()) {
+        flush_requested = false;
+        done_cv.notify_all();
+        if (stopping) return;
+      }
+      std::size_t n = std::min(queue.size(), static_cast<std::size_t>(opt.batch_max_rows));
+      batch.assign(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+      queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
+      if (queue.empty()) flush_requested = false;
+    }
+    bool due = false;
+    if (!batch.empty()) {
+      Status s;
+      {
+        std::lock_guard wl(write_mu);
+        s = commit_batch(batch);
+        due = log_points >= 1000000 ||
+              wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
+      }
+      if (!s.ok()) {
+        write_errors.fetch_add(1);
+        {
+          std::lock_guard el(err_mu);
+          last_error = s.ToString();
+        }
+        spdlog::error("store: batch of {} points not committed, will retry: {}", batch.size(),
+                      s.ToString());
+        // Put the batch back in front: nothing is dropped while the disk is full.
+        {
+          std::lock_guard lk(q_mu);
+          queue.insert(queue.begin(), batch.begin(), batch.end());
+        }
+        batch.clear();
+        {
+          std::unique_lock lk(q_mu);
+          if (stopping) return;
+          q_cv.wait_for(lk, std::chrono::milliseconds(backoff_ms), [&] { return stopping; });
+        }
+        backoff_ms = std::min(backoff_ms * 2, 5000);
+        continue;
+      }
+      backoff_ms = 50;
+      batches.fetch_add(1);
+      {
+        std::lock_guard lk(q_mu);
+        committed += batch.size();
+      }
+      done_cv.notify_all();
+      batch.clear();
+    } else {
+      std::lock_guard wl(write_mu);
+      due = log_points > 0 && wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
+    }
+    if (due) {
+      std::lock_guard wl(write_mu);
+      auto s = checkpoint_locked();
+      if (!s.ok()) {
+        write_errors.fetch_add(1);
+        std::lock_guard el(err_mu);
+        last_error = s.ToString();
+        spdlog::error("store: checkpoint failed (data stays in the ingest log): {}", s.ToString());
+        last_checkpoint_wall = wall_ms();  // retry at the next interval, not in a tight loop
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ checkpoint
+
+Status Store::checkpoint() {
+  VIGIL_RETURN_IF_ERROR(flush());
+  std::lock_guard wl(impl_->write_mu);
+  return impl_->checkpoint_locked();
+}
+
+Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
+  auto& db = *writer;
+  std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+
+  auto oc_it = open_chunks.find(series);
+  if (oc_it == open_chunks.end()) {
+    auto q = db.prepare("SELECT t0, t1, n FROM chunks WHERE series_id = ? ORDER BY t0 DESC LIMIT 1");
+    if (!q) return q.status();
+    (*q)->bind(1, series);
+    auto row = (*q)->step();
+    if (!row) return row.status();
+    std::optional<OpenChunk> oc;
+    if (*row) oc = OpenChunk{(*q)->i64(0), (*q)->i64(1), (*q)->i64(2)};
+    (*q)->reset();
+    oc_it = open_chunks.emplace(series, oc).first;
+  }
+  auto& oc = oc_it->second;
+
+  auto read_chunk = [&](TimestampMs t0, std::vector<Point>& out) -> Status {
+    auto q = db.prepare("SELECT data FROM chunks WHERE series_id = ? AND t0 = ?");
+    if (!q) return q.status();
+    (*q)->bind(1, series).bind(2, t0);
+    auto row = (*q)->step();
+    if (!row) return row.status();
+    Status s = *row ? decode_chunk((*q)->blob(0), out) : Status::Ok();
+    (*q)->reset();
+    return s.Annotate("series " + std::to_string(series) + " chunk " + std::to_string(t0));
+  };
+  auto upsert = [&](TimestampMs t0, std::span<const Point> p) -> Status {
+    auto blob = encode_chunk(p);
+    auto q = db.prepare(
+        "INSERT INTO chunks(series_id, t0, t1, n, data) VALUES(?, ?, ?, ?, ?) "
+        "ON CONFLICT(series_id, t0) DO UPDATE SET t1 = excluded.t1, n = excluded.n, data = excluded.data");
+    if (!q) return q.status();
+    (*q)->bind(1, series).bind(2, t0).bind(3, p.back().ts).bind(4, static_cast<std::int64_t>(p.size()));
+    (*q)->bind_blob(5, blob.data(), blob.size());
+    return (*q)->run();
+  };
+
+  std::size_t i = 0;
+  // Extend the newest chunk while it has room and the points are not older.
+  if (oc && oc->n < static_cast<std::int64_t>(kChunkMaxPoints) && pts.front().ts >= oc->t0) {
+    std::vector<Point> merged;
+    VIGIL_RETURN_IF_ERROR(read_chunk(oc->t0, merged));
+    while (i < pts.size() && merged.size() < kChunkMaxPoints && pts[i].ts - oc->t0 <= kChunkMaxSpanMs) {
+      merged.push_back(pts[i++]);
+    }
+    std::stable_sort(merged.begin(), merged.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+    VIGIL_RETURN_IF_ERROR(upsert(oc->t0, merged));
+    oc->t1 = merged.back().ts;
+    oc->n = static_cast<std::int64_t>(merged.size());
+  }
+  while (i < pts.size()) {
+    const TimestampMs t0 = pts[i].ts;
+    std::vector<Point> group;
+    // A late point can land on an existing chunk's key: merge, never overwrite.
+    VIGIL_RETURN_IF_ERROR(read_chunk(t0, group));
+    const std::size_t cap = std::max(kChunkMaxPoints, group.size() + 1);
+    while (i < pts.size() && group.size() < cap && pts[i].ts - t0 <= kChunkMaxSpanMs) group.push_back(pts[i++]);
+    std::stable_sort(group.begin(), group.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+    VIGIL_RETURN_IF_ERROR(upsert(t0, group));
+    if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, group.back().ts, static_cast<std::int64_t>(group.size())};
+  }
+
+  // Hourly roll-ups, merged into what is already there.
+  auto ru = db.prepare(
+      "INSERT INTO rollup_hourly(series_id, hour, count, min, max, sum) VALUES(?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT(series_id, hour) DO UPDATE SET count = count + excluded.count, "
+      "min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum");
+  if (!ru) return ru.status();
+  std::size_t k = 0;
+  while (k < pts.size()) {
+    TimestampMs h = floor_hour(pts[k].ts);
+    std::int64_t n = 0;
+    double mn = pts[k].value, mx = pts[k].value, sum = 0;
+    while (k < pts.size() && floor_hour(pts[k].ts) == h) {
+      mn = std::min(mn, pts[k].value);
+      mx = std::max(mx, pts[k].value);
+      sum += pts[k].value;
+      ++n;
+      ++k;
+    }
+    VIGIL_RETURN_IF_ERROR((*ru)->bind(1, series).bind(2, h).bind(3, n).bind(4, mn).bind(5, mx).bind(6, sum).run());
+  }
+  return Status::Ok();
+}
+
+Status Store::Impl::checkpoint_locked() {
+  last_checkpoint_wall = wall_ms();
+  if (log_points == 0) return Status::Ok();
+  // Copy what to move; heads only change under write_mu, which we hold.
+  std::vector<std::pair<Id, std::vector<Point>>> work;
+  {
+    std::shared_lock hl(heads_mu);
+    for (auto& [id, h] : heads)
+      if (!h.pending.empty()) work.emplace_back(id, h.pending);
+  }
+  auto saved_open = open_chunks;
+  sql::Transaction txn(*writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  for (auto& [id, pts] : work) {
+    Status s = write_points(id, pts);
+    if (!s.ok()) {
+      open_chunks = saved_open;
+      return s.Annotate("checkpoint");
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(writer->exec("DELETE FROM ingest_log"));
+  {
+    // Readers hold heads_mu (shared) across their chunk read and head copy,
+    // so they see either the old chunks plus the heads or the new chunks
+    // without them — never both or neither.
+    std::unique_lock hl(heads_mu);
+    Status s = txn.commit();
+    if (!s.ok()) {
+      open_chunks = saved_open;
+      return s.Annotate("checkpoint");
+    }
+    for (auto& [id, pts] : work) heads[id].pending.clear();
+  }
+  log_points = 0;
+  checkpoints.fetch_add(1);
+  if (wall_ms() - last_retention_wall >= kHourMs) {
+    auto s = retention_locked();
+    if (!s.ok()) spdlog::warn("store: retention: {}", s.ToString());
+  }
+  return Status::Ok();
+}
+
+Status Store::Impl::retention_locked() {
+  last_retention_wall = wall_ms();
+  const TimestampMs now = clock->now_ms();
+  const TimestampMs raw_cut = now - opt.raw_retention_days * 24LL * kHourMs;
+  const TimestampMs roll_cut = now - opt.rollup_retention_days * 24LL * kHourMs;
+  sql::Transaction txn(*writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  auto ids = writer->prepare("SELECT id FROM series");
+  if (!ids) return ids.status();
+  std::vector<Id> all;
+  for (;;) {
+    auto r = (*ids)->step();
+    if (!r) return r.status();
+    if (!*r) break;
+    all.push_back((*ids)->i64(0));
+  }
+  (*ids)->reset();
+  auto dc = writer->prepare("DELETE FROM chunks WHERE series_id = ? AND t0 < ? AND t1 < ?");
+  if (!dc) return dc.status();
+  auto dr = writer->prepare("DELETE FROM rollup_hourly WHERE series_id = ? AND hour < ?");
+  if (!dr) return dr.status();
+  for (Id id : all) {
+    VIGIL_RETURN_IF_ERROR((*dc)->bind(1, id).bind(2, raw_cut).bind(3, raw_cut).run());
+    VIGIL_RETURN_IF_ERROR((*dr)->bind(1, id).bind(2, roll_cut).run());
+  }
+  open_chunks.clear();  // the newest chunk may have gone
+  return txn.commit();
+}
+
+Status Store::apply_retention() {
+  std::lock_guard wl(impl_->write_mu);
+  return impl_->retention_locked();
+}
+
+Status Store::Impl::replay_log() {
+  auto q = writer->prepare("SELECT series_id, ts, value FROM ingest_log ORDER BY rowid");
+  if (!q) return q.status();
+  std::unique_lock hl(heads_mu);
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) return r.status().Annotate("store: replay ingest log");
+    if (!*r) break;
+    auto& h = heads[(*q)->i64(0)];
+    Point p{(*q)->i64(1), (*q)->f64(2)};
+    h.pending.push_back(p);
+    if (!h.latest || p.ts >= h.latest->ts) h.latest = p;
+    ++log_points;
+  }
+  (*q)->reset();
+  if (log_points) spdlog::info("store: replayed {} points from the ingest log", log_points);
+  return Status::Ok();
+}
+
+Status Store::Impl::load_latest() {
+  auto q = writer->prepare(
+      "SELECT s.id, (SELECT data FROM chunks c WHERE c.series_id = s.id ORDER BY t0 DESC LIMIT 1) "
+      "FROM series s");
+  if (!q) return q.status();
+  std::unique_lock hl(heads_mu);
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) return r.status().Annotate("store: load latest values");
+    if (!*r) break;
+    if ((*q)->is_null(1)) continue;
+    std::vector<Point> pts;
+    auto s = decode_chunk((*q)->blob(1), pts);
+    if (!s.ok()) {
+      spdlog::warn("store: series {}: newest chunk unreadable: {}", (*q)->i64(0), s.ToString());
+      continue;
+    }
+    auto& h = heads[(*q)->i64(0)];
+    for (const auto& p : pts)
+      if (!h.latest || p.ts >= h.latest->ts) h.latest = p;
+  }
+  (*q)->reset();
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ reads
+
+std::optional<Point> Store::latest(Id series_id) const {
+  std::shared_lock hl(impl_->heads_mu);
+  auto it = impl_->heads.find(series_id);
+  if (it == impl_->heads.end()) return std::nullopt;
+  return it->second.latest;
+}
+
+Result<std::vector<Point>> Store::range(Id series_id, TimestampMs from, TimestampMs to) {
+  std::vector<Point> out;
+  std::shared_lock hl(impl_->heads_mu);
+  Status s = impl_->with_reader([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT data FROM chunks WHERE series_id = ? AND t0 BETWEEN ? AND ? ORDER BY t0");
+    if (!q) return q.status();
+    (*q)->bind(1, series_id).bind(2, from - Impl::kChunkMaxSpanMs).bind(3, to);
+    std::vector<Point> tmp;
+    for (;;) {
+      auto r = (*q)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      tmp.clear();
+      VIGIL_RETURN_IF_ERROR(decode_chunk((*q)->blob(0), tmp));
+      for (const auto& p : tmp)
+        if (p.ts >= from && p.ts <= to) out.push_back(p);
+    }
+    (*q)->reset();
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.Annotate("store: range of series " + std::to_string(series_id));
+  auto it = impl_->heads.find(series_id);
+  if (it != impl_->heads.end()) {
+    for (const auto& p : it->second.pending)
+      if (p.ts >= from && p.ts <= to) out.push_back(p);
+  }
+  hl.unlock();
+  if (!std::is_sorted(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; }))
+    std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+  return out;
+}
+
+Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, TimestampMs to,
+                                              int max_points) {
+  if (max_points < 1) return Status::InvalidArgument("points must be at least 1");
+  if (to < from) return Status::InvalidArgument("range end is before its start");
+  TimestampMs width = (to - from) / max_points + 1;
+  std::vector<Bucket> out;
+  auto bucket_for = [&](TimestampMs ts) -> Bucket& {
+    TimestampMs b = from + (ts - from) / width * width;
+    if (out.empty() || out.back().ts != b) {
+      out.push_back(Bucket{b, 0, 0, 0, 0});
+    }
+    return out.back();
+  };
+  auto add = [&](TimestampMs ts, std::int64_t n, double mn, double mx, double sum) {
+    Bucket& b = bucket_for(ts);
+    if (b.count == 0) {
+      b.min = mn;
+      b.max = mx;
+    } else {
+      b.min = std::min(b.min, mn);
+      b.max = std::max(b.max, mx);
+    }
+    b.mean += sum;  // holds the sum until the end
+    b.count += n;
+  };
+  if (width >= kHourMs) {
+    // Wide buckets: the hourly roll-ups answer (and outlive raw retention).
+    // Points not yet checkpointed are not in the roll-ups: add them from the head.
+    width = (width + kHourMs - 1) / kHourMs * kHourMs;
+    from = floor_hour(from);
+    std::shared_lock hl(impl_->heads_mu);
+    Status s = impl_->with_reader([&](sql::Db& db) -> Status {
+      auto q = db.prepare(
+          "SELECT hour, count, min, max, sum FROM rollup_hourly WHERE series_id = ? AND hour BETWEEN ? AND ? "
+          "ORDER BY hour");
+      if (!q) return q.status();
+      (*q)->bind(1, series_id).bind(2, from).bind(3, to);
+      for (;;) {
+        auto r = (*q)->step();
+        if (!r) return r.status();
+        if (!*r) break;
+        add((*q)->i64(0), (*q)->i64(1), (*q)->f64(2), (*q)->f64(3), (*q)->f64(4));
+      }
+      (*q)->reset();
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    auto it = impl_->heads.find(series_id);
+    if (it != impl_->heads.end()) {
+      std::vector<Point> pend;
+      for (const auto& p : it->second.pending)
+        if (p.ts >= from && p.ts <= to) pend.push_back(p);
+      std::sort(pend.begin(), pend.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+      std::vector<Bucket> merged = std::move(out);
+      out.clear();
+      // Merge: re-add roll-up buckets and pending points in time order.
+      std::size_t i = 0, j = 0;
+      while (i < merged.size() || j < pend.size()) {
+        if (j >= pend.size() || (i < merged.size() && merged[i].ts <= pend[j].ts)) {
+          const auto& b = merged[i++];
+          add(b.ts, b.count, b.min, b.max, b.mean);
+        } else {
+          const auto& p = pend[j++];
+          add(p.ts, 1, p.value, p.value, p.value);
+        }
+      }
+    }
+  } else {
+    auto pts = range(series_id, from, to);
+    if (!pts) return pts.status();
+    for (const auto& p : *pts) add(p.ts, 1, p.value, p.value, p.value);
+  }
+  for (auto& b : out) b.mean = b.count ? b.mean / static_cast<double>(b.count) : 0;
+  return out;
+}
+
+StoreStats Store::stats() const {
+  StoreStats s;
+  {
+    std::lock_guard lk(impl_->q_mu);
+    s.points_committed = impl_->committed;
+    s.queued_points = impl_->queue.size();
+  }
+  s.batches_committed = impl_->batches.load();
+  s.checkpoints = impl_->checkpoints.load();
+  s.write_errors = impl_->write_errors.load();
+  {
+    std::shared_lock hl(impl_->heads_mu);
+    std::size_t n = 0;
+    for (auto& [id, h] : impl_->heads) n += h.pending.size();
+    s.log_points = n;
+  }
+  std::lock_guard el(impl_->err_mu);
+  s.last_error = impl_->last_error;
+  return s;
+}
+
+}  // namespace vigil
