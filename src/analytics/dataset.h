@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Offline inputs of `vigil backtest`: the waveform dataset format of
+// shared/data (docs/datasets.md: manifest.json + little-endian int16
+// [snapshots][channels][samples]) and `timestamp,value[,value…]` CSV files.
+//
+// Thread-safety: a WaveformDataset reads its file through its own stream;
+// one thread at a time.
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/position.h"
+#include "vigil/clock.h"
+#include "vigil/status.h"
+
+namespace vigil::analytics {
+
+// Parses "2004-02-12T10:32:39", "2004-02-12 10:32:39.5Z", "…+01:00" (no zone
+// = UTC for arithmetic; datasets keep their source's local time) or epoch
+// seconds ("1076582000", "1076582000.25"). kInvalidArgument otherwise.
+Result<TimestampMs> parse_timestamp(const std::string& text);
+
+class WaveformDataset {
+ public:
+  // Reads and checks the manifest; the binary file must exist and hold
+  // snapshots × channels × samples int16 values.
+  static Result<WaveformDataset> open(const std::string& manifest_path);
+
+  std::size_t snapshots() const { return timestamps_.size(); }
+  const std::vector<std::string>& channels() const { return channels_; }
+  int samples_per_snapshot() const { return samples_; }
+  double sample_rate_hz() const { return fs_; }
+  TimestampMs timestamp(std::size_t i) const { return timestamps_[i]; }
+  const std::string& timestamp_text(std::size_t i) const { return timestamp_text_[i]; }
+  const MachineInfo& machine() const { return machine_; }
+  // name → one value per snapshot (nullopt where the manifest has null).
+  const std::map<std::string, std::vector<std::optional<double>>>& scalars() const { return scalars_; }
+
+  // Reads snapshot i: [channels][samples] in g.
+  Status read_snapshot(std::size_t i, std::vector<float>& out);
+
+ private:
+  std::string bin_path_;
+  std::shared_ptr<std::ifstream> in_;
+  double scale_ = 1, fs_ = 0;
+  int samples_ = 0;
+  std::vector<std::string> channels_;
+  std::vector<TimestampMs> timestamps_;
+  std::vector<std::string> timestamp_text_;
+  std::map<std::string, std::vector<std::optional<double>>> scalars_;
+  MachineInfo machine_;
+  std::vector<std::int16_t> buf_;
+};
+
+struct CsvSeries {
+  std::vector<std::string> columns;  // value column names ("value", "value2"… without header)
+  std::vector<std::string> ts_text;
+  std::vector<TimestampMs> ts;
+  std::vector<std::vector<std::optional<double>>> rows;  // [row][column]; empty cell = nullopt
+};
+Result<CsvSeries> read_csv_series(const std::string& path);
+
+}  // namespace vigil::analytics

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PositionAnalyzer: everything vigil decides about one machine position, as
+// pure logic (no I/O, no threads). The gateway pipeline feeds it measurements
+// from the store's ingest path; `vigil backtest` feeds it a dataset. Both run
+// this same class, so an evaluation is an evaluation of production.
+//
+// Models per position (docs/domain.md):
+//   vibrationISO   velocity RMS zone of the asset's machine class (no learning)
+//   vibrationML    robust multivariate baseline over the vibration features
+//   temperatureML  univariate baseline of temperature_c
+//   metric:<name>  the same univariate baseline for any other metric series
+// Each gives a pointwise and a persistent (N of M) state. Learning lasts
+// `learning_hours` from the first running measurement (or `learn_count`
+// measurements); the machine not running (vibration far below baseline, or
+// below an absolute floor) is not scored and reads not_running.
+//
+// Thread-safety: not thread-safe; one owner at a time (the pipeline keeps one
+// per position under its own lock).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/models.h"
+#include "dsp/features.h"
+#include "vigil/clock.h"
+#include "vigil/model.h"
+
+namespace vigil::analytics {
+
+struct AnalyticsOptions {
+  double learning_hours = 48;        // config analytics.learning_hours
+  std::optional<int> learn_count;    // learn from the first N measurements instead
+  int min_learning_samples = 12;     // never fit on fewer
+  int persistence_n = 2;             // config analytics.persistence_n / _m
+  int persistence_m = 3;
+  double warning_score = 5.0;        // normal-equivalent score (≈ 1 in 3.5 million)
+  double alarm_score = 10.0;
+  double not_running_ratio = 0.1;    // vibration below 10 % (−20 dB) of baseline
+  double not_running_floor_g = 1e-3;        // absolute floor, acceleration RMS
+  double not_running_floor_mm_s = 0.02;     // absolute floor, velocity RMS
+};
+
+// What the analytics know about the machine of a position.
+struct MachineInfo {
+  std::string machine_class = "iso10816_class2";
+  double shaft_rpm = 0;  // 0 = unknown
+  std::optional<BearingGeometry> bearing;
+};
+
+struct ModelState {
+  std::string model;  // kVibrationIso, kVibrationMl, kTemperatureMl, "metric:<name>"
+  HealthState pointwise = HealthState::kUnknown;
+  HealthState persistent = HealthState::kUnknown;
+  std::optional<double> score;
+  std::string explanation;
+};
+
+struct Assessment {
+  TimestampMs ts = 0;
+  bool running = true;
+  std::vector<dsp::Feature> features;
+  std::optional<Zone> zone;
+  std::vector<ModelState> models;  // the models this measurement updated
+  HealthState state = HealthState::kUnknown;  // position roll-up of `models`
+  std::optional<double> score;     // the ML score (vibrationML or the metric's)
+  std::string explanation;
+};
+
+// The roll-up of model states: not_running if not running, the worst of
+// warning/alarm if any, initializing while a model learns, else healthy.
+HealthState roll_up(const std::vector<ModelState>& models, bool running);
+
+// One learned model over a fixed feature list, with its persistence window,
+// a memory of recent measurements (for feedback) and its learning period.
+class LearnedModel {
+ public:
+  LearnedModel(std::string name, std::vector<FeatureSpec> specs, const AnalyticsOptions& o);
+  const std::string& name() const { return name_; }
+  const Baseline& baseline() const { return baseline_; }
+  bool learning() const { return !baseline_.fitted(); }
+  // Learns or scores one measurement; `running` false → not_running.
+  ModelState update(TimestampMs ts, const std::vector<double>& raw, bool running);
+  // NO_ISSUE feedback: the measurements since `since` become normal.
+  void absorb_since(TimestampMs since);
+  // Maintenance feedback: forget the baseline and learn again from the next
+  // running measurement.
+  void rebaseline();
+  ModelState last() const { return last_; }
+
+ private:
+  std::string name_;
+  AnalyticsOptions opt_;
+  Baseline baseline_;
+  Persistence persistence_;
+  std::optional<TimestampMs> learn_start_;
+  int learned_ = 0;
+  std::deque<std::pair<TimestampMs, std::vector<double>>> recent_;
+  ModelState last_;
+};
+
+class PositionAnalyzer {
+ public:
+  PositionAnalyzer(MachineInfo machine, AnalyticsOptions options);
+
+  // Feature options for a waveform of this position at sample rate fs.
+  dsp::FeatureOptions feature_options() const;
+  const MachineInfo& machine() const { return machine_; }
+
+  // A vibration measurement: features of a waveform (dsp::compute_features)
+  // or of a sensor frame (at least velocity_rms_mm_s or accel_rms_g).
+  Assessment assess_vibration(TimestampMs ts, const std::vector<dsp::Feature>& features);
+  // One value of any other metric (temperature_c → temperatureML).
+  Assessment assess_metric(TimestampMs ts, const std::string& metric, double value);
+
+  // Feedback from a closed alert (model = kVibrationMl, kTemperatureMl,
+  // "metric:<name>", or "" for all learned models of the position).
+  void absorb_since(const std::string& model, TimestampMs since);
+  void rebaseline(const std::string& model);
+
+  // Latest state of every model that has seen data.
+  std::vector<ModelState> states() const;
+
+ private:
+  MachineInfo machine_;
+  AnalyticsOptions opt_;
+  std::optional<ZoneLimits> zone_limits_;
+  Persistence iso_persistence_;
+  ModelState iso_last_;
+  std::unique_ptr<LearnedModel> vib_;
+  std::vector<std::string> vib_names_;
+  std::map<std::string, std::unique_ptr<LearnedModel>> metric_models_;
+  bool running_ = true;
+};
+
+}  // namespace vigil::analytics
