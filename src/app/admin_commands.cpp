@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/admin_commands.h"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <vector>
+
+#include "vigil/store.h"
+
+namespace vigil::app {
+namespace {
+
+Result<std::unique_ptr<Store>> open_store(const Config& c) {
+  StoreOptions so;
+  so.path = c.storage.path;
+  so.reader_connections = 1;
+  return Store::open(so);
+}
+
+bool normalize_mac(std::string& mac) {
+  std::string hex;
+  for (char ch : mac) {
+    if (ch == ':' || ch == '-') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return false;
+    hex += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  if (hex.size() != 12) return false;
+  mac.clear();
+  for (int i = 0; i < 6; ++i) {
+    if (i) mac += ':';
+    mac += hex.substr(static_cast<std::size_t>(i) * 2, 2);
+  }
+  return true;
+}
+
+std::optional<std::vector<std::uint8_t>> parse_key(const std::string& hex) {
+  if (hex.size() != 32) return std::nullopt;
+  std::vector<std::uint8_t> out;
+  for (std::size_t i = 0; i < 32; i += 2) {
+    if (!std::isxdigit(static_cast<unsigned char>(hex[i])) || !std::isxdigit(static_cast<unsigned char>(hex[i + 1])))
+      return std::nullopt;
+    out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+}  // namespace
+
+int sensor_add(const Config& config, const SensorAddOptions& o, std::ostream& out, std::ostream& err) {
+  std::string mac = o.address;
+  if (!normalize_mac(mac)) {
+    err << "vigil sensor add: '" << o.address << "' is not a MAC address (AA:BB:CC:DD:EE:FF)\n";
+    return 2;
+  }
+  std::optional<std::vector<std::uint8_t>> key;
+  if (!o.key_hex.empty()) {
+    key = parse_key(o.key_hex);
+    if (!key) {
+      err << "vigil sensor add: --key must be 32 hex digits (an AES-128 key)\n";
+      return 2;
+    }
+  }
+  auto store = open_store(config);
+  if (!store) {
+    err << "vigil sensor add: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto& s = **store;
+  if (o.position_id) {
+    auto ps = s.positions();
+    if (!ps) {
+      err << "vigil sensor add: " << ps.status().message() << "\n";
+      return 1;
+    }
+    bool found = std::any_of(ps->begin(), ps->end(), [&](const Position& p) { return p.id == *o.position_id; });
+    if (!found) {
+      err << "vigil sensor add: position " << *o.position_id << " does not exist\n";
+      return 1;
+    }
+  }
+  Sensor sensor;
+  sensor.address = mac;
+  sensor.name = o.name;
+  sensor.format = o.format;
+  if (o.position_id) sensor.position_id = *o.position_id;
+  sensor.commissioned_at = SystemClock::instance().now_ms();
+  auto id = s.upsert_sensor(sensor);
+  if (!id) {
+    err << "vigil sensor add: " << id.status().message() << "\n";
+    return 1;
+  }
+  // Keys are written separately and never read back through any API.
+  auto st = s.write_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare("UPDATE sensors SET key = ? WHERE id = ?");
+    if (!q) return q.status();
+    if (key) (*q)->bind_blob(1, key->data(), key->size());
+    else (*q)->bind_null(1);
+    return (*q)->bind(2, *id).run();
+  });
+  if (st.ok()) st = s.audit("cli", "sensor.commission", mac, key ? "with key" : "without key");
+  if (!st.ok()) {
+    err << "vigil sensor add: " << st.message() << "\n";
+    return 1;
+  }
+  out << "sensor " << mac << " commissioned (id " << *id << ")\n";
+  return 0;
+}
+
+int sensor_list(const Config& config, std::ostream& out, std::ostream& err) {
+  auto store = open_store(config);
+  if (!store) {
+    err << "vigil sensor list: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto sensors = (*store)->sensors();
+  if (!sensors) {
+    err << "vigil sensor list: " << sensors.status().message() << "\n";
+    return 1;
+  }
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& s : *sensors) {
+    arr.push_back({{"id", s.id}, {"address", s.address}, {"name", s.name}, {"format", s.format},
+                   {"position_id", s.position_id ? nlohmann::json(*s.position_id) : nlohmann::json(nullptr)}});
+  }
+  out << arr.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace vigil::app

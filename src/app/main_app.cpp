@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "app/main_app.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "analytics/backtest.h"
+#include "app/admin_commands.h"
+#include "app/gateway.h"
+#include "config/config.h"
+#include "protocol/decode_command.h"
+
+namespace vigil::app {
+namespace {
+
+// One clear line for the user, non-zero exit: the contract for every
+// start-up failure (bad config, port in use, unwritable database).
+int fail(const std::string& what, const Status& s) {
+  std::cerr << "vigil " << what << ": " << s.message() << std::endl;
+  return 1;
+}
+
+Result<Config> config_or_defaults(const std::string& path) {
+  if (path.empty()) return Config{};
+  return load_config(path);
+}
+
+int run_demo(const std::string& config_path, int port, const std::string& data_dir, double speed,
+             const std::string& address) {
+  auto cfg = config_or_defaults(config_path);
+  if (!cfg) return fail("demo", cfg.status());
+  Config c = std::move(*cfg);
+  namespace fs = std::filesystem;
+  std::string dir = data_dir;
+  if (dir.empty()) {
+    const char* xdg = std::getenv("XDG_STATE_HOME");
+    const char* home = std::getenv("HOME");
+    fs::path base = xdg && *xdg ? fs::path(xdg) : (home && *home ? fs::path(home) / ".local/state" : fs::path("/tmp"));
+    dir = (base / "vigil-demo").string();
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fail("demo", Status::IoError("cannot create data directory " + dir + ": " + ec.message()));
+  // A demo always starts a fresh plant: old demo data would not match the new clock.
+  fs::path db = fs::path(dir) / "demo.db";
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
+  c.storage.path = db.string();
+  c.http.address = address;
+  c.http.port = port;
+  c.http.tls = false;
+  if (speed > 0) c.demo.time_factor = speed;
+  if (c.gateway.id == GatewayConfig{}.id) c.gateway.id = "vigil-demo";
+  if (c.gateway.name == GatewayConfig{}.name) c.gateway.name = "vigil demo plant";
+  auto gw = Gateway::create(std::move(c), Mode::kDemo);
+  if (!gw) return fail("demo", gw.status());
+  std::cerr << "vigil demo: dashboard at http://" << (address == "0.0.0.0" ? "127.0.0.1" : address) << ":" << port
+            << "/  (simulated plant, data in " << dir << ", Ctrl-C to stop)" << std::endl;
+  return (*gw)->run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigil — edge machine condition monitoring gateway"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", VIGIL_VERSION);
+  int rc = 0;
+
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "Run the gateway with a configuration file");
+  serve->add_option("--config,-c", config_path, "configuration file (JSON with comments)")->required();
+  serve->callback([&] {
+    auto cfg = load_config(config_path);
+    if (!cfg) {
+      rc = fail("serve", cfg.status());
+      return;
+    }
+    auto gw = Gateway::create(std::move(*cfg), Mode::kServe);
+    if (!gw) {
+      rc = fail("serve", gw.status());
+      return;
+    }
+    rc = (*gw)->run();
+  });
+
+  int demo_port = 8080;
+  std::string demo_dir, demo_config, demo_address = "127.0.0.1";
+  double demo_speed = 0;
+  auto* demo = app.add_subcommand("demo", "Run a simulated plant with the dashboard (no hardware needed)");
+  demo->add_option("--port,-p", demo_port, "HTTP port")->default_val(8080)->check(CLI::Range(0, 65535));
+  demo->add_option("--address", demo_address, "listen address")->default_val("127.0.0.1");
+  demo->add_option("--data-dir", demo_dir, "where the demo database lives (default ~/.local/state/vigil-demo)");
+  demo->add_option("--speed", demo_speed, "simulated seconds per wall-clock second (default from config: 1200)")
+      ->check(CLI::Range(1.0, 100000.0));
+  demo->add_option("--config,-c", demo_config, "optional configuration file for demo/analytics settings");
+  demo->callback([&] { rc = run_demo(demo_config, demo_port, demo_dir, demo_speed, demo_address); });
+
+  analytics::BacktestOptions bt;
+  int learn = -1;
+  auto* backtest = app.add_subcommand("backtest", "Run the analytics pipeline offline over recorded data");
+  auto* wf = backtest->add_option("--waveforms", bt.waveforms, "waveform dataset manifest.json");
+  auto* csv = backtest->add_option("--csv", bt.csv, "CSV of timestamp,value[,value…]");
+  wf->excludes(csv);
+  backtest->add_option("--out,-o", bt.out, "output CSV")->required();
+  backtest->add_option("--learn", learn, "learn the baseline from the first N measurements")->check(CLI::Range(1, 100000000));
+  backtest->add_option("--config,-c", bt.config, "configuration file for analytics settings");
+  backtest->callback([&] {
+    if (bt.waveforms.empty() && bt.csv.empty()) {
+      std::cerr << "vigil backtest: give --waveforms MANIFEST.json or --csv FILE" << std::endl;
+      rc = 2;
+      return;
+    }
+    if (learn > 0) bt.learn = learn;
+    rc = analytics::run_backtest(bt, std::cout, std::cerr);
+  });
+
+  protocol::DecodeOptions dec;
+  auto* decode = app.add_subcommand("decode", "Decode one BLE advertisement (BTHome v2 / vigil frame) to JSON");
+  decode->add_option("hex", dec.hex, "service data bytes as hex")->required();
+  decode->add_option("--key", dec.key_hex, "AES-128 key (32 hex digits) for encrypted frames");
+  decode->add_option("--address", dec.address, "sender MAC address (needed with --key)");
+  decode->callback([&] { rc = protocol::run_decode(dec, std::cout, std::cerr); });
+
+  auto* version = app.add_subcommand("version", "Print the version");
+  version->callback([&] { std::cout << "vigil " << VIGIL_VERSION << std::endl; });
+
+  auto* sensor = app.add_subcommand("sensor", "Commission and list sensors");
+  sensor->require_subcommand(1);
+  SensorAddOptions sa;
+  long long position = -1;
+  std::string sensor_config;
+  auto* sadd = sensor->add_subcommand("add", "Commission a sensor (works while serve runs)");
+  sadd->add_option("--address", sa.address, "sensor MAC address")->required();
+  sadd->add_option("--key", sa.key_hex, "AES-128 bindkey, 32 hex digits");
+  sadd->add_option("--position", position, "asset position id to assign it to");
+  sadd->add_option("--name", sa.name, "a name for people");
+  sadd->add_option("--format", sa.format, "bthome | vigil")->check(CLI::IsMember({"bthome", "vigil"}));
+  sadd->add_option("--config,-c", sensor_config, "configuration file")->required();
+  sadd->callback([&] {
+    auto cfg = load_config(sensor_config);
+    if (!cfg) {
+      rc = fail("sensor add", cfg.status());
+      return;
+    }
+    if (position >= 0) sa.position_id = position;
+    rc = sensor_add(*cfg, sa, std::cout, std::cerr);
+  });
+  auto* slist = sensor->add_subcommand("list", "List commissioned sensors as JSON");
+  slist->add_option("--config,-c", sensor_config, "configuration file")->required();
+  slist->callback([&] {
+    auto cfg = load_config(sensor_config);
+    if (!cfg) {
+      rc = fail("sensor list", cfg.status());
+      return;
+    }
+    rc = sensor_list(*cfg, std::cout, std::cerr);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}
+
+}  // namespace vigil::app
