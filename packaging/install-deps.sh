@@ -14,7 +14,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev
-  dbus python3-dbusmock
+  dbus python3-dbusmock python3-pytest python3-requests
   mosquitto mosquitto-clients openssl
   lintian dpkg-dev fakeroot file
   chromium nodejs npm

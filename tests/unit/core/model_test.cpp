@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+
+#include "vigil/metrics_registry.h"
+#include "vigil/model.h"
+#include "vigil/status.h"
+
+using namespace vigil;
+
+TEST_CASE("health states round-trip through their lower-case names") {
+  for (auto s : {HealthState::kUnknown, HealthState::kInitializing, HealthState::kHealthy, HealthState::kWarning,
+                 HealthState::kAlarm, HealthState::kNotRunning}) {
+    REQUIRE(health_state_from_string(to_string(s)) == s);
+  }
+  CHECK(std::string(to_string(HealthState::kNotRunning)) == "not_running");
+  CHECK_FALSE(health_state_from_string("Alarm").has_value());
+}
+
+TEST_CASE("alarm outranks warning outranks healthy") {
+  CHECK(severity(HealthState::kAlarm) > severity(HealthState::kWarning));
+  CHECK(severity(HealthState::kWarning) > severity(HealthState::kHealthy));
+  CHECK(severity(HealthState::kHealthy) > severity(HealthState::kUnknown));
+}
+
+TEST_CASE("a status keeps its code and gains context when annotated") {
+  Status s = Status::IoError("disk full").Annotate("store");
+  CHECK_FALSE(s.ok());
+  CHECK(s.code() == Status::Code::kIoError);
+  CHECK(s.message() == "store: disk full");
+  CHECK(s.ToString() == "io_error: store: disk full");
+  CHECK(Status::Ok().Annotate("x").ok());
+}
+
+TEST_CASE("a result holds either a value or an error") {
+  Result<int> good = 4;
+  Result<int> bad = Status::NotFound("nope");
+  CHECK(good.ok());
+  CHECK(*good == 4);
+  CHECK_FALSE(bad.ok());
+  CHECK(bad.status().code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("counters render in Prometheus text format with labels") {
+  MetricsRegistry r;
+  r.counter("x_total", "things", "reason=\"a\"")->inc(3);
+  r.counter("x_total", "things", "reason=\"b\"")->inc();
+  r.gauge("y", "a gauge", [] { return 2.5; });
+  auto text = r.render_prometheus();
+  CHECK(text.find("# TYPE x_total counter") != std::string::npos);
+  CHECK(text.find("x_total{reason=\"a\"} 3") != std::string::npos);
+  CHECK(text.find("x_total{reason=\"b\"} 1") != std::string::npos);
+  CHECK(text.find("y 2.5") != std::string::npos);
+  CHECK(r.counter_value("x_total", "reason=\"a\"") == 3);
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <unistd.h>
+
+#include "store/chunk_codec.h"
+#include "temp_dir.h"
+#include "vigil/store.h"
+
+using namespace vigil;
+
+namespace {
+constexpr TimestampMs kT0 = 1'700'000'000'000LL;
+constexpr TimestampMs kMin = 60'000;
+
+std::unique_ptr<Store> open_store(const std::string& path, const Clock* clock = nullptr, int queue_max = 500000) {
+  StoreOptions o;
+  o.path = path;
+  o.checkpoint_interval_s = 3600;  // tests checkpoint explicitly
+  o.batch_max_delay_ms = 5;
+  // Retention is judged against the store's clock: keep "now" near the data.
+  static ManualClock near_data(kT0 + 40LL * 24 * 3600 * 1000);
+  o.clock = clock ? clock : &near_data;
+  o.queue_max_rows = queue_max;
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  return std::move(*s);
+}
+
+Id make_series(Store& s, const std::string& metric = "temperature_c") {
+  auto site = s.upsert_site({0, "Plant", "UTC"});
+  REQUIRE(site.ok());
+  Asset a;
+  a.site_id = *site;
+  a.name = "Pump";
+  auto asset = s.upsert_asset(a);
+  REQUIRE(asset.ok());
+  auto pos = s.upsert_position({0, *asset, "DE", PositionType::kPump});
+  REQUIRE(pos.ok());
+  Sensor sn;
+  sn.address = "AA:BB:CC:DD:EE:01";
+  sn.format = "bthome";
+  sn.position_id = *pos;
+  auto sid = s.upsert_sensor(sn);
+  REQUIRE(sid.ok());
+  auto id = s.ensure_series(*sid, metric, "°C");
+  REQUIRE(id.ok());
+  return *id;
+}
+
+std::vector<SeriesPoint> ramp(Id series, int n, TimestampMs start = kT0, TimestampMs step = 10 * kMin) {
+  std::vector<SeriesPoint> v;
+  for (int i = 0; i < n; ++i) v.push_back({series, start + i * step, static_cast<double>(i)});
+  return v;
+}
+}  // namespace
+
+TEST_CASE("appended points are read back in time order after a flush") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  Id id = make_series(*s);
+  auto pts = ramp(id, 100);
+  std::reverse(pts.begin(), pts.end());
+  REQUIRE(s->append(pts).ok());
+  REQUIRE(s->flush().ok());
+  auto r = s->range(id, kT0, kT0 + 1000 * 10 * kMin);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 100);
+  CHECK(r->front().value == 0);
+  CHECK(r->back().value == 99);
+  CHECK(s->latest(id)->value == 99);
+}
+
+TEST_CASE("a checkpoint moves points into chunks without changing what a range returns") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  Id id = make_series(*s);
+  REQUIRE(s->append(ramp(id, 1000)).ok());
+  REQUIRE(s->flush().ok());
+  auto before = s->range(id, kT0 + 50 * 10 * kMin, kT0 + 700 * 10 * kMin);
+  REQUIRE(s->checkpoint().ok());
+  CHECK(s->stats().log_points == 0);
+  auto after = s->range(id, kT0 + 50 * 10 * kMin, kT0 + 700 * 10 * kMin);
+  REQUIRE(before.ok());
+  REQUIRE(after.ok());
+  REQUIRE(before->size() == 651);
+  REQUIRE(after->size() == before->size());
+  for (std::size_t i = 0; i < after->size(); ++i) CHECK((*after)[i].ts == (*before)[i].ts);
+  // More points after the checkpoint extend the newest chunk.
+  REQUIRE(s->append(ramp(id, 10, kT0 + 1000 * 10 * kMin)).ok());
+  REQUIRE(s->checkpoint().ok());
+  auto all = s->range(id, kT0, kT0 + 2000 * 10 * kMin);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 1010);
+}
+
+TEST_CASE("late points older than the newest chunk are kept and ordered") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  Id id = make_series(*s);
+  REQUIRE(s->append(ramp(id, 300)).ok());
+  REQUIRE(s->checkpoint().ok());
+  // Two late points, one exactly on an existing chunk start.
+  std::vector<SeriesPoint> late = {{id, kT0 + 5 * kMin, -1.0}, {id, kT0, -2.0}};
+  REQUIRE(s->append(late).ok());
+  REQUIRE(s->checkpoint().ok());
+  auto r = s->range(id, kT0, kT0 + 20 * kMin);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 5);  // 0, 10, 20 min + two late ones
+  CHECK(std::is_sorted(r->begin(), r->end(), [](auto& a, auto& b) { return a.ts < b.ts; }));
+}
+
+TEST_CASE("points survive closing and reopening the store") {
+  TempDir d;
+  Id id;
+  {
+    auto s = open_store(d.file("v.db"));
+    id = make_series(*s);
+    REQUIRE(s->append(ramp(id, 50)).ok());
+    REQUIRE(s->flush().ok());
+  }  // (kill -9 before the checkpoint is covered by tests/integration/test_crash.py)
+  auto s = open_store(d.file("v.db"));
+  auto r = s->range(id, kT0, kT0 + 100 * 10 * kMin);
+  REQUIRE(r.ok());
+  CHECK(r->size() == 50);
+  CHECK(s->latest(id)->value == 49);
+}
+
+TEST_CASE("downsampling gives min, max and mean per bucket from raw points and from roll-ups") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  Id id = make_series(*s);
+  // 30 days of 10-minute data.
+  REQUIRE(s->append(ramp(id, 4320)).ok());
+  REQUIRE(s->checkpoint().ok());
+  const TimestampMs to = kT0 + 4320 * 10 * kMin - 1;
+  // Narrow range: raw buckets.
+  auto raw = s->downsample(id, kT0, kT0 + 60 * kMin - 1, 3);
+  REQUIRE(raw.ok());
+  REQUIRE(raw->size() == 3);
+  CHECK((*raw)[0].count == 2);
+  CHECK((*raw)[0].min == 0);
+  CHECK((*raw)[0].max == 1);
+  CHECK((*raw)[0].mean == Approx(0.5));
+  // Wide range: hourly roll-ups, 30 buckets of a day each.
+  auto wide = s->downsample(id, kT0, to, 30);
+  REQUIRE(wide.ok());
+  std::int64_t total = 0;
+  for (auto& b : *wide) {
+    total += b.count;
+    CHECK(b.min <= b.mean);
+    CHECK(b.mean <= b.max);
+  }
+  CHECK(total == 4320);
+  CHECK(wide->size() <= 31);
+}
+
+TEST_CASE("retention drops raw chunks past their age but keeps roll-ups") {
+  TempDir d;
+  ManualClock clock(kT0 + 400LL * 24 * 3600 * 1000);
+  auto s = open_store(d.file("v.db"), &clock);
+  Id id = make_series(*s);
+  REQUIRE(s->append(ramp(id, 500)).ok());
+  REQUIRE(s->checkpoint().ok());
+  REQUIRE(s->apply_retention().ok());
+  auto r = s->range(id, kT0, kT0 + 1000 * 10 * kMin);
+  REQUIRE(r.ok());
+  CHECK(r->empty());
+  auto w = s->downsample(id, kT0, kT0 + 500 * 10 * kMin, 10);
+  REQUIRE(w.ok());
+  CHECK_FALSE(w->empty());
+}
+
+TEST_CASE("a full ingest queue refuses points instead of dropping them silently") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"), nullptr, 1000);
+  Id id = make_series(*s);
+  auto st = s->append(ramp(id, 1001));
+  CHECK(st.code() == Status::Code::kResourceExhausted);
+}
+
+TEST_CASE("a file that is not a database is reported as corruption") {
+  TempDir d;
+  {
+    std::ofstream f(d.file("bad.db"), std::ios::binary);
+    for (int i = 0; i < 4096; ++i) f.put(static_cast<char>(i * 7));
+  }
+  StoreOptions o;
+  o.path = d.file("bad.db");
+  auto s = Store::open(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == Status::Code::kCorruption);
+  CHECK(s.status().message().find("bad.db") != std::string::npos);
+}
+
+TEST_CASE("a missing data directory is reported by name") {
+  StoreOptions o;
+  o.path = "/nonexistent-dir/vigil.db";
+  auto s = Store::open(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message().find("/nonexistent-dir") != std::string::npos);
+}
+
+TEST_CASE("a database from a newer vigil is refused") {
+  TempDir d;
+  {
+    auto s = open_store(d.file("v.db"));
+    REQUIRE(s->write_txn([](sql::Db& db) { return db.exec("UPDATE schema_migrations SET version = 99 WHERE module='core'"); }).ok());
+  }
+  StoreOptions o;
+  o.path = d.file("v.db");
+  auto s = Store::open(o);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().message().find("newer than this vigil") != std::string::npos);
+}
+
+TEST_CASE("module migrations run once each") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  std::vector<std::string> m = {"CREATE TABLE t(x)", "INSERT INTO t VALUES(1)"};
+  REQUIRE(s->migrate("mod", m).ok());
+  REQUIRE(s->migrate("mod", m).ok());
+  int n = -1;
+  REQUIRE(s->read([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT count(*) FROM t");
+    if (!q) return q.status();
+    auto r = (*q)->step();
+    if (!r) return r.status();
+    n = static_cast<int>((*q)->i64(0));
+    (*q)->reset();
+    return Status::Ok();
+  }).ok());
+  CHECK(n == 1);
+}
+
+TEST_CASE("only the newest waveforms per position are kept") {
+  TempDir d;
+  StoreOptions o;
+  o.path = d.file("v.db");
+  o.waveforms_per_position = 3;
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  for (int i = 0; i < 5; ++i) {
+    Waveform w;
+    w.position_id = 7;
+    w.ts = kT0 + i;
+    w.sample_rate_hz = 1000;
+    w.scale = 0.001;
+    w.samples = {static_cast<std::int16_t>(i), 1, 2};
+    REQUIRE((*s)->put_waveform(w).ok());
+  }
+  auto latest = (*s)->latest_waveform(7);
+  REQUIRE(latest.ok());
+  REQUIRE(latest->has_value());
+  CHECK((*latest)->samples[0] == 4);
+  int n = 0;
+  REQUIRE((*s)->read([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT count(*) FROM waveforms");
+    if (!q) return q.status();
+    (void)(*q)->step();
+    n = static_cast<int>((*q)->i64(0));
+    (*q)->reset();
+    return Status::Ok();
+  }).ok());
+  CHECK(n == 3);
+}
+
+TEST_CASE("chunk encoding round-trips and rejects damaged blobs") {
+  std::vector<Point> pts = {{-5, 1.5}, {0, -2.25}, {1'700'000'000'000LL, 1e300}, {1'700'000'000'001LL, 0}};
+  auto blob = store_detail::encode_chunk(pts);
+  std::vector<Point> back;
+  REQUIRE(store_detail::decode_chunk(blob, back).ok());
+  REQUIRE(back.size() == pts.size());
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    CHECK(back[i].ts == pts[i].ts);
+    CHECK(back[i].value == pts[i].value);
+  }
+  for (std::size_t cut = 0; cut < blob.size(); ++cut) {
+    std::vector<Point> out;
+    std::span<const std::uint8_t> part(blob.data(), cut);
+    CHECK(store_detail::decode_chunk(part, out).code() == Status::Code::kCorruption);
+    CHECK(out.empty());
+  }
+}
+
+TEST_CASE("the audit log records who did what") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  REQUIRE(s->audit("alice", "sensor.commission", "AA:BB", "with key").ok());
+  auto log = s->audit_log(10);
+  REQUIRE(log.ok());
+  REQUIRE(log->size() == 1);
+  CHECK((*log)[0].actor == "alice");
+  CHECK((*log)[0].action == "sensor.commission");
+}
