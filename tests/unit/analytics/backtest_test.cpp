@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "analytics/backtest.h"
+#include "analytics/dataset.h"
+
+using namespace vigil;
+using namespace vigil::analytics;
+
+namespace {
+struct Tmp {
+  std::filesystem::path dir;
+  Tmp() {
+    std::string t = (std::filesystem::temp_directory_path() / "vigil-bt-XXXXXX").string();
+    dir = mkdtemp(t.data());
+  }
+  ~Tmp() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string f(const std::string& n) const { return (dir / n).string(); }
+};
+std::string slurp(const std::string& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+TEST_CASE("timestamps parse as ISO 8601 or epoch seconds", "[analytics]") {
+  CHECK(*parse_timestamp("1970-01-01T00:00:00Z") == 0);
+  CHECK(*parse_timestamp("2004-02-12T10:32:39") == 1076581959000);
+  CHECK(*parse_timestamp("2004-02-12 10:32:39.5") == 1076581959500);
+  CHECK(*parse_timestamp("2004-02-12T11:32:39+01:00") == 1076581959000);
+  CHECK(*parse_timestamp("1076581959") == 1076581959000);
+  CHECK(*parse_timestamp("1076581959.25") == 1076581959250);
+  CHECK_FALSE(parse_timestamp("yesterday").ok());
+  CHECK_FALSE(parse_timestamp("2004-13-01").ok());
+}
+
+TEST_CASE("a CSV backtest writes timestamp,score,state first and finds a step", "[analytics]") {
+  Tmp t;
+  {
+    std::ofstream f(t.f("in.csv"));
+    f << "timestamp,temperature_c\n";
+    for (int i = 0; i < 100; ++i) f << 1'700'000'000 + i * 3600 << "," << (i < 80 ? 40.0 + (i % 3) * 0.3 : 60.0) << "\n";
+  }
+  BacktestOptions o;
+  o.csv = t.f("in.csv");
+  o.out = t.f("out.csv");
+  o.learn = 40;
+  std::ostringstream out, err;
+  REQUIRE(run_backtest(o, out, err) == 0);
+  auto text = slurp(o.out);
+  CHECK(text.rfind("timestamp,score,state", 0) == 0);
+  CHECK(text.find("initializing") != std::string::npos);
+  CHECK(text.find("healthy") != std::string::npos);
+  CHECK(text.find("alarm") != std::string::npos);
+  CHECK(out.str().find("alarm=81") != std::string::npos);  // 2 of 3 → second step row
+}
+
+TEST_CASE("a waveform backtest reads the dataset format and writes index,timestamp,channel,score,state",
+          "[analytics]") {
+  Tmp t;
+  const int snaps = 30, ch = 2, n = 1024;
+  {
+    std::ofstream m(t.f("manifest.json"));
+    m << R"({"file":"s.i16","scale_g_per_count":0.001,"sample_rate_hz":10000,"samples_per_snapshot":1024,)"
+      << R"("channels":["a","b"],"snapshot_interval_s":3600,"timestamps":[)";
+    for (int i = 0; i < snaps; ++i) m << (i ? "," : "") << "\"2020-01-0" << 1 + i / 24 << "T" << (i % 24 < 10 ? "0" : "") << i % 24 << ":00:00\"";
+    m << "]}";
+    std::ofstream b(t.f("s.i16"), std::ios::binary);
+    for (int i = 0; i < snaps; ++i)
+      for (int c = 0; c < ch; ++c)
+        for (int k = 0; k < n; ++k) {
+          double amp = (i == snaps - 1) ? 0.0 : 300 * (1 + 0.01 * (k % 7));
+          auto v = static_cast<std::int16_t>(amp * std::sin(k * 0.3 + c) + (k * 7919 % 13) - 6);
+          b.write(reinterpret_cast<const char*>(&v), 2);
+        }
+  }
+  BacktestOptions o;
+  o.waveforms = t.f("manifest.json");
+  o.out = t.f("out.csv");
+  o.learn = 10;
+  std::ostringstream out, err;
+  REQUIRE(run_backtest(o, out, err) == 0);
+  auto text = slurp(o.out);
+  CHECK(text.rfind("index,timestamp,channel,score,state", 0) == 0);
+  CHECK(text.find("29,2020-01-02T05:00:00,b,,not_running") != std::string::npos);
+}
+
+TEST_CASE("backtest errors are one clear line", "[analytics]") {
+  Tmp t;
+  std::ostringstream out, err;
+  BacktestOptions o;
+  o.waveforms = t.f("missing.json");
+  o.out = t.f("o.csv");
+  CHECK(run_backtest(o, out, err) == 2);
+  CHECK(err.str().find("cannot open manifest") != std::string::npos);
+  {
+    std::ofstream f(t.f("bad.csv"));
+    f << "timestamp,value\n2020-01-01T00:00:00,1\n2020-01-01T01:00:00,abc\n";
+  }
+  BacktestOptions c;
+  c.csv = t.f("bad.csv");
+  c.out = t.f("o.csv");
+  std::ostringstream err2;
+  CHECK(run_backtest(c, out, err2) == 2);
+  CHECK(err2.str().find("bad.csv:3: not a number") != std::string::npos);
+  BacktestOptions none;
+  std::ostringstream err3;
+  CHECK(run_backtest(none, out, err3) == 2);
+}
