@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Stage 60: the Debian package, end to end, on this machine (needs root).
+#   1. scripts/package builds the .deb (Release, build-release/); lintian must
+#      report no errors
+#   2. dpkg -i: files, conffile, stripped binary, man page, user, data dir,
+#      `systemd-analyze verify` of the installed unit (when the tool exists)
+#   3. the INSTALLED binary runs as user vigil with a copy of the INSTALLED
+#      configuration (plain HTTP on a free port instead of HTTPS on 8443, same
+#      /var/lib/vigil/vigil.db): /api/v1/health says ok, SIGHUP reloads,
+#      SIGTERM stops it with exit status 0
+#   4. reinstall keeps a locally edited conffile
+#   5. dpkg -r keeps data, configuration and user; dpkg -P removes them all
+# systemd does not run here, so the unit itself is only verified, not started.
+# Whatever happens, the trap leaves the machine without vigil installed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+say() { printf '60-deb: %s\n' "$*"; }
+fail() { printf '60-deb: FAIL: %s\n' "$*" >&2; exit 1; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  say "skipped: installs a package, needs root"
+  exit 0
+fi
+for tool in dpkg-deb dpkg lintian curl setpriv python3; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (packaging/install-deps.sh --test)"
+done
+
+# Never touch a real installation: its data would go with the purge below.
+# In CI (or when forced) a leftover of an interrupted earlier run is purged.
+if dpkg-query -W -f='${db:Status-Status}' vigil 2>/dev/null | grep -qv '^not-installed$'; then
+  if [[ "${CI:-}" == "true" || -n "${VIGIL_DEB_TEST_FORCE:-}" ]]; then
+    say "purging a vigil package left on this machine"
+    dpkg -P vigil >/dev/null
+  else
+    fail "vigil is installed here; this test would purge it (and /var/lib/vigil). Set VIGIL_DEB_TEST_FORCE=1 to allow."
+  fi
+fi
+if [[ -z "${VIGIL_DEB_TEST_FORCE:-}" && "${CI:-}" != "true" ]]; then
+  if getent passwd vigil >/dev/null || [[ -e /var/lib/vigil || -e /etc/vigil ]]; then
+    fail "a user 'vigil', /var/lib/vigil or /etc/vigil exists without the package; this test would delete it. Set VIGIL_DEB_TEST_FORCE=1 to allow."
+  fi
+fi
+
+tmp=$(mktemp -d /tmp/vigil-deb-test.XXXXXX)
+chmod 0755 "$tmp"
+pid=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  if dpkg-query -W -f='${db:Status-Status}' vigil 2>/dev/null | grep -qv '^not-installed$'; then
+    say "cleanup: dpkg -P vigil"
+    dpkg -P vigil >/dev/null 2>&1 || true
+  fi
+  # If the purge could not remove them, do it here: leave nothing behind.
+  if getent passwd vigil >/dev/null; then userdel vigil 2>/dev/null || true; fi
+  if getent group vigil >/dev/null; then groupdel vigil 2>/dev/null || true; fi
+  if [[ $rc -ne 0 && -s "$tmp/serve.log" ]]; then
+    echo "--- vigil serve log ---" >&2
+    cat "$tmp/serve.log" >&2 || true
+  fi
+  rm -rf /var/lib/vigil /etc/vigil "$tmp"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- 1. build and lint ----
+say "building the package (scripts/package)"
+deb=$(VIGIL_SKIP_LINTIAN=1 scripts/package | tail -n1)
+[[ -f "$deb" ]] || fail "scripts/package printed no .deb path"
+say "package: $deb"
+[[ $(basename "$deb") =~ ^vigil_[0-9][^_]*_[a-z0-9]+\.deb$ ]] || fail "unexpected file name $(basename "$deb")"
+version=$(dpkg-deb -f "$deb" Version)
+arch=$(dpkg-deb -f "$deb" Architecture)
+[[ $(basename "$deb") == "vigil_${version}_${arch}.deb" ]] || fail "file name does not match $version/$arch"
+for field in Depends Section Priority Maintainer Homepage Description; do
+  [[ -n $(dpkg-deb -f "$deb" "$field") ]] || fail "control field $field is empty"
+done
+dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "Depends lacks the shared library dependencies (shlibdeps)"
+dpkg-deb -f "$deb" Depends | grep -q 'adduser' || fail "Depends lacks adduser"
+
+say "lintian"
+lintian_out=$(lintian --fail-on none --info "$deb" 2>&1 || true)
+[[ -n "$lintian_out" ]] && printf '%s\n' "$lintian_out"
+if grep -q '^E: ' <<<"$lintian_out"; then fail "lintian reports errors"; fi
+say "lintian: $(grep -c '^E: ' <<<"$lintian_out" || true) errors, $(grep -c '^W: ' <<<"$lintian_out" || true) warnings"
+
+# ---- 2. install ----
+say "dpkg -i"
+dpkg -i "$deb" >"$tmp/dpkg-i.log" 2>&1 || { cat "$tmp/dpkg-i.log" >&2; fail "dpkg -i failed"; }
+[[ $(dpkg-query -W -f='${db:Status-Status}' vigil) == installed ]] || fail "vigil is not 'installed' after dpkg -i"
+
+for f in /usr/bin/vigil /etc/vigil/vigil.json /usr/share/man/man1/vigil.1.gz \
+         /lib/systemd/system/vigil.service /usr/share/doc/vigil/copyright \
+         /usr/share/doc/vigil/changelog.Debian.gz; do
+  [[ -f "$f" ]] || fail "$f is not installed"
+done
+[[ -x /usr/bin/vigil ]] || fail "/usr/bin/vigil is not executable"
+if command -v readelf >/dev/null; then
+  readelf -S /usr/bin/vigil | grep -q '\.symtab' && fail "/usr/bin/vigil is not stripped"
+fi
+/usr/bin/vigil version | grep -qx "vigil ${version%-*}" || fail "vigil version does not print ${version%-*}"
+zcat /usr/share/man/man1/vigil.1.gz | grep -q '^\.SH EXIT STATUS' || fail "man page lacks EXIT STATUS"
+dpkg-query -W -f='${Conffiles}\n' vigil | grep -q '^ /etc/vigil/vigil.json ' || fail "/etc/vigil/vigil.json is not a conffile"
+cmp -s /etc/vigil/vigil.json "$root/config/vigil.json" || fail "/etc/vigil/vigil.json differs from config/vigil.json"
+grep -q '"tls": true' /etc/vigil/vigil.json || fail "the installed configuration does not enable TLS"
+
+getent group vigil >/dev/null || fail "group vigil was not created"
+IFS=: read -r _ _ uid _ _ home shell < <(getent passwd vigil) || fail "user vigil was not created"
+[[ $uid -lt 1000 ]] || fail "user vigil is not a system user (uid $uid)"
+[[ $home == /var/lib/vigil ]] || fail "user vigil has home $home"
+[[ $shell == */nologin || $shell == /bin/false ]] || fail "user vigil has a login shell ($shell)"
+[[ $(id -gn vigil) == vigil ]] || fail "user vigil's primary group is not vigil"
+[[ $(stat -c '%U:%G %a' /var/lib/vigil) == "vigil:vigil 750" ]] ||
+  fail "/var/lib/vigil is $(stat -c '%U:%G %a' /var/lib/vigil), want vigil:vigil 750"
+
+if command -v systemd-analyze >/dev/null; then
+  say "systemd-analyze verify"
+  # Offline check of the installed unit; messages about other units (a
+  # container has no dbus.socket or bluetooth.service) do not fail the stage.
+  if ! systemd-analyze verify /lib/systemd/system/vigil.service >"$tmp/verify.log" 2>&1; then
+    cat "$tmp/verify.log" >&2
+    fail "systemd-analyze verify failed"
+  fi
+  if grep -i 'vigil.service' "$tmp/verify.log"; then fail "systemd-analyze verify complains about vigil.service"; fi
+else
+  say "systemd-analyze not available: unit not verified"
+fi
+
+# ---- 3. run the installed binary as vigil ----
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+conf="$tmp/vigil.json"
+sed -e 's/"tls": true,/"tls": false,/' -e "s/\"port\": 8443,/\"port\": $port,/" \
+    -e 's/"address": "0.0.0.0",/"address": "127.0.0.1",/' /etc/vigil/vigil.json >"$conf"
+if ! grep -q '"tls": false,' "$conf" || ! grep -q "\"port\": $port," "$conf"; then
+  fail "could not rewrite the test configuration"
+fi
+grep -q '"path": "/var/lib/vigil/vigil.db"' "$conf" || fail "the configuration does not use /var/lib/vigil/vigil.db"
+chmod 0644 "$conf"
+
+say "starting /usr/bin/vigil serve as user vigil on 127.0.0.1:$port"
+setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all \
+  /usr/bin/vigil serve --config "$conf" >"$tmp/serve.log" 2>&1 &
+pid=$!
+health=""
+for _ in $(seq 1 150); do
+  kill -0 "$pid" 2>/dev/null || fail "vigil serve exited early"
+  health=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/api/v1/health" 2>/dev/null) && break
+  sleep 0.2
+done
+[[ -n "$health" ]] || fail "no answer from /api/v1/health within 30 s"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d.get("status")=="ok" else 1)' "$health" ||
+  fail "health is not ok: $health"
+say "health: $health"
+[[ $(ps -o user= -p "$pid" | tr -d ' ') == vigil ]] || fail "vigil serve does not run as user vigil"
+[[ -f /var/lib/vigil/vigil.db ]] || fail "/var/lib/vigil/vigil.db was not created"
+[[ $(stat -c '%U' /var/lib/vigil/vigil.db) == vigil ]] || fail "vigil.db is not owned by vigil"
+
+kill -HUP "$pid"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null || fail "vigil serve died on SIGHUP"
+curl -fsS --max-time 2 "http://127.0.0.1:$port/api/v1/health" >/dev/null || fail "no health after SIGHUP"
+
+kill -TERM "$pid"
+for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$pid" 2>/dev/null && fail "vigil serve did not stop within 30 s of SIGTERM"
+rc=0
+wait "$pid" || rc=$?
+pid=""
+[[ $rc -eq 0 ]] || fail "vigil serve exited with status $rc after SIGTERM"
+say "SIGTERM: exit status 0"
+
+# ---- 4. reinstall keeps the administrator's edits ----
+printf '// local edit by 60-deb.sh\n' >>/etc/vigil/vigil.json
+dpkg -i "$deb" >"$tmp/dpkg-i2.log" 2>&1 || { cat "$tmp/dpkg-i2.log" >&2; fail "reinstalling failed"; }
+grep -q '^// local edit by 60-deb.sh$' /etc/vigil/vigil.json || fail "reinstall overwrote the edited conffile"
+[[ -f /var/lib/vigil/vigil.db ]] || fail "reinstall lost the database"
+
+# ---- 5. remove, then purge ----
+say "dpkg -r vigil"
+dpkg -r vigil >"$tmp/dpkg-r.log" 2>&1 || { cat "$tmp/dpkg-r.log" >&2; fail "dpkg -r failed"; }
+[[ ! -e /usr/bin/vigil ]] || fail "/usr/bin/vigil is still there after remove"
+[[ ! -e /lib/systemd/system/vigil.service ]] || fail "the unit is still there after remove"
+[[ -f /var/lib/vigil/vigil.db ]] || fail "remove deleted /var/lib/vigil/vigil.db (data must be kept)"
+[[ -f /etc/vigil/vigil.json ]] || fail "remove deleted the conffile"
+getent passwd vigil >/dev/null || fail "remove deleted the user (kept until purge)"
+[[ $(dpkg-query -W -f='${db:Status-Status}' vigil) == config-files ]] || fail "vigil is not in state config-files after remove"
+
+say "dpkg -P vigil"
+dpkg -P vigil >"$tmp/dpkg-p.log" 2>&1 || { cat "$tmp/dpkg-p.log" >&2; fail "dpkg -P failed"; }
+[[ ! -e /var/lib/vigil ]] || fail "/var/lib/vigil is still there after purge"
+[[ ! -e /etc/vigil ]] || fail "/etc/vigil is still there after purge"
+getent passwd vigil >/dev/null && fail "user vigil is still there after purge"
+getent group vigil >/dev/null && fail "group vigil is still there after purge"
+[[ ! -e /etc/systemd/system/multi-user.target.wants/vigil.service ]] || fail "the unit's enable symlink survived the purge"
+if dpkg-query -W -f='${db:Status-Status}' vigil 2>/dev/null | grep -qv '^not-installed$'; then
+  fail "dpkg still knows vigil after purge"
+fi
+
+say "ok: built, linted, installed, ran as vigil, removed (data kept), purged (all gone)"
