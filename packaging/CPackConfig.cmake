@@ -13,6 +13,7 @@
 #   /usr/share/man/man1/vigil.1.gz          packaging/vigil.1
 #   /usr/share/doc/vigil/copyright          packaging/debian/copyright (DEP-5)
 #   /usr/share/doc/vigil/changelog.Debian.gz packaging/debian/changelog
+#   /usr/share/lintian/overrides/vigil      packaging/debian/lintian-overrides
 #   maintainer scripts                      packaging/debian/{postinst,prerm,postrm}
 
 set(VIGIL_PACKAGE_MAINTAINER "vigil maintainers <vigil@vigil-gateway.org>"
@@ -68,6 +69,17 @@ install(FILES ${_pkg_src}/vigil.service DESTINATION /lib/systemd/system
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 install(FILES ${_pkg_out}/vigil.1.gz DESTINATION share/man/man1)
 install(FILES ${_pkg_out}/copyright ${_pkg_out}/changelog.Debian.gz DESTINATION share/doc/vigil)
+install(FILES ${_pkg_src}/debian/lintian-overrides DESTINATION share/lintian/overrides RENAME vigil)
+
+# CPACK_STRIP_FILES runs a plain `strip`; like dh_strip, also drop the
+# .comment and .note sections (compiler idents) that stripping keeps.
+if(TARGET vigil AND CMAKE_STRIP)
+  install(CODE "
+    if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND \"${CMAKE_STRIP}\" --remove-section=.comment --remove-section=.note
+                      \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/bin/vigil\")
+    endif()")
+endif()
 
 # ---- control area: maintainer scripts, conffiles ----
 file(WRITE ${_pkg_out}/control/conffiles "/etc/vigil/vigil.json\n")
