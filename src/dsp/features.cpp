@@ -199,38 +199,53 @@ FeatureSet compute_features(std::span<const float> x, double fs, const FeatureOp
   const double df = fs / n;
   const int nb = n / 2 + 1;
 
-  // ---- time domain (one pass) ----
-  TimeFeatures tf = time_features(x);
+  // ---- time domain: mean, then one fused pass (moments, peak, FFT input) ----
+  R2C& t = r2c_for(n);
   double mean = 0;
   for (float v : x) mean += v;
   mean /= n;
+  double m2 = 0, m4 = 0, peak = 0;
+  for (int i = 0; i < n; ++i) {
+    const double d = x[static_cast<std::size_t>(i)] - mean;
+    t.in[i] = d;
+    const double d2 = d * d;
+    m2 += d2;
+    m4 += d2 * d2;
+    peak = std::max(peak, std::abs(d));
+  }
+  m2 /= n;
+  m4 /= n;
+  TimeFeatures tf;
+  tf.rms = std::sqrt(m2);
+  tf.peak = peak;
+  tf.crest = tf.rms > 0 ? peak / tf.rms : 0;
+  tf.kurtosis = m2 > 0 ? m4 / (m2 * m2) : 0;
 
-  // ---- spectrum (g) ----
-  R2C& t = r2c_for(n);
-  for (int i = 0; i < n; ++i) t.in[i] = x[static_cast<std::size_t>(i)] - mean;
+  // ---- spectrum (g): one pass for mean-square per bin, velocity, bands ----
   fftw_execute(t.plan);
-  thread_local std::vector<double> pow2;  // |X_k|², one-sided weight applied
-  thread_local std::vector<double> amp;   // single-sided peak amplitude (g)
-  pow2.assign(static_cast<std::size_t>(nb), 0.0);
-  amp.assign(static_cast<std::size_t>(nb), 0.0);
+  // pow2[k]: the bin's share of the mean square (one-sided); its peak
+  // amplitude is sqrt(2·pow2[k]). Peaks and max-hold work on pow2 and take
+  // the root once at the end.
+  thread_local std::vector<double> pow2;
+  pow2.resize(static_cast<std::size_t>(nb));
+  pow2[0] = 0;
   const double inv_n = 1.0 / n;
+  const double scale = 2.0 * inv_n * inv_n;
+  const int kv0 = std::max(1, static_cast<int>(std::ceil(o.velocity_lo_hz / df)));
+  const int kv1 = std::min(nb - 1, static_cast<int>(std::floor(o.velocity_hi_hz / df)));
+  double vsum_k = 0;  // Σ pow2[k] / k² over the velocity band
   for (int k = 1; k < nb; ++k) {
-    double re = t.out[k][0], im = t.out[k][1];
-    double m2 = re * re + im * im;
-    bool nyq = (k == n / 2) && (n % 2 == 0);
-    pow2[static_cast<std::size_t>(k)] = (nyq ? 1.0 : 2.0) * m2 * inv_n * inv_n;  // mean-square
-    amp[static_cast<std::size_t>(k)] = (nyq ? 1.0 : 2.0) * std::sqrt(m2) * inv_n;
+    const double re = t.out[k][0], im = t.out[k][1];
+    const double p = (re * re + im * im) * scale;
+    pow2[static_cast<std::size_t>(k)] = p;
   }
-
-  // ---- velocity by frequency-domain integration ----
-  double vsum = 0;
-  for (int k = 1; k < nb; ++k) {
-    double f = k * df;
-    if (f < o.velocity_lo_hz || f > o.velocity_hi_hz) continue;
-    double w = kTwoPi * f;
-    vsum += pow2[static_cast<std::size_t>(k)] * (kG * kG) / (w * w);
+  if ((n % 2) == 0) pow2[static_cast<std::size_t>(n / 2)] *= 0.5;  // Nyquist bin is single
+  for (int k = kv0; k <= kv1; ++k) {
+    const double kk = k;
+    vsum_k += pow2[static_cast<std::size_t>(k)] / (kk * kk);
   }
-  const double vel_rms = std::sqrt(vsum) * 1000.0;
+  // Integration divides each bin by ω² = (2π·k·df)².
+  const double vel_rms = std::sqrt(vsum_k * (kG * kG) / ((kTwoPi * df) * (kTwoPi * df))) * 1000.0;
 
   auto& v = out.values;
   v.reserve(24);
@@ -246,11 +261,11 @@ FeatureSet compute_features(std::span<const float> x, double fs, const FeatureOp
   for (std::size_t e = 0; e + 1 < std::size(kEdges); ++e) {
     double lo = kEdges[e], hi = std::min(kEdges[e + 1], nyquist);
     if (lo >= nyquist * 0.999) break;
-    double s = 0;
+    double sum = 0;
     int k0 = std::max(1, static_cast<int>(std::ceil(lo / df)));
     int k1 = std::min(nb - 1, static_cast<int>(std::floor(hi / df)));
-    for (int k = k0; k <= k1; ++k) s += pow2[static_cast<std::size_t>(k)];
-    v.push_back({band_name(lo, hi), std::sqrt(s)});
+    for (int k = k0; k <= k1; ++k) sum += pow2[static_cast<std::size_t>(k)];
+    v.push_back({band_name(lo, hi), std::sqrt(sum)});
   }
 
   // ---- running-speed harmonics (velocity amplitude, mm/s peak) ----
@@ -258,7 +273,7 @@ FeatureSet compute_features(std::span<const float> x, double fs, const FeatureOp
     static const char* kNames[] = {"harmonic_1x_mm_s", "harmonic_2x_mm_s", "harmonic_3x_mm_s"};
     for (int h = 1; h <= 3; ++h) {
       double f = h * o.shaft_hz;
-      double a = f < nyquist ? peak_near(amp, df, f, 0.01 * f) : 0;
+      double a = f < nyquist ? std::sqrt(2 * peak_near(pow2, df, f, 0.01 * f)) : 0;
       v.push_back({kNames[h - 1], a * kG / (kTwoPi * f) * 1000.0});
     }
   }
@@ -277,32 +292,32 @@ FeatureSet compute_features(std::span<const float> x, double fs, const FeatureOp
   // by the shift, and the band needs only M ≥ its width in bins samples.
   const int m = std::max(64, next_pow2(cnt));
   C2CBackward& c = c2c_for(m);
-  for (int j = 0; j < m; ++j) c.buf[j][0] = c.buf[j][1] = 0;
   for (int k = k1; k <= k2; ++k) {
     c.buf[k - k1][0] = t.out[k][0];
     c.buf[k - k1][1] = t.out[k][1];
   }
+  for (int j = k2 - k1 + 1; j < m; ++j) c.buf[j][0] = c.buf[j][1] = 0;
   fftw_execute(c.plan);
   R2C& te = r2c_for(m);
-  double emean = 0;
+  double esum = 0, esum2 = 0;
   for (int j = 0; j < m; ++j) {
-    double e = 2.0 * inv_n * std::hypot(c.buf[j][0], c.buf[j][1]);
-    te.in[j] = e;
-    emean += e;
+    const double re = c.buf[j][0], im = c.buf[j][1];
+    const double e = 2.0 * inv_n * std::sqrt(re * re + im * im);
+    te.in[j] = e;  // the mean only lands in bin 0, which is not used
+    esum += e;
+    esum2 += e * e;
   }
-  emean /= m;
-  double evar = 0;
-  for (int j = 0; j < m; ++j) {
-    te.in[j] -= emean;
-    evar += te.in[j] * te.in[j];
-  }
-  v.push_back({"envelope_rms_g", std::sqrt(evar / m)});
+  const double emean = esum / m;
+  v.push_back({"envelope_rms_g", std::sqrt(std::max(0.0, esum2 / m - emean * emean))});
   fftw_execute(te.plan);
   const int mb = m / 2 + 1;
-  thread_local std::vector<double> eamp;
-  eamp.assign(static_cast<std::size_t>(mb), 0.0);
+  // eamp2[k] = (peak amplitude)² of envelope bin k.
+  thread_local std::vector<double> eamp2;
+  eamp2.resize(static_cast<std::size_t>(mb));
+  eamp2[0] = 0;
+  const double escale = 4.0 / (static_cast<double>(m) * m);
   for (int k = 1; k < mb; ++k)
-    eamp[static_cast<std::size_t>(k)] = 2.0 / m * std::hypot(te.out[k][0], te.out[k][1]);
+    eamp2[static_cast<std::size_t>(k)] = (te.out[k][0] * te.out[k][0] + te.out[k][1] * te.out[k][1]) * escale;
   // Envelope sample rate is m·df, so its bins are df apart as well.
   if (o.bearing) {
     const double fb[] = {o.bearing->bpfo, o.bearing->bpfi, o.bearing->bsf, o.bearing->ftf};
@@ -315,18 +330,21 @@ FeatureSet compute_features(std::span<const float> x, double fs, const FeatureOp
         if (f >= env_nyq) break;
         // ±3 %: actual defect frequencies run 1–3 % off the kinematic ones
         // (rolling-element slip, load angle, geometry tolerance).
-        double a = peak_near(eamp, df, f, 0.03 * f);
-        s += a * a;
+        double a2 = peak_near(eamp2, df, f, 0.03 * f);
+        s += a2;
       }
       v.push_back({kNames[i], std::sqrt(s)});
     }
   }
 
   if (o.keep_spectra) {
-    out.spectrum = reduce_max_hold(amp, df, o.display_bins);
+    // Max-hold on squared values, then the root: same as max-hold on amplitudes.
+    out.spectrum = reduce_max_hold(pow2, df, o.display_bins);
+    for (auto& b : out.spectrum.bins) b = static_cast<float>(std::sqrt(2.0 * b));
     const std::size_t keep =
-        std::min(eamp.size(), static_cast<std::size_t>(std::ceil(2000.0 / df)) + 1);
-    out.envelope = reduce_max_hold(std::span<const double>(eamp.data(), keep), df, o.display_bins);
+        std::min(eamp2.size(), static_cast<std::size_t>(std::ceil(2000.0 / df)) + 1);
+    out.envelope = reduce_max_hold(std::span<const double>(eamp2.data(), keep), df, o.display_bins);
+    for (auto& b : out.envelope.bins) b = static_cast<float>(std::sqrt(static_cast<double>(b)));
   }
   return out;
 }
