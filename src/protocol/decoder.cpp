@@ -53,7 +53,7 @@ Status make_status(Status::Code c, std::string m) {
 
 constexpr Reject kAllReasons[] = {Reject::kTruncated, Reject::kBadHeader, Reject::kUnknownFormat,
                                   Reject::kNoKey,     Reject::kBadMic,    Reject::kReplay,
-                                  Reject::kDuplicate, Reject::kDowngrade, Reject::kNoValues};
+                                  Reject::kDuplicate, Reject::kDowngrade};
 
 }  // namespace
 

@@ -82,7 +82,6 @@ const char* to_string(Reject r) {
     case Reject::kReplay: return "replay";
     case Reject::kDuplicate: return "duplicate";
     case Reject::kDowngrade: return "downgrade";
-    case Reject::kNoValues: return "no_values";
   }
   return "unknown";
 }

@@ -56,7 +56,6 @@ enum class Reject {
   kReplay,          // counter not greater than the last accepted one
   kDuplicate,       // the same frame again (same counter, or same plain bytes)
   kDowngrade,       // plain frame from a device that has a key
-  kNoValues,        // a frame that decodes to nothing usable (e.g. empty)
 };
 const char* to_string(Reject r);
 

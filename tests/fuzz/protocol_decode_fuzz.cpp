@@ -16,7 +16,7 @@ namespace {
 const Mac kMac{{0xC0, 0xFF, 0xEE, 0x00, 0x00, 0x01}};
 const Key kKey{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-void consume(const Result<DecodedFrame>& r) {
+void consume(const vigil::Result<DecodedFrame>& r) {
   if (!r) return;
   // Touch everything the frame owns.
   volatile double sink = 0;
