@@ -21,7 +21,9 @@ using namespace vigil;
 
 namespace {
 constexpr int kSeries = 50;
-constexpr TimestampMs kT0 = 1'750'000'000'000LL;
+// Recent timestamps: data older than the raw retention would be (rightly)
+// deleted by the store's hourly retention pass.
+const TimestampMs kT0 = SystemClock::instance().now_ms() / 1000 * 1000 - 10LL * 24 * 3600 * 1000;
 
 Result<std::unique_ptr<Store>> open(const std::string& path) {
   StoreOptions o;
@@ -60,7 +62,7 @@ int write(const std::string& path, int round) {
     for (int k = 0; k < 2000; ++k, ++seq) {
       int series = static_cast<int>(seq % kSeries);
       batch.push_back({address(series), "temperature_c",
-                       kT0 + round * 10'000'000'000LL + static_cast<TimestampMs>(seq / kSeries) * 1000,
+                       kT0 + round * 100'000'000LL + static_cast<TimestampMs>(seq / kSeries) * 1000,
                        static_cast<double>(seq % 100)});
     }
     auto r = ingest.submit(batch);
