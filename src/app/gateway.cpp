@@ -5,10 +5,18 @@
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio.hpp>
+#include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "alerts/alerts.h"
+#include "analytics/pipeline.h"
+#include "auth/auth.h"
+#include "auth/self_signed.h"
+#include "ble/ble_api.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/events.h"
 #include "http/server.h"
 #include "http/static_files.h"
 #include "sim/demo_plant.h"
@@ -24,18 +32,26 @@ struct Gateway::Impl {
   asio::io_context io{1};
   std::unique_ptr<Clock> owned_clock;
   const Clock* clock = &SystemClock::instance();
+  http::EventHub events;  // outlives every producer below
   std::unique_ptr<Store> store;
   std::unique_ptr<Ingest> ingest;
+  // Declared in this order so the pipeline (whose workers call the alert
+  // service) stops first.
+  std::unique_ptr<alerts::AlertService> alerts;
+  std::unique_ptr<analytics::Pipeline> pipeline;
+  std::unique_ptr<auth::AuthService> auth;
   http::Router router;
   http::ApiContext api;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<sim::DemoPlant> plant;
+  std::unique_ptr<ble::BleService> ble;  // declared late: stops before what it feeds
   asio::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer sim_timer{io};
   asio::steady_timer watchdog_timer{io};
   std::uint64_t watchdog_usec = 0;
 
   void wait_signals();
+  Status wire_web(Mode mode);
   void sim_tick();
   void pet_watchdog();
   void reload();
@@ -43,6 +59,100 @@ struct Gateway::Impl {
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
+
+// Auth, live updates and the analytics/alerts hooks of the REST API.
+Status Gateway::Impl::wire_web(Mode mode) {
+  auto& g = *this;
+  auto& api = g.api;
+  auto au = auth::AuthService::create(*g.store);  // wall clock, also in the demo
+  if (!au) return au.status();
+  g.auth = std::move(*au);
+  api.auth = g.auth.get();
+  api.secure_cookies = g.config.http.tls;
+  // Demo only (127.0.0.1, plain HTTP): loopback callers without credentials
+  // act as a technician; admin actions still need the first-start account.
+  api.loopback_technician = mode == Mode::kDemo;
+  api.events = &g.events;
+  g.ingest->on_readings([hub = &g.events](std::span<const AcceptedReading> r) { http::publish_readings(*hub, r); });
+  if (g.pipeline) {
+    analytics::Pipeline* p = g.pipeline.get();
+    alerts::AlertService* as = g.alerts.get();
+    Store* store = g.store.get();
+    p->on_state_change([hub = &g.events, as](const analytics::StateChange& c) {
+      nlohmann::json j = {{"position_id", c.position_id}, {"asset_id", c.asset_id}, {"model", c.model},
+                          {"ts", c.ts}, {"state", to_string(c.persistent)}, {"previous", to_string(c.previous)},
+                          {"pointwise", to_string(c.pointwise)}, {"explanation", c.explanation}};
+      hub->publish("state", j.dump());
+      if (as && (c.persistent == HealthState::kWarning || c.persistent == HealthState::kAlarm)) {
+        alerts::AlertFilter f;
+        f.status = "active";
+        f.position_id = c.position_id;
+        f.model = c.model;
+        f.limit = 1;
+        if (auto l = as->list(f); l && !l->empty()) {
+          const auto& a = l->front();
+          hub->publish("alert", nlohmann::json{{"id", a.id}, {"status", a.status}, {"severity", a.severity},
+                                               {"title", a.title}, {"asset_id", a.asset_id ? nlohmann::json(*a.asset_id) : nlohmann::json(nullptr)},
+                                               {"position_id", c.position_id}}.dump());
+        }
+      }
+    });
+    api.position_state = [p](Id id) {
+      auto h = p->position_health(id);
+      return std::string(h ? to_string(h->state) : "unknown");
+    };
+    api.position_health = [p](Id id) -> std::optional<nlohmann::json> {
+      auto h = p->position_health(id);
+      if (!h) return std::nullopt;
+      nlohmann::json models = nlohmann::json::array();
+      for (const auto& m : h->models)
+        models.push_back({{"model", m.model}, {"pointwise", to_string(m.pointwise)},
+                          {"persistent", to_string(m.persistent)}, {"since", http::iso8601(m.ts)}});
+      return nlohmann::json{{"position_id", id}, {"state", to_string(h->state)}, {"models", models}};
+    };
+    api.spectra = [store](Id position_id, const std::string& kind, int limit) -> Result<std::vector<http::SpectrumView>> {
+      std::vector<http::SpectrumView> out;
+      VIGIL_RETURN_IF_ERROR(store->read([&](sql::Db& db) -> Status {
+        auto q = db.prepare("SELECT measurement_id, ts, df_hz, bins FROM spectra WHERE position_id = ? AND kind = ? "
+                            "ORDER BY ts DESC LIMIT ?");
+        if (!q) return q.status();
+        (*q)->bind(1, position_id).bind(2, kind).bind(3, limit);
+        while (true) {
+          auto row = (*q)->step();
+          if (!row) return row.status();
+          if (!*row) break;
+          http::SpectrumView v{(*q)->i64(0), (*q)->i64(1), kind, (*q)->f64(2), {}};
+          auto b = (*q)->blob(3);
+          v.bins.resize(b.size() / 4);
+          for (std::size_t i = 0; i < v.bins.size(); ++i) {
+            std::uint32_t u = static_cast<std::uint32_t>(b[4 * i]) | static_cast<std::uint32_t>(b[4 * i + 1]) << 8 |
+                              static_cast<std::uint32_t>(b[4 * i + 2]) << 16 | static_cast<std::uint32_t>(b[4 * i + 3]) << 24;
+            std::memcpy(&v.bins[i], &u, 4);
+          }
+          out.push_back(std::move(v));
+        }
+        (*q)->reset();
+        return Status::Ok();
+      }));
+      return out;
+    };
+  }
+  if (g.alerts) {
+    alerts::AlertService* as = g.alerts.get();
+    api.alert_action = [as](Id id, const std::string& action, const nlohmann::json& body,
+                            const std::string& actor) -> std::optional<Status> {
+      if (action == "acknowledge") return as->acknowledge(id, actor);
+      if (action == "mute") return as->mute(id, actor);
+      if (action == "close") {
+        alerts::Closure c{body.value("failure_mode", ""), body.value("failure_cause", ""),
+                          body.value("action_taken", ""), actor, body.value("notes", "")};
+        return as->close(id, c);
+      }
+      return std::nullopt;
+    };
+  }
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   auto g = std::make_unique<Impl>();
@@ -80,10 +190,29 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     VIGIL_RETURN_IF_ERROR(g->plant->setup());
   }
   if (c.ble.enabled) {
-    spdlog::warn("ble: enabled in the configuration, but this build has no BLE scanner yet");
+    // A missing bus, bluetoothd or adapter is a status of the "ble" health
+    // component, not a start-up failure: the rest of vigil keeps working.
+    ble::ServiceOptions bo;
+    bo.scanner = ble::scanner_options(c.ble);
+    auto b = ble::BleService::create(*g->store, *g->ingest, *g->clock, bo);
+    if (!b) return b.status();
+    g->ble = std::move(*b);
   }
 
   // ---- analytics ----
+  if (c.analytics.enabled) {
+    analytics::PipelineOptions po;
+    po.analytics.learning_hours = c.analytics.learning_hours;
+    po.analytics.persistence_n = c.analytics.persistence_n;
+    po.analytics.persistence_m = c.analytics.persistence_m;
+    po.threads = c.analytics.threads;
+    auto p = analytics::Pipeline::create(*g->store, po, *g->clock);
+    if (!p) return p.status();
+    g->pipeline = std::move(*p);
+    g->alerts = std::make_unique<alerts::AlertService>(*g->store, *g->clock);
+    g->alerts->attach(*g->pipeline);
+    g->pipeline->attach(*g->ingest);
+  }
 
   // ---- HTTP ----
   auto& api = g->api;
@@ -95,7 +224,9 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   api.gateway_name = c.gateway.name;
   api.started_at = SystemClock::instance().now_ms();
   api.demo = mode == Mode::kDemo;
+  VIGIL_RETURN_IF_ERROR(g->wire_web(mode));
   http::register_api(g->router, api);
+  if (g->ble) ble::register_ble_api(g->router, api, *g->ble);
   g->router.set_fallback(http::serve_static);
 
   auto* st = g->store.get();
@@ -116,6 +247,17 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     ho.tls = c.http.tls;
     ho.cert_file = c.http.cert_file;
     ho.key_file = c.http.key_file;
+    if (ho.tls && (ho.cert_file.empty() || ho.key_file.empty())) {
+      // HTTPS by default: a self-signed certificate made once under the data directory.
+      auto dir = std::filesystem::path(c.storage.path).parent_path();
+      auto cert = auth::ensure_self_signed((dir.empty() ? std::filesystem::path(".") : dir).string());
+      if (!cert) return cert.status().Annotate("http: self-signed certificate");
+      ho.cert_file = cert->cert_file;
+      ho.key_file = cert->key_file;
+      auto fp = auth::cert_fingerprint(ho.cert_file);
+      spdlog::info("http: {} self-signed certificate {} (SHA-256 {})", cert->generated ? "created" : "using",
+                   ho.cert_file, fp ? *fp : std::string("?"));
+    }
     g->server = std::make_unique<http::Server>(g->io, g->router, ho);
     VIGIL_RETURN_IF_ERROR(g->server->listen());
     spdlog::info("http: listening on {}://{}:{}", ho.tls ? "https" : "http", ho.address, g->server->port());
@@ -184,7 +326,9 @@ int Gateway::run() {
   if (g.plant) g.sim_tick();
   if (sd_watchdog_enabled(0, &g.watchdog_usec) > 0 && g.watchdog_usec > 0) g.pet_watchdog();
   sd_notify(0, "READY=1\nSTATUS=vigil running");
+  if (g.ble) g.ble->start();
   g.io.run();
+  if (g.ble) g.ble->stop();
   // Graceful stop: flush what is queued, checkpoint, close.
   auto s = g.store->flush();
   if (!s.ok()) spdlog::error("stop: flush: {}", s.ToString());

@@ -9,6 +9,7 @@
 #include "analytics/backtest.h"
 #include "app/admin_commands.h"
 #include "app/gateway.h"
+#include "auth/cli.h"
 #include "config/config.h"
 #include "protocol/decode_command.h"
 
@@ -156,6 +157,37 @@ int main(int argc, char** argv) {
       return;
     }
     rc = sensor_list(*cfg, std::cout, std::cerr);
+  });
+
+  // Accounts: work on the configured database, also while serve runs.
+  std::string acct_config, acct_role = "viewer", user_name, token_name;
+  auto* user = app.add_subcommand("user", "Manage dashboard users");
+  user->require_subcommand(1);
+  auto* uadd = user->add_subcommand("add", "Add a user; the password is read from stdin");
+  uadd->add_option("name", user_name, "user name")->required();
+  uadd->add_option("--role", acct_role, "admin | technician | viewer")->required();
+  uadd->add_option("--config,-c", acct_config, "configuration file")->required();
+  uadd->callback([&] {
+    auto cfg = load_config(acct_config);
+    if (!cfg) {
+      rc = fail("user add", cfg.status());
+      return;
+    }
+    rc = auth::user_add_command(cfg->storage.path, user_name, acct_role, std::cin, std::cout, std::cerr);
+  });
+  auto* token = app.add_subcommand("token", "Manage API bearer tokens");
+  token->require_subcommand(1);
+  auto* tcreate = token->add_subcommand("create", "Create a bearer token and print it (shown once)");
+  tcreate->add_option("--role", acct_role, "admin | technician | viewer")->required();
+  tcreate->add_option("--name", token_name, "what the token is for");
+  tcreate->add_option("--config,-c", acct_config, "configuration file")->required();
+  tcreate->callback([&] {
+    auto cfg = load_config(acct_config);
+    if (!cfg) {
+      rc = fail("token create", cfg.status());
+      return;
+    }
+    rc = auth::token_create_command(cfg->storage.path, acct_role, token_name, std::cout, std::cerr);
   });
 
   try {

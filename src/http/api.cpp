@@ -1,88 +1,224 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/api.h"
 
-#include <nlohmann/json.hpp>
-
-#include <charconv>
+#include <algorithm>
+#include <cmath>
 #include <ctime>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "http/api_internal.h"
 
 namespace vigil::http {
-namespace {
-
-using json = nlohmann::json;
-
-std::optional<std::int64_t> to_int(const std::string& s) {
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+namespace detail {
 
 Response from_status(const Status& s) {
   switch (s.code()) {
     case Status::Code::kNotFound: return problem(404, "not_found", s.message());
     case Status::Code::kInvalidArgument: return problem(400, "invalid_argument", s.message());
+    case Status::Code::kAlreadyExists: return problem(409, "already_exists", s.message());
+    case Status::Code::kPermissionDenied: return problem(403, "forbidden", s.message());
+    case Status::Code::kResourceExhausted: return problem(429, "rate_limited", s.message());
     case Status::Code::kUnavailable: return problem(503, "unavailable", s.message());
     default: return problem(500, Status::CodeName(s.code()), s.message());
   }
 }
 
-Response ok(const json& j) { return Response::json(200, j.dump()); }
+std::variant<Response, json> json_body(const Request& req) {
+  auto ct = req.header("content-type");
+  if (ct.rfind("application/json", 0) != 0)
+    return problem(415, "unsupported_media_type", "send the body as application/json");
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) return problem(400, "bad_json", "the request body is not valid JSON");
+  if (!j.is_object()) return problem(400, "bad_json", "the request body must be a JSON object");
+  return j;
+}
+
+std::optional<Response> get_string(const json& j, const char* key, std::string& out, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return problem(422, "missing_field", std::string("field '") + key + "' is required");
+    return std::nullopt;
+  }
+  if (!it->is_string()) return problem(422, "bad_field", std::string("field '") + key + "' must be a string");
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+std::string cookie(const Request& req, const std::string& name) {
+  const std::string h = req.header("cookie");
+  std::size_t i = 0;
+  while (i < h.size()) {
+    while (i < h.size() && (h[i] == ' ' || h[i] == ';')) ++i;
+    auto semi = h.find(';', i);
+    if (semi == std::string::npos) semi = h.size();
+    auto eq = h.find('=', i);
+    if (eq != std::string::npos && eq < semi && h.compare(i, eq - i, name) == 0 && eq - i == name.size())
+      return h.substr(eq + 1, semi - eq - 1);
+    i = semi + 1;
+  }
+  return {};
+}
+
+namespace {
+bool is_loopback(const std::string& a) {
+  return a == "127.0.0.1" || a == "::1" || a.rfind("127.", 0) == 0 || a == "::ffff:127.0.0.1";
+}
+bool unsafe(const std::string& m) { return m != "GET" && m != "HEAD" && m != "OPTIONS"; }
+}  // namespace
+
+std::variant<Response, auth::Principal> require(ApiContext& ctx, const Request& req, Role role) {
+  if (ctx.authorize) {
+    if (auto refused = ctx.authorize(req, role)) return *refused;
+  }
+  if (!ctx.auth) return auth::Principal{"none", 0, 0, "anonymous", Role::kAdmin, ""};
+  std::optional<auth::Principal> who;
+  const std::string authz = req.header("authorization");
+  if (authz.size() > 7 && (authz.rfind("Bearer ", 0) == 0 || authz.rfind("bearer ", 0) == 0)) {
+    auto p = ctx.auth->bearer(authz.substr(7));
+    if (!p) return from_status(p.status());
+    if (!*p) {
+      auto r = problem(401, "invalid_token", "the bearer token is unknown or revoked");
+      r.headers.push_back({"WWW-Authenticate", "Bearer error=\"invalid_token\""});
+      return r;
+    }
+    who = **p;
+  } else if (auto c = cookie(req, "vigil_session"); !c.empty()) {
+    auto p = ctx.auth->session(c);
+    if (!p) return from_status(p.status());
+    if (*p) {
+      who = **p;
+      if (unsafe(req.method) && !auth::constant_time_equal(req.header("x-csrf-token"), who->csrf))
+        return problem(403, "csrf", "missing or wrong X-CSRF-Token header");
+    }
+  }
+  if (!who && ctx.loopback_technician && is_loopback(req.remote))
+    who = auth::Principal{"local", 0, 0, "local", Role::kTechnician, ""};
+  if (!who) {
+    auto r = problem(401, "unauthenticated", "sign in or send Authorization: Bearer TOKEN");
+    r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"vigil\""});
+    return r;
+  }
+  if (static_cast<int>(who->role) < static_cast<int>(role))
+    return problem(403, "forbidden", std::string("this needs the ") + auth::to_string(role) + " role");
+  return *who;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
 
 // Latest value of every series of a position: metric → {value, ts, unit}.
-json latest_for_position(ApiContext& ctx, Id position_id) {
+json latest_json(ApiContext& ctx, const std::vector<const Series*>& series) {
   json out = json::object();
-  auto series = ctx.store->series(position_id);
-  if (!series) return out;
-  for (const auto& s : *series) {
-    auto p = ctx.store->latest(s.id);
+  for (const auto* s : series) {
+    auto p = ctx.store->latest(s->id);
     if (!p) continue;
-    auto& slot = out[s.metric];
+    auto& slot = out[s->metric];
     if (!slot.is_null() && slot["ts"].get<std::int64_t>() > p->ts) continue;
-    slot = json{{"value", p->value}, {"ts", p->ts}, {"time", iso8601(p->ts)}, {"unit", s.unit}, {"series_id", s.id}};
+    slot = json{{"value", p->value}, {"ts", p->ts}, {"time", iso8601(p->ts)}, {"unit", s->unit}, {"series_id", s->id}};
   }
   return out;
 }
 
-json position_json(ApiContext& ctx, const Position& p) {
+// One read of the catalog per request: positions' series, states, alerts.
+struct Snapshot {
+  std::vector<Series> series;
+  std::unordered_map<Id, std::vector<const Series*>> by_position;
+  std::unordered_map<Id, std::string> stored_state;  // position → worst persistent state (health_states)
+  std::unordered_map<Id, std::int64_t> open_alerts;  // asset → count
+  void load(ApiContext& ctx) {
+    if (auto s = ctx.store->series()) series = std::move(*s);
+    for (const auto& s : series)
+      if (s.position_id) by_position[*s.position_id].push_back(&s);
+    (void)ctx.store->read([&](sql::Db& db) -> Status {
+      if (!ctx.position_state) {
+        // Latest persistent state per (position, model); the position's
+        // state is the worst of its models.
+        auto q = db.prepare(
+            "SELECT scope_id, persistent, max(ts) FROM health_states WHERE scope = 'position' "
+            "GROUP BY scope_id, model");
+        if (q) {
+          while (true) {
+            auto row = (*q)->step();
+            if (!row || !*row) break;
+            Id pid = (*q)->i64(0);
+            auto st = health_state_from_string((*q)->text(1)).value_or(HealthState::kUnknown);
+            auto& cur = stored_state[pid];
+            auto have = health_state_from_string(cur).value_or(HealthState::kUnknown);
+            if (cur.empty() || severity(st) > severity(have)) cur = to_string(st);
+          }
+          (*q)->reset();
+        }
+      }
+      auto a = db.prepare("SELECT asset_id, count(*) FROM alerts WHERE status != 'closed' GROUP BY asset_id");
+      if (a) {
+        while (true) {
+          auto row = (*a)->step();
+          if (!row || !*row) break;
+          open_alerts[(*a)->i64(0)] = (*a)->i64(1);
+        }
+        (*a)->reset();
+      }
+      return Status::Ok();
+    });
+  }
+  std::string state(ApiContext& ctx, Id position_id) const {
+    if (ctx.position_state) return ctx.position_state(position_id);
+    auto it = stored_state.find(position_id);
+    return it == stored_state.end() ? "unknown" : it->second;
+  }
+};
+
+json position_json(ApiContext& ctx, const Snapshot& snap, const Position& p) {
+  static const std::vector<const Series*> kNone;
+  auto it = snap.by_position.find(p.id);
   return json{{"id", p.id},
               {"asset_id", p.asset_id},
               {"name", p.name},
               {"type", to_string(p.type)},
-              {"state", ctx.position_state ? ctx.position_state(p.id) : "unknown"},
-              {"latest", latest_for_position(ctx, p.id)}};
+              {"state", snap.state(ctx, p.id)},
+              {"latest", latest_json(ctx, it == snap.by_position.end() ? kNone : it->second)}};
 }
 
-json asset_json(ApiContext& ctx, const Asset& a) {
+json bearing_json(const Asset& a) {
+  if (!a.bearing) return nullptr;
+  return {{"rolling_elements", a.bearing->rolling_elements},
+          {"element_diameter_mm", a.bearing->element_diameter_mm},
+          {"pitch_diameter_mm", a.bearing->pitch_diameter_mm},
+          {"contact_angle_deg", a.bearing->contact_angle_deg}};
+}
+
+json asset_json(ApiContext& ctx, const Snapshot& snap, const Asset& a, const std::vector<Position>& all_positions) {
   json j = {{"id", a.id}, {"site_id", a.site_id}, {"name", a.name}, {"machine_class", a.machine_class},
             {"shaft_rpm", a.shaft_rpm}};
-  if (a.bearing) {
-    j["bearing"] = {{"rolling_elements", a.bearing->rolling_elements},
-                    {"element_diameter_mm", a.bearing->element_diameter_mm},
-                    {"pitch_diameter_mm", a.bearing->pitch_diameter_mm},
-                    {"contact_angle_deg", a.bearing->contact_angle_deg}};
-  }
+  if (a.bearing) j["bearing"] = bearing_json(a);
   json positions = json::array();
-  std::string worst = "unknown";
-  auto ps = ctx.store->positions(a.id);
-  if (ps) {
-    for (const auto& p : *ps) {
-      auto pj = position_json(ctx, p);
-      auto st = health_state_from_string(pj["state"].get<std::string>()).value_or(HealthState::kUnknown);
-      if (severity(st) > severity(health_state_from_string(worst).value_or(HealthState::kUnknown)))
-        worst = to_string(st);
-      positions.push_back(std::move(pj));
-    }
+  HealthState worst = HealthState::kUnknown;
+  bool any = false;
+  for (const auto& p : all_positions) {
+    if (p.asset_id != a.id) continue;
+    auto pj = position_json(ctx, snap, p);
+    auto st = health_state_from_string(pj["state"].get<std::string>()).value_or(HealthState::kUnknown);
+    if (!any || severity(st) > severity(worst)) worst = st;
+    any = true;
+    positions.push_back(std::move(pj));
   }
-  j["state"] = worst;
+  j["state"] = to_string(worst);
+  auto oa = snap.open_alerts.find(a.id);
+  j["open_alerts"] = oa == snap.open_alerts.end() ? 0 : oa->second;
   j["positions"] = std::move(positions);
   return j;
 }
 
-#define VIGIL_AUTH(req, role)                                   \
-  if (ctx.authorize) {                                          \
-    if (auto refused = ctx.authorize(req, role)) return *refused; \
-  }
+std::string csv_number(double v) {
+  if (!std::isfinite(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
 
 }  // namespace
 
@@ -91,10 +227,29 @@ std::string iso8601(TimestampMs ts) {
   int ms = static_cast<int>(ts - static_cast<TimestampMs>(secs) * 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
+}
+
+void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings) {
+  // Group by (sensor, ts): one event carries all metrics of one measurement.
+  std::map<std::pair<Id, TimestampMs>, json> groups;
+  for (const auto& r : readings) {
+    auto& g = groups[{r.sensor_id, r.reading.ts}];
+    if (g.is_null()) {
+      g = {{"sensor_id", r.sensor_id},
+           {"address", r.reading.source},
+           {"position_id", r.position_id ? json(*r.position_id) : json(nullptr)},
+           {"ts", r.reading.ts},
+           {"values", json::object()},
+           {"series", json::object()}};
+    }
+    g["values"][r.reading.metric] = r.reading.value;
+    g["series"][r.reading.metric] = r.series_id;
+  }
+  for (auto& [k, g] : groups) hub.publish("reading", g.dump());
 }
 
 void register_api(Router& router, ApiContext& ctx) {
@@ -121,7 +276,7 @@ void register_api(Router& router, ApiContext& ctx) {
   });
 
   router.add("GET", "/api/v1/sites", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     auto sites = ctx.store->sites();
     if (!sites) return from_status(sites.status());
     json arr = json::array();
@@ -130,7 +285,7 @@ void register_api(Router& router, ApiContext& ctx) {
   });
 
   router.add("GET", "/api/v1/assets", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     std::optional<Id> site;
     if (auto s = req.q("site_id")) {
       site = to_int(*s);
@@ -138,22 +293,77 @@ void register_api(Router& router, ApiContext& ctx) {
     }
     auto assets = ctx.store->assets(site);
     if (!assets) return from_status(assets.status());
+    auto positions = ctx.store->positions();
+    if (!positions) return from_status(positions.status());
+    Snapshot snap;
+    snap.load(ctx);
     json arr = json::array();
-    for (const auto& a : *assets) arr.push_back(asset_json(ctx, a));
+    for (const auto& a : *assets) arr.push_back(asset_json(ctx, snap, a, *positions));
     return ok(arr);
   });
 
+  // The dashboard's landing page in one request: sites → assets → positions
+  // with states, open alert counts and latest readings.
+  router.add("GET", "/api/v1/fleet", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    auto sites = ctx.store->sites();
+    if (!sites) return from_status(sites.status());
+    auto assets = ctx.store->assets();
+    if (!assets) return from_status(assets.status());
+    auto positions = ctx.store->positions();
+    if (!positions) return from_status(positions.status());
+    Snapshot snap;
+    snap.load(ctx);
+    json out = {{"time", iso8601(ctx.clock->now_ms())}, {"now", ctx.clock->now_ms()}, {"sites", json::array()}};
+    json counts = {{"unknown", 0}, {"initializing", 0}, {"healthy", 0}, {"warning", 0}, {"alarm", 0}, {"not_running", 0}};
+    std::int64_t open_alerts = 0;
+    for (const auto& s : *sites) {
+      json sj = {{"id", s.id}, {"name", s.name}, {"timezone", s.timezone}, {"assets", json::array()}};
+      for (const auto& a : *assets) {
+        if (a.site_id != s.id) continue;
+        auto aj = asset_json(ctx, snap, a, *positions);
+        counts[aj["state"].get<std::string>()] = counts[aj["state"].get<std::string>()].get<int>() + 1;
+        open_alerts += aj["open_alerts"].get<std::int64_t>();
+        sj["assets"].push_back(std::move(aj));
+      }
+      out["sites"].push_back(std::move(sj));
+    }
+    out["asset_states"] = counts;
+    out["open_alerts"] = open_alerts;
+    return ok(out);
+  });
+
   router.add("GET", "/api/v1/assets/{id}", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "asset id must be an integer");
     auto a = ctx.store->asset(*id);
     if (!a) return from_status(a.status());
-    return ok(asset_json(ctx, *a));
+    auto positions = ctx.store->positions(*id);
+    if (!positions) return from_status(positions.status());
+    Snapshot snap;
+    snap.load(ctx);
+    return ok(asset_json(ctx, snap, *a, *positions));
+  });
+
+  router.add("GET", "/api/v1/positions", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    std::optional<Id> asset;
+    if (auto s = req.q("asset_id")) {
+      asset = to_int(*s);
+      if (!asset) return problem(400, "invalid_argument", "asset_id must be an integer");
+    }
+    auto positions = ctx.store->positions(asset);
+    if (!positions) return from_status(positions.status());
+    Snapshot snap;
+    snap.load(ctx);
+    json arr = json::array();
+    for (const auto& p : *positions) arr.push_back(position_json(ctx, snap, p));
+    return ok(arr);
   });
 
   router.add("GET", "/api/v1/positions/{id}/series", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
     auto series = ctx.store->series(*id);
@@ -167,9 +377,44 @@ void register_api(Router& router, ApiContext& ctx) {
     return ok(arr);
   });
 
+  router.add("GET", "/api/v1/positions/{id}/health", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    auto id = to_int(req.params.at("id"));
+    if (!id) return problem(400, "invalid_argument", "position id must be an integer");
+    if (ctx.position_health) {
+      if (auto h = ctx.position_health(*id)) return ok(*h);
+    }
+    // Fallback: the stored state history's latest row per model.
+    json models = json::array();
+    std::string worst = "unknown";
+    auto st = ctx.store->read([&](sql::Db& db) -> Status {
+      auto q = db.prepare(
+          "SELECT model, pointwise, persistent, max(ts) FROM health_states WHERE scope = 'position' AND scope_id = ? "
+          "GROUP BY model ORDER BY model");
+      if (!q) return q.status();
+      (*q)->bind(1, *id);
+      while (true) {
+        auto row = (*q)->step();
+        if (!row) return row.status();
+        if (!*row) break;
+        std::string pers = (*q)->text(2);
+        models.push_back({{"model", (*q)->text(0)}, {"pointwise", (*q)->text(1)}, {"persistent", pers},
+                          {"since", iso8601((*q)->i64(3))}});
+        auto a = health_state_from_string(pers).value_or(HealthState::kUnknown);
+        auto b = health_state_from_string(worst).value_or(HealthState::kUnknown);
+        if (severity(a) > severity(b)) worst = pers;
+      }
+      (*q)->reset();
+      return Status::Ok();
+    });
+    if (!st.ok()) return from_status(st);
+    return ok({{"position_id", *id}, {"state", worst}, {"models", models}});
+  });
+
   // Range query with server-side downsampling to at most `points` buckets.
+  // format=csv returns the same buckets as CSV (or raw points with raw=1).
   router.add("GET", "/api/v1/series/{id}", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "series id must be an integer");
     const TimestampMs now = ctx.clock->now_ms();
@@ -191,9 +436,28 @@ void register_api(Router& router, ApiContext& ctx) {
       points = *x;
     }
     if (to < from) return problem(400, "invalid_argument", "to is before from");
+    const bool csv = req.q("format").value_or("json") == "csv";
+    if (csv && req.q("raw").value_or("0") == "1") {
+      auto r = ctx.store->range(*id, from, to);
+      if (!r) return from_status(r.status());
+      std::string out = "timestamp,value\r\n";
+      for (const auto& p : *r) out += iso8601(p.ts) + "," + csv_number(p.value) + "\r\n";
+      auto res = Response::text(200, std::move(out), "text/csv; charset=utf-8");
+      res.headers.push_back({"Content-Disposition", "attachment; filename=\"series-" + std::to_string(*id) + ".csv\""});
+      return res;
+    }
     auto b = ctx.store->downsample(*id, from, to, static_cast<int>(points));
     if (!b) return from_status(b.status());
-    // Columnar arrays: compact and what chart libraries want.
+    if (csv) {
+      std::string out = "timestamp,count,min,max,mean\r\n";
+      for (const auto& x : *b)
+        out += iso8601(x.ts) + "," + std::to_string(x.count) + "," + csv_number(x.min) + "," + csv_number(x.max) +
+               "," + csv_number(x.mean) + "\r\n";
+      auto res = Response::text(200, std::move(out), "text/csv; charset=utf-8");
+      res.headers.push_back({"Content-Disposition", "attachment; filename=\"series-" + std::to_string(*id) + ".csv\""});
+      return res;
+    }
+    // Columnar arrays: compact and what chart code wants.
     json ts = json::array(), mn = json::array(), mx = json::array(), mean = json::array(), cnt = json::array();
     for (const auto& x : *b) {
       ts.push_back(x.ts);
@@ -207,7 +471,7 @@ void register_api(Router& router, ApiContext& ctx) {
   });
 
   router.add("GET", "/api/v1/sensors", [&ctx](const Request& req) {
-    VIGIL_AUTH(req, Role::kViewer);
+    VIGIL_REQUIRE(req, Role::kViewer);
     auto sensors = ctx.store->sensors();
     if (!sensors) return from_status(sensors.status());
     auto all_series = ctx.store->series();
@@ -231,15 +495,41 @@ void register_api(Router& router, ApiContext& ctx) {
                 {"commissioned_at", iso8601(s.commissioned_at)},
                 {"decommissioned", s.decommissioned_at.has_value()},
                 {"last_seen", last_seen ? json(iso8601(last_seen)) : json(nullptr)},
+                {"battery_pct", latest.contains("battery_pct") ? latest["battery_pct"] : json(nullptr)},
+                {"rssi_dbm", latest.contains("rssi_dbm") ? latest["rssi_dbm"] : json(nullptr)},
                 {"latest", latest}};
       arr.push_back(std::move(j));
     }
     return ok(arr);
   });
 
+  router.add("GET", "/api/v1/sensors/discovered", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    return ok(ctx.discovered_sensors ? ctx.discovered_sensors() : json::array());
+  });
+
+  // Live updates (Server-Sent Events): reading, state, alert.
+  router.add("GET", "/api/v1/events", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    if (!ctx.events) return problem(503, "unavailable", "live updates are not enabled");
+    std::uint64_t last = 0;
+    if (auto v = to_int(req.header("last-event-id")); v && *v > 0) last = static_cast<std::uint64_t>(*v);
+    Response r = Response::text(200, "", "text/event-stream; charset=utf-8");
+    r.is_stream = true;
+    EventHub* hub = ctx.events;
+    r.on_stream = [hub, last](std::shared_ptr<StreamSink> sink) { hub->subscribe(std::move(sink), last); };
+    return r;
+  });
+
+  router.add("GET", "/api/v1/openapi.json", [](const Request&) { return ok(openapi_document()); });
+
   router.add("GET", "/metrics", [&ctx](const Request&) {
     return Response::text(200, ctx.metrics->render_prometheus(), "text/plain; version=0.0.4; charset=utf-8");
   });
+
+  register_alerts(router, ctx);
+  register_auth(router, ctx);
+  register_admin(router, ctx);
 }
 
 }  // namespace vigil::http

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "auth/auth.h"
+#include "http/events.h"
 #include "http/http_types.h"
 #include "vigil/clock.h"
 #include "vigil/ingest.h"
@@ -18,7 +20,17 @@
 
 namespace vigil::http {
 
-enum class Role { kViewer = 0, kTechnician = 1, kAdmin = 2 };
+using Role = auth::Role;
+
+// A spectrum as the dashboard draws it (analytics stores them reduced to
+// display resolution).
+struct SpectrumView {
+  Id measurement_id = 0;
+  TimestampMs ts = 0;
+  std::string kind;  // "accel" | "envelope"
+  double df_hz = 0;
+  std::vector<float> bins;
+};
 
 struct ApiContext {
   Store* store = nullptr;
@@ -34,12 +46,47 @@ struct ApiContext {
   // Current health state of a position / asset (analytics). Default: unknown.
   std::function<std::string(Id position_id)> position_state;
   // Authorisation hook: returns a Response (401/403) to refuse, or nullopt to
-  // allow. Absent = every request allowed (no auth module wired).
+  // allow. Absent = decided by `auth` below.
   std::function<std::optional<Response>(const Request&, Role)> authorize;
+
+  // ---- auth (src/auth) ----
+  // Users, sessions and tokens. Null = no authentication at all (unit tests
+  // of plain handlers); every caller is then an anonymous admin.
+  auth::AuthService* auth = nullptr;
+  bool secure_cookies = false;  // TLS: cookies get the Secure attribute
+  // Demo only: requests from a loopback address without credentials act as
+  // a technician named "local" (see docs/security.md).
+  bool loopback_technician = false;
+
+  // ---- live updates ----
+  EventHub* events = nullptr;
+
+  // ---- analytics and alerts hooks (wired by the gateway when present) ----
+  // Newest spectra of a position, newest first (at most `limit`).
+  std::function<Result<std::vector<SpectrumView>>(Id position_id, const std::string& kind, int limit)> spectra;
+  // Per-model health of a position as JSON ({"state":…, "models":[…]}).
+  std::function<std::optional<nlohmann::json>(Id position_id)> position_health;
+  // The alert lifecycle service (src/alerts), when present: performs
+  // "acknowledge", "mute" or "close" (closeout = {failure_mode,
+  // failure_cause, action_taken, notes}) for `actor`, including feedback to
+  // the analytics. nullopt = not handled here (the handler updates the
+  // alerts table itself). kInvalidArgument = the alert is closed.
+  std::function<std::optional<Status>(Id alert_id, const std::string& action, const nlohmann::json& closeout,
+                                      const std::string& actor)>
+      alert_action;
+  // Called after an alert is closed; JSON is the alert.
+  std::function<void(const nlohmann::json& alert)> on_alert_closed;
+  // BLE devices heard but not commissioned (the BLE module), as JSON array.
+  std::function<nlohmann::json()> discovered_sensors;
 };
 
-// Registers /api/v1/{health,sites,assets,positions,series,sensors} and /metrics.
+// Registers every /api/v1 route and /metrics.
 void register_api(Router& router, ApiContext& ctx);
+// Pushes accepted readings to the EventHub as "reading" events (one per
+// sensor and timestamp). Install with Ingest::on_readings.
+void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings);
+// The OpenAPI 3 document describing the routes register_api adds.
+const nlohmann::json& openapi_document();
 
 // "2026-11-23T16:24:00.000Z"
 std::string iso8601(TimestampMs ts);

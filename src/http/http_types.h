@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,18 +37,41 @@ struct Request {
   }
 };
 
+// The server's end of a streaming response (Server-Sent Events). send() may
+// be called from any thread; it queues the bytes for the client and returns
+// false once the client is gone or was dropped for being too slow (its queue
+// overflowed): the producer then forgets the sink.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual bool send(std::string bytes) = 0;
+  virtual bool open() const = 0;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // A streaming response (Server-Sent Events): the server keeps the
-  // connection and calls `stream` with a sink until it returns false.
+  // A streaming response (Server-Sent Events): the server writes the status
+  // line and headers, keeps the connection, and hands `on_stream` a sink the
+  // producer pushes to. The server sends heartbeat comments and drops the
+  // client when its queue overflows or a write times out.
   bool is_stream = false;
+  std::function<void(std::shared_ptr<StreamSink>)> on_stream;
 
-  static Response json(int status, std::string body) { return {status, "application/json", std::move(body), {}}; }
+  static Response json(int status, std::string body) {
+    Response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+  }
   static Response text(int status, std::string body, std::string type = "text/plain; charset=utf-8") {
-    return {status, std::move(type), std::move(body), {}};
+    Response r;
+    r.status = status;
+    r.content_type = std::move(type);
+    r.body = std::move(body);
+    return r;
   }
 };
 

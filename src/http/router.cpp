@@ -31,8 +31,7 @@ Response problem(int status, const std::string& code, const std::string& detail)
                       {"status", status},
                       {"code", code},
                       {"detail", detail}};
-  Response r{status, "application/problem+json", j.dump(), {}};
-  return r;
+  return Response::text(status, j.dump(), "application/problem+json");
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler h) {

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -111,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     auto req = parser_->release();
     Response r = server_->router.dispatch(to_request(req, remote_));
+    if (r.is_stream && r.on_stream && r.status == 200) return start_stream(std::move(r), req);
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(to_wire(std::move(r), req));
     write(res);
   }
@@ -132,6 +135,101 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                        });
   }
 
+  // ---- streaming (Server-Sent Events) ----
+  // The connection becomes a one-way stream: a hand-written header (no
+  // Content-Length, no keep-alive: the body ends when the connection does),
+  // then whatever the producer send()s, in order, plus heartbeat comments.
+  class Sink : public StreamSink {
+   public:
+    explicit Sink(std::weak_ptr<Session> s) : s_(std::move(s)) {}
+    bool send(std::string bytes) override {
+      auto s = s_.lock();
+      return s && s->enqueue(std::move(bytes));
+    }
+    bool open() const override {
+      auto s = s_.lock();
+      return s && !s->stream_closed_.load();
+    }
+
+   private:
+    std::weak_ptr<Session> s_;
+  };
+
+  void start_stream(Response r, const bhttp::request<bhttp::string_body>& req) {
+    std::string head = "HTTP/1.1 200 OK\r\nServer: vigil\r\nContent-Type: " + r.content_type +
+                       "\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"
+                       "X-Content-Type-Options: nosniff\r\n";
+    for (auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
+    head += "\r\n";
+    (void)req;
+    enqueue(std::move(head));
+    auto sink = std::make_shared<Sink>(this->weak_from_this());
+    r.on_stream(sink);
+    heartbeat();
+    // Read (and discard) anything the client sends, to notice when it goes away.
+    watch_close();
+  }
+
+  bool enqueue(std::string bytes) {
+    std::lock_guard lk(out_mu_);
+    if (stream_closed_.load()) return false;
+    if (out_.size() >= server_->opt.stream_queue_max) {
+      // Too slow: drop the client rather than buffer without bound.
+      stream_closed_ = true;
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->abort_stream(); });
+      return false;
+    }
+    out_.push_back(std::move(bytes));
+    if (!writing_) {
+      writing_ = true;
+      asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
+    }
+    return true;
+  }
+
+  void write_next() {
+    {
+      std::lock_guard lk(out_mu_);
+      if (out_.empty() || stream_closed_.load()) {
+        writing_ = false;
+        return;
+      }
+      current_ = std::move(out_.front());
+      out_.pop_front();
+    }
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(server_->opt.request_timeout_s));
+    asio::async_write(stream_, asio::buffer(current_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->abort_stream();
+      beast::get_lowest_layer(self->stream_).expires_never();
+      self->write_next();
+    });
+  }
+
+  void heartbeat() {
+    if (!heartbeat_) heartbeat_.emplace(stream_.get_executor());
+    heartbeat_->expires_after(std::chrono::seconds(std::max(1, server_->opt.heartbeat_s)));
+    heartbeat_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec || self->stream_closed_.load() || self->server_->stopped) return self->abort_stream();
+      self->enqueue(": heartbeat\n\n");
+      self->heartbeat();
+    });
+  }
+
+  void watch_close() {
+    stream_.async_read_some(asio::buffer(discard_), [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->abort_stream();
+      self->watch_close();
+    });
+  }
+
+  void abort_stream() {
+    stream_closed_ = true;
+    if (heartbeat_) heartbeat_->cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).socket().close(ec);
+  }
+
   void close() {
     beast::error_code ec;
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -147,6 +245,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::string remote_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  // streaming state
+  std::mutex out_mu_;
+  std::deque<std::string> out_;
+  std::string current_;
+  bool writing_ = false;
+  std::atomic<bool> stream_closed_{false};
+  std::optional<asio::steady_timer> heartbeat_;
+  char discard_[512];
 };
 
 }  // namespace

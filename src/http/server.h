@@ -25,6 +25,12 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1 << 20;
   int request_timeout_s = 30;
   int max_connections = 512;
+  // Server-Sent Events: a comment line every heartbeat_s keeps proxies and
+  // browsers from timing out and detects dead clients; a client with more
+  // than stream_queue_max unsent messages (or a write that takes longer than
+  // request_timeout_s) is dropped.
+  int heartbeat_s = 15;
+  std::size_t stream_queue_max = 512;
   bool tls = false;
   std::string cert_file, key_file;  // PEM; required when tls
 };

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The OpenAPI 3 document for /api/v1. Written as data next to the handlers;
+// tests/unit/http/openapi_test.cpp checks it against the real Router (every
+// route documented, every documented route served, responses match).
+#include <nlohmann/json.hpp>
+
+#include "http/api.h"
+
+namespace vigil::http {
+namespace {
+
+using json = nlohmann::json;
+
+json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+json arr(json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
+json str() { return {{"type", "string"}}; }
+json integer() { return {{"type", "integer"}}; }
+json number() { return {{"type", "number"}}; }
+json boolean() { return {{"type", "boolean"}}; }
+json nullable(json s) {
+  s["nullable"] = true;
+  return s;
+}
+json obj(json props, std::vector<std::string> required = {}) {
+  json j = {{"type", "object"}, {"properties", std::move(props)}};
+  if (!required.empty()) j["required"] = required;
+  return j;
+}
+json state() {
+  return {{"type", "string"},
+          {"enum", {"unknown", "initializing", "healthy", "warning", "alarm", "not_running"}}};
+}
+
+json schemas() {
+  json s;
+  s["Problem"] = obj({{"type", str()}, {"title", str()}, {"status", integer()}, {"code", str()}, {"detail", str()}},
+                     {"type", "title", "status", "code", "detail"});
+  s["Health"] = obj({{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+                     {"version", str()},
+                     {"gateway", obj({{"id", str()}, {"name", str()}})},
+                     {"demo", boolean()},
+                     {"uptime_s", integer()},
+                     {"time", str()},
+                     {"store", {{"type", "object"}}},
+                     {"components", {{"type", "object"}}}},
+                    {"status", "version", "gateway", "store", "components"});
+  s["Site"] = obj({{"id", integer()}, {"name", str()}, {"timezone", str()}}, {"id", "name", "timezone"});
+  s["Position"] = obj({{"id", integer()}, {"asset_id", integer()}, {"name", str()}, {"type", str()},
+                       {"state", state()}, {"latest", {{"type", "object"}}}},
+                      {"id", "asset_id", "name", "type", "state", "latest"});
+  s["Asset"] = obj({{"id", integer()},
+                    {"site_id", integer()},
+                    {"name", str()},
+                    {"machine_class", str()},
+                    {"shaft_rpm", number()},
+                    {"bearing", obj({{"rolling_elements", integer()}, {"element_diameter_mm", number()},
+                                     {"pitch_diameter_mm", number()}, {"contact_angle_deg", number()}})},
+                    {"state", state()},
+                    {"open_alerts", integer()},
+                    {"positions", arr(ref("Position"))}},
+                   {"id", "site_id", "name", "machine_class", "shaft_rpm", "state", "open_alerts", "positions"});
+  s["Fleet"] = obj({{"time", str()},
+                    {"now", integer()},
+                    {"open_alerts", integer()},
+                    {"asset_states", {{"type", "object"}}},
+                    {"sites", arr(obj({{"id", integer()}, {"name", str()}, {"timezone", str()},
+                                       {"assets", arr(ref("Asset"))}},
+                                      {"id", "name", "assets"}))}},
+                   {"time", "now", "sites", "asset_states", "open_alerts"});
+  s["SeriesInfo"] = obj({{"id", integer()}, {"metric", str()}, {"unit", str()}, {"sensor_id", integer()},
+                         {"latest", obj({{"ts", integer()}, {"value", number()}})}},
+                        {"id", "metric", "unit", "sensor_id"});
+  s["PositionHealth"] = obj({{"position_id", integer()}, {"state", state()},
+                             {"models", arr(obj({{"model", str()}, {"pointwise", str()}, {"persistent", str()}},
+                                                {"model"}))}},
+                            {"state", "models"});
+  s["SeriesData"] = obj({{"series_id", integer()}, {"from", integer()}, {"to", integer()}, {"ts", arr(integer())},
+                         {"min", arr(number())}, {"max", arr(number())}, {"mean", arr(number())},
+                         {"count", arr(integer())}},
+                        {"series_id", "from", "to", "ts", "min", "max", "mean", "count"});
+  s["Sensor"] = obj({{"id", integer()},
+                     {"address", str()},
+                     {"name", str()},
+                     {"format", str()},
+                     {"position_id", nullable(integer())},
+                     {"commissioned_at", str()},
+                     {"decommissioned", boolean()},
+                     {"last_seen", nullable(str())},
+                     {"battery_pct", nullable(number())},
+                     {"rssi_dbm", nullable(number())},
+                     {"latest", {{"type", "object"}}}},
+                    {"id", "address", "name", "format", "position_id", "commissioned_at", "last_seen", "latest"});
+  s["SensorCommissioned"] = obj({{"id", integer()}, {"address", str()}, {"name", str()}, {"format", str()},
+                                 {"position_id", nullable(integer())}, {"has_key", boolean()}},
+                                {"id", "address", "has_key"});
+  s["Alert"] = obj({{"id", integer()},
+                    {"asset_id", nullable(integer())},
+                    {"position_id", nullable(integer())},
+                    {"model", str()},
+                    {"severity", str()},
+                    {"status", {{"type", "string"}, {"enum", {"open", "acknowledged", "muted", "closed"}}}},
+                    {"opened_at", str()},
+                    {"updated_at", str()},
+                    {"closed_at", nullable(str())},
+                    {"title", str()},
+                    {"explanation", str()},
+                    {"measurement_id", nullable(integer())},
+                    {"failure_mode", nullable(str())},
+                    {"failure_cause", nullable(str())},
+                    {"action_taken", nullable(str())},
+                    {"closed_by", nullable(str())},
+                    {"notes", {{"type", "object"}}},
+                    {"asset_name", str()},
+                    {"position_name", str()}},
+                   {"id", "model", "severity", "status", "opened_at", "updated_at", "title", "explanation"});
+  s["CloseoutCodes"] = obj({{"failure_mode", arr(str())}, {"failure_cause", arr(str())},
+                            {"action_taken", arr(str())}, {"models", arr(str())}},
+                           {"failure_mode", "failure_cause", "action_taken", "models"});
+  s["Measurement"] = obj({{"id", integer()}, {"position_id", integer()}, {"ts", integer()}, {"time", str()},
+                          {"features", {{"type", "object"}}}, {"score", nullable(number())}, {"state", state()},
+                          {"explanation", str()}, {"waveform_id", nullable(integer())}},
+                         {"id", "position_id", "ts", "features", "state", "explanation"});
+  s["Spectrum"] = obj({{"measurement_id", integer()}, {"ts", integer()}, {"time", str()}, {"kind", str()},
+                       {"df_hz", number()}, {"bins", arr(number())}},
+                      {"measurement_id", "ts", "kind", "df_hz", "bins"});
+  s["User"] = obj({{"id", integer()}, {"name", str()}, {"role", str()}, {"created_at", str()}},
+                  {"id", "name", "role", "created_at"});
+  s["Token"] = obj({{"id", integer()}, {"name", str()}, {"role", str()}, {"created_at", str()}, {"created_by", str()},
+                    {"last_used_at", nullable(str())}, {"revoked", boolean()}, {"token", str()}},
+                   {"id", "name", "role", "created_at", "revoked"});
+  s["AuthSession"] = obj({{"auth_enabled", boolean()}, {"setup_required", boolean()}, {"demo", boolean()},
+                          {"user", nullable(obj({{"name", str()}, {"role", str()}, {"kind", str()}}))}},
+                         {"auth_enabled", "setup_required", "user"});
+  s["SignedIn"] = obj({{"user", ref("User")}, {"csrf", str()}}, {"user", "csrf"});
+  s["System"] = obj({{"version", str()}, {"gateway", {{"type", "object"}}}, {"demo", boolean()}, {"time", str()},
+                     {"uptime_s", integer()}, {"store", {{"type", "object"}}}, {"live", {{"type", "object"}}},
+                     {"components", {{"type", "object"}}}, {"you", {{"type", "object"}}}},
+                    {"version", "store", "components", "you"});
+  s["AuditEntry"] = obj({{"id", integer()}, {"time", str()}, {"actor", str()}, {"action", str()}, {"target", str()},
+                         {"detail", str()}},
+                        {"id", "time", "actor", "action"});
+  s["Result"] = {{"type", "object"}};
+  s["Credentials"] = obj({{"name", str()}, {"password", str()}}, {"name", "password"});
+  s["CloseAlert"] = obj({{"failure_mode", str()}, {"failure_cause", str()}, {"action_taken", str()},
+                         {"models", arr(str())}, {"feedback", {{"type", "string"}, {"enum", {"confirmed", "false_alarm", "unsure"}}}},
+                         {"notes", str()}},
+                        {"failure_mode", "failure_cause", "action_taken"});
+  return s;
+}
+
+struct Op {
+  const char* method;
+  const char* path;
+  const char* summary;
+  const char* role;  // "" = open
+  json response;     // schema of the 200/201 body (JSON), or a media type string
+  int status = 200;
+  const char* request = nullptr;  // request body schema name
+  const char* media = "application/json";
+};
+
+std::vector<Op> operations() {
+  return {
+      {"GET", "/api/v1/health", "Liveness and component status (no authentication)", "", ref("Health")},
+      {"GET", "/api/v1/openapi.json", "This document", "", {{"type", "object"}}},
+      {"GET", "/metrics", "Prometheus metrics (text exposition format)", "", str(), 200, nullptr, "text/plain"},
+      {"GET", "/api/v1/fleet", "Sites, assets and positions with states, open alerts and latest readings", "viewer", ref("Fleet")},
+      {"GET", "/api/v1/sites", "List sites", "viewer", arr(ref("Site"))},
+      {"POST", "/api/v1/sites", "Create or rename a site", "admin", ref("Site"), 201, "Result"},
+      {"GET", "/api/v1/assets", "List assets (filter: site_id)", "viewer", arr(ref("Asset"))},
+      {"POST", "/api/v1/assets", "Create or update an asset (class, speed, bearing geometry)", "admin", ref("Result"), 201, "Result"},
+      {"GET", "/api/v1/assets/{id}", "One asset with its positions", "viewer", ref("Asset")},
+      {"GET", "/api/v1/positions", "List positions (filter: asset_id)", "viewer", arr(ref("Position"))},
+      {"POST", "/api/v1/positions", "Create a position on an asset", "admin", ref("Result"), 201, "Result"},
+      {"GET", "/api/v1/positions/{id}/series", "Time series of a position", "viewer", arr(ref("SeriesInfo"))},
+      {"GET", "/api/v1/positions/{id}/health", "Per-model health state of a position", "viewer", ref("PositionHealth")},
+      {"GET", "/api/v1/positions/{id}/measurements", "Measurements (features, score, explanation); from, to, limit", "viewer", arr(ref("Measurement"))},
+      {"GET", "/api/v1/positions/{id}/spectra", "Newest spectra (kind=accel|envelope, limit)", "viewer", arr(ref("Spectrum"))},
+      {"GET", "/api/v1/series/{id}", "Range query downsampled to `points` min/max/mean buckets; format=csv exports (raw=1 for raw points)", "viewer", ref("SeriesData")},
+      {"GET", "/api/v1/sensors", "Commissioned sensors with last seen, battery, RSSI and latest values", "viewer", arr(ref("Sensor"))},
+      {"POST", "/api/v1/sensors", "Commission a sensor by address, key and position", "admin", ref("SensorCommissioned"), 201, "Result"},
+      {"GET", "/api/v1/sensors/discovered", "Sensors heard but not commissioned", "viewer", arr({{"type", "object"}})},
+      {"GET", "/api/v1/events", "Server-Sent Events: reading, state, alert", "viewer", str(), 200, nullptr, "text/event-stream"},
+      {"GET", "/api/v1/closeout-codes", "Failure mode, cause, action and model code lists", "viewer", ref("CloseoutCodes")},
+      {"GET", "/api/v1/alerts", "Alerts (filters: status, severity, asset_id, position_id, since, limit; format=csv)", "viewer", arr(ref("Alert"))},
+      {"GET", "/api/v1/alerts/{id}", "One alert", "viewer", ref("Alert")},
+      {"POST", "/api/v1/alerts/{id}/acknowledge", "Acknowledge (maintenance planned)", "technician", ref("Alert")},
+      {"POST", "/api/v1/alerts/{id}/mute", "Mute an alert", "technician", ref("Alert")},
+      {"POST", "/api/v1/alerts/{id}/unmute", "Unmute an alert", "technician", ref("Alert")},
+      {"POST", "/api/v1/alerts/{id}/close", "Close with failure mode, cause, action and feedback", "technician", ref("Alert"), 200, "CloseAlert"},
+      {"GET", "/api/v1/auth/session", "Who am I; whether first-start setup is needed (no authentication)", "", ref("AuthSession")},
+      {"POST", "/api/v1/auth/setup", "Create the first admin (only while no user exists) and sign in", "", ref("SignedIn"), 201, "Credentials"},
+      {"POST", "/api/v1/auth/login", "Sign in: sets the session and CSRF cookies", "", ref("SignedIn"), 200, "Credentials"},
+      {"POST", "/api/v1/auth/logout", "Sign out", "viewer", ref("Result")},
+      {"GET", "/api/v1/users", "List users", "admin", arr(ref("User"))},
+      {"POST", "/api/v1/users", "Add a user (name, password, role)", "admin", ref("User"), 201, "Result"},
+      {"DELETE", "/api/v1/users/{id}", "Delete a user", "admin", ref("Result")},
+      {"POST", "/api/v1/users/{id}/password", "Set a password (admins: anyone's; others: their own)", "viewer", ref("Result"), 200, "Result"},
+      {"GET", "/api/v1/tokens", "List API tokens (never the secrets)", "admin", arr(ref("Token"))},
+      {"POST", "/api/v1/tokens", "Create an API token; the secret is returned once", "admin", ref("Token"), 201, "Result"},
+      {"DELETE", "/api/v1/tokens/{id}", "Revoke an API token", "admin", ref("Result")},
+      {"GET", "/api/v1/system", "System status: version, store, live clients, components (uplink, BLE)", "viewer", ref("System")},
+      {"GET", "/api/v1/audit", "Audit log, newest first", "admin", arr(ref("AuditEntry"))},
+  };
+}
+
+json build() {
+  json doc = {{"openapi", "3.0.3"},
+              {"info",
+               {{"title", "vigil gateway API"},
+                {"version", "1"},
+                {"description",
+                 "Local REST API of a vigil gateway. Authenticate with a session cookie (browser; unsafe methods "
+                 "need X-CSRF-Token) or Authorization: Bearer TOKEN. Errors are RFC 9457 problem details with a "
+                 "stable `code`. Times are epoch milliseconds (ts) or ISO 8601 UTC (time)."},
+                {"license", {{"name", "Apache-2.0"}}}}},
+              {"servers", json::array({{{"url", "/"}}})},
+              {"paths", json::object()}};
+  doc["components"]["schemas"] = schemas();
+  doc["components"]["securitySchemes"] = {
+      {"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
+      {"session", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "vigil_session"}}}};
+  const json problem = {{"description", "Problem details"},
+                        {"content", {{"application/problem+json", {{"schema", ref("Problem")}}}}}};
+  for (const auto& op : operations()) {
+    std::string method = op.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json o = {{"summary", op.summary}, {"operationId", method + std::string(op.path)}};
+    json params = json::array();
+    if (std::string(op.path).find("{id}") != std::string::npos)
+      params.push_back({{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", integer()}});
+    if (!params.empty()) o["parameters"] = params;
+    if (*op.role) {
+      o["security"] = json::array({{{"bearer", json::array()}}, {{"session", json::array()}}});
+      o["x-vigil-role"] = op.role;
+    } else {
+      o["security"] = json::array();
+    }
+    if (op.request)
+      o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", ref(op.request)}}}}}};
+    json ok = {{"description", "Success"}, {"content", {{op.media, {{"schema", op.response}}}}}};
+    if (std::string(op.path) == "/api/v1/series/{id}" || std::string(op.path) == "/api/v1/alerts")
+      ok["content"]["text/csv"] = {{"schema", str()}};
+    o["responses"] = {{std::to_string(op.status), ok}, {"default", problem}};
+    if (*op.role) o["responses"]["401"] = problem;
+    doc["paths"][op.path][method] = o;
+  }
+  return doc;
+}
+
+}  // namespace
+
+const nlohmann::json& openapi_document() {
+  static const json kDoc = build();
+  return kDoc;
+}
+
+}  // namespace vigil::http

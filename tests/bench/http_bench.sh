@@ -1,0 +1,106 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# HTTP benchmark of `vigil serve` (docs/benchmarks.md, section "HTTP"):
+#  1. seeds a database with a year of 10-minute data for 100 positions
+#     (bench_http_seed; cached in $BENCH_DIR between runs);
+#  2. wrk, 50 connections: a 30-day downsampled series (500 buckets) and the
+#     fleet overview, with a bearer token — p50/p99 latency and req/s;
+#  3. the dashboard's first load: bytes transferred with gzip;
+#  4. static files: vigil vs nginx serving the same web/public, same run.
+# Usage: tests/bench/http_bench.sh [BUILD_DIR]   (env: DURATION=10s CONNS=50)
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-${BUILD_DIR:-$ROOT/build}}
+BIN=$BUILD/vigil
+SEED=$BUILD/tests/bench_http_seed
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-50}
+BENCH_DIR=${BENCH_DIR:-/tmp/vigil-http-bench}
+mkdir -p "$BENCH_DIR"
+command -v wrk >/dev/null || { echo "wrk is not installed"; exit 1; }
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+DB=$BENCH_DIR/bench.db
+if [ ! -f "$BENCH_DIR/seeded" ]; then
+  rm -f "$DB" "$DB-wal" "$DB-shm"
+  "$SEED" "$DB" 100 365 | tee "$BENCH_DIR/seed.txt"
+  touch "$BENCH_DIR/seeded"
+fi
+PORT=$(port)
+cat >"$BENCH_DIR/vigil.json" <<JSON
+// benchmark configuration
+{ "storage": { "path": "$DB" },
+  "http": { "address": "127.0.0.1", "port": $PORT, "tls": false },
+  "analytics": { "enabled": false },
+  "gateway": { "log_level": "warn" } }
+JSON
+TOKEN=$("$BIN" token create --role viewer --name bench --config "$BENCH_DIR/vigil.json")
+"$BIN" serve --config "$BENCH_DIR/vigil.json" >"$BENCH_DIR/vigil.log" 2>&1 &
+VPID=$!
+NPID=
+cleanup() { kill "$VPID" 2>/dev/null || true; [ -n "$NPID" ] && kill "$NPID" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null && break; sleep 0.1; done
+
+NOW=$(($(date +%s) * 1000))
+FROM=$((NOW - 30 * 86400 * 1000))
+SERIES="/api/v1/series/1?from=$FROM&to=$NOW&points=500"
+AUTH="Authorization: Bearer $TOKEN"
+N=$(curl -sf -H "$AUTH" "http://127.0.0.1:$PORT$SERIES" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["ts"]), sum(d["count"]))')
+echo "30-day series: $N (buckets, raw points covered)"
+
+report() {  # name, wrk output file
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import re, sys
+name, path = sys.argv[1], sys.argv[2]
+t = open(path).read()
+def ms(v, u): return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+lat = dict((p, ms(v, u)) for p, v, u in re.findall(r"\s(50|75|90|99)%\s+([\d.]+)(us|ms|s)", t))
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)
+err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print("%-34s p50 %7.2f ms  p99 %7.2f ms  %9s req/s%s" % (name, lat.get("50", -1), lat.get("99", -1), rps,
+      ("  NON-2xx: " + err.group(1)) if err else ""))
+PY
+}
+run_wrk() {  # name, url, extra header
+  wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "$3" "$2" >"$BENCH_DIR/wrk.txt" 2>&1
+  report "$1" "$BENCH_DIR/wrk.txt"
+}
+echo "--- wrk: $CONNS connections, $DURATION, 2 threads ($(nproc) cores shared)"
+run_wrk "vigil 30-day series (500 buckets)" "http://127.0.0.1:$PORT$SERIES" "$AUTH"
+run_wrk "vigil fleet overview (100 pos.)" "http://127.0.0.1:$PORT/api/v1/fleet" "$AUTH"
+
+echo "--- dashboard first load (gzip, bytes transferred)"
+TOTAL=0
+for f in $(cd "$ROOT/web/public" && find . -type f | sed 's|^\./|/|' | sort); do
+  B=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT$f")
+  H=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:$PORT$f" | awk 'BEGIN{IGNORECASE=1} /^content-length/ {gsub("\r",""); print $2}')
+  TOTAL=$((TOTAL + B + 250))  # + ~250 bytes of response headers each
+  printf '  %-28s %6s bytes\n' "$f" "$B"
+done
+echo "  total (bodies + ~250 B headers each): $TOTAL bytes (target < 307200)"
+
+echo "--- static files: vigil vs nginx (same files, gzip)"
+NGX=$BENCH_DIR/nginx
+mkdir -p "$NGX/logs" "$NGX/tmp"
+NPORT=$(port)
+cat >"$NGX/nginx.conf" <<NG
+worker_processes 1;
+error_log $NGX/logs/error.log;
+pid $NGX/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  include /etc/nginx/mime.types;
+  client_body_temp_path $NGX/tmp; proxy_temp_path $NGX/tmp; fastcgi_temp_path $NGX/tmp; uwsgi_temp_path $NGX/tmp; scgi_temp_path $NGX/tmp;
+  gzip on; gzip_comp_level 9; gzip_types text/css text/javascript application/javascript image/svg+xml; gzip_min_length 0;
+  etag on;
+  server { listen 127.0.0.1:$NPORT; root $ROOT/web/public; }
+}
+NG
+nginx -c "$NGX/nginx.conf" -p "$NGX" -g 'daemon off;' >"$NGX/logs/out.log" 2>&1 &
+NPID=$!
+sleep 0.5
+run_wrk "vigil  /chart.js (gzip)" "http://127.0.0.1:$PORT/chart.js" "Accept-Encoding: gzip"
+run_wrk "nginx  /chart.js (gzip, 1 worker)" "http://127.0.0.1:$NPORT/chart.js" "Accept-Encoding: gzip"
+echo "references: wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2), $(nginx -v 2>&1 | sed 's/.*: //'), vigil $("$BIN" version | cut -d' ' -f2), $(nproc) cores, $(uname -r)"

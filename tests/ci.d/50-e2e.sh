@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Browser tests: installs playwright-core (npm; no browser download), starts
+# `vigil demo` on a free port with a temp data directory, drives the
+# dashboard with the system Chromium. Screenshots of failures are kept in
+# tests/e2e/artifacts/.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${VIGIL_BIN:-${BUILD_DIR:-$ROOT/build}/vigil}
+E2E=$ROOT/tests/e2e
+if [ ! -x /usr/bin/chromium ]; then echo "50-e2e: /usr/bin/chromium missing (apt-get install chromium)"; exit 1; fi
+cd "$E2E"
+if [ ! -d node_modules/playwright-core ]; then
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
+fi
+DATA=$(mktemp -d)
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" demo --port "$PORT" --data-dir "$DATA" >"$DATA/vigil.log" 2>&1 &
+PID=$!
+cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"; }
+trap cleanup EXIT INT TERM
+for i in $(seq 1 100); do
+  if curl -sf "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+echo "50-e2e: vigil demo on port $PORT"
+VIGIL_URL="http://127.0.0.1:$PORT" VIGIL_DB="$DATA/demo.db" node "$E2E/dashboard.test.mjs" || { echo "--- vigil log"; tail -30 "$DATA/vigil.log"; exit 1; }

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+// Drives the dashboard of a running `vigil demo` (URL in VIGIL_URL, its
+// database in VIGIL_DB) with Chromium: first-start admin, sign-in, fleet,
+// asset page and chart zoom, alert acknowledge + close, sensor
+// commissioning. Screenshots of failures go to tests/e2e/artifacts/.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+
+const BASE = process.env.VIGIL_URL || 'http://127.0.0.1:8080';
+const DB = process.env.VIGIL_DB;
+const ART = new URL('./artifacts/', import.meta.url).pathname;
+mkdirSync(ART, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'],
+});
+const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });  // a phone
+const page = await context.newPage();
+const errors = [];
+page.on('pageerror', (e) => errors.push(String(e)));
+page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+
+const results = [];
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, 'ok', Date.now() - t0]);
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    const file = ART + name.replace(/\W+/g, '_') + '.png';
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.log(`FAIL ${name}: ${e.message}\n     screenshot: ${file}`);
+    results.push([name, 'FAIL', Date.now() - t0]);
+    throw e;
+  }
+}
+
+function sql(statement) {
+  execFileSync('/usr/bin/python3', ['-c',
+    'import sqlite3,sys; c=sqlite3.connect(sys.argv[1], timeout=10); c.execute(sys.argv[2]); c.commit()', DB, statement]);
+}
+
+let failed = false;
+try {
+  let firstLoadBytes = 0;
+  await step('first load is small and offers admin setup', async () => {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.loadingFinished', (e) => { firstLoadBytes += e.encodedDataLength; });
+    await page.goto(BASE + '/#/settings', { waitUntil: 'networkidle' });
+    assert.ok(firstLoadBytes < 300 * 1024, `first load ${firstLoadBytes} bytes`);
+    console.log(`     first load transferred ${firstLoadBytes} bytes`);
+    await page.getByRole('heading', { name: 'Create the admin account' }).waitFor();
+  });
+
+  await step('create the admin and sign in', async () => {
+    const form = page.locator('form.card').filter({ hasText: 'Create the admin account' });
+    await form.locator('input[name=name]').fill('admin');
+    await form.locator('input[name=password]').fill('e2e-admin-password');
+    await form.getByRole('button', { name: 'Create admin' }).click();
+    await page.locator('#who').getByText('admin · admin').waitFor();
+    // sign out and back in through the sign-in form
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.context().clearCookies();
+    await page.goto(BASE + '/#/fleet');
+    await page.getByRole('button', { name: /sign in/i }).first().click();
+    await page.locator('input[name=name]').fill('admin');
+    await page.locator('input[name=password]').fill('e2e-admin-password');
+    await page.locator('form.auth button[type=submit]').click();
+    await page.locator('#who').getByText('admin · admin').waitFor();
+  });
+
+  await step('the fleet shows six assets with live readings', async () => {
+    await page.goto(BASE + '/#/fleet');
+    await page.locator('a.tile').first().waitFor();
+    assert.equal(await page.locator('a.tile').count(), 6);
+    await page.waitForFunction(() => document.getElementById('live').classList.contains('on'));
+  });
+
+  await step('open an asset and zoom a chart', async () => {
+    await page.locator('a.tile', { hasText: 'Cooling water pump' }).click();
+    await page.waitForURL(/#\/asset\/\d+/);
+    const canvas = page.locator('.chart canvas').first();
+    await canvas.waitFor();
+    await page.waitForFunction(() => !document.querySelector('.readout') || document.querySelector('.readout').textContent !== '');
+    const box = await canvas.boundingBox();
+    const seriesReq = page.waitForRequest((r) => r.url().includes('/api/v1/series/'));
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    await page.mouse.wheel(0, -300);
+    const req = await seriesReq;
+    const u = new URL(req.url());
+    assert.ok(+u.searchParams.get('to') - +u.searchParams.get('from') < 86400e3 + 3600e3, 'zoom narrows the range');
+    await page.locator('button', { hasText: '30d' }).click();
+  });
+
+  await step('acknowledge and close an alert', async () => {
+    assert.ok(DB, 'VIGIL_DB must point at the demo database');
+    const now = Date.now();
+    sql(`INSERT INTO alerts(asset_id, position_id, model, severity, status, opened_at, updated_at, title, explanation)
+         VALUES(1, 1, 'vibrationML', 'alarm', 'open', ${now}, ${now}, 'e2e bearing alert', 'velocity RMS is 3.2× its baseline')`);
+    await page.goto(BASE + '/#/alerts');
+    const card = page.locator('article.alert-card', { hasText: 'e2e bearing alert' });
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Acknowledge' }).click();
+    await card.locator('.pill.status', { hasText: 'acknowledged' }).waitFor();
+    await card.getByRole('button', { name: 'Close…' }).click();
+    await card.locator('select[name=failure_mode]').selectOption('LUBRICATION');
+    await card.locator('select[name=failure_cause]').selectOption('MAINTENANCE');
+    await card.locator('select[name=action_taken]').selectOption('LUBRICATE');
+    await card.locator('textarea[name=notes]').fill('greased the DE bearing');
+    await card.getByRole('button', { name: 'Close alert' }).click();
+    await page.locator('.toast', { hasText: 'closed' }).waitFor();
+    await page.locator('button.tab', { hasText: 'Closed' }).click();
+    await page.locator('article.alert-card', { hasText: 'e2e bearing alert' }).getByText(/Closed by admin/).waitFor();
+  });
+
+  await step('commission a sensor by pasting its QR code', async () => {
+    await page.goto(BASE + '/#/sensors');
+    await page.getByRole('heading', { name: 'Commission a sensor' }).waitFor();
+    await page.getByPlaceholder('or paste the QR code text here').fill('vigil:A4:C1:38:5A:1B:2C:00112233445566778899aabbccddeeff');
+    assert.equal(await page.locator('input[name=address]').inputValue(), 'A4:C1:38:5A:1B:2C');
+    await page.locator('select[name=position_id]').selectOption({ index: 1 });
+    await page.getByRole('button', { name: 'Commission', exact: true }).click();
+    await page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]').waitFor();
+  });
+
+  await step('no script errors', async () => {
+    assert.deepEqual(errors.filter((e) => !/EventSource|net::ERR/.test(e)), []);
+  });
+} catch {
+  failed = true;
+} finally {
+  await browser.close();
+}
+console.log(`${results.filter((r) => r[1] === 'ok').length}/${results.length} steps passed`);
+process.exit(failed ? 1 : 0);

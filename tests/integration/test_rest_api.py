@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""REST API over real HTTP against the real binary: accounts from the CLI,
+sign-in, tokens, roles, CSV export, live updates, errors and limits."""
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import VIGIL, Gateway
+
+
+def cli(*args, stdin=None):
+    return subprocess.run([VIGIL, *args], input=stdin, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def gw(tmp_path):
+    g = Gateway(tmp_path)
+    g.start()
+    yield g
+    g.stop()
+
+
+def add_user(g, name, role, password="correct-horse-1"):
+    r = cli("user", "add", name, "--role", role, "--config", g.config, stdin=password + "\n")
+    assert r.returncode == 0, r.stderr
+    return password
+
+
+def token(g, role):
+    r = cli("token", "create", "--role", role, "--config", g.config)
+    assert r.returncode == 0, r.stderr
+    t = r.stdout.strip()
+    assert t.startswith("vgl_") and len(t) == 68
+    return t
+
+
+def login(g, name, password):
+    s = requests.Session()
+    r = s.post(g.url("/api/v1/auth/login"), json={"name": name, "password": password}, timeout=10)
+    assert r.status_code == 200, r.text
+    s.headers["X-CSRF-Token"] = r.json()["csrf"]
+    return s
+
+
+def test_health_is_open_and_sensors_and_alerts_need_a_token(gw):
+    assert requests.get(gw.url("/api/v1/health"), timeout=5).json()["status"] == "ok"
+    for path in ("/api/v1/sensors", "/api/v1/alerts"):
+        r = requests.get(gw.url(path), timeout=5)
+        assert r.status_code == 401
+        assert r.headers["Content-Type"] == "application/problem+json"
+        assert r.json()["code"] == "unauthenticated"
+    t = token(gw, "viewer")
+    for path in ("/api/v1/sensors", "/api/v1/alerts"):
+        r = requests.get(gw.url(path), headers={"Authorization": "Bearer " + t}, timeout=5)
+        assert r.status_code == 200
+        assert isinstance(r.json(), list)
+
+
+def test_user_added_from_the_cli_while_serve_runs_can_sign_in(gw):
+    session = requests.get(gw.url("/api/v1/auth/session"), timeout=5).json()
+    assert session["setup_required"] is True
+    pw = add_user(gw, "alice", "admin")
+    s = login(gw, "alice", pw)
+    me = s.get(gw.url("/api/v1/auth/session"), timeout=5).json()
+    assert me["user"] == {"name": "alice", "role": "admin", "kind": "session"}
+    assert me["setup_required"] is False
+    cookie = [c for c in s.cookies if c.name == "vigil_session"][0]
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    # unsafe methods need the CSRF header
+    r = requests.post(gw.url("/api/v1/sites"), json={"name": "North"}, cookies=s.cookies, timeout=5)
+    assert r.status_code == 403 and r.json()["code"] == "csrf"
+    assert s.post(gw.url("/api/v1/sites"), json={"name": "North"}, timeout=5).status_code == 201
+    assert s.post(gw.url("/api/v1/auth/logout"), timeout=5).status_code == 200
+    assert s.get(gw.url("/api/v1/users"), timeout=5).status_code == 401
+
+
+def test_first_start_setup_creates_the_admin_once(gw):
+    r = requests.post(gw.url("/api/v1/auth/setup"), json={"name": "root", "password": "first-admin-pw"}, timeout=10)
+    assert r.status_code == 201
+    r = requests.post(gw.url("/api/v1/auth/setup"), json={"name": "evil", "password": "second-admin"}, timeout=10)
+    assert r.status_code == 409
+
+
+def test_wrong_passwords_are_rate_limited(gw):
+    add_user(gw, "bob", "viewer")
+    codes = [requests.post(gw.url("/api/v1/auth/login"), json={"name": "bob", "password": "wrong-wrong"},
+                           timeout=10).status_code for _ in range(6)]
+    assert codes[:5] == [401] * 5
+    assert codes[5] == 429
+
+
+def test_token_lifecycle_and_roles(gw):
+    admin = token(gw, "admin")
+    h = {"Authorization": "Bearer " + admin}
+    r = requests.post(gw.url("/api/v1/tokens"), json={"name": "grafana", "role": "viewer"}, headers=h, timeout=5)
+    assert r.status_code == 201
+    viewer, vid = r.json()["token"], r.json()["id"]
+    vh = {"Authorization": "Bearer " + viewer}
+    assert requests.get(gw.url("/api/v1/fleet"), headers=vh, timeout=5).status_code == 200
+    r = requests.post(gw.url("/api/v1/sites"), json={"name": "X"}, headers=vh, timeout=5)
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    listed = requests.get(gw.url("/api/v1/tokens"), headers=h, timeout=5).json()
+    assert all("token" not in t for t in listed)
+    assert requests.delete(gw.url("/api/v1/tokens/%d" % vid), headers=h, timeout=5).status_code == 200
+    assert requests.get(gw.url("/api/v1/fleet"), headers=vh, timeout=5).status_code == 401
+    audit = requests.get(gw.url("/api/v1/audit"), headers=h, timeout=5).json()
+    assert any(e["action"] == "token.revoke" for e in audit)
+
+
+def test_admin_builds_a_plant_commissions_a_sensor_and_exports_csv(gw):
+    h = {"Authorization": "Bearer " + token(gw, "admin")}
+    site = requests.post(gw.url("/api/v1/sites"), json={"name": "Plant"}, headers=h, timeout=5).json()
+    asset = requests.post(gw.url("/api/v1/assets"), headers=h, timeout=5, json={
+        "site_id": site["id"], "name": "Pump", "machine_class": "iso10816_class2", "shaft_rpm": 1480,
+        "bearing": {"rolling_elements": 9, "element_diameter_mm": 7.94, "pitch_diameter_mm": 39.0, "contact_angle_deg": 0}}).json()
+    pos = requests.post(gw.url("/api/v1/positions"), json={"asset_id": asset["id"], "name": "DE", "type": "pump"},
+                        headers=h, timeout=5).json()
+    r = requests.post(gw.url("/api/v1/sensors"), headers=h, timeout=5,
+                      json={"address": "a4:c1:38:00:11:22", "key": "231d39c1d7cc1ab1aee224cd096db932", "position_id": pos["id"]})
+    assert r.status_code == 201
+    sensors = requests.get(gw.url("/api/v1/sensors"), headers=h, timeout=5).json()
+    assert sensors[0]["address"] == "A4:C1:38:00:11:22" and sensors[0]["position_id"] == pos["id"]
+    assert "key" not in sensors[0]
+    fleet = requests.get(gw.url("/api/v1/fleet"), headers=h, timeout=5).json()
+    assert fleet["sites"][0]["assets"][0]["bearing"]["rolling_elements"] == 9
+    csv = requests.get(gw.url("/api/v1/alerts?format=csv"), headers=h, timeout=5)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.text.startswith("id,opened_at,")
+
+
+def test_bad_json_is_a_400_problem_and_an_oversized_body_a_413(gw):
+    h = {"Authorization": "Bearer " + token(gw, "admin"), "Content-Type": "application/json"}
+    r = requests.post(gw.url("/api/v1/sites"), data="{nope", headers=h, timeout=5)
+    assert r.status_code == 400
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["code"] == "bad_json"
+    r = requests.post(gw.url("/api/v1/sites"), data="x" * (2 << 20), headers=h, timeout=10)
+    assert r.status_code == 413
+    assert r.json()["code"] == "body_too_large"
+
+
+def test_openapi_document_is_served(gw):
+    doc = requests.get(gw.url("/api/v1/openapi.json"), timeout=5).json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/alerts/{id}/close" in doc["paths"]
+
+
+def read_sse(port, path, headers, want, timeout=20):
+    """Raw socket SSE reader: returns the events (type, data) seen until `want` arrives."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    hdr = "".join("%s: %s\r\n" % kv for kv in headers.items())
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n%s\r\n" % (path, hdr)).encode())
+    buf, events, deadline = b"", [], time.time() + timeout
+    try:
+        while time.time() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n\n" in buf:
+                block, buf = buf.split(b"\n\n", 1)
+                text = block.decode()
+                ev = {}
+                for line in text.split("\n"):
+                    if line.startswith("HTTP/1.1"):
+                        ev["status"] = line
+                    k, _, v = line.partition(": ")
+                    if k in ("event", "data"):
+                        ev[k] = v
+                events.append(ev)
+                if ev.get("event") == want:
+                    return events
+    finally:
+        s.close()
+    return events
+
+
+def test_live_events_need_auth_and_stream_with_a_token(gw):
+    r = requests.get(gw.url("/api/v1/events"), timeout=5)
+    assert r.status_code == 401
+    t = token(gw, "viewer")
+    events = read_sse(gw.port, "/api/v1/events", {"Authorization": "Bearer " + t}, want="never", timeout=2)
+    assert events and "200 OK" in events[0].get("status", "")
+
+
+def test_sse_delivers_readings_from_the_demo_plant(tmp_path):
+    g = Gateway(tmp_path, mode="demo")
+    g.start()
+    try:
+        events = read_sse(g.port, "/api/v1/events", {}, want="reading", timeout=20)
+        readings = [e for e in events if e.get("event") == "reading"]
+        assert readings, events
+        data = json.loads(readings[0]["data"])
+        assert "velocity_rms_mm_s" in data["values"]
+        assert data["position_id"] is not None
+    finally:
+        assert g.stop() == 0

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+// A real Store on a temp SQLite file with a small plant, auth and a Router
+// with every API route: what the HTTP unit tests run handlers against.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "auth/auth.h"
+#include "http/api.h"
+#include "http/events.h"
+#include "vigil/ingest.h"
+
+namespace vigil::test {
+
+struct ApiFixture {
+  std::filesystem::path dir;
+  std::unique_ptr<Store> store;
+  ManualClock clock{1'700'000'000'000};
+  std::unique_ptr<Ingest> ingest;
+  std::unique_ptr<auth::AuthService> auth;
+  http::EventHub events;
+  http::ApiContext ctx;
+  http::Router router;
+  Id site = 0, asset = 0, position = 0, sensor = 0, series = 0;
+  std::string admin_token, viewer_token, tech_token;
+
+  explicit ApiFixture(bool with_auth = true) {
+    dir = std::filesystem::temp_directory_path() / ("vigil-http-" + auth::random_hex(6));
+    std::filesystem::create_directories(dir);
+    StoreOptions so;
+    so.path = (dir / "t.db").string();
+    so.clock = &clock;
+    store = Store::open(so).value();
+    ingest = std::make_unique<Ingest>(*store, clock);
+    site = *store->upsert_site(Site{0, "Plant", "UTC"});
+    Asset a;
+    a.site_id = site;
+    a.name = "Pump P-1";
+    a.shaft_rpm = 1480;
+    a.bearing = BearingGeometry{9, 7.94, 39.0, 0};
+    asset = *store->upsert_asset(a);
+    position = *store->upsert_position(Position{0, asset, "Pump DE", PositionType::kPump});
+    Sensor s;
+    s.address = "AA:BB:CC:DD:EE:01";
+    s.format = "vigil";
+    s.position_id = position;
+    s.commissioned_at = clock.now_ms();
+    sensor = *store->upsert_sensor(s);
+    std::vector<Reading> rs;
+    for (int i = 0; i < 48; ++i)
+      rs.push_back({s.address, "velocity_rms_mm_s", clock.now_ms() - (48 - i) * 600'000LL, 1.0 + 0.01 * i});
+    ingest->submit(rs);
+    (void)store->flush();
+    series = (*store->series(position)).front().id;
+    ctx.store = store.get();
+    ctx.ingest = ingest.get();
+    ctx.metrics = &MetricsRegistry::global();
+    ctx.clock = &clock;
+    ctx.gateway_id = "gw";
+    ctx.events = &events;
+    if (with_auth) {
+      auth::AuthOptions o;
+      o.scrypt.n = 1024;
+      auth = auth::AuthService::create(*store, o).value();
+      ctx.auth = auth.get();
+      admin_token = auth->create_token("a", auth::Role::kAdmin, "test")->second;
+      tech_token = auth->create_token("t", auth::Role::kTechnician, "test")->second;
+      viewer_token = auth->create_token("v", auth::Role::kViewer, "test")->second;
+    }
+    http::register_api(router, ctx);
+  }
+  ~ApiFixture() {
+    ingest.reset();
+    auth.reset();
+    store.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  Id add_alert(const std::string& status = "open") {
+    Id id = 0;
+    (void)store->write_txn([&](sql::Db& db) -> Status {
+      auto q = db.prepare(
+          "INSERT INTO alerts(asset_id, position_id, model, severity, status, opened_at, updated_at, title, explanation) "
+          "VALUES(?, ?, 'vibrationML', 'warning', ?, ?, ?, 'Vibration above baseline', 'velocity RMS 3.1× its baseline')");
+      (*q)->bind(1, asset).bind(2, position).bind(3, status).bind(4, clock.now_ms()).bind(5, clock.now_ms());
+      auto st = (*q)->run();
+      id = db.last_insert_id();
+      return st;
+    });
+    return id;
+  }
+
+  http::Response call(const std::string& method, const std::string& target, const std::string& token = "",
+                      const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+    http::Request r;
+    r.method = method;
+    auto q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = http::parse_query(target.substr(q + 1));
+    r.headers = std::move(headers);
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    if (!body.empty() && !r.headers.count("content-type")) r.headers["content-type"] = "application/json";
+    r.body = body;
+    r.remote = "10.1.2.3";
+    return router.dispatch(r);
+  }
+  static nlohmann::json js(const http::Response& r) { return nlohmann::json::parse(r.body); }
+};
+
+}  // namespace vigil::test

@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: Apache-2.0
+// Canvas charts, hand-written (no dependencies):
+//  - TimeChart: min/max band + mean line of downsampled buckets, ISO zone
+//    lines, baseline band; wheel/pinch zoom, drag pan, double-click reset.
+//    On every view change it redraws at once from what it has and fetches
+//    buckets for the new range (one per pixel) after a short pause, so a
+//    year of data pans without lag.
+//  - SpectrumChart: amplitude vs frequency with labelled markers.
+//  - Waterfall: spectra over time as a heat map.
+
+const css = (name, fallback) =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+
+function setupCanvas(canvas, cssHeight) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || canvas.parentElement.clientWidth || 300;
+  canvas.style.height = cssHeight + 'px';
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(cssHeight * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(cssHeight * dpr);
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return { ctx, w, h: cssHeight };
+}
+
+function niceTicks(lo, hi, n = 5) {
+  if (!(hi > lo)) { hi = lo + 1; }
+  const span = hi - lo;
+  const step0 = span / n;
+  const mag = Math.pow(10, Math.floor(Math.log10(step0)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => span / s <= n + 0.5) || 10 * mag;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
+}
+
+const TIME_STEPS = [60e3, 300e3, 900e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3,
+  7 * 86400e3, 14 * 86400e3, 30 * 86400e3, 91 * 86400e3];
+function timeTicks(from, to, px) {
+  const want = Math.max(2, Math.floor(px / 90));
+  const step = TIME_STEPS.find((s) => (to - from) / s <= want) || 365 * 86400e3;
+  const tz = new Date().getTimezoneOffset() * 60e3;
+  const out = [];
+  for (let t = Math.ceil((from - tz) / step) * step + tz; t <= to; t += step) out.push(t);
+  return { ticks: out, step };
+}
+function timeLabel(t, step) {
+  const d = new Date(t);
+  if (step >= 86400e3) return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export class TimeChart {
+  // opts: { title, unit, height, fetch(from, to, points, signal) → {ts,min,max,mean},
+  //         zones: [ab, bc, cd] | null, baseline: {lo, hi} | null, onView(from, to) }
+  constructor(container, opts) {
+    this.opts = { height: 180, ...opts };
+    this.el = document.createElement('div');
+    this.el.className = 'chart';
+    this.head = document.createElement('div');
+    this.head.className = 'chart-head';
+    this.titleEl = document.createElement('span');
+    this.titleEl.textContent = opts.title + (opts.unit ? ` (${opts.unit})` : '');
+    this.readout = document.createElement('span');
+    this.readout.className = 'muted readout';
+    this.head.append(this.titleEl, this.readout);
+    this.canvas = document.createElement('canvas');
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', opts.title + ' trend');
+    this.el.append(this.head, this.canvas);
+    container.append(this.el);
+    this.data = null;
+    this.view = null;
+    this.hover = null;
+    this.pointers = new Map();
+    this.bind();
+    this.ro = new ResizeObserver(() => this.draw());
+    this.ro.observe(this.canvas);
+  }
+
+  destroy() { this.ro.disconnect(); if (this.abort) this.abort.abort(); }
+
+  setView(from, to, { fetch = true, notify = false } = {}) {
+    this.view = { from, to };
+    this.draw();
+    if (notify && this.opts.onView) this.opts.onView(from, to, this);
+    if (fetch) this.scheduleFetch();
+  }
+
+  scheduleFetch(delay = 120) {
+    clearTimeout(this.fetchTimer);
+    this.fetchTimer = setTimeout(() => this.load(), delay);
+  }
+
+  async load() {
+    if (!this.view) return;
+    if (this.abort) this.abort.abort();
+    this.abort = new AbortController();
+    const { from, to } = this.view;
+    const points = Math.max(50, Math.min(2000, Math.round(this.canvas.clientWidth || 600)));
+    try {
+      const d = await this.opts.fetch(Math.floor(from), Math.ceil(to), points, this.abort.signal);
+      this.data = d;
+      this.draw();
+    } catch (e) {
+      if (e.name !== 'AbortError') this.readout.textContent = e.message;
+    }
+  }
+
+  // A live point: extend the data if it falls in (or just after) the view.
+  push(ts, value) {
+    if (!this.data || !this.view) return;
+    const d = this.data;
+    d.ts.push(ts); d.min.push(value); d.max.push(value); d.mean.push(value);
+    if (this.follow && ts > this.view.to) {
+      const span = this.view.to - this.view.from;
+      this.view = { from: ts - span * 0.98, to: ts + span * 0.02 };
+    }
+    this.draw();
+  }
+
+  bind() {
+    const c = this.canvas;
+    c.style.touchAction = 'none';
+    const tAt = (x) => this.view.from + (x / this.plotW()) * (this.view.to - this.view.from);
+    c.addEventListener('wheel', (e) => {
+      if (!this.view) return;
+      e.preventDefault();
+      const x = e.offsetX - this.padL;
+      const t = tAt(x);
+      const k = Math.exp(Math.sign(e.deltaY) * Math.min(Math.abs(e.deltaY), 100) / 300);
+      this.follow = false;
+      this.zoomAround(t, k);
+    }, { passive: false });
+    c.addEventListener('pointerdown', (e) => {
+      c.setPointerCapture(e.pointerId);
+      this.pointers.set(e.pointerId, { x: e.offsetX, view: { ...this.view } });
+      this.follow = false;
+    });
+    c.addEventListener('pointermove', (e) => {
+      if (!this.view) return;
+      const p = this.pointers.get(e.pointerId);
+      if (!p) { this.hover = e.offsetX; this.draw(); return; }
+      if (this.pointers.size === 1) {
+        const dt = ((e.offsetX - p.x) / this.plotW()) * (p.view.to - p.view.from);
+        this.setView(p.view.from - dt, p.view.to - dt, { notify: true });
+      } else if (this.pointers.size === 2) {
+        const [a, b] = [...this.pointers.values()];
+        const other = a === p ? b : a;
+        const d0 = Math.abs(p.x - other.x) || 1;
+        const d1 = Math.abs(e.offsetX - other.x) || 1;
+        const center = tAt((other.x + e.offsetX) / 2 - this.padL);
+        const span = (p.view.to - p.view.from) * (d0 / d1);
+        this.setView(center - span / 2, center + span / 2, { notify: true });
+      }
+    });
+    const up = (e) => { this.pointers.delete(e.pointerId); };
+    c.addEventListener('pointerup', up);
+    c.addEventListener('pointercancel', up);
+    c.addEventListener('pointerleave', () => { this.hover = null; this.draw(); });
+    c.addEventListener('dblclick', () => { if (this.opts.onReset) this.opts.onReset(); });
+  }
+
+  zoomAround(t, k) {
+    const { from, to } = this.view;
+    const span = Math.min(Math.max((to - from) * k, 3600e3), 3 * 365 * 86400e3);
+    const f = (t - from) / (to - from);
+    this.setView(t - f * span, t + (1 - f) * span, { notify: true });
+  }
+
+  plotW() { return Math.max(10, (this.canvas.clientWidth || 300) - this.padL - this.padR); }
+
+  draw() {
+    if (!this.view) return;
+    const { ctx, w, h } = setupCanvas(this.canvas, this.opts.height);
+    this.padL = 44; this.padR = 8;
+    const padT = 6, padB = 20;
+    const pw = w - this.padL - this.padR, ph = h - padT - padB;
+    const fg = css('--fg', '#222'), muted = css('--muted', '#888'), grid = css('--grid', '#ddd');
+    const line = this.opts.color || css('--accent', '#0f6b5c');
+    ctx.clearRect(0, 0, w, h);
+    ctx.font = '11px system-ui, sans-serif';
+    const { from, to } = this.view;
+    const d = this.data;
+    let lo = Infinity, hi = -Infinity;
+    if (d) {
+      for (let i = 0; i < d.ts.length; i++) {
+        if (d.ts[i] < from || d.ts[i] > to) continue;
+        if (d.min[i] < lo) lo = d.min[i];
+        if (d.max[i] > hi) hi = d.max[i];
+      }
+    }
+    const zones = this.opts.zones;
+    if (zones && hi > -Infinity) hi = Math.max(hi, Math.min(zones[1], hi * 1.6));
+    if (this.opts.baseline) { lo = Math.min(lo, this.opts.baseline.lo); hi = Math.max(hi, this.opts.baseline.hi); }
+    if (!(hi >= lo)) { lo = 0; hi = 1; }
+    if (this.opts.zeroBased !== false && lo > 0 && lo < (hi - lo) * 0.8) lo = 0;
+    const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
+    hi += pad; if (lo !== 0) lo -= pad;
+    const X = (t) => this.padL + ((t - from) / (to - from)) * pw;
+    const Y = (v) => padT + ph - ((v - lo) / (hi - lo)) * ph;
+
+    // grid + axes
+    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.lineWidth = 1;
+    ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (const v of niceTicks(lo, hi, Math.max(2, Math.floor(ph / 35)))) {
+      const y = Math.round(Y(v)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(this.padL, y); ctx.lineTo(w - this.padR, y); ctx.stroke();
+      ctx.fillText(String(+v.toPrecision(4)), this.padL - 4, y);
+    }
+    const tt = timeTicks(from, to, pw);
+    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    for (const t of tt.ticks) {
+      const x = Math.round(X(t)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke();
+      ctx.fillText(timeLabel(t, tt.step), x, padT + ph + 4);
+    }
+    ctx.save();
+    ctx.beginPath(); ctx.rect(this.padL, padT, pw, ph); ctx.clip();
+    // baseline band
+    if (this.opts.baseline) {
+      ctx.fillStyle = css('--baseline', 'rgba(15,107,92,0.10)');
+      const y1 = Y(this.opts.baseline.hi), y0 = Y(this.opts.baseline.lo);
+      ctx.fillRect(this.padL, y1, pw, y0 - y1);
+    }
+    // ISO zone lines A/B, B/C, C/D
+    if (zones) {
+      const colors = [css('--ok', '#2e7d32'), css('--warn', '#d08400'), css('--alarm', '#c62828')];
+      ['A/B', 'B/C', 'C/D'].forEach((name, i) => {
+        const y = Y(zones[i]);
+        if (y < padT || y > padT + ph) return;
+        ctx.strokeStyle = colors[i]; ctx.setLineDash([5, 4]);
+        ctx.beginPath(); ctx.moveTo(this.padL, y); ctx.lineTo(w - this.padR, y); ctx.stroke();
+        ctx.setLineDash([]); ctx.fillStyle = colors[i]; ctx.textAlign = 'right'; ctx.textBaseline = 'bottom';
+        ctx.fillText(`ISO ${name} ${zones[i]}`, w - this.padR - 2, y - 1);
+      });
+    }
+    if (d && d.ts.length) {
+      // min/max band
+      ctx.fillStyle = line; ctx.globalAlpha = 0.18;
+      ctx.beginPath();
+      let started = false;
+      for (let i = 0; i < d.ts.length; i++) { const x = X(d.ts[i]); if (!started) { ctx.moveTo(x, Y(d.max[i])); started = true; } else ctx.lineTo(x, Y(d.max[i])); }
+      for (let i = d.ts.length - 1; i >= 0; i--) ctx.lineTo(X(d.ts[i]), Y(d.min[i]));
+      ctx.closePath(); ctx.fill(); ctx.globalAlpha = 1;
+      // mean line; gaps larger than 4 buckets break it
+      ctx.strokeStyle = line; ctx.lineWidth = 1.5; ctx.beginPath();
+      const gap = d.ts.length > 2 ? 4 * Math.max((d.to - d.from) / Math.max(d.ts.length, 1), 1) : Infinity;
+      for (let i = 0; i < d.ts.length; i++) {
+        const x = X(d.ts[i]), y = Y(d.mean[i]);
+        if (i === 0 || d.ts[i] - d.ts[i - 1] > gap * 3) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+      if (d.ts.length < 40) {
+        ctx.fillStyle = line;
+        for (let i = 0; i < d.ts.length; i++) { ctx.beginPath(); ctx.arc(X(d.ts[i]), Y(d.mean[i]), 2, 0, 7); ctx.fill(); }
+      }
+    } else {
+      ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+      ctx.fillText(d ? 'no data in this range' : 'loading…', this.padL + pw / 2, padT + ph / 2);
+    }
+    ctx.restore();
+    // hover readout
+    if (this.hover !== null && d && d.ts.length) {
+      const t = from + ((this.hover - this.padL) / pw) * (to - from);
+      let best = 0;
+      for (let i = 1; i < d.ts.length; i++) if (Math.abs(d.ts[i] - t) < Math.abs(d.ts[best] - t)) best = i;
+      const x = X(d.ts[best]);
+      ctx.strokeStyle = fg; ctx.globalAlpha = 0.4; ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.globalAlpha = 1;
+      const f = (v) => (+v.toPrecision(4)).toString();
+      this.readout.textContent = `${new Date(d.ts[best]).toLocaleString()} · mean ${f(d.mean[best])}` +
+        (d.min[best] !== d.max[best] ? ` (min ${f(d.min[best])}, max ${f(d.max[best])})` : '');
+    } else if (d && d.ts.length) {
+      const last = d.ts.length - 1;
+      this.readout.textContent = `latest ${(+d.mean[last].toPrecision(4))}`;
+    }
+  }
+}
+
+export class SpectrumChart {
+  // opts: { title, unit, height, maxHz }
+  constructor(container, opts) {
+    this.opts = { height: 200, ...opts };
+    this.el = document.createElement('div');
+    this.el.className = 'chart';
+    const head = document.createElement('div');
+    head.className = 'chart-head';
+    this.titleEl = document.createElement('span');
+    this.titleEl.textContent = opts.title;
+    this.readout = document.createElement('span');
+    this.readout.className = 'muted readout';
+    head.append(this.titleEl, this.readout);
+    this.canvas = document.createElement('canvas');
+    this.el.append(head, this.canvas);
+    container.append(this.el);
+    this.hover = null;
+    this.canvas.addEventListener('pointermove', (e) => { this.hover = e.offsetX; this.draw(); });
+    this.canvas.addEventListener('pointerleave', () => { this.hover = null; this.draw(); });
+    this.ro = new ResizeObserver(() => this.draw());
+    this.ro.observe(this.canvas);
+  }
+  destroy() { this.ro.disconnect(); }
+  set(spectrum, markers) { this.s = spectrum; this.markers = markers || []; this.draw(); }
+  draw() {
+    const { ctx, w, h } = setupCanvas(this.canvas, this.opts.height);
+    const padL = 48, padR = 8, padT = 14, padB = 20, pw = w - padL - padR, ph = h - padT - padB;
+    const muted = css('--muted', '#888'), grid = css('--grid', '#ddd'), line = css('--accent', '#0f6b5c');
+    ctx.clearRect(0, 0, w, h);
+    ctx.font = '11px system-ui, sans-serif';
+    const s = this.s;
+    if (!s || !s.bins.length) {
+      ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectrum yet (analytics stores one per waveform)', w / 2, h / 2);
+      return;
+    }
+    const n = s.bins.length;
+    const maxHz = Math.min(this.opts.maxHz || Infinity, n * s.df_hz);
+    const nShown = Math.max(2, Math.min(n, Math.ceil(maxHz / s.df_hz)));
+    let hi = 0;
+    for (let i = 1; i < nShown; i++) hi = Math.max(hi, s.bins[i]);
+    hi = hi * 1.1 || 1;
+    const X = (f) => padL + (f / maxHz) * pw;
+    const Y = (v) => padT + ph - (v / hi) * ph;
+    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
+    for (const v of niceTicks(0, hi, 4)) { const y = Math.round(Y(v)) + 0.5; ctx.beginPath(); ctx.moveTo(padL, y); ctx.lineTo(w - padR, y); ctx.stroke(); ctx.fillText(String(+v.toPrecision(3)), padL - 4, y); }
+    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    for (const f of niceTicks(0, maxHz, Math.max(2, Math.floor(pw / 70)))) { const x = Math.round(X(f)) + 0.5; ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.fillText(f + ' Hz', x, padT + ph + 4); }
+    // markers
+    for (const m of this.markers) {
+      if (m.f <= 0 || m.f > maxHz) continue;
+      const x = Math.round(X(m.f)) + 0.5;
+      ctx.strokeStyle = m.color; ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.setLineDash([]);
+      ctx.fillStyle = m.color; ctx.textAlign = 'left'; ctx.textBaseline = 'top'; ctx.fillText(m.label, x + 2, padT - 12 + (m.row || 0) * 11);
+    }
+    ctx.strokeStyle = line; ctx.lineWidth = 1.2; ctx.beginPath();
+    for (let i = 0; i < nShown; i++) { const x = X(i * s.df_hz), y = Y(s.bins[i]); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); }
+    ctx.stroke();
+    if (this.hover !== null) {
+      const f = ((this.hover - padL) / pw) * maxHz;
+      const i = Math.max(0, Math.min(nShown - 1, Math.round(f / s.df_hz)));
+      this.readout.textContent = `${(i * s.df_hz).toFixed(1)} Hz · ${(+s.bins[i].toPrecision(3))} ${this.opts.unit || ''}`;
+    } else {
+      this.readout.textContent = new Date(s.ts).toLocaleString();
+    }
+  }
+}
+
+// Spectra over time: one row per spectrum (newest at the top), colour = log amplitude.
+export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
+  const { ctx, w, h } = setupCanvas(canvas, height);
+  ctx.clearRect(0, 0, w, h);
+  const muted = css('--muted', '#888');
+  ctx.font = '11px system-ui, sans-serif';
+  if (!spectra.length) { ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectra yet', w / 2, h / 2); return; }
+  const padL = 48, padB = 18, pw = w - padL - 8, ph = h - padB - 4;
+  const df = spectra[0].df_hz, n = spectra[0].bins.length;
+  const top = Math.min(maxHz || Infinity, n * df);
+  const nShown = Math.max(2, Math.min(n, Math.ceil(top / df)));
+  let hi = 1e-9;
+  for (const s of spectra) for (let i = 1; i < nShown; i++) hi = Math.max(hi, s.bins[i] || 0);
+  const lo = hi / 1000;
+  const img = ctx.createImageData(Math.max(1, Math.floor(pw)), Math.max(1, Math.floor(ph)));
+  const rows = spectra.length;
+  for (let y = 0; y < img.height; y++) {
+    const s = spectra[Math.min(rows - 1, Math.floor((y / img.height) * rows))];
+    for (let x = 0; x < img.width; x++) {
+      const v = s.bins[Math.min(nShown - 1, Math.floor((x / img.width) * nShown))] || 0;
+      const t = Math.max(0, Math.min(1, Math.log10(Math.max(v, lo) / lo) / 3));
+      const o = (y * img.width + x) * 4;
+      // dark blue → teal → yellow
+      img.data[o] = Math.round(255 * Math.max(0, t * 2 - 1));
+      img.data[o + 1] = Math.round(40 + 200 * t);
+      img.data[o + 2] = Math.round(90 + 80 * (1 - t));
+      img.data[o + 3] = 255;
+    }
+  }
+  const dpr = window.devicePixelRatio || 1;
+  const tmp = document.createElement('canvas');
+  tmp.width = img.width; tmp.height = img.height;
+  tmp.getContext('2d').putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, padL, 4, pw, ph);
+  void dpr;
+  ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+  for (const f of niceTicks(0, top, Math.max(2, Math.floor(pw / 70)))) ctx.fillText(f + ' Hz', padL + (f / top) * pw, 4 + ph + 2);
+  ctx.textAlign = 'right'; ctx.textBaseline = 'top';
+  ctx.fillText(new Date(spectra[0].ts).toLocaleDateString([], { month: 'short', day: 'numeric', hour: '2-digit' }), padL - 4, 4);
+  ctx.textBaseline = 'bottom';
+  ctx.fillText(new Date(spectra[rows - 1].ts).toLocaleDateString([], { month: 'short', day: 'numeric', hour: '2-digit' }), padL - 4, 4 + ph);
+}

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Asset: per position, linked trend charts (velocity RMS with ISO zone lines,
+// acceleration, temperature, anomaly score) that zoom and pan together and
+// fetch downsampled buckets for the visible range; the latest spectrum and
+// envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
+import { api, h, fmt, metricLabel, metricUnit, ZONES } from '../api.js';
+import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
+
+const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
+const RANGES = [['1d', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['1y', 365 * 86400e3]];
+
+export function bearingFrequencies(b, rpm) {
+  if (!b || !rpm) return null;
+  const fr = rpm / 60, ratio = (b.element_diameter_mm / b.pitch_diameter_mm) * Math.cos((b.contact_angle_deg * Math.PI) / 180);
+  const n = b.rolling_elements;
+  return {
+    BPFO: (n / 2) * fr * (1 - ratio),
+    BPFI: (n / 2) * fr * (1 + ratio),
+    FTF: (fr / 2) * (1 - ratio),
+    BSF: (b.pitch_diameter_mm / (2 * b.element_diameter_mm)) * fr * (1 - ratio * ratio),
+  };
+}
+
+export async function renderAsset(main, app, id) {
+  const asset = await api(`/assets/${id}`);
+  const fleetNow = (await api('/fleet')).now;
+  let position = asset.positions[0];
+  const charts = [];
+  const destroyAll = () => { for (const c of charts.splice(0)) c.destroy(); };
+  app.cleanup.push(destroyAll);
+  let nowTs = fleetNow;  // server (possibly simulated) time, advanced by live readings
+  let view = { from: fleetNow - 86400e3, to: fleetNow + 3600e3 };
+
+  const posTabs = h('div.tabs', asset.positions.map((p) => h('button.tab', {
+    dataset: { pos: p.id }, onclick: () => { position = p; show(); },
+  }, h('span.dot.state-' + p.state), p.name)));
+  const rangeBtns = h('div.ranges', RANGES.map(([label, span]) => h('button', {
+    onclick: () => { const to = nowTs + span * 0.02; setAll(to - span, to); },
+    title: `show the last ${label}`,
+  }, label)));
+  const body = h('div');
+  const zones = ZONES[asset.machine_class] || null;
+  main.replaceChildren(
+    h('div.page-head', h('h1', h('a.back', { href: '#/fleet' }, '‹ '), asset.name),
+      h('span.pill.state-' + asset.state, asset.state.replace('_', ' ')),
+      asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
+    h('p.muted', `${asset.machine_class.replace(/_/g, ' ')} · ${asset.shaft_rpm || '?'} rpm`,
+      asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),
+    posTabs, body);
+
+  function setAll(from, to, except) {
+    view = { from, to };
+    for (const c of charts) if (c !== except && c.setView) c.setView(from, to);
+  }
+
+  async function show() {
+    destroyAll();
+    for (const b of posTabs.children) b.classList.toggle('active', +b.dataset.pos === position.id);
+    const series = await api(`/positions/${position.id}/series`);
+    const health = await api(`/positions/${position.id}/health`).catch(() => null);
+    const byMetric = Object.fromEntries(series.map((s) => [s.metric, s]));
+    const trends = h('div.charts');
+    const explain = h('div.explain');
+    body.replaceChildren(
+      health && health.models.length ? h('div.models', health.models.map((m) => h('span.pill.state-' + m.persistent, `${m.model}: ${m.persistent}`))) : null,
+      explain,
+      h('div.chart-tools', rangeBtns, h('span.muted', 'Scroll or pinch to zoom, drag to pan, double-click to reset.'),
+        h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0] || {}).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV')),
+      trends);
+    const onView = (from, to, src) => setAll(from, to, src);
+    const onReset = () => setAll(nowTs - 86400e3, nowTs + 3600e3);
+    for (const m of TREND_METRICS) {
+      const s = byMetric[m];
+      if (!s) continue;
+      const c = new TimeChart(trends, {
+        title: metricLabel(m), unit: metricUnit(m, s.unit), zones: m === 'velocity_rms_mm_s' ? zones : null,
+        fetch: (from, to, points, signal) => api(`/series/${s.id}?from=${from}&to=${to}&points=${points}`, { signal }),
+        onView, onReset,
+      });
+      c.seriesId = s.id; c.metric = m;
+      charts.push(c);
+    }
+    // Anomaly score from the measurements (ML model), when analytics runs.
+    const scoreChart = new TimeChart(trends, {
+      title: 'Anomaly score', unit: '', height: 120, zeroBased: true, color: '#7b4bb7',
+      fetch: async (from, to, points, signal) => {
+        const ms = await api(`/positions/${position.id}/measurements?from=${from}&to=${to}&limit=5000`, { signal });
+        const pts = ms.filter((x) => x.score !== null).sort((a, b) => a.ts - b.ts);
+        const step = Math.max(1, Math.ceil(pts.length / points));
+        const d = { ts: [], min: [], max: [], mean: [], from, to };
+        for (let i = 0; i < pts.length; i += step) {
+          const chunk = pts.slice(i, i + step).map((x) => x.score);
+          d.ts.push(pts[i].ts); d.min.push(Math.min(...chunk)); d.max.push(Math.max(...chunk));
+          d.mean.push(chunk.reduce((a, b) => a + b, 0) / chunk.length);
+        }
+        const last = ms.length ? ms.reduce((a, b) => (a.ts > b.ts ? a : b)) : null;
+        explain.replaceChildren(last && last.explanation ? h('p', h('b', 'Latest assessment: '), last.explanation) : '');
+        return d;
+      },
+      onView, onReset,
+    });
+    charts.push(scoreChart);
+    for (const c of charts) c.setView(view.from, view.to);
+
+    // spectra
+    const spec = h('div.spectra');
+    body.append(h('h2', 'Spectra'), spec);
+    const accel = new SpectrumChart(spec, { title: 'Acceleration spectrum', unit: 'g', maxHz: 1000 });
+    const env = new SpectrumChart(spec, { title: 'Envelope spectrum', unit: 'g', maxHz: 500 });
+    charts.push(accel, env);
+    const wfCanvas = h('canvas.waterfall');
+    body.append(h('h3', 'Waterfall (acceleration, newest at the top)'), wfCanvas);
+    const fr = asset.shaft_rpm / 60;
+    const markers = [];
+    if (fr) markers.push({ f: fr, label: '1×', color: '#555' }, { f: 2 * fr, label: '2×', color: '#555' }, { f: 3 * fr, label: '3×', color: '#999' });
+    const bf = bearingFrequencies(asset.bearing, asset.shaft_rpm);
+    const colors = { BPFO: '#c62828', BPFI: '#d08400', BSF: '#1565c0', FTF: '#6a1b9a' };
+    if (bf) Object.entries(bf).forEach(([k, f], i) => { markers.push({ f, label: k, color: colors[k], row: i % 2 }); markers.push({ f: 2 * f, label: '2×' + k, color: colors[k], row: (i + 1) % 2 }); });
+    const loadSpectra = async () => {
+      const [a, e, wf] = await Promise.all([
+        api(`/positions/${position.id}/spectra?kind=accel&limit=1`),
+        api(`/positions/${position.id}/spectra?kind=envelope&limit=1`),
+        api(`/positions/${position.id}/spectra?kind=accel&limit=60`),
+      ]);
+      accel.set(a[0], markers);
+      env.set(e[0], markers.filter((m) => m.label !== '3×'));
+      drawWaterfall(wfCanvas, wf, 1000);
+    };
+    loadSpectra().catch(() => {});
+
+    // live: append readings to the charts of this position
+    const onReading = (ev) => {
+      const r = ev.detail;
+      nowTs = Math.max(nowTs, r.ts);
+      if (r.position_id !== position.id) return;
+      for (const c of charts) if (c.metric && c.metric in r.values) c.push(r.ts, r.values[c.metric]);
+    };
+    let specTimer = null;
+    const onState = () => { clearTimeout(specTimer); specTimer = setTimeout(() => loadSpectra().catch(() => {}), 1000); };
+    app.live.addEventListener('reading', onReading);
+    app.live.addEventListener('state', onState);
+    const t = setInterval(() => loadSpectra().catch(() => {}), 15000);
+    charts.push({ destroy: () => { app.live.removeEventListener('reading', onReading); app.live.removeEventListener('state', onState); clearInterval(t); } });
+    for (const c of charts) if (c instanceof TimeChart) c.follow = true;
+  }
+  if (position) await show(); else body.append(h('p.muted', 'This asset has no positions yet.'));
+  void fmt;
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Sensors: commissioned and discovered, battery, RSSI, last seen; commission
+// by pasting or scanning a QR code (BarcodeDetector where available).
+import { api, h, fmt, toast } from '../api.js';
+
+// QR payloads we understand: "vigil:MAC[:KEY]", JSON {"address","key"},
+// or free text holding a MAC and an optional 32-hex-digit key.
+export function parseSensorCode(text) {
+  const t = String(text).trim();
+  try {
+    const j = JSON.parse(t);
+    if (j && j.address) return { address: j.address, key: j.key || '' };
+  } catch { /* not JSON */ }
+  const mac = t.match(/([0-9a-f]{2}[:-]){5}[0-9a-f]{2}/i);
+  const key = t.replace(mac ? mac[0] : '', '').match(/\b[0-9a-f]{32}\b/i);
+  return mac ? { address: mac[0].toUpperCase().replace(/-/g, ':'), key: key ? key[0] : '' } : null;
+}
+
+export async function renderSensors(main, app) {
+  const [sensors, discovered, fleet] = await Promise.all([api('/sensors'), api('/sensors/discovered').catch(() => []), api('/fleet')]);
+  const positions = [];
+  for (const s of fleet.sites) for (const a of s.assets) for (const p of a.positions) positions.push({ id: p.id, name: `${a.name} · ${p.name}` });
+  const posName = Object.fromEntries(positions.map((p) => [p.id, p.name]));
+  const rows = sensors.map((s) => h('tr', { dataset: { address: s.address } },
+    h('td', h('code', s.address), s.name ? h('div.muted', s.name) : null),
+    h('td', s.position_id ? posName[s.position_id] || s.position_id : h('span.muted', 'unassigned')),
+    h('td', s.battery_pct !== null ? `${fmt.num(s.battery_pct, 0)} %` : '–'),
+    h('td', s.rssi_dbm !== null ? `${s.rssi_dbm} dBm` : '–'),
+    h('td', { title: s.last_seen || '' }, s.last_seen ? new Date(s.last_seen).toLocaleString() : 'never'),
+    h('td', s.decommissioned ? 'decommissioned' : s.format)));
+  main.replaceChildren(
+    h('div.page-head', h('h1', 'Sensors'), h('span.muted', `${sensors.length} commissioned`)),
+    h('div.table-wrap', h('table', h('thead', h('tr', ['Address', 'Position', 'Battery', 'RSSI', 'Last seen', 'Format'].map((c) => h('th', c)))), h('tbody', rows))),
+    discovered.length ? h('section', h('h2', 'Discovered, not commissioned'), h('ul', discovered.map((d) => h('li', h('code', d.address || JSON.stringify(d)), d.rssi_dbm ? ` · ${d.rssi_dbm} dBm` : '')))) : null,
+    app.can('admin') ? commissionForm(positions) : h('p.muted', 'Commissioning needs the admin role.'));
+}
+
+function commissionForm(positions) {
+  const address = h('input', { name: 'address', placeholder: 'AA:BB:CC:DD:EE:FF', required: true, autocapitalize: 'characters', pattern: '([0-9A-Fa-f]{2}[:\\-]?){5}[0-9A-Fa-f]{2}' });
+  const key = h('input', { name: 'key', placeholder: '32 hex digits (optional)', pattern: '[0-9A-Fa-f]{32}', autocomplete: 'off' });
+  const name = h('input', { name: 'name', placeholder: 'optional' });
+  const pos = h('select', { name: 'position_id' }, h('option', { value: '' }, 'unassigned'), positions.map((p) => h('option', { value: p.id }, p.name)));
+  const paste = h('input', { placeholder: 'or paste the QR code text here', oninput: () => fill(paste.value) });
+  const video = h('video.scan.hidden', { playsInline: true, muted: true });
+  function fill(text) {
+    const c = parseSensorCode(text);
+    if (c) { address.value = c.address; key.value = c.key; }
+  }
+  const scanBtn = h('button', { type: 'button', onclick: () => scan() }, 'Scan QR code');
+  if (!('BarcodeDetector' in window) || !navigator.mediaDevices) { scanBtn.disabled = true; scanBtn.title = 'this browser has no BarcodeDetector; paste the code instead'; }
+  async function scan() {
+    try {
+      const det = new window.BarcodeDetector({ formats: ['qr_code'] });
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
+      video.srcObject = stream; video.classList.remove('hidden'); await video.play();
+      const stop = () => { stream.getTracks().forEach((t) => t.stop()); video.classList.add('hidden'); };
+      const tick = async () => {
+        if (video.classList.contains('hidden')) return;
+        const codes = await det.detect(video).catch(() => []);
+        if (codes.length) { fill(codes[0].rawValue); stop(); toast('QR code read'); return; }
+        requestAnimationFrame(tick);
+      };
+      tick();
+      setTimeout(stop, 30000);
+    } catch (e) { toast('Camera: ' + e.message, true); }
+  }
+  const form = h('form.card.commission', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const body = { address: address.value, name: name.value || undefined, key: key.value || undefined };
+        if (pos.value) body.position_id = +pos.value;
+        const s = await api('/sensors', { method: 'POST', body });
+        toast(`Sensor ${s.address} commissioned`);
+        location.hash = '#/sensors'; window.dispatchEvent(new HashChangeEvent('hashchange'));
+      } catch (x) { toast(x.message, true); }
+    },
+  }, h('h2', 'Commission a sensor'), h('div.row', paste, scanBtn), video,
+  h('label', 'Address', address), h('label', 'Key', key), h('label', 'Name', name), h('label', 'Position', pos),
+  h('button.primary', { type: 'submit' }, 'Commission'));
+  return form;
+}
