@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Stage 60: the Debian package, end to end, on this machine (needs root).
-#   1. scripts/package builds the .deb (Release, build-release/); lintian must
-#      report no errors
+#   1. scripts/package builds the .deb (Release, build-release/; or VIGIL_DEB
+#      names a .deb built before); lintian must report no errors
 #   2. dpkg -i: files, conffile, stripped binary, man page, user, data dir,
 #      `systemd-analyze verify` of the installed unit (when the tool exists)
 #   3. the INSTALLED binary runs as user vigil with a copy of the INSTALLED
@@ -72,8 +72,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- 1. build and lint ----
-say "building the package (scripts/package)"
-deb=$(VIGIL_SKIP_LINTIAN=1 scripts/package | tail -n1)
+if [[ -n "${VIGIL_DEB:-}" ]]; then
+  deb=$VIGIL_DEB   # a package built before (scripts/package), e.g. by an earlier CI step
+  say "using the prebuilt $deb"
+else
+  say "building the package (scripts/package)"
+  deb=$(VIGIL_SKIP_LINTIAN=1 scripts/package | tail -n1)
+fi
 [[ -f "$deb" ]] || fail "scripts/package printed no .deb path"
 say "package: $deb"
 [[ $(basename "$deb") =~ ^vigil_[0-9][^_]*_[a-z0-9]+\.deb$ ]] || fail "unexpected file name $(basename "$deb")"
@@ -87,7 +92,7 @@ dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "Depends lacks the shared l
 dpkg-deb -f "$deb" Depends | grep -q 'adduser' || fail "Depends lacks adduser"
 
 say "lintian"
-lintian_out=$(lintian --fail-on none --info "$deb" 2>&1 || true)
+lintian_out=$(lintian --fail-on none --display-info "$deb" 2>&1 || true)
 [[ -n "$lintian_out" ]] && printf '%s\n' "$lintian_out"
 if grep -q '^E: ' <<<"$lintian_out"; then fail "lintian reports errors"; fi
 say "lintian: $(grep -c '^E: ' <<<"$lintian_out" || true) errors, $(grep -c '^W: ' <<<"$lintian_out" || true) warnings"
