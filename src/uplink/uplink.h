@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Uplink: the gateway's cloud link. Sends what matters (alert events, state
+// transitions, periodic per-position summaries, a heartbeat; raw readings and
+// waveforms only when send_raw is set) over MQTT with QoS 1, store-and-forward
+// through the Outbox, and accepts a small set of commands on its own command
+// topic. Payloads and commands: docs/uplink.md.
+//
+// Delivery. Producers (any thread) commit a message to the outbox and wake
+// the worker. The worker publishes strictly in outbox order with at most
+// `window` messages in flight; a message leaves the outbox only on its
+// PUBACK. When the connection drops, everything not acknowledged is resent
+// from the oldest on the next connection (same id and bytes), so downstream
+// sees every message at least once, and exactly once, in order, after
+// de-duplication by id.
+//
+// Connection. The worker asks the Transport for one attempt at a time and
+// backs off exponentially (backoff_min_ms doubling to backoff_max_ms, ±20 %
+// jitter) after each failure; the reason (e.g. "tls: … certificate verify
+// failed") is kept as last_error for the health status.
+//
+// Time. Summaries follow the gateway clock (simulated time in `vigil demo`,
+// so a summary covers one simulated hour of data); the heartbeat, back-off
+// and "last delivery" use wall time.
+//
+// Threads. One worker thread owns the connection state, the in-flight map
+// and the timers; transport callbacks and commands are posted into its
+// bounded queue. Thread-safety: every public method may be called from any
+// thread; attach*() before data flows.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "alerts/alerts.h"
+#include "analytics/pipeline.h"
+#include "uplink/messages.h"
+#include "uplink/outbox.h"
+#include "uplink/transport.h"
+#include "vigil/clock.h"
+#include "vigil/ingest.h"
+#include "vigil/metrics_registry.h"
+#include "vigil/store.h"
+
+namespace vigil::uplink {
+
+struct UplinkOptions {
+  std::string gateway_id = "vigil";
+  std::string topic_prefix = "vigil/{gateway_id}";  // {gateway_id} substituted
+  std::size_t outbox_max_bytes = 64u << 20;
+  int summary_interval_s = 3600;  // gateway clock; 0 = no periodic summaries
+  int heartbeat_interval_s = 300; // wall clock; also one on every (re)connect
+  bool send_raw = false;
+  int window = 32;                // messages in flight
+  int backoff_min_ms = 1000;
+  int backoff_max_ms = 60000;
+  std::size_t event_queue_max = 100000;
+  std::string broker;    // "host:port" for the status only
+  std::string protocol;  // "mqttv5" | "mqttv311" for the status only
+};
+
+class Uplink {
+ public:
+  // Opens the outbox (migrations) and re-applies thresholds set by earlier
+  // commands. Store, clock, metrics, pipeline and alerts must outlive it.
+  static Result<std::unique_ptr<Uplink>> create(UplinkOptions options, std::unique_ptr<Transport> transport,
+                                                Store& store, const Clock& clock,
+                                                analytics::Pipeline* pipeline = nullptr,
+                                                alerts::AlertService* alerts = nullptr,
+                                                MetricsRegistry& metrics = MetricsRegistry::global());
+  ~Uplink();  // stops the worker and closes the connection; the outbox stays
+  Uplink(const Uplink&) = delete;
+  Uplink& operator=(const Uplink&) = delete;
+
+  // Starts the worker (first connection attempt at once).
+  void start();
+  void stop();
+
+  // Observes the pipeline's state changes (state messages, and alert
+  // opened/escalated events when `alerts` was given). Register after the
+  // AlertService's own observer so its alert rows exist.
+  void attach(analytics::Pipeline& pipeline);
+  // Raw readings and waveforms (only if options.send_raw).
+  void attach_raw(Ingest& ingest);
+
+  // ---- producers (any thread): committed to the outbox on return ----
+  Status alert_event(Id alert_id, const std::string& event, const std::string& actor);
+  Status alert_event(const alerts::Alert& a, const std::string& event, const std::string& actor);
+  Status state_change(const analytics::StateChange& c);
+  Status enqueue(Kind kind, const nlohmann::json& data);
+  Status summaries(TimestampMs from, TimestampMs to, std::optional<Id> position = std::nullopt);
+
+  // For /api/v1/health: connected, backlog, last delivery, last error, …
+  nlohmann::json status() const;
+  const std::string& prefix() const { return prefix_; }
+  Outbox& outbox() { return *outbox_; }
+  // Blocks until the worker has handled everything posted before (tests).
+  bool sync(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  using WallClock = std::chrono::steady_clock;
+  enum class Conn { kIdle, kConnecting, kConnected, kBackoff };
+  Uplink(UplinkOptions o, std::unique_ptr<Transport> t, Store& store, const Clock& clock,
+         analytics::Pipeline* pipeline, alerts::AlertService* alerts, MetricsRegistry& metrics);
+  bool post(std::function<void()> fn);
+  void run();
+  void tick();
+  void pump();
+  void on_connected();
+  void on_down(const Status& why);
+  void on_puback(int mid, int reason);
+  void on_command(const std::string& topic, const std::string& payload);
+  Status execute(const Command& c, const std::string& actor, nlohmann::json& result);
+  void heartbeat(const char* reason);
+  void check_summaries();
+  Status load_thresholds();
+  void set_error(const std::string& e);
+  Result<std::string> kv_get(const std::string& key);
+  Status kv_put(const std::string& key, const std::string& value);
+
+  UplinkOptions opt_;
+  std::string prefix_;
+  std::unique_ptr<Transport> transport_;
+  Store& store_;
+  const Clock& clock_;
+  analytics::Pipeline* pipeline_;
+  alerts::AlertService* alerts_;
+  MetricsRegistry& metrics_;
+  std::unique_ptr<Outbox> outbox_;
+  Counter *delivered_, *published_, *refused_, *reconnects_, *cmd_accepted_, *cmd_rejected_, *cmd_failed_,
+      *events_dropped_;
+
+  // Worker queue.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> events_;
+  bool stop_ = false, running_ = false;
+  std::thread worker_;
+
+  // Worker-only state.
+  Conn conn_ = Conn::kIdle;
+  std::map<int, std::int64_t> inflight_;  // mid → outbox seq
+  std::int64_t last_sent_seq_ = 0;
+  int backoff_ms_ = 0;
+  WallClock::time_point next_attempt_{}, next_heartbeat_{};
+  TimestampMs summary_end_ = 0;  // gateway clock; end of the last summarised window
+  WallClock::time_point started_ = WallClock::now();
+
+  // Status snapshot (status_mu_).
+  mutable std::mutex status_mu_;
+  struct Snapshot {
+    std::string conn = "idle";
+    bool connected = false;
+    std::size_t inflight = 0;
+    std::optional<TimestampMs> last_delivery, connected_since, last_error_at;
+    std::string last_error, last_rejected;
+    std::int64_t next_attempt_in_ms = 0;
+  } snap_;
+};
+
+}  // namespace vigil::uplink
