@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ble/ble_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ble/sdbus_bus.h"
+
+namespace vigil::ble {
+
+ScannerOptions scanner_options(const BleConfig& c) {
+  ScannerOptions o;
+  o.adapter = c.adapter;
+  o.discovery_silence_restart_s = c.discovery_silence_restart_s;
+  o.stale_device_s = c.stale_device_s;
+  o.waveform_pull_interval_s = c.waveform_pull_interval_s;
+  o.missed_intervals_alert = c.missed_intervals_alert;
+  return o;
+}
+
+Result<std::unique_ptr<BleService>> BleService::create(Store& store, Ingest& ingest, const Clock& clock,
+                                                       ServiceOptions options, BusFactory bus_factory) {
+  if (!bus_factory) bus_factory = [] { return make_sdbus_bus(); };
+  auto scanner = std::make_unique<Scanner>(nullptr, ingest, store, clock, options.scanner);
+  VIGIL_RETURN_IF_ERROR(scanner->init().Annotate("ble"));
+  return std::unique_ptr<BleService>(new BleService(std::move(scanner), std::move(options), std::move(bus_factory)));
+}
+
+BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFactory f)
+    : o_(std::move(o)), factory_(std::move(f)), scanner_(std::move(scanner)) {}
+
+BleService::~BleService() { stop(); }
+
+void BleService::start() {
+  if (worker_.joinable()) return;
+  worker_ = std::thread([this] { run(); });
+}
+
+void BleService::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  if (bus_) bus_->stop();  // joins the D-Bus loop thread; no more push()
+  scanner_->set_bus(nullptr);
+}
+
+std::uint64_t BleService::events_dropped() const {
+  std::lock_guard lk(mu_);
+  return dropped_;
+}
+
+void BleService::push(BusEvent e) {
+  // D-Bus loop thread: never block, never grow without bound.
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    if (queue_.size() >= o_.max_queued_events) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(e));
+  }
+  cv_.notify_one();
+}
+
+void BleService::try_bus() {
+  auto now = std::chrono::steady_clock::now();
+  if (bus_ || now < next_bus_try_) return;
+  next_bus_try_ = now + std::chrono::seconds(o_.bus_retry_s);
+  auto b = factory_();
+  if (!b) {
+    spdlog::warn("ble: {}", b.status().message());
+    return;
+  }
+  (*b)->set_event_handler([this](BusEvent e) { push(std::move(e)); });
+  auto s = (*b)->start();
+  if (!s.ok()) {
+    spdlog::warn("ble: {}", s.message());
+    return;
+  }
+  bus_ = std::move(*b);
+  scanner_->set_bus(bus_.get());
+}
+
+void BleService::run() {
+  auto next_tick = std::chrono::steady_clock::now();
+  std::deque<BusEvent> batch;
+  std::uint64_t reported_dropped = 0;
+  while (true) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait_until(lk, next_tick, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      batch.swap(queue_);
+      if (dropped_ != reported_dropped) {
+        scanner_->note_dropped(dropped_ - reported_dropped);
+        reported_dropped = dropped_;
+      }
+    }
+    for (auto& e : batch) scanner_->handle(e);
+    batch.clear();
+    if (std::chrono::steady_clock::now() >= next_tick) {
+      try_bus();
+      scanner_->tick();
+      next_tick = std::chrono::steady_clock::now() + o_.tick;
+    }
+  }
+}
+
+}  // namespace vigil::ble

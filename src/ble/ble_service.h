@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// BleService: runs the Scanner. Owns the BluezBus (sdbus-c++ by default) and
+// one worker thread.
+//
+// Threads. The sdbus-c++ connection runs its own event loop thread
+// (enterEventLoopAsync, never also polled from asio); its signal handlers only
+// convert messages and push them onto a bounded queue (max_queued_events;
+// overflow is counted as dropped, never blocks the D-Bus thread). The worker
+// thread drains the queue into Scanner::handle() and calls Scanner::tick()
+// once a second; every blocking D-Bus call (StartDiscovery, RemoveDevice,
+// GATT reads, all with timeouts) happens there, so a hung bluetoothd never
+// stalls the gateway's io_context (HTTP keeps answering, /api/v1/health shows
+// the BLE component's state).
+//
+// If the system bus itself is unreachable, the service keeps retrying every
+// bus_retry_s and reports "no_dbus".
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "ble/bluez_bus.h"
+#include "ble/scanner.h"
+#include "config/config.h"
+
+namespace vigil::ble {
+
+struct ServiceOptions {
+  ScannerOptions scanner;
+  std::size_t max_queued_events = 65536;
+  int bus_retry_s = 10;
+  std::chrono::milliseconds tick{1000};
+};
+
+ScannerOptions scanner_options(const BleConfig& c);
+
+class BleService {
+ public:
+  using BusFactory = std::function<Result<std::unique_ptr<BluezBus>>()>;
+  // bus_factory defaults to make_sdbus_bus. Store, ingest and clock must
+  // outlive the service.
+  static Result<std::unique_ptr<BleService>> create(Store& store, Ingest& ingest, const Clock& clock,
+                                                    ServiceOptions options, BusFactory bus_factory = nullptr);
+  ~BleService();  // stops the worker and the bus
+  BleService(const BleService&) = delete;
+  BleService& operator=(const BleService&) = delete;
+
+  void start();
+  void stop();
+
+  Scanner& scanner() { return *scanner_; }
+  const Scanner& scanner() const { return *scanner_; }
+  std::uint64_t events_dropped() const;
+
+ private:
+  BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFactory f);
+  void run();
+  void try_bus();
+  void push(BusEvent e);
+
+  ServiceOptions o_;
+  BusFactory factory_;
+  std::unique_ptr<BluezBus> bus_;
+  std::unique_ptr<Scanner> scanner_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<BusEvent> queue_;
+  std::uint64_t dropped_ = 0;
+  bool stopping_ = false;
+  std::thread worker_;
+  std::chrono::steady_clock::time_point next_bus_try_{};
+};
+
+}  // namespace vigil::ble

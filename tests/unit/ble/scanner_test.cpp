@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: Apache-2.0
+// The BLE scanner against a fake BlueZ: routing, discovery, bluetoothd
+// restarts, stale cleanup, health, alerts and the GATT waveform pull.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "ble/scanner.h"
+#include "fake_bus.h"
+#include "protocol/waveform.h"
+#include "vigil/ingest.h"
+#include "vigil/store.h"
+
+using namespace vigil;
+using namespace vigil::ble;
+using vigil::ble::test::FakeBus;
+
+namespace {
+
+constexpr const char* kAdapter = "/org/bluez/hci0";
+constexpr const char* kSensorMac = "C0:FF:EE:00:00:01";
+constexpr const char* kSensorPath = "/org/bluez/hci0/dev_C0_FF_EE_00_00_01";
+constexpr const char* kStrangerMac = "AA:BB:CC:DD:EE:02";
+constexpr const char* kStrangerPath = "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02";
+constexpr const char* kBthome = "0000fcd2-0000-1000-8000-00805f9b34fb";
+const protocol::Key kKey = *protocol::parse_key("00112233445566778899aabbccddeeff");
+
+struct TempDb {
+  std::filesystem::path dir;
+  TempDb() {
+    std::string t = (std::filesystem::temp_directory_path() / "vigil-ble-XXXXXX").string();
+    dir = mkdtemp(t.data());
+  }
+  ~TempDb() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string path() const { return (dir / "vigil.db").string(); }
+};
+
+struct Rig {
+  TempDb db;
+  ManualClock clock{1767225600000};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Ingest> ingest;
+  MetricsRegistry metrics;
+  FakeBus bus;
+  std::unique_ptr<Scanner> scanner;
+  Id position = 0;
+
+  explicit Rig(ScannerOptions o = {}) {
+    bus.objects.adapters[kAdapter] = AdapterProps{std::string("00:01:02:03:04:05"), true, false};
+    open(o);
+  }
+  void open(ScannerOptions o = {}) {
+    StoreOptions so;
+    so.path = db.path();
+    so.clock = &clock;
+    auto s = Store::open(so);
+    REQUIRE(s.ok());
+    store = std::move(*s);
+    ingest = std::make_unique<Ingest>(*store, clock, metrics);
+    scanner = std::make_unique<Scanner>(&bus, *ingest, *store, clock, o, metrics);
+    REQUIRE(scanner->init().ok());
+  }
+  void close() {
+    scanner.reset();
+    ingest.reset();
+    store.reset();
+  }
+  Id commission(const std::string& mac, bool with_key, const std::string& format = "bthome") {
+    if (!position) {
+      auto site = store->upsert_site({0, "plant", "UTC"});
+      REQUIRE(site.ok());
+      Asset a;
+      a.site_id = *site;
+      a.name = "pump 1";
+      auto asset = store->upsert_asset(a);
+      REQUIRE(asset.ok());
+      auto pos = store->upsert_position({0, *asset, "motor DE", PositionType::kMotor});
+      REQUIRE(pos.ok());
+      position = *pos;
+    }
+    Sensor s;
+    s.address = mac;
+    s.format = format;
+    s.position_id = position;
+    s.commissioned_at = clock.now_ms();
+    auto id = store->upsert_sensor(s);
+    REQUIRE(id.ok());
+    if (with_key) {
+      REQUIRE(store
+                  ->write_txn([&](sql::Db& d) -> Status {
+                    auto q = d.prepare("UPDATE sensors SET key = ? WHERE id = ?");
+                    if (!q) return q.status();
+                    (*q)->bind_blob(1, kKey.data(), kKey.size()).bind(2, *id);
+                    return (*q)->run();
+                  })
+                  .ok());
+    }
+    scanner->reload_sensors_soon();
+    return *id;
+  }
+  void advert(const std::string& path, const std::string& mac, DeviceProps p, int16_t rssi = -60) {
+    p.address = mac;
+    p.rssi = rssi;
+    BusEvent e;
+    e.kind = BusEvent::Kind::kDeviceChanged;
+    e.path = path;
+    e.device = std::move(p);
+    scanner->handle(e);
+  }
+  std::optional<double> latest(const std::string& metric) {
+    REQUIRE(store->flush().ok());
+    auto series = store->series();
+    REQUIRE(series.ok());
+    for (auto& s : *series)
+      if (s.metric == metric)
+        if (auto p = store->latest(s.id)) return p->value;
+    return std::nullopt;
+  }
+  std::vector<std::string> alert_titles() {
+    std::vector<std::string> out;
+    REQUIRE(store
+                ->read([&](sql::Db& d) -> Status {
+                  auto q = d.prepare("SELECT title FROM alerts WHERE model = 'sensorHealth' ORDER BY id");
+                  if (!q) return q.status();
+                  while (true) {
+                    auto r = (*q)->step();
+                    if (!r) return r.status();
+                    if (!*r) break;
+                    out.push_back((*q)->text(0));
+                  }
+                  (*q)->reset();
+                  return Status::Ok();
+                })
+                .ok());
+    return out;
+  }
+};
+
+// BlueZ's ServiceData value for an encrypted BTHome frame (no UUID).
+ByteVec bthome_frame(std::uint32_t counter, std::uint8_t battery = 95, double temp_c = 25.0) {
+  auto t = static_cast<std::int16_t>(temp_c * 100);
+  std::vector<std::uint8_t> objects = {0x01, battery, 0x02, static_cast<std::uint8_t>(t & 0xff),
+                                       static_cast<std::uint8_t>((t >> 8) & 0xff)};
+  auto mac = *protocol::Mac::parse(kSensorMac);
+  auto f = protocol::encrypt_bthome(kKey, mac, counter, objects);
+  return ByteVec(f.begin() + 2, f.end());
+}
+
+DeviceProps service_data(ByteVec b) {
+  DeviceProps p;
+  p.service_data = std::map<std::string, ByteVec>{{kBthome, std::move(b)}};
+  return p;
+}
+
+DeviceProps vigil_frame(std::uint32_t counter, double velocity) {
+  protocol::vigil_frame::Features f;
+  f.seq = static_cast<std::uint16_t>(counter);
+  f.velocity_rms_mm_s = velocity;
+  f.accel_rms_g = 0.2;
+  f.accel_peak_g = 0.6;
+  f.crest_factor = 3;
+  f.kurtosis = 3;
+  auto payload = protocol::vigil_frame::encode_payload(f);
+  auto frame = protocol::encrypt_vigil(kKey, *protocol::Mac::parse(kSensorMac), counter, payload);
+  DeviceProps p;
+  p.manufacturer_data = std::map<std::uint16_t, ByteVec>{{0xFFFF, ByteVec(frame.begin() + 2, frame.end())}};
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("Discovery starts with the LE filter when the adapter is present and powered") {
+  Rig r;
+  r.scanner->tick();
+  CHECK(r.bus.count("SetDiscoveryFilter /org/bluez/hci0") == 1);
+  CHECK(r.bus.count("StartDiscovery /org/bluez/hci0") == 1);
+  CHECK(r.scanner->state() == BleState::kScanning);
+  CHECK(r.scanner->status_json()["status"] == "scanning");
+}
+
+TEST_CASE("A missing adapter, a powered-off adapter and an absent bluetoothd are statuses, not errors") {
+  SECTION("no adapter") {
+    Rig r;
+    r.bus.objects.adapters.clear();
+    r.scanner->tick();
+    CHECK(r.scanner->state() == BleState::kNoAdapter);
+    CHECK(r.bus.count("StartDiscovery") == 0);
+  }
+  SECTION("powered off, then on") {
+    Rig r;
+    r.bus.objects.adapters[kAdapter].powered = false;
+    r.scanner->tick();
+    CHECK(r.scanner->state() == BleState::kAdapterOff);
+    BusEvent e;
+    e.kind = BusEvent::Kind::kAdapterChanged;
+    e.path = kAdapter;
+    e.adapter.powered = true;
+    r.scanner->handle(e);
+    r.scanner->tick();
+    CHECK(r.scanner->state() == BleState::kScanning);
+  }
+  SECTION("bluetoothd absent, retried later") {
+    Rig r;
+    r.bus.present = false;
+    r.scanner->tick();
+    CHECK(r.scanner->state() == BleState::kBluezUnavailable);
+    r.bus.present = true;
+    r.clock.advance(6000);
+    r.scanner->tick();
+    CHECK(r.scanner->state() == BleState::kScanning);
+  }
+}
+
+TEST_CASE("A commissioned sensor's encrypted BTHome adverts become readings in the store") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 95, 25.0)));
+  CHECK(r.latest("temperature_c") == Approx(25.0));
+  CHECK(r.latest("battery_pct") == Approx(95));
+  CHECK(r.latest("rssi_dbm") == Approx(-60));
+  CHECK(r.scanner->frames_accepted() == 1);
+  CHECK(r.scanner->discovered().empty());
+  auto h = r.scanner->health_all();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].last_seen == r.clock.now_ms());
+  CHECK(h[0].battery_pct == Approx(95));
+  CHECK(h[0].rssi_dbm == -60);
+}
+
+TEST_CASE("A device that is not commissioned is listed as discovered and nothing it sends is stored") {
+  Rig r;
+  r.scanner->tick();
+  r.advert(kStrangerPath, kStrangerMac, service_data(bthome_frame(1)), -71);
+  auto d = r.scanner->discovered();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].address == kStrangerMac);
+  CHECK(d[0].format == "bthome");
+  CHECK(d[0].rssi_dbm == -71);
+  CHECK(r.scanner->frames_accepted() == 0);
+  auto series = r.store->series();
+  REQUIRE(series.ok());
+  CHECK(series->empty());
+}
+
+TEST_CASE("A sensor commissioned while running is picked up at the next poll") {
+  Rig r;
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1)));
+  CHECK(r.scanner->discovered().size() == 1);
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 90, 26.5)));
+  CHECK(r.latest("temperature_c") == Approx(26.5));
+  CHECK(r.scanner->discovered().empty());
+}
+
+TEST_CASE("A replayed frame and a tampered frame are rejected and each opens one sensorHealth alert") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(5)));
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(6)));
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(5)));  // replay
+  auto tampered = bthome_frame(7);
+  tampered[3] ^= 0x01;
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));  // again: same alert
+  r.scanner->tick();
+  auto h = r.scanner->health_all();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].frames_accepted == 2);
+  CHECK(h[0].rejected["replay"] == 1);
+  CHECK(h[0].rejected["bad_mic"] == 2);
+  auto titles = r.alert_titles();
+  REQUIRE(titles.size() == 2);
+  CHECK(titles[0].find("replayed") != std::string::npos);
+  CHECK(titles[1].find("authentication") != std::string::npos);
+  auto audit = r.store->audit_log(10);
+  REQUIRE(audit.ok());
+  CHECK(std::count_if(audit->begin(), audit->end(), [](auto& a) { return a.action == "alert.open"; }) == 2);
+}
+
+TEST_CASE("A sensor that misses N intervals opens an alert, once") {
+  ScannerOptions o;
+  o.missed_intervals_alert = 3;
+  Rig r(o);
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  for (std::uint32_t c = 1; c <= 4; ++c) {
+    r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(c)));
+    r.clock.advance(10000);
+  }
+  r.scanner->tick();
+  CHECK(r.alert_titles().empty());
+  r.clock.advance(25000);  // 35 s since last heard > 3 x 10 s
+  r.scanner->tick();
+  r.scanner->tick();
+  auto titles = r.alert_titles();
+  REQUIRE(titles.size() == 1);
+  CHECK(titles[0].find("not heard for 3 intervals") != std::string::npos);
+}
+
+TEST_CASE("A low battery opens an alert") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 9)));
+  r.scanner->tick();
+  auto titles = r.alert_titles();
+  REQUIRE(titles.size() == 1);
+  CHECK(titles[0].find("battery low") != std::string::npos);
+}
+
+TEST_CASE("When bluetoothd restarts the scanner re-reads its objects and starts discovery again") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  REQUIRE(r.scanner->state() == BleState::kScanning);
+  r.scanner->handle(BusEvent{BusEvent::Kind::kBluezDown, "", {}, {}});
+  CHECK(r.scanner->state() == BleState::kBluezUnavailable);
+  r.bus.clear();
+  r.scanner->handle(BusEvent{BusEvent::Kind::kBluezUp, "", {}, {}});
+  r.scanner->tick();
+  CHECK(r.bus.count("GetManagedObjects") == 1);
+  CHECK(r.bus.count("StartDiscovery") == 1);
+  CHECK(r.scanner->state() == BleState::kScanning);
+  CHECK(r.scanner->status_json()["bluez_restarts"] == 1);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1)));
+  CHECK(r.scanner->frames_accepted() == 1);
+}
+
+TEST_CASE("Discovery is restarted after the configured silence and when the adapter stops discovering") {
+  ScannerOptions o;
+  o.discovery_silence_restart_s = 30;
+  Rig r(o);
+  r.scanner->tick();
+  r.bus.clear();
+  r.clock.advance(20000);
+  r.scanner->tick();
+  CHECK(r.bus.count("StartDiscovery") == 0);
+  r.clock.advance(15000);
+  r.scanner->tick();
+  CHECK(r.bus.count("StopDiscovery") == 1);
+  CHECK(r.bus.count("StartDiscovery") == 1);
+  CHECK(r.scanner->status_json()["discovery_restarts"] == 1);
+
+  r.bus.clear();
+  BusEvent e;
+  e.kind = BusEvent::Kind::kAdapterChanged;
+  e.path = kAdapter;
+  e.adapter.discovering = false;
+  r.scanner->handle(e);
+  r.scanner->tick();
+  CHECK(r.bus.count("StartDiscovery") == 1);
+}
+
+TEST_CASE("Stale uncommissioned devices are removed from BlueZ; commissioned ones are kept") {
+  ScannerOptions o;
+  o.stale_device_s = 60;
+  Rig r(o);
+  r.commission(kSensorMac, true);
+  r.bus.objects.devices[kStrangerPath] = DeviceProps{std::string(kStrangerMac)};
+  r.bus.objects.devices[kSensorPath] = DeviceProps{std::string(kSensorMac)};
+  r.scanner->tick();
+  r.clock.advance(61000);
+  r.scanner->tick();
+  CHECK(r.bus.count(std::string("RemoveDevice /org/bluez/hci0 ") + kStrangerPath) == 1);
+  CHECK(r.bus.count(std::string("RemoveDevice /org/bluez/hci0 ") + kSensorPath) == 0);
+  CHECK(r.scanner->status_json()["devices_removed"] == 1);
+}
+
+TEST_CASE("Health counters are persisted and survive a restart") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1)));
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1)));  // duplicate
+  r.close();
+  r.open();
+  auto h = r.scanner->health(id);
+  REQUIRE(h);
+  CHECK(h->frames_accepted == 1);
+  CHECK(h->adverts == 2);
+  CHECK(h->rejected["duplicate"] == 1);
+  CHECK(h->battery_pct == Approx(95));
+}
+
+TEST_CASE("A vigil sensor's waveform is pulled over GATT, reassembled and stored") {
+  ScannerOptions o;
+  o.waveform_first_delay_s = 0;
+  Rig r(o);
+  r.commission(kSensorMac, true, "vigil");
+  // The sensor's burst: 3 axes x 500 samples.
+  protocol::WaveformInfo info;
+  info.axes = 3;
+  info.seq = 7;
+  info.sample_rate_hz = 3200;
+  info.scale_g_per_count = 0.001f;
+  info.samples_per_axis = 500;
+  info.total_bytes = 3 * 500 * 2;
+  std::vector<std::uint8_t> data(info.total_bytes);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7);
+  info.crc32 = protocol::crc32(data);
+  const std::string svc = std::string(kSensorPath) + "/service0010";
+  r.bus.objects.characteristics[svc + "/char0011"] = {protocol::kWaveformInfoCharUuid, svc};
+  r.bus.objects.characteristics[svc + "/char0013"] = {protocol::kChunkRequestCharUuid, svc};
+  r.bus.objects.characteristics[svc + "/char0015"] = {protocol::kChunkDataCharUuid, svc};
+  std::uint32_t offset = 0;
+  r.bus.reads[svc + "/char0011"] = [&]() -> Result<ByteVec> {
+    auto b = protocol::encode_waveform_info(info);
+    return ByteVec(b.begin(), b.end());
+  };
+  r.bus.writes[svc + "/char0013"] = [&](const ByteVec& v) {
+    offset = static_cast<std::uint32_t>(v[0] | v[1] << 8 | v[2] << 16 | v[3] << 24);
+    return Status::Ok();
+  };
+  r.bus.reads[svc + "/char0015"] = [&]() -> Result<ByteVec> {
+    ByteVec c = {7, 0, static_cast<std::uint8_t>(offset), static_cast<std::uint8_t>(offset >> 8),
+                 static_cast<std::uint8_t>(offset >> 16), static_cast<std::uint8_t>(offset >> 24)};
+    const std::uint32_t n = std::min<std::uint32_t>(238, info.total_bytes - offset);
+    c.insert(c.end(), data.begin() + offset, data.begin() + offset + n);
+    offset += n;
+    return c;
+  };
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, vigil_frame(1, 1.2));
+  r.scanner->tick();
+  CHECK(r.bus.count(std::string("Connect ") + kSensorPath) == 1);
+  CHECK(r.bus.count(std::string("Disconnect ") + kSensorPath) == 1);
+  auto w = r.store->latest_waveform(r.position);
+  REQUIRE(w.ok());
+  REQUIRE(w->has_value());
+  CHECK((*w)->samples.size() == 1500);
+  CHECK((*w)->sample_rate_hz == Approx(3200));
+  auto h = r.scanner->health_all();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].waveforms == 1);
+
+  SECTION("and again at once when the advertised velocity crosses warning") {
+    r.bus.clear();
+    r.clock.advance(2000);
+    r.advert(kSensorPath, kSensorMac, vigil_frame(2, 7.5));
+    r.scanner->tick();
+    CHECK(r.bus.count("Connect") == 1);
+  }
+  SECTION("a failing sensor is retried a bounded number of times") {
+    r.bus.reads.erase(svc + "/char0015");
+    r.clock.advance(3600 * 1000 + 1);
+    r.scanner->tick();
+    r.clock.advance(61000);
+    r.scanner->tick();
+    r.clock.advance(61000);
+    r.scanner->tick();
+    r.clock.advance(61000);
+    r.scanner->tick();  // attempts exhausted: next try in an hour
+    CHECK(r.bus.count("Connect") == 4);
+    CHECK(r.scanner->health_all()[0].waveform_failures == 3);
+  }
+}
