@@ -60,7 +60,10 @@ bhttp::response<bhttp::string_body> to_wire(Response&& r, const bhttp::request<b
   res.set("X-Content-Type-Options", "nosniff");
   res.set("X-Frame-Options", "DENY");
   res.set("Referrer-Policy", "no-referrer");
-  for (auto& [k, v] : r.headers) res.set(k, v);
+  for (auto& [k, v] : r.headers) {
+    if (k == "Set-Cookie") res.insert(k, v);  // may repeat
+    else res.set(k, v);
+  }
   res.keep_alive(req.keep_alive());
   if (req.method() == bhttp::verb::head) {
     res.content_length(r.body.size());

@@ -157,7 +157,10 @@ def read_sse(port, path, headers, want, timeout=20):
     buf, events, deadline = b"", [], time.time() + timeout
     try:
         while time.time() < deadline:
-            chunk = s.recv(65536)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
             if not chunk:
                 break
             buf += chunk
