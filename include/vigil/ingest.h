@@ -29,6 +29,16 @@
 
 namespace vigil {
 
+// Unit and physical range of well-known metrics. Unknown metrics with a
+// valid name are accepted with no range check (off-the-shelf sensors).
+struct MetricInfo {
+  const char* name;
+  const char* unit;
+  double min, max;
+};
+const MetricInfo* find_metric(std::string_view metric);
+bool valid_metric_name(std::string_view metric);
+
 enum class RejectReason {
   kUnknownSource,   // address not commissioned
   kDecommissioned,  // sensor was decommissioned
@@ -88,8 +98,13 @@ class Ingest {
     Id id = 0;
     std::optional<Id> position_id;
     bool decommissioned = false;
-    std::unordered_map<std::string, Id> series;  // metric → series id
-    std::unordered_map<std::string, TimestampMs> last_ts;  // metric → newest ts
+    struct Slot {
+      Id series_id = 0;
+      TimestampMs last_ts = 0;
+      const MetricInfo* info = nullptr;  // range limits; null for unknown metrics
+    };
+    // metric → its series. A metric is validated once, when its slot is made.
+    std::unordered_map<std::string, Slot> series;
   };
   Result<SensorEntry*> resolve(const std::string& source);  // REQUIRES: mu_ held
   void reject(IngestResult& res, RejectReason r);
@@ -105,14 +120,5 @@ class Ingest {
   std::vector<WaveformObserver> waveform_observers_;
 };
 
-// Unit and physical range of well-known metrics. Unknown metrics with a
-// valid name are accepted with no range check (off-the-shelf sensors).
-struct MetricInfo {
-  const char* name;
-  const char* unit;
-  double min, max;
-};
-const MetricInfo* find_metric(std::string_view metric);
-bool valid_metric_name(std::string_view metric);
 
 }  // namespace vigil

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <limits>
 
 namespace vigil {
 namespace {
@@ -89,30 +90,30 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
       }
       SensorEntry& se = **sensor;
       if (se.decommissioned) { reject(res, RejectReason::kDecommissioned); continue; }
-      if (!valid_metric_name(r.metric)) { reject(res, RejectReason::kBadMetric); continue; }
+      auto slot_it = se.series.find(r.metric);
+      if (slot_it == se.series.end()) {
+        if (!valid_metric_name(r.metric)) { reject(res, RejectReason::kBadMetric); continue; }
+      }
       if (!std::isfinite(r.value)) { reject(res, RejectReason::kNotFinite); continue; }
-      if (const MetricInfo* mi = find_metric(r.metric); mi && (r.value < mi->min || r.value > mi->max)) {
+      const MetricInfo* mi = slot_it != se.series.end() ? slot_it->second.info : find_metric(r.metric);
+      if (mi && (r.value < mi->min || r.value > mi->max)) {
         reject(res, RejectReason::kOutOfRange);
         continue;
       }
       if (r.ts < kYear2000Ms || r.ts > now + kMaxFutureMs) { reject(res, RejectReason::kBadTimestamp); continue; }
-      auto last = se.last_ts.find(r.metric);
-      if (last != se.last_ts.end() && last->second == r.ts) { reject(res, RejectReason::kDuplicate); continue; }
-      Id series_id;
-      if (auto s = se.series.find(r.metric); s != se.series.end()) {
-        series_id = s->second;
-      } else {
-        const MetricInfo* mi = find_metric(r.metric);
+      if (slot_it == se.series.end()) {
         auto id = store_.ensure_series(se.id, r.metric, mi ? mi->unit : "");
         if (!id) {
           spdlog::warn("ingest: creating series {}/{}: {}", r.source, r.metric, id.status().ToString());
           reject(res, RejectReason::kStoreError);
           continue;
         }
-        series_id = *id;
-        se.series.emplace(r.metric, series_id);
+        slot_it = se.series.emplace(r.metric, SensorEntry::Slot{*id, std::numeric_limits<TimestampMs>::min(), mi}).first;
       }
-      if (last == se.last_ts.end() || r.ts > last->second) se.last_ts[r.metric] = r.ts;
+      auto& slot = slot_it->second;
+      if (slot.last_ts == r.ts) { reject(res, RejectReason::kDuplicate); continue; }
+      if (r.ts > slot.last_ts) slot.last_ts = r.ts;
+      const Id series_id = slot.series_id;
       points.push_back({series_id, r.ts, r.value});
       if (observed) accepted.push_back({r, se.id, series_id, se.position_id});
     }
