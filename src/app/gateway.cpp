@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "alerts/alerts.h"
@@ -20,6 +21,7 @@
 #include "http/server.h"
 #include "http/static_files.h"
 #include "sim/demo_plant.h"
+#include "uplink/uplink.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
 
@@ -29,12 +31,15 @@ namespace asio = boost::asio;
 struct Gateway::Impl {
   Config config;
   Mode mode = Mode::kServe;
-  asio::io_context io{1};
+  asio::io_context io;
   std::unique_ptr<Clock> owned_clock;
   const Clock* clock = &SystemClock::instance();
   http::EventHub events;  // outlives every producer below
   std::unique_ptr<Store> store;
   std::unique_ptr<Ingest> ingest;
+  // Declared before the pipeline, whose workers feed it: its worker is
+  // stopped in run(); the object outlives the pipeline's observers.
+  std::unique_ptr<uplink::Uplink> uplink;
   // Declared in this order so the pipeline (whose workers call the alert
   // service) stops first.
   std::unique_ptr<alerts::AlertService> alerts;
@@ -45,9 +50,12 @@ struct Gateway::Impl {
   std::unique_ptr<http::Server> server;
   std::unique_ptr<sim::DemoPlant> plant;
   std::unique_ptr<ble::BleService> ble;  // declared late: stops before what it feeds
-  asio::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
-  asio::steady_timer sim_timer{io};
-  asio::steady_timer watchdog_timer{io};
+  // Signals and the gateway's own timers share one strand: with the
+  // io_context on several threads, stopping must not race a timer handler.
+  asio::strand<asio::io_context::executor_type> control{io.get_executor()};
+  asio::signal_set signals{control, SIGINT, SIGTERM, SIGHUP};
+  asio::steady_timer sim_timer{control};
+  asio::steady_timer watchdog_timer{control};
   std::uint64_t watchdog_usec = 0;
 
   void wait_signals();
@@ -214,6 +222,16 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     g->pipeline->attach(*g->ingest);
   }
 
+  // ---- uplink (cloud, MQTT/TLS) ----
+  if (c.uplink.enabled) {
+    auto u = uplink::Uplink::from_config(c.uplink, c.gateway.id, *g->store, *g->clock, g->pipeline.get(),
+                                         g->alerts.get());
+    if (!u) return u.status();
+    g->uplink = std::move(*u);
+    if (g->pipeline) g->uplink->attach(*g->pipeline);  // after the AlertService's observer
+    g->uplink->attach_raw(*g->ingest);
+  }
+
   // ---- HTTP ----
   auto& api = g->api;
   api.store = g->store.get();
@@ -225,6 +243,11 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   api.started_at = SystemClock::instance().now_ms();
   api.demo = mode == Mode::kDemo;
   VIGIL_RETURN_IF_ERROR(g->wire_web(mode));
+  if (g->uplink) {
+    uplink::Uplink* up = g->uplink.get();
+    api.components["uplink"] = [up] { return up->status(); };
+    if (api.alert_action) api.alert_action = uplink::forward_alert_actions(std::move(api.alert_action), *up);
+  }
   http::register_api(g->router, api);
   if (g->ble) ble::register_ble_api(g->router, api, *g->ble);
   g->router.set_fallback(http::serve_static);
@@ -327,8 +350,16 @@ int Gateway::run() {
   if (sd_watchdog_enabled(0, &g.watchdog_usec) > 0 && g.watchdog_usec > 0) g.pet_watchdog();
   sd_notify(0, "READY=1\nSTATUS=vigil running");
   if (g.ble) g.ble->start();
+  if (g.uplink) g.uplink->start();
+  // HTTP handlers are plain functions over thread-safe services, so the
+  // io_context runs on every core: one slow request does not queue the rest.
+  std::vector<std::thread> workers;
+  const unsigned extra = std::max(1u, std::thread::hardware_concurrency()) - 1;
+  for (unsigned i = 0; i < std::min(extra, 3u); ++i) workers.emplace_back([&g] { g.io.run(); });
   g.io.run();
+  for (auto& t : workers) t.join();
   if (g.ble) g.ble->stop();
+  if (g.uplink) g.uplink->stop();
   // Graceful stop: flush what is queued, checkpoint, close.
   auto s = g.store->flush();
   if (!s.ok()) spdlog::error("stop: flush: {}", s.ToString());

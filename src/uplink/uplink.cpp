@@ -66,6 +66,38 @@ Result<std::unique_ptr<Uplink>> Uplink::create(UplinkOptions options, std::uniqu
   return u;
 }
 
+Result<std::unique_ptr<Uplink>> Uplink::from_config(const UplinkConfig& c, const std::string& gateway_id,
+                                                    Store& store, const Clock& clock,
+                                                    analytics::Pipeline* pipeline, alerts::AlertService* alerts) {
+  TransportOptions t;
+  t.host = c.host;
+  t.port = c.port;
+  t.mqtt5 = c.protocol != "mqttv311";
+  t.ca_file = c.ca_file;
+  t.cert_file = c.cert_file;
+  t.key_file = c.key_file;
+  t.client_id = c.client_id.empty() ? gateway_id : c.client_id;
+  t.keepalive_s = c.keepalive_s;
+  auto tr = make_mosquitto_transport(t);
+  if (!tr) return tr.status();
+  UplinkOptions o;
+  o.gateway_id = gateway_id;
+  o.topic_prefix = c.topic_prefix;
+  o.outbox_max_bytes = static_cast<std::size_t>(c.outbox_max_mb) << 20;
+  o.summary_interval_s = c.summary_interval_s;
+  o.send_raw = c.send_raw_readings;
+  o.broker = c.host + ":" + std::to_string(c.port);
+  o.protocol = c.protocol;
+  return create(std::move(o), std::move(*tr), store, clock, pipeline, alerts);
+}
+
+void Uplink::alert_action_done(Id alert_id, const std::string& action, const std::string& actor) {
+  const char* ev = action == "acknowledge" ? "acknowledged" : action == "mute" ? "muted" : action == "close" ? "closed" : nullptr;
+  if (!ev) return;
+  auto s = alert_event(alert_id, ev, actor);
+  if (!s.ok()) spdlog::warn("uplink: alert {} {}: {}", alert_id, ev, s.ToString());
+}
+
 Uplink::~Uplink() {
   stop();
   transport_->disconnect();

@@ -42,6 +42,7 @@
 #include <thread>
 
 #include "alerts/alerts.h"
+#include "config/config.h"
 #include "analytics/pipeline.h"
 #include "uplink/messages.h"
 #include "uplink/outbox.h"
@@ -81,6 +82,12 @@ class Uplink {
   Uplink(const Uplink&) = delete;
   Uplink& operator=(const Uplink&) = delete;
 
+  // From the configuration (section "uplink") with the libmosquitto
+  // transport; client_id defaults to the gateway id.
+  static Result<std::unique_ptr<Uplink>> from_config(const UplinkConfig& c, const std::string& gateway_id,
+                                                     Store& store, const Clock& clock,
+                                                     analytics::Pipeline* pipeline, alerts::AlertService* alerts);
+
   // Starts the worker (first connection attempt at once).
   void start();
   void stop();
@@ -96,6 +103,8 @@ class Uplink {
   Status alert_event(Id alert_id, const std::string& event, const std::string& actor);
   Status alert_event(const alerts::Alert& a, const std::string& event, const std::string& actor);
   Status state_change(const analytics::StateChange& c);
+  // After a successful REST action on an alert: acknowledge | mute | close.
+  void alert_action_done(Id alert_id, const std::string& action, const std::string& actor);
   Status enqueue(Kind kind, const nlohmann::json& data);
   Status summaries(TimestampMs from, TimestampMs to, std::optional<Id> position = std::nullopt);
 
@@ -166,5 +175,17 @@ class Uplink {
     std::int64_t next_attempt_in_ms = 0;
   } snap_;
 };
+
+// Wraps the REST API's alert_action hook so every successful acknowledge,
+// mute or close also goes up as an alert event.
+template <typename F>
+F forward_alert_actions(F inner, Uplink& up) {
+  return [inner = std::move(inner), &up](Id id, const std::string& action, const nlohmann::json& body,
+                                         const std::string& actor) {
+    auto r = inner(id, action, body, actor);
+    if (r && r->ok()) up.alert_action_done(id, action, actor);
+    return r;
+  };
+}
 
 }  // namespace vigil::uplink
