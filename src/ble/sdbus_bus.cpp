@@ -225,7 +225,9 @@ class SdbusBus final : public BluezBus {
   Status call(const std::string& path, const char* iface, const char* method, Duration timeout, const Args&... args) {
     try {
       auto p = proxy(kBluez, path);
-      auto m = p->callMethod(method);
+      // MethodInvoker keeps a reference to the name: it must outlive `m`.
+      const std::string name(method);
+      auto m = p->callMethod(name);
       m.onInterface(iface).withTimeout(timeout);
       if constexpr (sizeof...(Args) > 0) m.withArguments(args...);
       m.storeResultsTo();
