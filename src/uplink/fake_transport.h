@@ -9,6 +9,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -30,10 +31,10 @@ class FakeTransport final : public Transport {
   struct State {
     std::mutex mu;
     TransportHandlers h;
-    bool accept_connect = true;
+    std::atomic<bool> accept_connect{true};
     std::string refuse_reason = "tls: certificate verify failed";
     bool connected = false;
-    int connect_calls = 0;
+    std::atomic<int> connect_calls{0};
     int next_mid = 1;
     std::vector<Published> published;  // every publish, in order
     std::vector<std::string> subscriptions;
