@@ -26,10 +26,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   tcp::acceptor acceptor;
   std::optional<asio::ssl::context> ssl;
   std::atomic<std::size_t> active{0};
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
 
   Impl(asio::io_context& i, const Router& r, ServerOptions o)
-      : io(i), router(r), opt(std::move(o)), acceptor(i) {}
+      : io(i), router(r), opt(std::move(o)), acceptor(asio::make_strand(i)) {}
   void accept();
 };
 
@@ -327,10 +327,15 @@ Status Server::listen() {
 }
 
 void Server::stop() {
-  if (!impl_ || impl_->stopped) return;
-  impl_->stopped = true;
-  beast::error_code ec;
-  impl_->acceptor.close(ec);
+  if (!impl_) return;
+  // The acceptor lives on its own strand; the io_context may run on several
+  // threads, so close it there rather than racing a pending accept.
+  asio::dispatch(impl_->acceptor.get_executor(), [impl = impl_] {
+    if (impl->stopped) return;
+    impl->stopped = true;
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
 }
 
 unsigned short Server::port() const {
