@@ -39,7 +39,10 @@ CREATE TABLE ble_sensor_health(
   last_waveform INTEGER,
   last_error TEXT NOT NULL DEFAULT '',
   updated_at INTEGER NOT NULL);
-)sql"};
+)sql",
+    // The decoder's replay state: the last accepted counter per sensor,
+    // restored at start so frames recorded before a restart stay replays.
+    "ALTER TABLE ble_sensor_health ADD COLUMN last_counter INTEGER;"};
 
 std::optional<std::uint16_t> uuid16(const std::string& uuid) {
   // "0000xxxx-0000-1000-8000-00805f9b34fb"
@@ -377,6 +380,7 @@ struct Scanner::Impl {
     ++accepted;
     c_frames->inc();
     if (f->counter_reset) ++h.h.counter_resets;
+    if (f->counter) h.h.last_counter = *f->counter;
     if (f->format == protocol::Format::kVigil) h.seen_vigil = true;
     if (h.last_frame && t - h.last_frame >= o.interval_min_gap_ms) {
       h.gaps.push_back(t - h.last_frame);
@@ -443,11 +447,11 @@ Status Scanner::init() {
   m.load_sensors();
   // Seed counters from the persisted health so they survive restarts.
   std::lock_guard lk(m.mu);
-  return m.store.read([&](sql::Db& db) -> Status {
+  VIGIL_RETURN_IF_ERROR(m.store.read([&](sql::Db& db) -> Status {
     auto q = db.prepare(
         "SELECT address, last_seen, rssi_dbm, battery_pct, expected_interval_ms, adverts, frames_accepted, "
-        "readings_rejected, counter_resets, rejected_json, waveforms, waveform_failures, last_waveform, last_error "
-        "FROM ble_sensor_health");
+        "readings_rejected, counter_resets, rejected_json, waveforms, waveform_failures, last_waveform, last_error, "
+        "last_counter FROM ble_sensor_health");
     if (!q) return q.status();
     while (true) {
       auto row = (*q)->step();
@@ -473,11 +477,25 @@ Status Scanner::init() {
       h.h.waveform_failures = static_cast<std::uint64_t>(s.i64(11));
       h.h.last_waveform = s.is_null(12) ? 0 : s.i64(12);
       h.h.last_error = s.text(13);
+      if (!s.is_null(14)) h.h.last_counter = static_cast<std::uint32_t>(s.i64(14));
       if (h.h.battery_pct && *h.h.battery_pct < m.o.battery_low_pct) h.battery_alerted = true;
     }
     (*q)->reset();
     return Status::Ok();
-  });
+  }));
+  // Restore the decoder's replay state: it has no setter, so feed it one
+  // frame of our own, encrypted with the sensor's key at the last accepted
+  // counter (objects: a packet id only, so nothing reaches ingest).
+  const std::uint8_t packet_id[] = {0x00, 0x00};
+  for (auto& [addr, h] : m.health) {
+    auto s = m.sensors.find(addr);
+    if (s == m.sensors.end() || !s->second.key || !h.h.last_counter) continue;
+    auto mac = protocol::Mac::parse(addr);
+    auto frame = protocol::encrypt_bthome(*s->second.key, *mac, *h.h.last_counter, packet_id);
+    auto r = m.decoder.decode_service_data(protocol::kBthomeUuid, protocol::Bytes(frame).subspan(2), *mac, m.now());
+    if (!r) spdlog::warn("ble: restoring the counter of {}: {}", addr, r.status().message());
+  }
+  return Status::Ok();
 }
 
 void Scanner::Impl::load_sensors() {
@@ -697,14 +715,15 @@ void Scanner::Impl::flush_health(bool all) {
     auto q = db.prepare(
         "INSERT INTO ble_sensor_health(sensor_id, address, last_seen, rssi_dbm, battery_pct, advert_rate_per_min, "
         "expected_interval_ms, adverts, frames_accepted, readings_rejected, counter_resets, rejected_json, waveforms, "
-        "waveform_failures, last_waveform, last_error, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "waveform_failures, last_waveform, last_error, updated_at, last_counter) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(sensor_id) DO UPDATE SET address=excluded.address, last_seen=excluded.last_seen, "
         "rssi_dbm=excluded.rssi_dbm, battery_pct=excluded.battery_pct, advert_rate_per_min=excluded.advert_rate_per_min, "
         "expected_interval_ms=excluded.expected_interval_ms, adverts=excluded.adverts, "
         "frames_accepted=excluded.frames_accepted, readings_rejected=excluded.readings_rejected, "
         "counter_resets=excluded.counter_resets, rejected_json=excluded.rejected_json, waveforms=excluded.waveforms, "
         "waveform_failures=excluded.waveform_failures, last_waveform=excluded.last_waveform, "
-        "last_error=excluded.last_error, updated_at=excluded.updated_at");
+        "last_error=excluded.last_error, updated_at=excluded.updated_at, "
+        "last_counter=COALESCE(excluded.last_counter, ble_sensor_health.last_counter)");
     if (!q) return q.status();
     for (auto& h : rows) {
       std::optional<std::int64_t> rssi;
@@ -728,6 +747,8 @@ void Scanner::Impl::flush_health(bool all) {
           .bind(15, last_wf)
           .bind(16, h.last_error)
           .bind(17, t);
+      if (h.last_counter) (*q)->bind(18, static_cast<std::int64_t>(*h.last_counter));
+      else (*q)->bind_null(18);
       VIGIL_RETURN_IF_ERROR((*q)->run());
     }
     return Status::Ok();

@@ -101,6 +101,7 @@ struct SensorHealth {
   std::uint64_t frames_accepted = 0;
   std::uint64_t readings_rejected = 0;  // by ingest
   std::uint64_t counter_resets = 0;
+  std::optional<std::uint32_t> last_counter;  // replay state, persisted
   std::map<std::string, std::uint64_t> rejected;  // protocol reject reason → count
   std::uint64_t waveforms = 0, waveform_failures = 0;
   TimestampMs last_waveform = 0;

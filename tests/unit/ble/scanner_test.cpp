@@ -465,3 +465,25 @@ TEST_CASE("A vigil sensor's waveform is pulled over GATT, reassembled and stored
     CHECK(r.scanner->health_all()[0].waveform_failures == 3);
   }
 }
+
+TEST_CASE("A frame recorded before a gateway restart is still a replay after it") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(5)));
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(6)));
+  r.close();
+  r.open();
+  r.scanner->tick();
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(5)));
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(7, 95, 27.0)));
+  auto h = r.scanner->health(id);
+  REQUIRE(h);
+  CHECK(h->rejected["replay"] == 1);
+  CHECK(h->frames_accepted == 3);
+  CHECK(h->last_counter == 7u);
+  CHECK(r.latest("temperature_c") == Approx(27.0));
+}
