@@ -487,3 +487,39 @@ TEST_CASE("A frame recorded before a gateway restart is still a replay after it"
   CHECK(h->last_counter == 7u);
   CHECK(r.latest("temperature_c") == Approx(27.0));
 }
+
+TEST_CASE("An off-the-shelf BTHome thermometer commissioned without a key becomes a time series") {
+  Rig r;
+  r.commission(kStrangerMac, false);
+  r.scanner->tick();
+  // Plain BTHome v2: device info 0x40, temperature 21.50 °C, humidity 45.00 %.
+  r.advert(kStrangerPath, kStrangerMac, service_data({0x40, 0x02, 0x66, 0x08, 0x03, 0x94, 0x11}));
+  CHECK(r.latest("temperature_c") == Approx(21.5));
+  CHECK(r.latest("humidity_pct") == Approx(45.0));
+  CHECK(r.scanner->discovered().empty());
+}
+
+TEST_CASE("A decommissioned sensor is no longer ingested and its history is kept") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 95, 25.0)));
+  CHECK(r.latest("temperature_c") == Approx(25.0));
+  REQUIRE(r.store
+              ->write_txn([&](sql::Db& d) -> Status {
+                auto q = d.prepare("UPDATE sensors SET decommissioned_at = ? WHERE id = ?");
+                if (!q) return q.status();
+                (*q)->bind(1, r.clock.now_ms()).bind(2, id);
+                return (*q)->run();
+              })
+              .ok());
+  r.scanner->reload_sensors_soon();
+  r.scanner->tick();
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 95, 30.0)));
+  CHECK(r.latest("temperature_c") == Approx(25.0));
+  CHECK(r.scanner->frames_accepted() == 1);
+  auto d = r.scanner->discovered();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].address == kSensorMac);
+}
