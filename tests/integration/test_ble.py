@@ -25,7 +25,8 @@ STRANGER = "AA:BB:CC:DD:EE:02"
 
 pytestmark = pytest.mark.skipif(virtual_sensor_bin() is None,
                                 reason="build the firmware host port first: "
-                                       "cmake --preset host -S sensor-fw && ninja -C sensor-fw/build/host")
+                                       "(cd sensor-fw && cmake --preset host && cmake --build --preset host), "
+                                       "or set VIGIL_VIRTUAL_SENSOR")
 
 
 def cli(*args):
