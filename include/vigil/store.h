@@ -6,8 +6,9 @@
 // they do not live in one indexed table. Points are appended to an unindexed
 // `ingest_log` (as fast as SQLite appends go) and mirrored into a small
 // in-memory head per series; a periodic checkpoint moves them into compressed
-// `chunks` (≤256 points, keyed (series_id, t0)) and `rollup_hourly`
-// (count/min/max/sum) in one transaction, then truncates the log. A range read
+// `chunks` (≤256 points, keyed (series_id, t0)) and hourly roll-ups
+// (count/min/max/sum, one `rollup_daily` row per series and day) in one
+// transaction, then truncates the log. A range read
 // is a few chunk rows plus the head. A crash loses nothing committed: on open
 // the log is replayed into the heads.
 //

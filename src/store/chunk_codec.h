@@ -18,6 +18,20 @@
 namespace vigil::store_detail {
 
 std::vector<std::uint8_t> encode_chunk(std::span<const Point> points);
+
+// Hourly aggregates of one series for one UTC day (table `rollup_daily`): one
+// row per series and day instead of per hour keeps the checkpoint's roll-up
+// writes 24× fewer. Format v1: u8 version=1, then for each hour present, in
+// ascending order: u8 hour (0–23), varint count, f64 min, f64 max, f64 sum.
+struct HourAggregate {
+  int hour = 0;
+  std::int64_t count = 0;
+  double min = 0, max = 0, sum = 0;
+};
+std::vector<std::uint8_t> encode_rollup_day(std::span<const HourAggregate> hours);
+Status decode_rollup_day(std::span<const std::uint8_t> blob, std::vector<HourAggregate>& out);
+// Merges `add` into `into` (both ascending by hour, unique hours).
+void merge_rollup_day(std::vector<HourAggregate>& into, std::span<const HourAggregate> add);
 // Appends the decoded points to `out`.
 Status decode_chunk(std::span<const std::uint8_t> blob, std::vector<Point>& out);
 

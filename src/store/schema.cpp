@@ -54,14 +54,12 @@ CREATE TABLE chunks(
   n INTEGER NOT NULL,
   data BLOB NOT NULL,
   PRIMARY KEY(series_id, t0)) WITHOUT ROWID;
-CREATE TABLE rollup_hourly(
+-- Hourly count/min/max/sum, one row per series and UTC day (chunk_codec.h).
+CREATE TABLE rollup_daily(
   series_id INTEGER NOT NULL,
-  hour INTEGER NOT NULL,
-  count INTEGER NOT NULL,
-  min REAL NOT NULL,
-  max REAL NOT NULL,
-  sum REAL NOT NULL,
-  PRIMARY KEY(series_id, hour)) WITHOUT ROWID;
+  day INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(series_id, day)) WITHOUT ROWID;
 CREATE TABLE waveforms(
   id INTEGER PRIMARY KEY,
   position_id INTEGER NOT NULL,

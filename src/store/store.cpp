@@ -19,10 +19,13 @@ using store_detail::encode_chunk;
 namespace {
 TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 constexpr TimestampMs kHourMs = 3600 * 1000;
-TimestampMs floor_hour(TimestampMs t) {
-  TimestampMs h = t / kHourMs * kHourMs;
-  return (t < 0 && h != t) ? h - kHourMs : h;
+constexpr TimestampMs kDayMs = 24 * kHourMs;
+TimestampMs floor_to(TimestampMs t, TimestampMs unit) {
+  TimestampMs h = t / unit * unit;
+  return (t < 0 && h != t) ? h - unit : h;
 }
+TimestampMs floor_hour(TimestampMs t) { return floor_to(t, kHourMs); }
+TimestampMs floor_day(TimestampMs t) { return floor_to(t, kDayMs); }
 }  // namespace
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -124,6 +127,11 @@ Status Store::Impl::with_reader(const std::function<Status(sql::Db&)>& fn) {
     db = std::move(*r);
   }
   Status s = fn(*db);
+  // A statement left mid-iteration (an early error return) would pin this
+  // connection's read snapshot: reset every busy one before pooling it.
+  for (sqlite3_stmt* st = sqlite3_next_stmt(db->raw(), nullptr); st; st = sqlite3_next_stmt(db->raw(), st)) {
+    if (sqlite3_stmt_busy(st)) sqlite3_reset(st);
+  }
   if (sqlite3_get_autocommit(db->raw()) == 0) (void)db->exec("ROLLBACK");
   {
     std::lock_guard lk(pool_mu);
@@ -354,25 +362,47 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, group.back().ts, static_cast<std::int64_t>(group.size())};
   }
 
-  // Hourly roll-ups, merged into what is already there.
+  // Hourly roll-ups: aggregate per hour here, then one read-merge-write of
+  // each touched day's row.
+  auto rd = db.prepare("SELECT data FROM rollup_daily WHERE series_id = ? AND day = ?");
+  if (!rd) return rd.status();
   auto ru = db.prepare(
-      "INSERT INTO rollup_hourly(series_id, hour, count, min, max, sum) VALUES(?, ?, ?, ?, ?, ?) "
-      "ON CONFLICT(series_id, hour) DO UPDATE SET count = count + excluded.count, "
-      "min = min(min, excluded.min), max = max(max, excluded.max), sum = sum + excluded.sum");
+      "INSERT INTO rollup_daily(series_id, day, data) VALUES(?, ?, ?) "
+      "ON CONFLICT(series_id, day) DO UPDATE SET data = excluded.data");
   if (!ru) return ru.status();
+  std::vector<store_detail::HourAggregate> day_aggs, existing;
   std::size_t k = 0;
   while (k < pts.size()) {
-    TimestampMs h = floor_hour(pts[k].ts);
-    std::int64_t n = 0;
-    double mn = pts[k].value, mx = pts[k].value, sum = 0;
-    while (k < pts.size() && floor_hour(pts[k].ts) == h) {
-      mn = std::min(mn, pts[k].value);
-      mx = std::max(mx, pts[k].value);
-      sum += pts[k].value;
-      ++n;
+    const TimestampMs day = floor_day(pts[k].ts);
+    day_aggs.clear();
+    while (k < pts.size() && floor_day(pts[k].ts) == day) {
+      const int hour = static_cast<int>((pts[k].ts - day) / kHourMs);
+      if (day_aggs.empty() || day_aggs.back().hour != hour) {
+        day_aggs.push_back({hour, 0, pts[k].value, pts[k].value, 0});
+      }
+      auto& h = day_aggs.back();
+      h.min = std::min(h.min, pts[k].value);
+      h.max = std::max(h.max, pts[k].value);
+      h.sum += pts[k].value;
+      ++h.count;
       ++k;
     }
-    VIGIL_RETURN_IF_ERROR((*ru)->bind(1, series).bind(2, h).bind(3, n).bind(4, mn).bind(5, mx).bind(6, sum).run());
+    (*rd)->bind(1, series).bind(2, day);
+    auto row = (*rd)->step();
+    if (!row) return row.status();
+    if (*row) {
+      Status ds = store_detail::decode_rollup_day((*rd)->blob(0), existing);
+      (*rd)->reset();
+      if (!ds.ok()) return ds.Annotate("series " + std::to_string(series) + " roll-up day " + std::to_string(day));
+      store_detail::merge_rollup_day(existing, day_aggs);
+    } else {
+      (*rd)->reset();
+      existing = day_aggs;
+    }
+    auto blob = store_detail::encode_rollup_day(existing);
+    (*ru)->bind(1, series).bind(2, day);
+    (*ru)->bind_blob(3, blob.data(), blob.size());
+    VIGIL_RETURN_IF_ERROR((*ru)->run());
   }
   return Status::Ok();
 }
@@ -438,11 +468,11 @@ Status Store::Impl::retention_locked() {
   (*ids)->reset();
   auto dc = writer->prepare("DELETE FROM chunks WHERE series_id = ? AND t0 < ? AND t1 < ?");
   if (!dc) return dc.status();
-  auto dr = writer->prepare("DELETE FROM rollup_hourly WHERE series_id = ? AND hour < ?");
+  auto dr = writer->prepare("DELETE FROM rollup_daily WHERE series_id = ? AND day < ?");
   if (!dr) return dr.status();
   for (Id id : all) {
     VIGIL_RETURN_IF_ERROR((*dc)->bind(1, id).bind(2, raw_cut).bind(3, raw_cut).run());
-    VIGIL_RETURN_IF_ERROR((*dr)->bind(1, id).bind(2, roll_cut).run());
+    VIGIL_RETURN_IF_ERROR((*dr)->bind(1, id).bind(2, floor_day(roll_cut)).run());
   }
   open_chunks.clear();  // the newest chunk may have gone
   return txn.commit();
@@ -571,15 +601,21 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
     std::shared_lock hl(impl_->heads_mu);
     Status s = impl_->with_reader([&](sql::Db& db) -> Status {
       auto q = db.prepare(
-          "SELECT hour, count, min, max, sum FROM rollup_hourly WHERE series_id = ? AND hour BETWEEN ? AND ? "
-          "ORDER BY hour");
+          "SELECT day, data FROM rollup_daily WHERE series_id = ? AND day BETWEEN ? AND ? ORDER BY day");
       if (!q) return q.status();
-      (*q)->bind(1, series_id).bind(2, from).bind(3, to);
+      (*q)->bind(1, series_id).bind(2, floor_day(from)).bind(3, to);
+      std::vector<store_detail::HourAggregate> hours;
       for (;;) {
         auto r = (*q)->step();
         if (!r) return r.status();
         if (!*r) break;
-        add((*q)->i64(0), (*q)->i64(1), (*q)->f64(2), (*q)->f64(3), (*q)->f64(4));
+        const TimestampMs day = (*q)->i64(0);
+        VIGIL_RETURN_IF_ERROR(store_detail::decode_rollup_day((*q)->blob(1), hours));
+        for (const auto& h : hours) {
+          const TimestampMs ts = day + h.hour * kHourMs;
+          if (ts < from || ts > to) continue;
+          add(ts, h.count, h.min, h.max, h.sum);
+        }
       }
       (*q)->reset();
       return Status::Ok();

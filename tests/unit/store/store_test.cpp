@@ -293,3 +293,38 @@ TEST_CASE("the audit log records who did what") {
   CHECK((*log)[0].actor == "alice");
   CHECK((*log)[0].action == "sensor.commission");
 }
+
+TEST_CASE("a day of hourly roll-ups round-trips, merges, and rejects damage") {
+  using store_detail::HourAggregate;
+  std::vector<HourAggregate> day = {{0, 6, 1.0, 2.0, 9.0}, {13, 1, -5.0, -5.0, -5.0}, {23, 2, 0.5, 0.75, 1.25}};
+  auto blob = store_detail::encode_rollup_day(day);
+  std::vector<HourAggregate> back;
+  REQUIRE(store_detail::decode_rollup_day(blob, back).ok());
+  REQUIRE(back.size() == 3);
+  CHECK(back[1].hour == 13);
+  CHECK(back[1].min == -5.0);
+  CHECK(back[2].sum == 1.25);
+  std::vector<HourAggregate> more = {{13, 2, -7.0, 4.0, -3.0}, {14, 1, 3.0, 3.0, 3.0}};
+  store_detail::merge_rollup_day(back, more);
+  REQUIRE(back.size() == 4);
+  CHECK(back[1].count == 3);
+  CHECK(back[1].min == -7.0);
+  CHECK(back[1].max == 4.0);
+  CHECK(back[1].sum == -8.0);
+  CHECK(back[2].hour == 14);
+  for (std::size_t cut = 0; cut + 1 < blob.size(); ++cut) {
+    if (cut == 1 + 0 || cut == 1) continue;  // a bare version byte is a valid empty day
+    std::vector<HourAggregate> out;
+    std::span<const std::uint8_t> part(blob.data(), cut);
+    if (cut == 0) {
+      CHECK_FALSE(store_detail::decode_rollup_day(part, out).ok());
+      continue;
+    }
+    auto st = store_detail::decode_rollup_day(part, out);
+    // Truncation inside an entry is corruption; at an entry boundary it is a shorter day.
+    if (!st.ok()) CHECK(out.empty());
+  }
+  auto bad = blob;
+  bad[1] = 30;  // hour out of range
+  CHECK(store_detail::decode_rollup_day(bad, back).code() == Status::Code::kCorruption);
+}
