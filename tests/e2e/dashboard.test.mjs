@@ -81,7 +81,9 @@ try {
     await page.goto(BASE + '/#/fleet');
     await page.locator('a.tile').first().waitFor();
     assert.equal(await page.locator('a.tile').count(), 6);
-    await page.waitForFunction(() => document.getElementById('live').classList.contains('on'));
+    // Locator waits run in Playwright's own world; waitForFunction would need
+    // eval in the page, which the dashboard's CSP (rightly) forbids.
+    await page.locator('#live.on').waitFor();
   });
 
   await step('open an asset and zoom a chart', async () => {
@@ -89,12 +91,22 @@ try {
     await page.waitForURL(/#\/asset\/\d+/);
     const canvas = page.locator('.chart canvas').first();
     await canvas.waitFor();
-    await page.waitForFunction(() => !document.querySelector('.readout') || document.querySelector('.readout').textContent !== '');
+    if (await page.locator('.readout').count() > 0) await page.locator('.readout', { hasText: /\S/ }).first().waitFor();
     const box = await canvas.boundingBox();
-    const seriesReq = page.waitForRequest((r) => r.url().includes('/api/v1/series/'));
-    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
-    await page.mouse.wheel(0, -300);
-    const req = await seriesReq;
+    // Wait for the zoom's own fetch: the first charts' initial loads and live
+    // refreshes (the default 25 h view) may still be in flight, and a chart
+    // ignores the wheel until its first data has arrived, so wheel again
+    // until a narrower range is requested.
+    const span = (r) => { const u = new URL(r.url()); return +u.searchParams.get('to') - +u.searchParams.get('from'); };
+    const narrower = (r) => r.url().includes('/api/v1/series/') && span(r) < 86400e3 + 3600e3;
+    let req = null;
+    for (let i = 0; i < 20 && !req; ++i) {
+      const next = page.waitForRequest(narrower, { timeout: 1500 }).catch(() => null);
+      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+      await page.mouse.wheel(0, -300);
+      req = await next;
+    }
+    assert.ok(req, 'zooming a chart fetched a narrower range');
     const u = new URL(req.url());
     assert.ok(+u.searchParams.get('to') - +u.searchParams.get('from') < 86400e3 + 3600e3, 'zoom narrows the range');
     await page.locator('button', { hasText: '30d' }).click();
