@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vigil/store.h"
+#include "protocol/types.h"
 
 namespace vigil::app {
 namespace {
@@ -19,31 +20,19 @@ Result<std::unique_ptr<Store>> open_store(const Config& c) {
   return Store::open(so);
 }
 
+// Address and key text use the protocol module's parsers, the same ones
+// the decoder uses for `vigil decode --address/--key`.
 bool normalize_mac(std::string& mac) {
-  std::string hex;
-  for (char ch : mac) {
-    if (ch == ':' || ch == '-') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return false;
-    hex += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  }
-  if (hex.size() != 12) return false;
-  mac.clear();
-  for (int i = 0; i < 6; ++i) {
-    if (i) mac += ':';
-    mac += hex.substr(static_cast<std::size_t>(i) * 2, 2);
-  }
+  auto m = protocol::Mac::parse(mac);
+  if (!m) return false;
+  mac = m->to_string();
   return true;
 }
 
 std::optional<std::vector<std::uint8_t>> parse_key(const std::string& hex) {
-  if (hex.size() != 32) return std::nullopt;
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i < 32; i += 2) {
-    if (!std::isxdigit(static_cast<unsigned char>(hex[i])) || !std::isxdigit(static_cast<unsigned char>(hex[i + 1])))
-      return std::nullopt;
-    out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
+  auto k = protocol::parse_key(hex);
+  if (!k) return std::nullopt;
+  return std::vector<std::uint8_t>(k->begin(), k->end());
 }
 
 }  // namespace
