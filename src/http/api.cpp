@@ -420,22 +420,8 @@ void register_api(Router& router, ApiContext& ctx) {
     const TimestampMs now = ctx.clock->now_ms();
     TimestampMs to = now, from = now - 24LL * 3600 * 1000;
     std::int64_t points = 500;
-    if (auto v = req.q("from")) {
-      auto x = to_int(*v);
-      if (!x) return problem(400, "invalid_argument", "from must be epoch milliseconds");
-      from = *x;
-    }
-    if (auto v = req.q("to")) {
-      auto x = to_int(*v);
-      if (!x) return problem(400, "invalid_argument", "to must be epoch milliseconds");
-      to = *x;
-    }
-    if (auto v = req.q("points")) {
-      auto x = to_int(*v);
-      if (!x || *x < 1 || *x > 10000) return problem(400, "invalid_argument", "points must be 1..10000");
-      points = *x;
-    }
-    if (to < from) return problem(400, "invalid_argument", "to is before from");
+    if (auto bad = query_range(req, from, to)) return *bad;
+    if (auto bad = query_int(req, "points", 1, 10000, points)) return *bad;
     const bool csv = req.q("format").value_or("json") == "csv";
     if (csv && req.q("raw").value_or("0") == "1") {
       auto r = ctx.store->range(*id, from, to);

@@ -322,21 +322,8 @@ void register_alerts(Router& router, ApiContext& ctx) {
     const TimestampMs now = ctx.clock->now_ms();
     TimestampMs from = now - 7LL * 24 * 3600 * 1000, to = now;
     std::int64_t limit = 200;
-    if (auto v = req.q("from")) {
-      auto x = to_int(*v);
-      if (!x) return problem(400, "invalid_argument", "from must be epoch milliseconds");
-      from = *x;
-    }
-    if (auto v = req.q("to")) {
-      auto x = to_int(*v);
-      if (!x) return problem(400, "invalid_argument", "to must be epoch milliseconds");
-      to = *x;
-    }
-    if (auto v = req.q("limit")) {
-      auto x = to_int(*v);
-      if (!x || *x < 1 || *x > 5000) return problem(400, "invalid_argument", "limit must be 1..5000");
-      limit = *x;
-    }
+    if (auto bad = query_range(req, from, to)) return *bad;
+    if (auto bad = query_int(req, "limit", 1, 5000, limit)) return *bad;
     auto ms = ctx.store->measurements(*id, from, to, static_cast<int>(limit));
     if (!ms) return from_status(ms.status());
     json arr = json::array();

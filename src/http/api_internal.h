@@ -23,6 +23,33 @@ inline std::optional<std::int64_t> to_int(const std::string& s) {
   return v;
 }
 
+// Reads `from`/`to` (epoch milliseconds) from the query into the given
+// defaults; a 400 problem for a malformed value or an empty range.
+inline std::optional<Response> query_range(const Request& req, TimestampMs& from, TimestampMs& to) {
+  for (auto [name, slot] : {std::pair<const char*, TimestampMs*>{"from", &from}, {"to", &to}}) {
+    if (auto v = req.q(name)) {
+      auto x = to_int(*v);
+      if (!x) return problem(400, "invalid_argument", std::string(name) + " must be epoch milliseconds");
+      *slot = *x;
+    }
+  }
+  if (to < from) return problem(400, "invalid_argument", "to is before from");
+  return std::nullopt;
+}
+
+// Reads an optional integer query parameter within [lo, hi] into `out`.
+inline std::optional<Response> query_int(const Request& req, const char* name, std::int64_t lo, std::int64_t hi,
+                                         std::int64_t& out) {
+  if (auto v = req.q(name)) {
+    auto x = to_int(*v);
+    if (!x || *x < lo || *x > hi)
+      return problem(400, "invalid_argument",
+                     std::string(name) + " must be " + std::to_string(lo) + ".." + std::to_string(hi));
+    out = *x;
+  }
+  return std::nullopt;
+}
+
 Response from_status(const Status& s);
 inline Response ok(const json& j) { return Response::json(200, j.dump()); }
 inline Response created(const json& j) { return Response::json(201, j.dump()); }
