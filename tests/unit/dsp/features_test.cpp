@@ -140,3 +140,61 @@ TEST_CASE("too short a waveform gives no features", "[dsp]") {
   std::vector<float> x(10, 1.0f);
   CHECK(compute_features(x, 1000, FeatureOptions{}).values.empty());
 }
+
+TEST_CASE("time-domain statistics match a plain two-pass computation at any length", "[dsp]") {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> nd(0.3, 0.5);
+  for (int n : {64, 1001, 4099, 8192}) {
+    std::vector<float> x(static_cast<std::size_t>(n));
+    for (auto& v : x) v = static_cast<float>(nd(rng));
+    x[static_cast<std::size_t>(n - 1)] = 4.0f;  // the peak sits in the unrolled loop's tail
+    double mean = 0;
+    for (float v : x) mean += v;
+    mean /= n;
+    double m2 = 0, m4 = 0, peak = 0;
+    for (float v : x) {
+      const double d = v - mean;
+      m2 += d * d;
+      m4 += d * d * d * d;
+      peak = std::max(peak, std::abs(d));
+    }
+    m2 /= n;
+    m4 /= n;
+    auto f = compute_features(x, 20000, FeatureOptions{});
+    CHECK(feature(f, "accel_rms_g") == Approx(std::sqrt(m2)).epsilon(1e-12));
+    CHECK(feature(f, "accel_peak_g") == Approx(peak).epsilon(1e-12));
+    CHECK(feature(f, "kurtosis") == Approx(m4 / (m2 * m2)).epsilon(1e-12));
+    auto t = time_features(x);
+    CHECK(t.rms == Approx(std::sqrt(m2)).epsilon(1e-12));
+    CHECK(t.peak == Approx(peak).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("the envelope of a modulated carrier reads the modulation depth at the modulation frequency",
+          "[dsp]") {
+  // x = A·(1 + μ·cos 2π·fm·t)·sin 2π·fc·t: its envelope is A·(1 + μ·cos 2π·fm·t),
+  // a line of amplitude A·μ at fm and an RMS of A·μ/√2 once the mean is removed.
+  const double fs = 20000, n = 8192, df = fs / n;
+  const double fm = 40 * df, fc = 2000 * df, a = 0.5, mu = 0.4;
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double t = static_cast<double>(i) / fs;
+    x[i] = static_cast<float>(a * (1 + mu * std::cos(2 * kPi * fm * t)) * std::sin(2 * kPi * fc * t));
+  }
+  FeatureOptions o;
+  o.bearing = BearingFrequencies{fm, 0.0, 0.0, 0.0};
+  // The automatic band (2.5–8 kHz) and a narrow one whose width is not a
+  // power of two in bins: the envelope must not depend on the band's size.
+  for (auto [lo, hi] : {std::pair{0.0, 0.0}, std::pair{3000.0, 5700.0}}) {
+    o.envelope_lo_hz = lo;
+    o.envelope_hi_hz = hi;
+    auto f = compute_features(x, fs, o);
+    CHECK(feature(f, "env_bpfo_g") == Approx(a * mu).epsilon(0.02));
+    CHECK(feature(f, "envelope_rms_g") == Approx(a * mu / std::sqrt(2.0)).epsilon(0.02));
+    const auto& e = f.envelope;
+    REQUIRE(e.df_hz == Approx(df));
+    REQUIRE(e.bins.size() > 40);
+    CHECK(e.bins[40] == Approx(a * mu).epsilon(0.02));
+    CHECK(e.bins[41] < 0.01 * a * mu);
+  }
+}
