@@ -142,6 +142,12 @@ class Store {
   Status read(const std::function<Status(sql::Db&)>& fn);
 
   StoreStats stats() const;
+  // A counter that moves after every write through this Store (committed
+  // readings, catalog changes, measurements, write_txn, checkpoints), so a
+  // reader can cache something built from the database and know when it may
+  // be stale. Writes by other processes on the same file are not seen:
+  // callers that cache must also bound the age.
+  std::uint64_t generation() const;
   const std::string& path() const;
 
  private:

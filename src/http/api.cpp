@@ -2,12 +2,15 @@
 #include "http/api.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "http/api_internal.h"
+#include "http/json_columns.h"
+#include "http/response_cache.h"
 
 namespace vigil::http {
 namespace detail {
@@ -220,6 +223,35 @@ std::string csv_number(double v) {
   return buf;
 }
 
+// GET /api/v1/fleet, built from the store and the analytics' states.
+Response fleet_response(ApiContext& ctx) {
+  auto sites = ctx.store->sites();
+  if (!sites) return from_status(sites.status());
+  auto assets = ctx.store->assets();
+  if (!assets) return from_status(assets.status());
+  auto positions = ctx.store->positions();
+  if (!positions) return from_status(positions.status());
+  Snapshot snap;
+  snap.load(ctx);
+  json out = {{"time", iso8601(ctx.clock->now_ms())}, {"now", ctx.clock->now_ms()}, {"sites", json::array()}};
+  json counts = {{"unknown", 0}, {"initializing", 0}, {"healthy", 0}, {"warning", 0}, {"alarm", 0}, {"not_running", 0}};
+  std::int64_t open_alerts = 0;
+  for (const auto& s : *sites) {
+    json sj = {{"id", s.id}, {"name", s.name}, {"timezone", s.timezone}, {"assets", json::array()}};
+    for (const auto& a : *assets) {
+      if (a.site_id != s.id) continue;
+      auto aj = asset_json(ctx, snap, a, *positions);
+      counts[aj["state"].get<std::string>()] = counts[aj["state"].get<std::string>()].get<int>() + 1;
+      open_alerts += aj["open_alerts"].get<std::int64_t>();
+      sj["assets"].push_back(std::move(aj));
+    }
+    out["sites"].push_back(std::move(sj));
+  }
+  out["asset_states"] = counts;
+  out["open_alerts"] = open_alerts;
+  return ok(out);
+}
+
 }  // namespace
 
 std::string iso8601(TimestampMs ts) {
@@ -303,34 +335,14 @@ void register_api(Router& router, ApiContext& ctx) {
   });
 
   // The dashboard's landing page in one request: sites → assets → positions
-  // with states, open alert counts and latest readings.
-  router.add("GET", "/api/v1/fleet", [&ctx](const Request& req) {
+  // with states, open alert counts and latest readings. Every dashboard polls
+  // it and its JSON is the costliest we build (≈0.5 ms for 100 positions), so
+  // it is cached until the store changes, at most kFleetMaxAge.
+  static constexpr std::chrono::milliseconds kFleetMaxAge{1000};
+  auto fleet_cache = std::make_shared<ResponseCache>(kFleetMaxAge);
+  router.add("GET", "/api/v1/fleet", [&ctx, fleet_cache](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
-    auto sites = ctx.store->sites();
-    if (!sites) return from_status(sites.status());
-    auto assets = ctx.store->assets();
-    if (!assets) return from_status(assets.status());
-    auto positions = ctx.store->positions();
-    if (!positions) return from_status(positions.status());
-    Snapshot snap;
-    snap.load(ctx);
-    json out = {{"time", iso8601(ctx.clock->now_ms())}, {"now", ctx.clock->now_ms()}, {"sites", json::array()}};
-    json counts = {{"unknown", 0}, {"initializing", 0}, {"healthy", 0}, {"warning", 0}, {"alarm", 0}, {"not_running", 0}};
-    std::int64_t open_alerts = 0;
-    for (const auto& s : *sites) {
-      json sj = {{"id", s.id}, {"name", s.name}, {"timezone", s.timezone}, {"assets", json::array()}};
-      for (const auto& a : *assets) {
-        if (a.site_id != s.id) continue;
-        auto aj = asset_json(ctx, snap, a, *positions);
-        counts[aj["state"].get<std::string>()] = counts[aj["state"].get<std::string>()].get<int>() + 1;
-        open_alerts += aj["open_alerts"].get<std::int64_t>();
-        sj["assets"].push_back(std::move(aj));
-      }
-      out["sites"].push_back(std::move(sj));
-    }
-    out["asset_states"] = counts;
-    out["open_alerts"] = open_alerts;
-    return ok(out);
+    return fleet_cache->get(ctx.store->generation(), [&ctx] { return fleet_response(ctx); });
   });
 
   router.add("GET", "/api/v1/assets/{id}", [&ctx](const Request& req) {
@@ -444,16 +456,18 @@ void register_api(Router& router, ApiContext& ctx) {
       return res;
     }
     // Columnar arrays: compact and what chart code wants.
-    json ts = json::array(), mn = json::array(), mx = json::array(), mean = json::array(), cnt = json::array();
-    for (const auto& x : *b) {
-      ts.push_back(x.ts);
-      mn.push_back(x.min);
-      mx.push_back(x.max);
-      mean.push_back(x.mean);
-      cnt.push_back(x.count);
-    }
-    return ok({{"series_id", *id}, {"from", from}, {"to", to}, {"ts", ts}, {"min", mn}, {"max", mx},
-               {"mean", mean}, {"count", cnt}});
+    std::span<const Bucket> rows(*b);
+    std::string body = JsonColumns(96 + rows.size() * 96)
+                           .column("count", rows, [](const auto& x) { return static_cast<std::int64_t>(x.count); })
+                           .field("from", from)
+                           .column("max", rows, [](const auto& x) { return x.max; })
+                           .column("mean", rows, [](const auto& x) { return x.mean; })
+                           .column("min", rows, [](const auto& x) { return x.min; })
+                           .field("series_id", *id)
+                           .field("to", to)
+                           .column("ts", rows, [](const auto& x) { return static_cast<std::int64_t>(x.ts); })
+                           .finish();
+    return Response::json(200, std::move(body));
   });
 
   router.add("GET", "/api/v1/sensors", [&ctx](const Request& req) {

@@ -24,7 +24,7 @@ Result<std::vector<T>> collect(sql::Stmt& q, RowFn row) {
 }
 
 // Runs an upsert returning the row id (RETURNING works for both branches).
-Result<Id> upsert_returning(std::mutex& mu, sql::Db& db, const std::string& sqltext,
+Result<Id> upsert_returning(WriteMutex& mu, sql::Db& db, const std::string& sqltext,
                             const std::function<void(sql::Stmt&)>& bind) {
   std::lock_guard lk(mu);
   auto q = db.prepare(sqltext);

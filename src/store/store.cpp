@@ -273,7 +273,7 @@ void Store::Impl::writer_loop() {
       done_cv.notify_all();
       batch.clear();
     } else {
-      std::lock_guard wl(write_mu);
+      std::lock_guard wl(write_mu.quiet());  // reads bookkeeping only: not a change
       due = log_points > 0 && wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
     }
     if (due) {
@@ -649,6 +649,8 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
   for (auto& b : out) b.mean = b.count ? b.mean / static_cast<double>(b.count) : 0;
   return out;
 }
+
+std::uint64_t Store::generation() const { return impl_->write_mu.generation(); }
 
 StoreStats Store::stats() const {
   StoreStats s;

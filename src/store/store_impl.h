@@ -16,6 +16,24 @@
 
 namespace vigil {
 
+// The writer's mutex. Every write to the database holds it, so each release
+// counts as a possible change of what readers see (Store::generation()).
+// Holders that only read writer-side bookkeeping lock quiet() instead.
+class WriteMutex {
+ public:
+  void lock() { mu_.lock(); }
+  void unlock() {
+    generation_.fetch_add(1, std::memory_order_release);
+    mu_.unlock();
+  }
+  std::mutex& quiet() { return mu_; }
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex mu_;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
 struct Store::Impl {
   static constexpr std::size_t kChunkMaxPoints = 256;
   static constexpr TimestampMs kChunkMaxSpanMs = 7LL * 24 * 3600 * 1000;
@@ -24,7 +42,7 @@ struct Store::Impl {
   const Clock* clock = nullptr;
 
   // ---- the one writer connection ----
-  std::mutex write_mu;
+  WriteMutex write_mu;
   std::unique_ptr<sql::Db> writer;
 
   // ---- reader pool ----

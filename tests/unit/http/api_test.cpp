@@ -76,6 +76,26 @@ TEST_CASE("the fleet overview rolls positions up into assets with open alert cou
   CHECK(j["open_alerts"] == 1);
 }
 
+TEST_CASE("the fleet overview shows a change at once although it is cached") {
+  ApiFixture f;
+  auto before = ApiFixture::js(f.call("GET", "/api/v1/fleet", f.viewer_token));
+  CHECK(before["open_alerts"] == 0);
+  f.add_alert();
+  vigil::Asset a;
+  a.site_id = f.site;
+  a.name = "Fan F-9";
+  REQUIRE(f.store->upsert_asset(a).ok());
+  auto after = ApiFixture::js(f.call("GET", "/api/v1/fleet", f.viewer_token));
+  CHECK(after["open_alerts"] == 1);
+  CHECK(after["sites"][0]["assets"].size() == 2);
+  // A new reading moves the position's latest value.
+  std::vector<vigil::Reading> rs{{"AA:BB:CC:DD:EE:01", "velocity_rms_mm_s", f.clock.now_ms(), 7.5}};
+  f.ingest->submit(rs);
+  REQUIRE(f.store->flush().ok());
+  auto fresh = ApiFixture::js(f.call("GET", "/api/v1/fleet", f.viewer_token));
+  CHECK(fresh["sites"][0]["assets"][0]["positions"][0]["latest"]["velocity_rms_mm_s"]["value"] == 7.5);
+}
+
 TEST_CASE("closing an alert needs valid Monitron codes and records who closed it") {
   ApiFixture f;
   auto id = std::to_string(f.add_alert());

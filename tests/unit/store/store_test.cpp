@@ -360,3 +360,27 @@ TEST_CASE("a full disk delays points but loses none of them") {
   REQUIRE(r.ok());
   CHECK(r->size() == 20000);
 }
+
+TEST_CASE("the generation moves after every kind of write and stands still while idle") {
+  TempDir d;
+  auto s = open_store(d.file("v.db"));
+  Id id = make_series(*s);
+  auto g0 = s->generation();
+  REQUIRE(s->append(ramp(id, 10)).ok());
+  REQUIRE(s->flush().ok());
+  auto g1 = s->generation();
+  CHECK(g1 > g0);  // committed readings
+  REQUIRE(s->upsert_site({0, "Second plant", "UTC"}).ok());
+  auto g2 = s->generation();
+  CHECK(g2 > g1);  // catalog
+  REQUIRE(s->write_txn([](sql::Db& db) { return db.exec("CREATE TABLE t(x)"); }).ok());
+  auto g3 = s->generation();
+  CHECK(g3 > g2);  // write_txn
+  REQUIRE(s->audit("tester", "touch", "nothing", "").ok());
+  CHECK(s->generation() > g3);
+  // The batch writer wakes every few ms with nothing to do: not a change.
+  auto idle = s->generation();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  (void)s->sites();
+  CHECK(s->generation() == idle);
+}
