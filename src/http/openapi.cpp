@@ -91,6 +91,50 @@ json schemas() {
                      {"rssi_dbm", nullable(number())},
                      {"latest", {{"type", "object"}}}},
                     {"id", "address", "name", "format", "position_id", "commissioned_at", "last_seen", "latest"});
+  // BLE module (served when ble.enabled): live health from the scanner, or
+  // the persisted row for a sensor the scanner does not hold.
+  s["SensorHealth"] = obj({{"sensor_id", integer()},
+                           {"address", str()},
+                           {"name", str()},
+                           {"position_id", nullable(integer())},
+                           {"decommissioned", boolean()},
+                           {"last_seen", nullable(str())},
+                           {"rssi_dbm", nullable(number())},
+                           {"battery_pct", nullable(number())},
+                           {"advert_rate_per_min", number()},
+                           {"expected_interval_s", nullable(number())},
+                           {"adverts", integer()},
+                           {"frames_accepted", integer()},
+                           {"readings_rejected", integer()},
+                           {"counter_resets", integer()},
+                           {"frames_rejected", {{"type", "object"}, {"description", "rejection reason → count"}}},
+                           {"waveforms", integer()},
+                           {"waveform_failures", integer()},
+                           {"last_waveform", nullable(str())},
+                           {"last_error", str()}},
+                          {"sensor_id", "address", "last_seen", "frames_accepted", "frames_rejected"});
+  s["BleHealth"] = obj({{"status", {{"type", "string"},
+                                    {"enum", {"starting", "no_dbus", "bluez_unavailable", "no_adapter",
+                                              "adapter_off", "scanning", "discovery_failed"}}}},
+                        {"ok", boolean()},
+                        {"message", str()},
+                        {"adapter", str()},
+                        {"discovering", boolean()},
+                        {"devices_known", integer()},
+                        {"devices_heard", integer()},
+                        {"discovered", integer()},
+                        {"commissioned", integer()},
+                        {"commissioned_heard", integer()},
+                        {"adverts_total", integer()},
+                        {"frames_accepted", integer()},
+                        {"frames_rejected", {{"type", "object"}, {"description", "rejection reason → count"}}},
+                        {"events_dropped", integer()},
+                        {"discovery_restarts", integer()},
+                        {"bluez_restarts", integer()},
+                        {"devices_removed", integer()},
+                        {"last_advert", nullable(str())},
+                        {"sensors", arr(ref("SensorHealth"))}},
+                       {"status", "ok", "commissioned", "sensors"});
   s["SensorCommissioned"] = obj({{"id", integer()}, {"address", str()}, {"name", str()}, {"format", str()},
                                  {"position_id", nullable(integer())}, {"has_key", boolean()}},
                                 {"id", "address", "has_key"});
@@ -158,6 +202,9 @@ struct Op {
   int status = 200;
   const char* request = nullptr;  // request body schema name
   const char* media = "application/json";
+  // Registered by another module when it runs (x-vigil-module), e.g. "ble"
+  // only with ble.enabled; nullptr = always served by the http module.
+  const char* module = nullptr;
 };
 
 std::vector<Op> operations() {
@@ -181,6 +228,8 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/sensors", "Commissioned sensors with last seen, battery, RSSI and latest values", "viewer", arr(ref("Sensor"))},
       {"POST", "/api/v1/sensors", "Commission a sensor by address, key and position", "admin", ref("SensorCommissioned"), 201, "Result"},
       {"GET", "/api/v1/sensors/discovered", "Sensors heard but not commissioned", "viewer", arr({{"type", "object"}})},
+      {"GET", "/api/v1/sensors/{id}/health", "BLE health of one sensor: last seen, RSSI, battery, frames accepted and rejected by reason (BLE enabled)", "viewer", ref("SensorHealth"), 200, nullptr, "application/json", "ble"},
+      {"GET", "/api/v1/ble/health", "BLE scanner status and every commissioned sensor's health (BLE enabled)", "viewer", ref("BleHealth"), 200, nullptr, "application/json", "ble"},
       {"GET", "/api/v1/events", "Server-Sent Events: reading, state, alert", "viewer", str(), 200, nullptr, "text/event-stream"},
       {"GET", "/api/v1/closeout-codes", "Failure mode, cause, action and model code lists", "viewer", ref("CloseoutCodes")},
       {"GET", "/api/v1/alerts", "Alerts (filters: status, severity, asset_id, position_id, since, limit; format=csv)", "viewer", arr(ref("Alert"))},
@@ -231,6 +280,7 @@ json build() {
     if (std::string(op.path).find("{id}") != std::string::npos)
       params.push_back({{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", integer()}});
     if (!params.empty()) o["parameters"] = params;
+    if (op.module) o["x-vigil-module"] = op.module;
     if (*op.role) {
       o["security"] = json::array({{{"bearer", json::array()}}, {{"session", json::array()}}});
       o["x-vigil-role"] = op.role;

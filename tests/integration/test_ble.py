@@ -19,6 +19,7 @@ import requests
 
 from bluez_mock import BluezMock, virtual_sensor, virtual_sensor_bin
 from conftest import VIGIL, Gateway
+from openapi_check import response_schema, schema_errors
 
 SENSOR = "C0:FF:EE:00:00:01"
 KEY = "00112233445566778899aabbccddeeff"
@@ -152,6 +153,14 @@ def test_sensors_are_scanned_end_to_end_and_scanning_survives_a_bluetoothd_resta
             return h if r.get("replay", 0) >= 1 and r.get("bad_mic", 0) >= 1 else None
         h = wait_for(rejected, what="replay and bad_mic rejections")
         assert h["frames_accepted"] >= 10 and h["last_seen"]
+
+        # The BLE routes are in the OpenAPI document, and what they serve matches it.
+        doc = requests.get(g.url("/api/v1/openapi.json"), timeout=5).json()
+        ble_ops = {p for p, ops in doc["paths"].items() for op in ops.values() if op.get("x-vigil-module") == "ble"}
+        assert ble_ops == {"/api/v1/sensors/{id}/health", "/api/v1/ble/health"}
+        assert schema_errors(doc, response_schema(doc, "/api/v1/sensors/{id}/health"), h) == []
+        bh = requests.get(g.url("/api/v1/ble/health"), headers=viewer, timeout=5).json()
+        assert bh["sensors"] and schema_errors(doc, response_schema(doc, "/api/v1/ble/health"), bh) == []
 
         def alerts():
             rows = db_rows(g, "SELECT title, severity FROM alerts WHERE model = 'sensorHealth'")
