@@ -199,6 +199,13 @@ double Baseline::median_raw(std::size_t i) const {
   return specs_[i].log ? std::exp(m) : m;
 }
 
+Baseline::Band Baseline::band_raw(std::size_t i, double k) const {
+  const auto j = static_cast<Eigen::Index>(i);
+  const double m = med_[j], d = k * scale_[j];
+  if (specs_[i].log) return {std::exp(m), std::exp(m - d), std::exp(m + d)};
+  return {m, m - d, m + d};
+}
+
 std::string feature_label(const std::string& n) {
   static const std::map<std::string, std::string> kLabels = {
       {"velocity_rms_mm_s", "velocity RMS"},

@@ -119,6 +119,13 @@ class Baseline {
   BaselineScore score(const std::vector<double>& raw, std::size_t top_n = 3) const;
   // Median of feature i in raw units. REQUIRES: fitted().
   double median_raw(std::size_t i) const;
+  // The normal range of feature i in raw units: median ± k robust standard
+  // deviations, taken in the transformed space (so a log feature's band is
+  // a ratio band, asymmetric in raw units). REQUIRES: fitted().
+  struct Band {
+    double median = 0, lo = 0, hi = 0;
+  };
+  Band band_raw(std::size_t i, double k) const;
   void clear();
 
  private:

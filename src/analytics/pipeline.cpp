@@ -341,8 +341,10 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
   };
   std::vector<Row> rows;
   std::vector<StateChange> changes;
+  auto bands = p.analyzer ? p.analyzer->baseline_bands(kBaselineBandSigma) : std::vector<MetricBand>{};
   {
     std::lock_guard lk(state_mu_);
+    bands_[p.position_id] = std::move(bands);
     auto& mine = state_[p.position_id];
     std::set<std::string> touched_models;
     for (auto& m : a.models) {
@@ -436,7 +438,9 @@ Result<ScopeHealth> Pipeline::position_health(Id position_id) const {
   std::lock_guard lk(state_mu_);
   auto it = state_.find(position_id);
   if (it == state_.end()) return make_scope("position", position_id, {});
-  return make_scope("position", position_id, it->second);
+  auto s = make_scope("position", position_id, it->second);
+  if (auto b = bands_.find(position_id); b != bands_.end()) s.baseline = b->second;
+  return s;
 }
 
 Result<ScopeHealth> Pipeline::asset_health(Id asset_id) const {

@@ -78,7 +78,13 @@ struct ScopeHealth {
   Id id = 0;
   HealthState state = HealthState::kUnknown;  // roll-up (worst persistent)
   std::vector<ModelHealth> models;
+  // Positions only: the learned normal range of each metric, ±kBaselineBandSigma.
+  std::vector<MetricBand> baseline;
 };
+
+// Width of the baseline band the dashboard draws: ±3 robust standard
+// deviations (≈ 99.7 % of normal behaviour for a Gaussian feature).
+inline constexpr double kBaselineBandSigma = 3.0;
 
 // Feedback from a closed alert.
 enum class Feedback {
@@ -160,6 +166,7 @@ class Pipeline {
   mutable std::mutex state_mu_;
   std::map<Id, Id> asset_of_;                               // position → asset
   std::map<Id, std::map<std::string, ModelHealth>> state_;  // position → model → health
+  std::map<Id, std::vector<MetricBand>> bands_;              // position → baseline bands
 };
 
 // Spectra reads (any thread). kNotFound-free: empty when none stored.

@@ -232,4 +232,19 @@ std::vector<ModelState> PositionAnalyzer::states() const {
   return out;
 }
 
+std::vector<MetricBand> PositionAnalyzer::baseline_bands(double k) const {
+  std::vector<MetricBand> out;
+  auto add = [&](const LearnedModel& m) {
+    const Baseline& b = m.baseline();
+    if (!b.fitted()) return;
+    for (std::size_t i = 0; i < b.specs().size(); ++i) {
+      auto band = b.band_raw(i, k);
+      out.push_back({b.specs()[i].name, m.name(), band.median, band.lo, band.hi});
+    }
+  };
+  if (vib_) add(*vib_);
+  for (auto& [n, m] : metric_models_) add(*m);
+  return out;
+}
+
 }  // namespace vigil::analytics

@@ -72,6 +72,13 @@ struct Assessment {
   std::string explanation;
 };
 
+// The learned normal range of one metric (a baseline band for charts).
+struct MetricBand {
+  std::string metric;  // feature or series metric name (velocity_rms_mm_s, temperature_c, ...)
+  std::string model;   // the model that learned it (vibrationML, temperatureML, metric:<name>)
+  double median = 0, lo = 0, hi = 0;  // raw units
+};
+
 // The roll-up of model states: not_running if not running, the worst of
 // warning/alarm if any, initializing while a model learns, else healthy.
 HealthState roll_up(const std::vector<ModelState>& models, bool running);
@@ -125,6 +132,9 @@ class PositionAnalyzer {
 
   // Latest state of every model that has seen data.
   std::vector<ModelState> states() const;
+  // Normal range (median ± k robust σ) of every feature of every fitted
+  // learned model; empty while learning.
+  std::vector<MetricBand> baseline_bands(double k) const;
 
  private:
   MachineInfo machine_;

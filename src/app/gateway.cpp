@@ -116,7 +116,13 @@ Status Gateway::Impl::wire_web(Mode mode) {
       for (const auto& m : h->models)
         models.push_back({{"model", m.model}, {"pointwise", to_string(m.pointwise)},
                           {"persistent", to_string(m.persistent)}, {"since", http::iso8601(m.ts)}});
-      return nlohmann::json{{"position_id", id}, {"state", to_string(h->state)}, {"models", models}};
+      // metric → learned normal range, for the charts' baseline band.
+      nlohmann::json baseline = nlohmann::json::object();
+      for (const auto& b : h->baseline)
+        baseline[b.metric] = {{"model", b.model}, {"median", b.median}, {"lo", b.lo}, {"hi", b.hi},
+                              {"sigma", analytics::kBaselineBandSigma}};
+      return nlohmann::json{{"position_id", id}, {"state", to_string(h->state)}, {"models", models},
+                            {"baseline", baseline}};
     };
     api.spectra = [store](Id position_id, const std::string& kind, int limit) -> Result<std::vector<http::SpectrumView>> {
       std::vector<http::SpectrumView> out;

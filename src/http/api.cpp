@@ -420,7 +420,8 @@ void register_api(Router& router, ApiContext& ctx) {
       return Status::Ok();
     });
     if (!st.ok()) return from_status(st);
-    return ok({{"position_id", *id}, {"state", worst}, {"models", models}});
+    // No analytics here: no learned baseline to show.
+    return ok({{"position_id", *id}, {"state", worst}, {"models", models}, {"baseline", json::object()}});
   });
 
   // Range query with server-side downsampling to at most `points` buckets.

@@ -73,8 +73,15 @@ json schemas() {
                         {"id", "metric", "unit", "sensor_id"});
   s["PositionHealth"] = obj({{"position_id", integer()}, {"state", state()},
                              {"models", arr(obj({{"model", str()}, {"pointwise", str()}, {"persistent", str()}},
-                                                {"model"}))}},
-                            {"state", "models"});
+                                                {"model"}))},
+                             {"baseline", {{"type", "object"},
+                                           {"description", "metric → learned normal range (median ± sigma robust "
+                                                           "standard deviations, raw units); empty while learning"},
+                                           {"additionalProperties", ref("BaselineBand")}}}},
+                            {"state", "models", "baseline"});
+  s["BaselineBand"] = obj({{"model", str()}, {"median", number()}, {"lo", number()}, {"hi", number()},
+                           {"sigma", number()}},
+                          {"model", "median", "lo", "hi"});
   s["SeriesData"] = obj({{"series_id", integer()}, {"from", integer()}, {"to", integer()}, {"ts", arr(integer())},
                          {"min", arr(number())}, {"max", arr(number())}, {"mean", arr(number())},
                          {"count", arr(integer())}},

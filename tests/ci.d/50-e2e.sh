@@ -15,7 +15,13 @@ if [ ! -d node_modules/playwright-core ]; then
 fi
 DATA=$(mktemp -d)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$BIN" demo --port "$PORT" --data-dir "$DATA" >"$DATA/vigil.log" 2>&1 &
+# Baselines learn from 2 simulated hours (6 s at the demo's 1200x) instead of
+# 48 (2.4 min), so the charts' baseline band shows within the test.
+cat >"$DATA/e2e.json" <<'JSON'
+// e2e: short learning period
+{ "analytics": { "learning_hours": 2 } }
+JSON
+"$BIN" demo --port "$PORT" --data-dir "$DATA" --config "$DATA/e2e.json" >"$DATA/vigil.log" 2>&1 &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DATA"; }
 trap cleanup EXIT INT TERM

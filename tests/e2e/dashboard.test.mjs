@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Drives the dashboard of a running `vigil demo` (URL in VIGIL_URL, its
 // database in VIGIL_DB) with Chromium: first-start admin, sign-in, fleet,
-// asset page and chart zoom, alert acknowledge + close, sensor
-// commissioning. Screenshots of failures go to tests/e2e/artifacts/.
+// asset page, chart zoom and the learned baseline band, alert acknowledge +
+// close, sensor commissioning. Screenshots of failures go to tests/e2e/artifacts/.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -110,6 +110,25 @@ try {
     const u = new URL(req.url());
     assert.ok(+u.searchParams.get('to') - +u.searchParams.get('from') < 86400e3 + 3600e3, 'zoom narrows the range');
     await page.locator('button', { hasText: '30d' }).click();
+  });
+
+  await step('the trends show the learned baseline band', async () => {
+    // The demo's models learn for 2 simulated hours (the e2e config); the
+    // page reads the bands when it opens, so reopen it until they are there.
+    const url = page.url();
+    let legend = null;
+    for (let i = 0; i < 30 && !legend; ++i) {
+      await page.locator('.chart canvas').first().waitFor();
+      const n = await page.locator('.band-legend').count();
+      if (n > 0) { legend = page.locator('.band-legend').first(); break; }
+      await page.waitForTimeout(1000);
+      await page.goto('about:blank');
+      await page.goto(url);
+    }
+    assert.ok(legend, 'a baseline band appeared on the trend charts');
+    const text = await legend.textContent();
+    const m = /baseline ([\d.e+-]+)–([\d.e+-]+)/.exec(text);
+    assert.ok(m && +m[1] < +m[2], `band legend "${text}" names lo < hi`);
   });
 
   await step('acknowledge and close an alert', async () => {

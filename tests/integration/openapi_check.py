@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """A small checker for the subset of JSON Schema that /api/v1/openapi.json
-uses (type, nullable, properties, required, items, enum, $ref): the Python
+uses (type, nullable, properties, additionalProperties, required, items, enum, $ref): the Python
 twin of the one in tests/unit/http/openapi_test.cpp, for routes that only the
 running gateway serves (modules such as BLE)."""
 
@@ -34,6 +34,11 @@ def schema_errors(doc, schema, value, where="$"):
         for k, sub in schema.get("properties", {}).items():
             if k in value:
                 errors += schema_errors(doc, sub, value[k], where + "." + k)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for k, v in value.items():
+                if k not in schema.get("properties", {}):
+                    errors += schema_errors(doc, extra, v, where + "." + k)
     if isinstance(value, list) and "items" in schema:
         for i, v in enumerate(value):
             errors += schema_errors(doc, schema["items"], v, "%s[%d]" % (where, i))

@@ -53,7 +53,8 @@ function timeLabel(t, step) {
 
 export class TimeChart {
   // opts: { title, unit, height, fetch(from, to, points, signal) → {ts,min,max,mean},
-  //         zones: [ab, bc, cd] | null, baseline: {lo, hi} | null, onView(from, to) }
+  //         zones: [ab, bc, cd] | null, baseline: {lo, hi, median} | null (the learned
+  //         normal band, shaded, with its median dashed), onView(from, to) }
   constructor(container, opts) {
     this.opts = { height: 180, ...opts };
     this.el = document.createElement('div');
@@ -64,7 +65,17 @@ export class TimeChart {
     this.titleEl.textContent = opts.title + (opts.unit ? ` (${opts.unit})` : '');
     this.readout = document.createElement('span');
     this.readout.className = 'muted readout';
-    this.head.append(this.titleEl, this.readout);
+    this.head.append(this.titleEl);
+    if (opts.baseline) {
+      const b = opts.baseline, f = (v) => String(+v.toPrecision(3));
+      this.bandEl = document.createElement('span');
+      this.bandEl.className = 'muted band-legend';
+      this.bandEl.textContent = `baseline ${f(b.lo)}–${f(b.hi)}`;
+      this.bandEl.title = `normal range learned by ${b.model || 'the model'}: median ${f(b.median)}, ` +
+        `±${b.sigma || 3} robust standard deviations`;
+      this.head.append(this.bandEl);
+    }
+    this.head.append(this.readout);
     this.canvas = document.createElement('canvas');
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', opts.title + ' trend');
@@ -174,9 +185,9 @@ export class TimeChart {
   draw() {
     if (!this.view) return;
     const { ctx, w, h } = setupCanvas(this.canvas, this.opts.height);
-    this.padL = 44; this.padR = 8;
+    this.padR = 8;
     const padT = 6, padB = 20;
-    const pw = w - this.padL - this.padR, ph = h - padT - padB;
+    const ph = h - padT - padB;
     const fg = css('--fg', '#222'), muted = css('--muted', '#888'), grid = css('--grid', '#ddd');
     const line = this.opts.color || css('--accent', '#0f6b5c');
     ctx.clearRect(0, 0, w, h);
@@ -198,16 +209,21 @@ export class TimeChart {
     if (this.opts.zeroBased !== false && lo > 0 && lo < (hi - lo) * 0.8) lo = 0;
     const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
     hi += pad; if (lo !== 0) lo -= pad;
+    // The left margin fits the widest value label (0.02475 needs more than 12).
+    const yTicks = niceTicks(lo, hi, Math.max(2, Math.floor(ph / 35)));
+    const yLabel = (v) => String(+v.toPrecision(4));
+    this.padL = Math.max(36, 8 + Math.ceil(Math.max(0, ...yTicks.map((v) => ctx.measureText(yLabel(v)).width))));
+    const pw = w - this.padL - this.padR;
     const X = (t) => this.padL + ((t - from) / (to - from)) * pw;
     const Y = (v) => padT + ph - ((v - lo) / (hi - lo)) * ph;
 
     // grid + axes
     ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.lineWidth = 1;
     ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
-    for (const v of niceTicks(lo, hi, Math.max(2, Math.floor(ph / 35)))) {
+    for (const v of yTicks) {
       const y = Math.round(Y(v)) + 0.5;
       ctx.beginPath(); ctx.moveTo(this.padL, y); ctx.lineTo(w - this.padR, y); ctx.stroke();
-      ctx.fillText(String(+v.toPrecision(4)), this.padL - 4, y);
+      ctx.fillText(yLabel(v), this.padL - 4, y);
     }
     const tt = timeTicks(from, to, pw);
     ctx.textAlign = 'center'; ctx.textBaseline = 'top';
@@ -223,6 +239,11 @@ export class TimeChart {
       ctx.fillStyle = css('--baseline', 'rgba(15,107,92,0.10)');
       const y1 = Y(this.opts.baseline.hi), y0 = Y(this.opts.baseline.lo);
       ctx.fillRect(this.padL, y1, pw, y0 - y1);
+      if (this.opts.baseline.median !== undefined) {
+        const ym = Math.round(Y(this.opts.baseline.median)) + 0.5;
+        ctx.strokeStyle = css('--baseline-line', 'rgba(15,107,92,0.45)'); ctx.setLineDash([2, 3]);
+        ctx.beginPath(); ctx.moveTo(this.padL, ym); ctx.lineTo(w - this.padR, ym); ctx.stroke(); ctx.setLineDash([]);
+      }
     }
     // ISO zone lines A/B, B/C, C/D
     if (zones) {

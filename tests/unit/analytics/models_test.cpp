@@ -196,3 +196,37 @@ TEST_CASE("temperature and any metric get their own learned model", "[analytics]
   CHECK(a.models[0].model == "metric:power_w");
   CHECK(a.state == HealthState::kHealthy);
 }
+
+TEST_CASE("a learned baseline gives each metric a normal band around its median", "[analytics]") {
+  PositionAnalyzer pa(MachineInfo{}, opts());
+  Plant p;
+  TimestampMs t = 1'700'000'000'000;
+  feed(pa, p, t, 24);
+  CHECK(pa.baseline_bands(3).empty());  // still learning
+  feed(pa, p, t, 40);
+  std::mt19937 rng(5);
+  std::normal_distribution<double> n(0, 0.5);
+  for (int i = 0; i < 60; ++i) pa.assess_metric(t += kHour, "temperature_c", 40 + n(rng));
+  auto bands = pa.baseline_bands(3);
+  auto find = [&](const std::string& m) {
+    for (auto& b : bands)
+      if (b.metric == m) return b;
+    FAIL("no band for " << m);
+    return MetricBand{};
+  };
+  auto vel = find("velocity_rms_mm_s");
+  CHECK(vel.model == kVibrationMl);
+  CHECK(vel.median == Approx(1.0).epsilon(0.03));
+  CHECK(vel.lo < vel.median);
+  CHECK(vel.hi > vel.median);
+  // A log feature's band is a ratio band; its width is floored at ±10 % per σ.
+  CHECK(vel.hi / vel.median == Approx(vel.median / vel.lo).epsilon(1e-9));
+  CHECK(vel.hi / vel.median >= std::exp(0.3) - 1e-9);
+  auto temp = find("temperature_c");
+  CHECK(temp.model == kTemperatureMl);
+  CHECK(temp.median == Approx(40).margin(0.3));
+  CHECK(temp.hi - temp.median == Approx(temp.median - temp.lo));
+  // A wider k gives a wider band.
+  for (auto& b : pa.baseline_bands(5))
+    if (b.metric == "temperature_c") CHECK(b.hi - b.lo > temp.hi - temp.lo);
+}

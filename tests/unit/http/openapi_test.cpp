@@ -2,8 +2,8 @@
 // Keeps /api/v1/openapi.json true: every route of the real Router is
 // documented, every documented operation is served, and real responses
 // match their documented schemas (a small checker for the subset of JSON
-// Schema the document uses: type, nullable, properties, required, items,
-// enum, $ref).
+// Schema the document uses: type, nullable, properties, additionalProperties,
+// required, items, enum, $ref).
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -46,6 +46,10 @@ void check_schema(const json& doc, const json& schema, const json& v, const std:
     if (schema.contains("properties"))
       for (auto& [k, sub] : schema["properties"].items())
         if (v.contains(k)) check_schema(doc, sub, v[k], where + "." + k, errors);
+    if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object())
+      for (auto& [k, sub] : v.items())
+        if (!schema.value("properties", json::object()).contains(k))
+          check_schema(doc, schema["additionalProperties"], sub, where + "." + k, errors);
   }
   if (v.is_array() && schema.contains("items"))
     for (std::size_t i = 0; i < v.size(); ++i)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Asset: per position, linked trend charts (velocity RMS with ISO zone lines,
-// acceleration, temperature, anomaly score) that zoom and pan together and
+// acceleration, temperature, anomaly score; the learned baseline band once
+// the position's models have learned) that zoom and pan together and
 // fetch downsampled buckets for the visible range; the latest spectrum and
 // envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
 import { api, h, fmt, metricLabel, metricUnit, ZONES } from '../api.js';
@@ -74,6 +75,7 @@ export async function renderAsset(main, app, id) {
       if (!s) continue;
       const c = new TimeChart(trends, {
         title: metricLabel(m), unit: metricUnit(m, s.unit), zones: m === 'velocity_rms_mm_s' ? zones : null,
+        baseline: (health && health.baseline && health.baseline[m]) || null,
         fetch: (from, to, points, signal) => api(`/series/${s.id}?from=${from}&to=${to}&points=${points}`, { signal }),
         onView, onReset,
       });
