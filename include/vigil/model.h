@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Domain value types shared by every module: the plant hierarchy
-// (site → asset → position ← sensor), readings, health states.
-// Plain structs; no behaviour beyond string conversion.
+// (site → asset → position ← sensor), machine classes, readings, health
+// states. Plain structs; no behaviour beyond string conversion and the
+// validity rule of a machine class.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "vigil/clock.h"
+#include "vigil/status.h"
 
 namespace vigil {
 
@@ -51,6 +53,33 @@ struct Asset {
   double shaft_rpm = 0;                            // 0 = unknown / variable
   std::optional<BearingGeometry> bearing;
 };
+
+// ISO 10816 / 20816 velocity zone boundaries of a machine class: velocity
+// RMS in mm/s where zone A ends (ab), B ends (bc) and C ends (cd).
+struct ZoneLimits {
+  double ab = 0, bc = 0, cd = 0;
+  friend bool operator==(const ZoneLimits&, const ZoneLimits&) = default;
+};
+
+// Where a machine class comes from. A class of the same name in a later
+// layer hides the earlier one: built-in < configuration
+// (analytics.machine_classes) < user (added at runtime, kept in the store).
+enum class ClassSource { kBuiltin, kConfig, kUser };
+const char* to_string(ClassSource s);  // "builtin" | "config" | "user"
+
+struct MachineClass {
+  std::string name;
+  ZoneLimits limits;
+  ClassSource source = ClassSource::kUser;
+  std::optional<ClassSource> hides;  // the layer beneath it with the same name
+};
+
+// The one rule for a machine class, wherever it comes from: a name of 1..64
+// characters [A-Za-z0-9._-] and limits 0 < ab < bc < cd <= 1000 mm/s.
+// kInvalidArgument with a sentence naming what is wrong.
+inline constexpr double kMaxZoneLimitMmS = 1000;
+bool valid_machine_class_name(std::string_view name);
+Status check_machine_class(std::string_view name, const ZoneLimits& limits);
 
 struct Position {
   Id id = 0;

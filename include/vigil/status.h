@@ -32,6 +32,7 @@ class Status {
     kCorruption,        // stored data fails an integrity check
     kUnavailable,       // a peer (broker, bluetoothd) is not reachable now
     kResourceExhausted,  // a queue, disk or limit is full
+    kFailedPrecondition,  // refused in the current state (e.g. a class still in use)
     kInternal,
   };
 
@@ -45,6 +46,7 @@ class Status {
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
+  static Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }

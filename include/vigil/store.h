@@ -100,6 +100,11 @@ class Store {
   Result<std::vector<Position>> positions(std::optional<Id> asset_id = std::nullopt);
   Result<std::vector<Sensor>> sensors();
   Result<std::optional<Sensor>> sensor_by_address(const std::string& address);
+  // User machine classes (source kUser), by name. Checked with
+  // check_machine_class() before they are written.
+  Result<std::vector<MachineClass>> machine_classes();
+  Status put_machine_class(const std::string& name, const ZoneLimits& limits);  // adds or replaces
+  Result<bool> delete_machine_class(const std::string& name);  // false: none of that name
 
   // ---- time series ----
   // Returns the series id for (sensor, metric), creating it if needed.

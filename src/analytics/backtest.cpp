@@ -69,6 +69,8 @@ Result<AnalyticsOptions> options_from(const BacktestOptions& b) {
     o.learning_hours = cfg->analytics.learning_hours;
     o.persistence_n = cfg->analytics.persistence_n;
     o.persistence_m = cfg->analytics.persistence_m;
+    // The configured machine classes, as the gateway registers them.
+    VIGIL_RETURN_IF_ERROR(ZoneTable::global().set_layer(ClassSource::kConfig, cfg->analytics.machine_classes));
   }
   if (b.learn) {
     if (*b.learn < 3) return Status::InvalidArgument("--learn must be at least 3");
@@ -89,6 +91,9 @@ int run_waveforms(const BacktestOptions& b, const AnalyticsOptions& opt, std::os
     return 2;
   }
   const auto& chans = ds->channels();
+  if (!ZoneTable::global().find(ds->machine().machine_class))
+    err << "vigil backtest: warning: unknown machine class '" << ds->machine().machine_class
+        << "': vibrationISO stays unknown (define it in analytics.machine_classes, --config)\n";
   std::vector<PositionAnalyzer> an;
   for (std::size_t c = 0; c < chans.size(); ++c) an.emplace_back(ds->machine(), opt);
   dsp::FeatureOptions fo = an[0].feature_options();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <numeric>
 
 namespace vigil::analytics {
@@ -21,7 +22,7 @@ const char* to_string(Zone z) {
 
 ZoneTable::ZoneTable() {
   // docs/domain.md (ISO 10816-1 classes, ISO 10816-3 / 20816-3 groups).
-  classes_ = {
+  const std::pair<const char*, ZoneLimits> builtin[] = {
       {"iso10816_class1", {0.71, 1.8, 4.5}},
       {"iso10816_class2", {1.12, 2.8, 7.1}},
       {"iso10816_class3", {1.8, 4.5, 11.2}},
@@ -31,6 +32,7 @@ ZoneTable::ZoneTable() {
       {"iso20816_3_group2_rigid", {1.4, 2.8, 4.5}},
       {"iso20816_3_group2_flexible", {2.3, 4.5, 7.1}},
   };
+  for (const auto& [name, l] : builtin) classes_[name][static_cast<std::size_t>(ClassSource::kBuiltin)] = l;
 }
 
 ZoneTable& ZoneTable::global() {
@@ -38,27 +40,74 @@ ZoneTable& ZoneTable::global() {
   return t;
 }
 
-Status ZoneTable::register_class(const std::string& name, ZoneLimits l) {
-  if (name.empty()) return Status::InvalidArgument("machine class name is empty");
-  if (!(l.ab > 0 && l.ab < l.bc && l.bc < l.cd))
-    return Status::InvalidArgument("machine class '" + name +
-                                   "': zone limits must satisfy 0 < A/B < B/C < C/D");
+Status ZoneTable::register_class(const std::string& name, ZoneLimits l, ClassSource layer) {
+  VIGIL_RETURN_IF_ERROR(check_machine_class(name, l));
   std::lock_guard lk(mu_);
-  classes_[name] = l;
+  classes_[name][static_cast<std::size_t>(layer)] = l;
   return Status::Ok();
 }
 
+Status ZoneTable::set_layer(ClassSource layer, const std::map<std::string, ZoneLimits>& classes) {
+  for (const auto& [name, l] : classes) VIGIL_RETURN_IF_ERROR(check_machine_class(name, l));
+  const auto i = static_cast<std::size_t>(layer);
+  std::lock_guard lk(mu_);
+  for (auto it = classes_.begin(); it != classes_.end();) {
+    it->second[i].reset();
+    it = unused(it->second) ? classes_.erase(it) : std::next(it);
+  }
+  for (const auto& [name, l] : classes) classes_[name][i] = l;
+  return Status::Ok();
+}
+
+bool ZoneTable::unregister_class(const std::string& name, ClassSource layer) {
+  std::lock_guard lk(mu_);
+  auto it = classes_.find(name);
+  if (it == classes_.end() || !it->second[static_cast<std::size_t>(layer)]) return false;
+  it->second[static_cast<std::size_t>(layer)].reset();
+  if (unused(it->second)) classes_.erase(it);
+  return true;
+}
+
+bool ZoneTable::unused(const Layers& layers) {
+  for (const auto& l : layers)
+    if (l) return false;
+  return true;
+}
+
+std::optional<MachineClass> ZoneTable::effective(const std::string& name, const Layers& layers) {
+  std::optional<MachineClass> top;
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    if (!layers[i]) continue;
+    if (!top) top = MachineClass{name, *layers[i], static_cast<ClassSource>(i), std::nullopt};
+    else if (!top->hides) top->hides = static_cast<ClassSource>(i);
+  }
+  return top;
+}
+
 Result<ZoneLimits> ZoneTable::limits(const std::string& c) const {
+  auto m = find(c);
+  if (!m) return Status::NotFound("unknown machine class '" + c + "'");
+  return m->limits;
+}
+
+std::optional<MachineClass> ZoneTable::find(const std::string& c) const {
   std::lock_guard lk(mu_);
   auto it = classes_.find(c);
-  if (it == classes_.end()) return Status::NotFound("unknown machine class '" + c + "'");
-  return it->second;
+  if (it == classes_.end()) return std::nullopt;
+  return effective(it->first, it->second);
+}
+
+std::vector<MachineClass> ZoneTable::list() const {
+  std::lock_guard lk(mu_);
+  std::vector<MachineClass> out;
+  for (const auto& [name, layers] : classes_)
+    if (auto m = effective(name, layers)) out.push_back(std::move(*m));
+  return out;
 }
 
 std::vector<std::string> ZoneTable::classes() const {
-  std::lock_guard lk(mu_);
   std::vector<std::string> out;
-  for (auto& [k, v] : classes_) out.push_back(k);
+  for (auto& m : list()) out.push_back(m.name);
   return out;
 }
 

@@ -3,18 +3,19 @@
 // The scoring models of one machine position, free of I/O so the gateway and
 // `vigil backtest` run exactly the same code:
 //
-//   ZoneTable        ISO 10816-1 / 20816-3 velocity zones per machine class,
-//                    plus user-defined classes.
+//   ZoneTable        ISO 10816-1 / 20816-3 velocity zones per machine class:
+//                    built-in, configured and user-defined classes.
 //   Baseline         robust multivariate baseline (median/MAD standardisation,
 //                    reweighted covariance with shrinkage) giving a calibrated
 //                    score and an explanation of which features moved.
 //   Persistence      pointwise → persistent state ("N of the last M").
 //
 // Thread-safety: value types; an instance belongs to one thread at a time.
-// ZoneTable::register_class and lookups may run concurrently (internal lock).
+// ZoneTable's changes and lookups may run concurrently (internal lock).
 #pragma once
 
 #include <Eigen/Dense>
+#include <array>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -37,20 +38,35 @@ inline constexpr const char* kTemperatureMl = "temperatureML";
 enum class Zone { kA, kB, kC, kD };
 const char* to_string(Zone z);  // "A".."D"
 
-struct ZoneLimits {
-  double ab = 0, bc = 0, cd = 0;  // velocity RMS mm/s boundaries, ascending
-};
+using vigil::ZoneLimits;  // vigil/model.h
 
+// The machine classes zones are judged by, in three layers (vigil/model.h
+// ClassSource): built-in, configured (analytics.machine_classes) and user
+// (added at runtime; analytics::MachineClasses keeps them in the store). A
+// name's limits are those of its highest layer.
 class ZoneTable {
  public:
+  // The process-wide table the analyzers read.
+  static ZoneTable& global();
   // Built-in classes: iso10816_class1..4 (10816-1 classes I–IV) and
   // iso20816_3_group1_rigid, _group1_flexible, _group2_rigid, _group2_flexible.
-  static ZoneTable& global();
   ZoneTable();
-  // Adds or replaces a class. kInvalidArgument unless 0 < ab < bc < cd.
-  Status register_class(const std::string& name, ZoneLimits limits);
-  // kNotFound for an unknown class.
+  // Adds or replaces a class in `layer`. kInvalidArgument unless
+  // check_machine_class() holds.
+  Status register_class(const std::string& name, ZoneLimits limits, ClassSource layer = ClassSource::kUser);
+  // Replaces every class of `layer` with `classes`. All are checked first;
+  // on an error nothing changes.
+  Status set_layer(ClassSource layer, const std::map<std::string, ZoneLimits>& classes);
+  // Removes `name` from `layer`, uncovering a lower layer's class of that
+  // name if there is one. False if `layer` had no such class.
+  bool unregister_class(const std::string& name, ClassSource layer = ClassSource::kUser);
+
+  // The effective limits. kNotFound for an unknown class.
   Result<ZoneLimits> limits(const std::string& machine_class) const;
+  // The effective class with its source and the layer it hides.
+  std::optional<MachineClass> find(const std::string& machine_class) const;
+  // Every class by name.
+  std::vector<MachineClass> list() const;
   std::vector<std::string> classes() const;
 
   static Zone zone(const ZoneLimits& l, double velocity_rms_mm_s);
@@ -58,8 +74,11 @@ class ZoneTable {
   static HealthState state(Zone z);
 
  private:
+  using Layers = std::array<std::optional<ZoneLimits>, 3>;  // indexed by ClassSource
+  static bool unused(const Layers& layers);
+  static std::optional<MachineClass> effective(const std::string& name, const Layers& layers);
   mutable std::mutex mu_;
-  std::map<std::string, ZoneLimits> classes_;
+  std::map<std::string, Layers> classes_;
 };
 
 // ---------------------------------------------------------------- baseline

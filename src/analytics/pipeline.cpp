@@ -214,6 +214,7 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
   const bool same = p->analyzer && m.machine_class == p->machine.machine_class &&
                     m.shaft_rpm == p->machine.shaft_rpm && m.bearing.has_value() == p->machine.bearing.has_value();
   if (!same) p->analyzer = std::make_unique<PositionAnalyzer>(m, opt_.analytics);
+  else p->analyzer->reload_zone_limits();  // the class's limits may have changed
   p->machine = m;
   p->generation = gen;
   {

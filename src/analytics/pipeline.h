@@ -130,7 +130,8 @@ class Pipeline {
 
   // Alert closure feedback for a position's model ("" = all its models).
   void feedback(Id position_id, const std::string& model, Feedback kind, TimestampMs since);
-  // Forget cached asset data (machine class, speed, bearing) after edits.
+  // Forget cached asset data (machine class, speed, bearing) and zone
+  // limits after edits; each position reloads them before its next job.
   void invalidate_machines();
 
   // ---- reads for the REST layer (any thread) ----

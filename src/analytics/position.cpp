@@ -93,9 +93,13 @@ void LearnedModel::rebaseline() {
 PositionAnalyzer::PositionAnalyzer(MachineInfo machine, AnalyticsOptions options)
     : machine_(std::move(machine)), opt_(options),
       iso_persistence_(options.persistence_n, options.persistence_m) {
-  auto l = ZoneTable::global().limits(machine_.machine_class);
-  if (l) zone_limits_ = *l;
+  reload_zone_limits();
   iso_last_.model = kVibrationIso;
+}
+
+void PositionAnalyzer::reload_zone_limits() {
+  auto l = ZoneTable::global().limits(machine_.machine_class);
+  zone_limits_ = l ? std::optional<ZoneLimits>(*l) : std::nullopt;
 }
 
 dsp::FeatureOptions PositionAnalyzer::feature_options() const {

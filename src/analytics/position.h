@@ -118,6 +118,10 @@ class PositionAnalyzer {
   // Feature options for a waveform of this position at sample rate fs.
   dsp::FeatureOptions feature_options() const;
   const MachineInfo& machine() const { return machine_; }
+  // Re-reads the limits of the machine's class from ZoneTable::global(),
+  // after a class was added, changed or removed; the ISO persistence window
+  // is kept. An unknown class scores vibrationISO as unknown.
+  void reload_zone_limits();
 
   // A vibration measurement: features of a waveform (dsp::compute_features)
   // or of a sensor frame (at least velocity_rms_mm_s or accel_rms_g).

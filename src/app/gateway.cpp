@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alerts/alerts.h"
+#include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"
 #include "auth/auth.h"
 #include "auth/self_signed.h"
@@ -36,6 +37,7 @@ struct Gateway::Impl {
   const Clock* clock = &SystemClock::instance();
   http::EventHub events;  // outlives every producer below
   std::unique_ptr<Store> store;
+  std::unique_ptr<analytics::MachineClasses> classes;  // over ZoneTable::global()
   std::unique_ptr<Ingest> ingest;
   // Declared before the pipeline, whose workers feed it: its worker is
   // stopped in run(); the object outlives the pipeline's observers.
@@ -196,6 +198,10 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   auto store = Store::open(so);
   if (!store) return store.status();
   g->store = std::move(*store);
+  // Machine classes before anything scores: built-in < configured < stored
+  // user classes (REST, MQTT).
+  g->classes = std::make_unique<analytics::MachineClasses>(*g->store);
+  VIGIL_RETURN_IF_ERROR(g->classes->load(c.analytics.machine_classes));
   g->ingest = std::make_unique<Ingest>(*g->store, *g->clock);
 
   // ---- sources ----

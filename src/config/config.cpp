@@ -14,6 +14,12 @@ namespace {
 
 using json = nlohmann::json;
 
+// "FILE:LINE" of a key path ("storage.path"), "FILE:?" if unknown.
+std::string line_of(const std::string& file, const std::map<std::string, int>& lines, const std::string& path) {
+  auto l = lines.find(path);
+  return file + ":" + (l == lines.end() ? std::string("?") : std::to_string(l->second));
+}
+
 // Reads one object section, checking types and ranges; remembers the first
 // error with the line of the offending key.
 class SectionReader {
@@ -66,6 +72,15 @@ class SectionReader {
     }
     out = x;
   }
+  // A nested object, or nullptr when absent (or not an object: an error).
+  const json* object(const char* key) {
+    auto* v = take(key);
+    if (v && !v->is_object()) {
+      fail(key, "must be an object");
+      return nullptr;
+    }
+    return v;
+  }
   // Call after all fields: unknown keys are errors.
   Status finish() {
     if (!err_.ok()) return err_;
@@ -78,9 +93,7 @@ class SectionReader {
     return Status::Ok();
   }
   Status error_at(const std::string& path, const std::string& msg) const {
-    auto l = lines_.find(path);
-    std::string where = file_ + ":" + (l == lines_.end() ? std::string("?") : std::to_string(l->second));
-    return Status::InvalidArgument(where + ": " + msg);
+    return Status::InvalidArgument(line_of(file_, lines_, path) + ": " + msg);
   }
 
  private:
@@ -99,6 +112,35 @@ class SectionReader {
   std::set<std::string> seen_;
   Status err_;
 };
+
+// analytics.machine_classes: name → {"ab", "bc", "cd"}, each class checked
+// with the rule every other road (REST, MQTT) uses.
+Status read_machine_classes(const json& obj, const std::string& file, const std::map<std::string, int>& lines,
+                            std::map<std::string, ZoneLimits>& out) {
+  const std::string section = "analytics.machine_classes";
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    const std::string path = section + "." + it.key();
+    if (!valid_machine_class_name(it.key()))
+      return Status::InvalidArgument(line_of(file, lines, path) + ": " + section + ": '" + it.key() +
+                                     "' is not a valid class name (1..64 characters of A-Z a-z 0-9 . _ -)");
+    if (!it->is_object())
+      return Status::InvalidArgument(line_of(file, lines, path) + ": " + path +
+                                     " must be an object {\"ab\": …, \"bc\": …, \"cd\": …} (mm/s)");
+    for (const char* k : {"ab", "bc", "cd"})
+      if (!it->contains(k))
+        return Status::InvalidArgument(line_of(file, lines, path) + ": " + path + " needs \"ab\", \"bc\" and \"cd\"");
+    ZoneLimits l;
+    SectionReader r(*it, path, file, lines);
+    r.number("ab", l.ab, 0, kMaxZoneLimitMmS);
+    r.number("bc", l.bc, 0, kMaxZoneLimitMmS);
+    r.number("cd", l.cd, 0, kMaxZoneLimitMmS);
+    VIGIL_RETURN_IF_ERROR(r.finish());
+    if (auto s = check_machine_class(it.key(), l); !s.ok())
+      return Status::InvalidArgument(line_of(file, lines, path) + ": " + section + ": " + s.message());
+    out[it.key()] = l;
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -125,9 +167,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     auto it = root.find(name);
     if (it == root.end()) return &kEmpty;
     if (!it->is_object()) {
-      auto l = lines.find(name);
-      return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
-                                     ": section '" + name + "' must be an object");
+      return Status::InvalidArgument(line_of(filename, lines, name) + ": section '" + name + "' must be an object");
     }
     return &*it;
   };
@@ -135,9 +175,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
                                                   "analytics", "uplink", "demo"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!kSections.count(it.key())) {
-      auto l = lines.find(it.key());
-      return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
-                                     ": unknown section '" + it.key() + "'");
+      return Status::InvalidArgument(line_of(filename, lines, it.key()) + ": unknown section '" + it.key() + "'");
     }
   }
 
@@ -190,10 +228,11 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("persistence_n", c.analytics.persistence_n, 1, 100);
     r.integer("persistence_m", c.analytics.persistence_m, 1, 100);
     r.integer("threads", c.analytics.threads, 1, 64);
+    if (const json* mc = r.object("machine_classes"))
+      VIGIL_RETURN_IF_ERROR(read_machine_classes(*mc, filename, lines, c.analytics.machine_classes));
   });
   if (c.analytics.persistence_n > c.analytics.persistence_m) {
-    auto l = lines.find("analytics.persistence_n");
-    return Status::InvalidArgument(filename + ":" + (l == lines.end() ? "?" : std::to_string(l->second)) +
+    return Status::InvalidArgument(line_of(filename, lines, "analytics.persistence_n") +
                                    ": analytics.persistence_n must not exceed persistence_m");
   }
   VIGIL_SECTION("uplink", {

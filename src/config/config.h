@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
+#include "vigil/model.h"
 #include "vigil/status.h"
 
 namespace vigil {
@@ -57,6 +59,10 @@ struct AnalyticsConfig {
   int persistence_n = 2;  // N of the last M points above threshold = persistent
   int persistence_m = 3;
   int threads = 1;
+  // Plant-specific ISO zone classes, name → limits (checked with
+  // check_machine_class). Hide a built-in class of the same name; classes
+  // added at runtime (REST, MQTT) hide these in turn.
+  std::map<std::string, ZoneLimits> machine_classes;
 };
 
 struct UplinkConfig {

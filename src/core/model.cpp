@@ -2,6 +2,7 @@
 #include "vigil/model.h"
 
 #include <array>
+#include <cmath>
 #include <utility>
 
 namespace vigil {
@@ -51,6 +52,37 @@ const char* to_string(PositionType t) {
 std::optional<PositionType> position_type_from_string(std::string_view s) {
   for (auto& [k, v] : kTypes) if (s == v) return k;
   return std::nullopt;
+}
+
+const char* to_string(ClassSource s) {
+  switch (s) {
+    case ClassSource::kBuiltin: return "builtin";
+    case ClassSource::kConfig: return "config";
+    case ClassSource::kUser: return "user";
+  }
+  return "user";
+}
+
+bool valid_machine_class_name(std::string_view name) {
+  auto name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  };
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) ok = ok && name_char(c);
+  return ok;
+}
+
+Status check_machine_class(std::string_view name, const ZoneLimits& l) {
+  if (!valid_machine_class_name(name))
+    return Status::InvalidArgument("a machine class name is 1..64 characters of A-Z a-z 0-9 . _ -");
+  const std::string who = "machine class '" + std::string(name) + "': ";
+  if (!std::isfinite(l.ab) || !std::isfinite(l.bc) || !std::isfinite(l.cd))
+    return Status::InvalidArgument(who + "zone limits must be numbers");
+  if (!(l.ab > 0 && l.ab < l.bc && l.bc < l.cd))
+    return Status::InvalidArgument(who + "zone limits must ascend above zero: 0 < ab < bc < cd (mm/s)");
+  if (l.cd > kMaxZoneLimitMmS) return Status::InvalidArgument(who + "zone limits must be at most 1000 mm/s");
+  return Status::Ok();
 }
 
 }  // namespace vigil

@@ -14,6 +14,7 @@ const char* Status::CodeName(Code c) {
     case Code::kCorruption: return "corruption";
     case Code::kUnavailable: return "unavailable";
     case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kFailedPrecondition: return "failed_precondition";
     case Code::kInternal: return "internal";
   }
   return "unknown";

@@ -221,6 +221,39 @@ Result<std::optional<Sensor>> Store::sensor_by_address(const std::string& addres
   return out;
 }
 
+Result<std::vector<MachineClass>> Store::machine_classes() {
+  std::vector<MachineClass> out;
+  VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT name, ab, bc, cd FROM machine_classes ORDER BY name");
+    if (!q) return q.status();
+    auto r = collect<MachineClass>(**q, [](sql::Stmt& s) {
+      return MachineClass{s.text(0), {s.f64(1), s.f64(2), s.f64(3)}, ClassSource::kUser, std::nullopt};
+    });
+    if (!r) return r.status();
+    out = std::move(*r);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status Store::put_machine_class(const std::string& name, const ZoneLimits& l) {
+  VIGIL_RETURN_IF_ERROR(check_machine_class(name, l));
+  std::lock_guard lk(impl_->write_mu);
+  auto q = impl_->writer->prepare(
+      "INSERT INTO machine_classes(name, ab, bc, cd) VALUES(?, ?, ?, ?) "
+      "ON CONFLICT(name) DO UPDATE SET ab = excluded.ab, bc = excluded.bc, cd = excluded.cd");
+  if (!q) return q.status();
+  return (*q)->bind(1, name).bind(2, l.ab).bind(3, l.bc).bind(4, l.cd).run();
+}
+
+Result<bool> Store::delete_machine_class(const std::string& name) {
+  std::lock_guard lk(impl_->write_mu);
+  auto q = impl_->writer->prepare("DELETE FROM machine_classes WHERE name = ?");
+  if (!q) return q.status();
+  VIGIL_RETURN_IF_ERROR((*q)->bind(1, name).run());
+  return impl_->writer->changes() > 0;
+}
+
 Result<Id> Store::ensure_series(Id sensor_id, const std::string& metric, const std::string& unit) {
   return upsert_returning(
       impl_->write_mu, *impl_->writer,

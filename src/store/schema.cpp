@@ -116,6 +116,15 @@ CREATE TABLE audit_log(
   detail TEXT NOT NULL DEFAULT '');
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql",
+      // v2: machine classes added or overridden at runtime (REST, MQTT); the
+      // built-in and configured ones are not stored.
+      R"sql(
+CREATE TABLE machine_classes(
+  name TEXT PRIMARY KEY,
+  ab REAL NOT NULL,
+  bc REAL NOT NULL,
+  cd REAL NOT NULL) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

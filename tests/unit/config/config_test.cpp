@@ -73,3 +73,74 @@ TEST_CASE("persistence N may not exceed M") {
   auto c = parse_config("{\"analytics\": {\"persistence_n\": 4, \"persistence_m\": 3}}", "v.json");
   REQUIRE_FALSE(c.ok());
 }
+
+// ---------------------------------------------------------- machine classes
+TEST_CASE("machine classes default to none") {
+  auto c = parse_config("{}", "v.json");
+  REQUIRE(c.ok());
+  CHECK(c->analytics.machine_classes.empty());
+}
+
+TEST_CASE("machine classes are read as name to zone limits") {
+  auto c = parse_config(R"({"analytics": {"machine_classes": {
+    "cooling_fan_l3": {"ab": 1.4, "bc": 3.5, "cd": 6},
+    "iso10816_class2": {"ab": 1.0, "bc": 2.5, "cd": 6.3}
+  }}})", "v.json");
+  REQUIRE(c.ok());
+  REQUIRE(c->analytics.machine_classes.size() == 2);
+  CHECK(c->analytics.machine_classes.at("cooling_fan_l3") == ZoneLimits{1.4, 3.5, 6});
+  CHECK(c->analytics.machine_classes.at("iso10816_class2").bc == 2.5);
+}
+
+TEST_CASE("machine classes that are not an object are rejected with their line") {
+  auto c = parse_config("{\"analytics\": {\n\"machine_classes\": []}}", "v.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message() == "v.json:2: analytics.machine_classes must be an object");
+}
+
+TEST_CASE("a machine class with limits out of order is rejected with the line of the class") {
+  auto c = parse_config(
+      "{\"analytics\": {\"machine_classes\": {\n  \"ok\": {\"ab\": 1, \"bc\": 2, \"cd\": 3},\n"
+      "  \"fan\": {\"ab\": 3, \"bc\": 2, \"cd\": 4}\n}}}",
+      "v.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().rfind("v.json:3: analytics.machine_classes: machine class 'fan': zone limits must ascend", 0) ==
+        0);
+}
+
+TEST_CASE("a machine class limit above 1000 mm/s or not a number is rejected with its own line") {
+  auto big = parse_config("{\"analytics\": {\"machine_classes\": {\"fan\": {\n\"ab\": 1, \"bc\": 2,\n\"cd\": 2000}}}}",
+                          "v.json");
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.status().message() == "v.json:3: analytics.machine_classes.fan.cd must be between 0 and 1000");
+  auto text = parse_config("{\"analytics\": {\"machine_classes\": {\"fan\": {\"ab\": \"1\", \"bc\": 2, \"cd\": 3}}}}",
+                           "v.json");
+  REQUIRE_FALSE(text.ok());
+  CHECK(text.status().message().find("analytics.machine_classes.fan.ab must be a number") != std::string::npos);
+}
+
+TEST_CASE("a machine class missing a limit or with an unknown key is rejected") {
+  auto missing = parse_config("{\"analytics\": {\"machine_classes\": {\n\"fan\": {\"ab\": 1, \"bc\": 2}}}}", "v.json");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message() == "v.json:2: analytics.machine_classes.fan needs \"ab\", \"bc\" and \"cd\"");
+  auto extra = parse_config(
+      "{\"analytics\": {\"machine_classes\": {\"fan\": {\"ab\": 1, \"bc\": 2, \"cd\": 3,\n\"de\": 4}}}}", "v.json");
+  REQUIRE_FALSE(extra.ok());
+  CHECK(extra.status().message() ==
+        "v.json:2: unknown key 'de' in section 'analytics.machine_classes.fan'");
+}
+
+TEST_CASE("a machine class name outside [A-Za-z0-9._-] or longer than 64 characters is rejected") {
+  for (const std::string& name : {std::string("fan line"), std::string("fan/3"), std::string(65, 'x'), std::string()}) {
+    INFO(name);
+    auto c = parse_config("{\"analytics\": {\"machine_classes\": {\n\"" + name +
+                              "\": {\"ab\": 1, \"bc\": 2, \"cd\": 3}}}}",
+                          "v.json");
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().message().find("is not a valid class name") != std::string::npos);
+  }
+  CHECK(parse_config("{\"analytics\": {\"machine_classes\": {\"" + std::string(64, 'x') +
+                         "\": {\"ab\": 1, \"bc\": 2, \"cd\": 3}}}}",
+                     "v.json")
+            .ok());
+}

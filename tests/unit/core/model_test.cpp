@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "vigil/metrics_registry.h"
 #include "vigil/model.h"
 #include "vigil/status.h"
@@ -51,4 +53,24 @@ TEST_CASE("counters render in Prometheus text format with labels") {
   CHECK(text.find("x_total{reason=\"b\"} 1") != std::string::npos);
   CHECK(text.find("y 2.5") != std::string::npos);
   CHECK(r.counter_value("x_total", "reason=\"a\"") == 3);
+}
+
+TEST_CASE("a machine class is a name of [A-Za-z0-9._-] with ascending limits up to 1000 mm/s") {
+  CHECK(check_machine_class("fan_line-3.b", {1, 2, 3}).ok());
+  CHECK(check_machine_class(std::string(64, 'a'), {1, 2, 1000}).ok());
+  CHECK_FALSE(check_machine_class("", {1, 2, 3}).ok());
+  CHECK_FALSE(check_machine_class(std::string(65, 'a'), {1, 2, 3}).ok());
+  CHECK_FALSE(check_machine_class("fan line", {1, 2, 3}).ok());
+  CHECK_FALSE(check_machine_class("fan/3", {1, 2, 3}).ok());
+  CHECK(check_machine_class("fan", {0, 2, 3}).message().find("0 < ab < bc < cd") != std::string::npos);
+  CHECK_FALSE(check_machine_class("fan", {2, 2, 3}).ok());
+  CHECK_FALSE(check_machine_class("fan", {1, 3, 2}).ok());
+  CHECK(check_machine_class("fan", {1, 2, 1001}).message().find("at most 1000 mm/s") != std::string::npos);
+  CHECK_FALSE(check_machine_class("fan", {1, 2, std::nan("")}).ok());
+}
+
+TEST_CASE("machine class sources have lower-case names") {
+  CHECK(std::string(to_string(ClassSource::kBuiltin)) == "builtin");
+  CHECK(std::string(to_string(ClassSource::kConfig)) == "config");
+  CHECK(std::string(to_string(ClassSource::kUser)) == "user");
 }

@@ -384,3 +384,25 @@ TEST_CASE("the generation moves after every kind of write and stands still while
   (void)s->sites();
   CHECK(s->generation() == idle);
 }
+
+TEST_CASE("user machine classes are stored by name, replaced, deleted and kept across a reopen") {
+  TempDir d;
+  {
+    auto s = open_store(d.file("v.db"));
+    REQUIRE(s->put_machine_class("pump_l7", {2, 4, 8}).ok());
+    REQUIRE(s->put_machine_class("fan_l3", {1, 2, 3}).ok());
+    REQUIRE(s->put_machine_class("pump_l7", {2, 5, 9}).ok());
+    CHECK(s->put_machine_class("upside_down", {3, 2, 1}).code() == Status::Code::kInvalidArgument);
+    CHECK(s->put_machine_class("no good", {1, 2, 3}).code() == Status::Code::kInvalidArgument);
+  }
+  auto s = open_store(d.file("v.db"));
+  auto all = s->machine_classes();
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].name == "fan_l3");  // by name
+  CHECK((*all)[1].limits == ZoneLimits{2, 5, 9});
+  CHECK((*all)[1].source == ClassSource::kUser);
+  CHECK(*s->delete_machine_class("fan_l3"));
+  CHECK_FALSE(*s->delete_machine_class("fan_l3"));
+  CHECK(s->machine_classes()->size() == 1);
+}
