@@ -57,6 +57,16 @@ Status Outbox::migrate(Store& store) {
       "  created_at INTEGER NOT NULL);"
       "CREATE INDEX uplink_outbox_kind ON uplink_outbox(kind, seq);"
       "CREATE TABLE uplink_kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+      // v2: zone limits set by `threshold` commands ("zone:<class>" keys)
+      // move to the store's machine_classes table, where every user class
+      // lives; a class stored there already wins.
+      "INSERT INTO machine_classes(name, ab, bc, cd) "
+      "  SELECT substr(key, 6), json_extract(value, '$.ab'), json_extract(value, '$.bc'), "
+      "         json_extract(value, '$.cd') FROM uplink_kv "
+      "  WHERE key LIKE 'zone:%' AND json_valid(value) AND json_extract(value, '$.ab') IS NOT NULL "
+      "    AND json_extract(value, '$.bc') IS NOT NULL AND json_extract(value, '$.cd') IS NOT NULL "
+      "  ON CONFLICT(name) DO NOTHING;"
+      "DELETE FROM uplink_kv WHERE key LIKE 'zone:%';",
   });
 }
 

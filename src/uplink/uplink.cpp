@@ -6,7 +6,6 @@
 #include <future>
 #include <random>
 
-#include "analytics/models.h"
 #include "uplink/messages.h"
 
 namespace vigil::uplink {
@@ -22,6 +21,7 @@ Uplink::Uplink(UplinkOptions o, std::unique_ptr<Transport> t, Store& store, cons
       prefix_(expand_prefix(opt_.topic_prefix, opt_.gateway_id)),
       transport_(std::move(t)),
       store_(store),
+      classes_(store),
       clock_(clock),
       pipeline_(pipeline),
       alerts_(alerts),
@@ -51,8 +51,8 @@ Result<std::unique_ptr<Uplink>> Uplink::create(UplinkOptions options, std::uniqu
   auto se = u->kv_get("summary_end");
   if (!se) return se.status();
   if (!se->empty()) u->summary_end_ = std::stoll(*se);
-  auto s = u->load_thresholds();
-  if (!s.ok()) spdlog::warn("uplink: thresholds: {}", s.ToString());
+  auto s = u->classes_.load_user();
+  if (!s.ok()) spdlog::warn("uplink: machine classes: {}", s.ToString());
   Uplink* self = u.get();
   TransportHandlers h;
   h.on_status = [self](bool up, const Status& why) {
@@ -417,10 +417,8 @@ Status Uplink::execute(const Command& c, const std::string& actor, json& result)
   if (c.name == "threshold") {
     analytics::ZoneLimits l{c.args["ab"].get<double>(), c.args["bc"].get<double>(), c.args["cd"].get<double>()};
     const std::string cls = c.args["machine_class"].get<std::string>();
-    if (!analytics::ZoneTable::global().limits(cls).ok())
-      return Status::NotFound("unknown machine class \"" + cls + "\"");
-    VIGIL_RETURN_IF_ERROR(analytics::ZoneTable::global().register_class(cls, l));
-    VIGIL_RETURN_IF_ERROR(kv_put("zone:" + cls, json{{"ab", l.ab}, {"bc", l.bc}, {"cd", l.cd}}.dump()));
+    if (!classes_.find(cls)) return Status::NotFound("unknown machine class \"" + cls + "\"");
+    VIGIL_RETURN_IF_ERROR(classes_.put(cls, l));  // a user class: stored, then scored with
     if (pipeline_) pipeline_->invalidate_machines();
     result = {{"machine_class", cls}, {"ab", l.ab}, {"bc", l.bc}, {"cd", l.cd}};
     return Status::Ok();
@@ -434,29 +432,6 @@ Status Uplink::execute(const Command& c, const std::string& actor, json& result)
   if (!list) return list.status();
   for (const auto& j : *list) VIGIL_RETURN_IF_ERROR(enqueue(Kind::kSummary, j));
   result = {{"summaries", list->size()}};
-  return Status::Ok();
-}
-
-Status Uplink::load_thresholds() {
-  std::vector<std::pair<std::string, std::string>> rows;
-  VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
-    auto q = db.prepare("SELECT key, value FROM uplink_kv WHERE key LIKE 'zone:%'");
-    if (!q) return q.status();
-    while (true) {
-      auto r = (*q)->step();
-      if (!r) return r.status();
-      if (!*r) break;
-      rows.emplace_back((*q)->text(0), (*q)->text(1));
-    }
-    (*q)->reset();
-    return Status::Ok();
-  }));
-  for (const auto& [k, v] : rows) {
-    json j = json::parse(v, nullptr, false);
-    if (!j.is_object()) continue;
-    analytics::ZoneLimits l{j.value("ab", 0.0), j.value("bc", 0.0), j.value("cd", 0.0)};
-    VIGIL_RETURN_IF_ERROR(analytics::ZoneTable::global().register_class(k.substr(5), l));
-  }
   return Status::Ok();
 }
 

@@ -43,6 +43,7 @@
 
 #include "alerts/alerts.h"
 #include "config/config.h"
+#include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"
 #include "uplink/messages.h"
 #include "uplink/outbox.h"
@@ -71,8 +72,10 @@ struct UplinkOptions {
 
 class Uplink {
  public:
-  // Opens the outbox (migrations) and re-applies thresholds set by earlier
-  // commands. Store, clock, metrics, pipeline and alerts must outlive it.
+  // Opens the outbox (migrations, which also move zone limits older vigils
+  // kept in uplink_kv to the store's machine classes) and re-applies the
+  // stored user machine classes, those set by earlier `threshold` commands
+  // among them. Store, clock, metrics, pipeline and alerts must outlive it.
   static Result<std::unique_ptr<Uplink>> create(UplinkOptions options, std::unique_ptr<Transport> transport,
                                                 Store& store, const Clock& clock,
                                                 analytics::Pipeline* pipeline = nullptr,
@@ -131,7 +134,6 @@ class Uplink {
   Status execute(const Command& c, const std::string& actor, nlohmann::json& result);
   void heartbeat(const char* reason);
   void check_summaries();
-  Status load_thresholds();
   void set_error(const std::string& e);
   Result<std::string> kv_get(const std::string& key);
   Status kv_put(const std::string& key, const std::string& value);
@@ -140,6 +142,7 @@ class Uplink {
   std::string prefix_;
   std::unique_ptr<Transport> transport_;
   Store& store_;
+  analytics::MachineClasses classes_;  // `threshold` changes user classes (ZoneTable::global())
   const Clock& clock_;
   analytics::Pipeline* pipeline_;
   alerts::AlertService* alerts_;

@@ -76,6 +76,16 @@ struct Rig {
     REQUIRE(u.ok());
     up = std::move(*u);
   }
+  // Delivers a command on our command topic (connecting first) and returns
+  // the data of the reply it got.
+  json command(const std::string& name, const std::string& payload) {
+    up->start();
+    REQUIRE(eventually([&] { return up->status()["connected"] == true; }));
+    const std::size_t before = payloads("reply").size();
+    FakeTransport::deliver(*fake, "vigil/gw-1/cmd/" + name, payload);
+    REQUIRE(eventually([&] { return payloads("reply").size() == before + 1; }));
+    return payloads("reply").back()["data"];
+  }
   std::vector<FakeTransport::Published> published() {
     std::lock_guard lk(fake->mu);
     return fake->published;
@@ -350,4 +360,66 @@ TEST_CASE("a threshold command changes the machine class's zone limits and persi
   auto l = analytics::ZoneTable::global().limits("iso10816_class3");
   REQUIRE(l.ok());
   CHECK(l->bc == 5.0);
+}
+
+TEST_CASE("a threshold command stores a user class that the next start re-applies") {
+  Rig r;
+  r.make(r.options());
+  CHECK(r.command("threshold", R"({"id":"t-2","machine_class":"iso10816_class4","ab":3.0,"bc":7.5,"cd":19.0})")["ok"] ==
+        true);
+  auto stored = r.store->machine_classes();
+  REQUIRE(stored.ok());
+  REQUIRE(stored->size() == 1);
+  CHECK((*stored)[0].name == "iso10816_class4");
+  CHECK((*stored)[0].limits == ZoneLimits{3.0, 7.5, 19.0});
+  CHECK(analytics::ZoneTable::global().find("iso10816_class4")->source == ClassSource::kUser);
+
+  r.up.reset();
+  analytics::ZoneTable::global().unregister_class("iso10816_class4");  // as after a restart
+  r.make(r.options());
+  CHECK(analytics::ZoneTable::global().limits("iso10816_class4")->bc == 7.5);
+  analytics::ZoneTable::global().unregister_class("iso10816_class4");
+}
+
+TEST_CASE("a threshold command for an unknown class fails and stores nothing") {
+  Rig r;
+  r.make(r.options());
+  auto reply = r.command("threshold", R"({"id":"t-3","machine_class":"no_such_class","ab":1,"bc":2,"cd":3})");
+  CHECK(reply["ok"] == false);
+  CHECK(reply["error"].get<std::string>().find("unknown machine class") != std::string::npos);
+  CHECK(r.store->machine_classes()->empty());
+}
+
+TEST_CASE("zone limits an older vigil kept in uplink_kv still apply after the upgrade") {
+  Rig r;
+  // The uplink tables as version 1 of the module left them, with two
+  // threshold rows and one that never was valid JSON.
+  REQUIRE(r.store->migrate("uplink", {"CREATE TABLE uplink_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                                      "msg_id TEXT NOT NULL, kind TEXT NOT NULL, topic TEXT NOT NULL, "
+                                      "payload BLOB NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+                                      "CREATE INDEX uplink_outbox_kind ON uplink_outbox(kind, seq);"
+                                      "CREATE TABLE uplink_kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);"})
+              .ok());
+  REQUIRE(r.store->write_txn([](sql::Db& db) {
+                   return db.exec("INSERT INTO uplink_kv VALUES"
+                                  "('zone:iso10816_class1', '{\"ab\":0.8,\"bc\":2.0,\"cd\":5.0}'),"
+                                  "('zone:iso20816_3_group2_rigid', '{\"ab\":1.5,\"bc\":3.0,\"cd\":5.0}'),"
+                                  "('zone:broken', 'not json'), ('summary_end', '42')");
+                 }).ok());
+  r.make(r.options());
+  CHECK(analytics::ZoneTable::global().limits("iso10816_class1")->ab == 0.8);
+  CHECK(analytics::ZoneTable::global().find("iso20816_3_group2_rigid")->source == ClassSource::kUser);
+  CHECK(r.store->machine_classes()->size() == 2);
+  std::int64_t left = -1;
+  REQUIRE(r.store->read([&](sql::Db& db) -> Status {
+                   auto q = db.prepare("SELECT count(*) FROM uplink_kv WHERE key LIKE 'zone:%'");
+                   if (!q) return q.status();
+                   auto row = (*q)->step();
+                   if (!row) return row.status();
+                   left = (*q)->i64(0);
+                   (*q)->reset();
+                   return Status::Ok();
+                 }).ok());
+  CHECK(left == 0);
+  for (auto c : {"iso10816_class1", "iso20816_3_group2_rigid"}) analytics::ZoneTable::global().unregister_class(c);
 }
