@@ -84,6 +84,10 @@ Status Gateway::Impl::wire_web(Mode mode) {
   api.loopback_technician = mode == Mode::kDemo;
   api.events = &g.events;
   g.ingest->on_readings([hub = &g.events](std::span<const AcceptedReading> r) { http::publish_readings(*hub, r); });
+  analytics::MachineClasses* mc = g.classes.get();
+  api.machine_classes = [mc] { return mc->list(); };
+  api.put_machine_class = [mc](const std::string& name, const ZoneLimits& l) { return mc->put(name, l); };
+  api.delete_machine_class = [mc](const std::string& name) { return mc->remove(name); };
   if (g.pipeline) {
     analytics::Pipeline* p = g.pipeline.get();
     alerts::AlertService* as = g.alerts.get();
@@ -107,6 +111,7 @@ Status Gateway::Impl::wire_web(Mode mode) {
         }
       }
     });
+    api.machines_changed = [p] { p->invalidate_machines(); };
     api.position_state = [p](Id id) {
       auto h = p->position_health(id);
       return std::string(h ? to_string(h->state) : "unknown");

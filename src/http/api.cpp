@@ -23,6 +23,7 @@ Response from_status(const Status& s) {
     case Status::Code::kPermissionDenied: return problem(403, "forbidden", s.message());
     case Status::Code::kResourceExhausted: return problem(429, "rate_limited", s.message());
     case Status::Code::kUnavailable: return problem(503, "unavailable", s.message());
+    case Status::Code::kFailedPrecondition: return problem(409, "conflict", s.message());
     default: return problem(500, Status::CodeName(s.code()), s.message());
   }
 }
@@ -46,6 +47,23 @@ std::optional<Response> get_string(const json& j, const char* key, std::string& 
   if (!it->is_string()) return problem(422, "bad_field", std::string("field '") + key + "' must be a string");
   out = it->get<std::string>();
   return std::nullopt;
+}
+
+std::optional<Response> get_number(const json& j, const char* key, double& out, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return problem(422, "missing_field", std::string("field '") + key + "' is required");
+    return std::nullopt;
+  }
+  if (!it->is_number() || !std::isfinite(it->get<double>()))
+    return problem(422, "bad_field", std::string("field '") + key + "' must be a number");
+  out = it->get<double>();
+  return std::nullopt;
+}
+
+void audit(ApiContext& ctx, const auth::Principal& who, const std::string& action, const std::string& target,
+           const std::string& detail) {
+  (void)ctx.store->audit(who.name, action, target, detail);
 }
 
 std::string cookie(const Request& req, const std::string& name) {
@@ -531,6 +549,7 @@ void register_api(Router& router, ApiContext& ctx) {
   register_alerts(router, ctx);
   register_auth(router, ctx);
   register_admin(router, ctx);
+  register_machine_classes(router, ctx);
 }
 
 }  // namespace vigil::http

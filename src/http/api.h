@@ -78,6 +78,20 @@ struct ApiContext {
   std::function<void(const nlohmann::json& alert)> on_alert_closed;
   // BLE devices heard but not commissioned (the BLE module), as JSON array.
   std::function<nlohmann::json()> discovered_sensors;
+
+  // ---- machine classes (analytics::MachineClasses, wired by the gateway) ----
+  // Every ISO zone class scoring knows: built-in, configured and user.
+  // Absent: /machine-classes answers 503 and asset classes are not checked;
+  // without the put/delete hooks the classes are read-only (503 for writes).
+  std::function<std::vector<MachineClass>()> machine_classes;
+  // Adds or replaces a user class (kInvalidArgument: bad name or limits).
+  std::function<Status(const std::string& name, const ZoneLimits& limits)> put_machine_class;
+  // Removes a user class (kNotFound: unknown; kFailedPrecondition: built-in
+  // or configured only, or still named by an asset).
+  std::function<Status(const std::string& name)> delete_machine_class;
+  // Asset data or class limits changed: the analytics drop what they cached
+  // (Pipeline::invalidate_machines). Absent = nothing caches.
+  std::function<void()> machines_changed;
 };
 
 // Registers every /api/v1 route and /metrics.

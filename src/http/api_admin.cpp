@@ -25,13 +25,17 @@ std::optional<std::vector<std::uint8_t>> parse_key(const std::string& hex) {
   return std::vector<std::uint8_t>(k->begin(), k->end());
 }
 
-std::optional<Response> get_number(const json& j, const char* key, double& out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  if (!it->is_number() || !std::isfinite(it->get<double>()))
-    return problem(422, "bad_field", std::string("field '") + key + "' must be a number");
-  out = it->get<double>();
-  return std::nullopt;
+// An asset must name a class the analytics know (else its vibrationISO
+// would stay unknown); 422 listing the known ones. Not checked without the
+// machine-class hook.
+std::optional<Response> check_class_known(ApiContext& ctx, const std::string& machine_class) {
+  if (!ctx.machine_classes) return std::nullopt;
+  std::string known;
+  for (const auto& c : ctx.machine_classes()) {
+    if (c.name == machine_class) return std::nullopt;
+    known += (known.empty() ? "" : ", ") + c.name;
+  }
+  return problem(422, "bad_field", "machine_class '" + machine_class + "' is unknown; known classes: " + known);
 }
 
 std::optional<Response> get_id(const json& j, const char* key, std::optional<Id>& out, bool required) {
@@ -43,11 +47,6 @@ std::optional<Response> get_id(const json& j, const char* key, std::optional<Id>
   if (!it->is_number_integer()) return problem(422, "bad_field", std::string("field '") + key + "' must be an integer");
   out = it->get<Id>();
   return std::nullopt;
-}
-
-void audit(ApiContext& ctx, const auth::Principal& who, const std::string& action, const std::string& target,
-           const std::string& detail) {
-  (void)ctx.store->audit(who.name, action, target, detail);
 }
 
 }  // namespace
@@ -95,6 +94,7 @@ void register_admin(Router& router, ApiContext& ctx) {
         return problem(422, "bad_field", "bearing needs rolling_elements ≥ 1 and pitch > element diameter");
       a.bearing = g;
     }
+    if (auto e = check_class_known(ctx, a.machine_class)) return *e;
     auto sites = ctx.store->sites();
     if (!sites) return from_status(sites.status());
     bool found = false;
@@ -102,6 +102,7 @@ void register_admin(Router& router, ApiContext& ctx) {
     if (!found) return problem(422, "bad_field", "site " + std::to_string(a.site_id) + " does not exist");
     auto id = ctx.store->upsert_asset(a);
     if (!id) return from_status(id.status());
+    if (ctx.machines_changed) ctx.machines_changed();  // the analytics reload its class, speed and bearing
     audit(ctx, who, "asset.upsert", std::to_string(*id), body.dump());
     return created({{"id", *id}, {"site_id", a.site_id}, {"name", a.name}, {"machine_class", a.machine_class},
                     {"shaft_rpm", a.shaft_rpm}});

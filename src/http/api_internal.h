@@ -63,12 +63,19 @@ std::variant<Response, auth::Principal> require(ApiContext& ctx, const Request& 
 
 std::string cookie(const Request& req, const std::string& name);
 
-// Optional typed fields of a JSON body, with a 400 for the wrong type.
+// Typed fields of a JSON body: 422 missing_field when required and absent,
+// 422 bad_field for the wrong type (numbers: also for non-finite values).
 std::optional<Response> get_string(const json& j, const char* key, std::string& out, bool required);
+std::optional<Response> get_number(const json& j, const char* key, double& out, bool required = false);
+
+// An audit log entry for an admin action of `who`.
+void audit(ApiContext& ctx, const auth::Principal& who, const std::string& action, const std::string& target,
+           const std::string& detail);
 
 void register_alerts(Router& router, ApiContext& ctx);
 void register_auth(Router& router, ApiContext& ctx);
 void register_admin(Router& router, ApiContext& ctx);
+void register_machine_classes(Router& router, ApiContext& ctx);
 
 }  // namespace vigil::http::detail
 

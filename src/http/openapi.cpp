@@ -191,6 +191,18 @@ json schemas() {
   s["AuditEntry"] = obj({{"id", integer()}, {"time", str()}, {"actor", str()}, {"action", str()}, {"target", str()},
                          {"detail", str()}},
                         {"id", "time", "actor", "action"});
+  s["MachineClass"] = obj({{"name", str()},
+                           {"ab", number()},
+                           {"bc", number()},
+                           {"cd", number()},
+                           {"source", {{"type", "string"}, {"enum", {"builtin", "config", "user"}}}},
+                           {"overrides", nullable({{"type", "string"}, {"enum", {"builtin", "config"}}})}},
+                          {"name", "ab", "bc", "cd", "source", "overrides"});
+  s["MachineClassLimits"] = obj({{"ab", number()}, {"bc", number()}, {"cd", number()}}, {"ab", "bc", "cd"});
+  s["MachineClassLimits"]["description"] =
+      "Velocity RMS (mm/s) where zones A, B and C end: 0 < ab < bc < cd <= 1000";
+  s["MachineClassDeleted"] = obj({{"deleted", str()}, {"restored", nullable(ref("MachineClass"))}},
+                                 {"deleted", "restored"});
   s["Result"] = {{"type", "object"}};
   s["Credentials"] = obj({{"name", str()}, {"password", str()}}, {"name", "password"});
   s["CloseAlert"] = obj({{"failure_mode", str()}, {"failure_cause", str()}, {"action_taken", str()},
@@ -225,6 +237,9 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/assets", "List assets (filter: site_id)", "viewer", arr(ref("Asset"))},
       {"POST", "/api/v1/assets", "Create or update an asset (class, speed, bearing geometry)", "admin", ref("Result"), 201, "Result"},
       {"GET", "/api/v1/assets/{id}", "One asset with its positions", "viewer", ref("Asset")},
+      {"GET", "/api/v1/machine-classes", "ISO zone classes (built-in, configured, user) with their limits and source", "viewer", arr(ref("MachineClass"))},
+      {"PUT", "/api/v1/machine-classes/{name}", "Create (201) or replace (200) a user machine class; it overrides a configured or built-in one of that name", "admin", ref("MachineClass"), 200, "MachineClassLimits"},
+      {"DELETE", "/api/v1/machine-classes/{name}", "Delete a user class, restoring the one it overrode (409 class_read_only, class_in_use)", "admin", ref("MachineClassDeleted")},
       {"GET", "/api/v1/positions", "List positions (filter: asset_id)", "viewer", arr(ref("Position"))},
       {"POST", "/api/v1/positions", "Create a position on an asset", "admin", ref("Result"), 201, "Result"},
       {"GET", "/api/v1/positions/{id}/series", "Time series of a position", "viewer", arr(ref("SeriesInfo"))},
@@ -286,6 +301,9 @@ json build() {
     json params = json::array();
     if (std::string(op.path).find("{id}") != std::string::npos)
       params.push_back({{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", integer()}});
+    if (std::string(op.path).find("{name}") != std::string::npos)
+      params.push_back({{"name", "name"}, {"in", "path"}, {"required", true},
+                        {"schema", {{"type", "string"}, {"pattern", "^[A-Za-z0-9._-]{1,64}$"}}}});
     if (!params.empty()) o["parameters"] = params;
     if (op.module) o["x-vigil-module"] = op.module;
     if (*op.role) {
@@ -300,6 +318,7 @@ json build() {
     if (std::string(op.path) == "/api/v1/series/{id}" || std::string(op.path) == "/api/v1/alerts")
       ok["content"]["text/csv"] = {{"schema", str()}};
     o["responses"] = {{std::to_string(op.status), ok}, {"default", problem}};
+    if (std::string(op.method) == "PUT") o["responses"]["201"] = ok;  // created rather than replaced
     if (*op.role) o["responses"]["401"] = problem;
     doc["paths"][op.path][method] = o;
   }

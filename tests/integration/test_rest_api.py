@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """REST API over real HTTP against the real binary: accounts from the CLI,
-sign-in, tokens, roles, CSV export, live updates, errors and limits."""
+sign-in, tokens, roles, CSV export, machine classes, live updates, errors
+and limits."""
 import json
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 import requests
 
 from conftest import VIGIL, Gateway
+from openapi_check import response_schema, schema_errors
 
 
 def cli(*args, stdin=None):
@@ -130,6 +132,57 @@ def test_admin_builds_a_plant_commissions_a_sensor_and_exports_csv(gw):
     csv = requests.get(gw.url("/api/v1/alerts?format=csv"), headers=h, timeout=5)
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.startswith("id,opened_at,")
+
+
+def test_machine_classes_are_added_over_rest_used_by_assets_and_survive_a_restart(tmp_path):
+    g = Gateway(tmp_path, extra={"analytics": {"machine_classes": {"plant_fan": {"ab": 1.0, "bc": 2.5, "cd": 5.0}}}})
+    g.start()
+    try:
+        admin = {"Authorization": "Bearer " + token(g, "admin")}
+        viewer = {"Authorization": "Bearer " + token(g, "viewer")}
+        url = g.url("/api/v1/machine-classes/pump_l7")
+        limits = {"ab": 2.0, "bc": 4.5, "cd": 9.0}
+        assert requests.get(g.url("/api/v1/machine-classes"), timeout=5).status_code == 401
+        assert requests.put(url, json=limits, timeout=5).status_code == 401
+        r = requests.put(url, json=limits, headers=viewer, timeout=5)
+        assert r.status_code == 403 and r.json()["code"] == "forbidden"
+        r = requests.put(url, json={"ab": 5, "bc": 4, "cd": 9}, headers=admin, timeout=5)
+        assert r.status_code == 422 and "0 < ab < bc < cd" in r.json()["detail"]
+        r = requests.put(url, json=limits, headers=admin, timeout=5)
+        assert r.status_code == 201, r.text
+        assert r.json() == {"name": "pump_l7", "source": "user", "overrides": None, **limits}
+
+        doc = requests.get(g.url("/api/v1/openapi.json"), timeout=5).json()
+        listed = requests.get(g.url("/api/v1/machine-classes"), headers=viewer, timeout=5).json()
+        assert schema_errors(doc, response_schema(doc, "/api/v1/machine-classes"), listed) == []
+        sources = {c["name"]: c["source"] for c in listed}
+        assert sources["pump_l7"] == "user" and sources["plant_fan"] == "config"
+        assert sources["iso10816_class2"] == "builtin"
+
+        site = requests.post(g.url("/api/v1/sites"), json={"name": "Plant"}, headers=admin, timeout=5).json()
+        r = requests.post(g.url("/api/v1/assets"), headers=admin, timeout=5,
+                          json={"site_id": site["id"], "name": "Fan", "machine_class": "pump_l8"})
+        assert r.status_code == 422 and "pump_l7" in r.json()["detail"]
+        r = requests.post(g.url("/api/v1/assets"), headers=admin, timeout=5,
+                          json={"site_id": site["id"], "name": "Cooling pump", "machine_class": "pump_l7"})
+        assert r.status_code == 201, r.text
+        r = requests.delete(url, headers=admin, timeout=5)
+        assert r.status_code == 409 and r.json()["code"] == "class_in_use"
+        assert "Cooling pump" in r.json()["detail"]
+    finally:
+        assert g.stop() == 0
+
+    g.start()
+    try:
+        listed = requests.get(g.url("/api/v1/machine-classes"), headers=viewer, timeout=5).json()
+        mine = [c for c in listed if c["name"] == "pump_l7"]
+        assert mine == [{"name": "pump_l7", "source": "user", "overrides": None, **limits}]
+        assets = requests.get(g.url("/api/v1/assets"), headers=viewer, timeout=5).json()
+        assert [a["machine_class"] for a in assets] == ["pump_l7"]
+        r = requests.delete(g.url("/api/v1/machine-classes/plant_fan"), headers=admin, timeout=5)
+        assert r.status_code == 409 and r.json()["code"] == "class_read_only"
+    finally:
+        assert g.stop() == 0
 
 
 def test_bad_json_is_a_400_problem_and_an_oversized_body_a_413(gw):

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // A real Store on a temp SQLite file with a small plant, auth and a Router
-// with every API route: what the HTTP unit tests run handlers against.
+// with every API route: what the HTTP unit tests run handlers against. The
+// machine classes are a fixed, read-only list here, so the fixture needs no
+// more than the http module; machine_classes_test.cpp wires the real
+// registry (analytics::MachineClasses) into ctx.
 #pragma once
 
 #include <filesystem>
@@ -24,6 +27,9 @@ struct ApiFixture {
   http::Router router;
   Id site = 0, asset = 0, position = 0, sensor = 0, series = 0;
   std::string admin_token, viewer_token, tech_token;
+  std::vector<MachineClass> known_classes = {
+      {"iso10816_class2", {1.12, 2.8, 7.1}, ClassSource::kBuiltin, std::nullopt},
+      {"plant_fan", {1.0, 2.5, 5.0}, ClassSource::kConfig, std::nullopt}};
 
   explicit ApiFixture(bool with_auth = true) {
     dir = std::filesystem::temp_directory_path() / ("vigil-http-" + auth::random_hex(6));
@@ -59,6 +65,7 @@ struct ApiFixture {
     ctx.clock = &clock;
     ctx.gateway_id = "gw";
     ctx.events = &events;
+    ctx.machine_classes = [this] { return known_classes; };
     if (with_auth) {
       auth::AuthOptions o;
       o.scrypt.n = 1024;
