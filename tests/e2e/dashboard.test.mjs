@@ -2,7 +2,8 @@
 // Drives the dashboard of a running `vigil demo` (URL in VIGIL_URL, its
 // database in VIGIL_DB) with Chromium: first-start admin, sign-in, fleet,
 // asset page, chart zoom and the learned baseline band, alert acknowledge +
-// close, sensor commissioning. Screenshots of failures go to tests/e2e/artifacts/.
+// close, sensor commissioning, a machine class of one's own. Screenshots of
+// failures go to tests/e2e/artifacts/.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -160,6 +161,24 @@ try {
     await page.locator('select[name=position_id]').selectOption({ index: 1 });
     await page.getByRole('button', { name: 'Commission', exact: true }).click();
     await page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]').waitFor();
+  });
+
+  await step('add and delete a machine class of our own', async () => {
+    await page.goto(BASE + '/#/settings');
+    const card = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'Machine classes' }) });
+    await card.locator('tr[data-cls="iso10816_class2"]').getByText('builtin').waitFor();
+    await card.getByPlaceholder('class name').fill('e2e_fan');
+    await card.getByPlaceholder('A/B').fill('1.5');
+    await card.getByPlaceholder('B/C').fill('3.5');
+    await card.getByPlaceholder('C/D').fill('6');
+    await card.getByRole('button', { name: 'Save class' }).click();
+    const row = page.locator('tr[data-cls="e2e_fan"]');
+    await row.getByText('1.50 · 3.50 · 6.00').waitFor();
+    await row.getByText('user').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'delete' }).click();
+    await page.locator('.toast', { hasText: 'Class deleted' }).waitFor();
+    await page.locator('tr[data-cls="e2e_fan"]').waitFor({ state: 'detached' });
   });
 
   await step('no script errors', async () => {

@@ -98,15 +98,3 @@ export const METRICS = {
 };
 export const metricLabel = (m) => (METRICS[m] ? METRICS[m].label : m.replace(/_/g, ' '));
 export const metricUnit = (m, fallback = '') => (METRICS[m] ? METRICS[m].unit : fallback);
-
-// ISO 10816 / 20816 zone limits (velocity RMS, mm/s): A/B, B/C, C/D.
-export const ZONES = {
-  iso10816_class1: [0.71, 1.8, 4.5],
-  iso10816_class2: [1.12, 2.8, 7.1],
-  iso10816_class3: [1.8, 4.5, 11.2],
-  iso10816_class4: [2.8, 7.1, 18.0],
-  iso20816_3_group1_rigid: [2.3, 4.5, 7.1],
-  iso20816_3_group1_flexible: [3.5, 7.1, 11.0],
-  iso20816_3_group2_rigid: [1.4, 2.8, 4.5],
-  iso20816_3_group2_flexible: [2.3, 4.5, 7.1],
-};

@@ -4,7 +4,7 @@
 // the position's models have learned) that zoom and pan together and
 // fetch downsampled buckets for the visible range; the latest spectrum and
 // envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
-import { api, h, fmt, metricLabel, metricUnit, ZONES } from '../api.js';
+import { api, h, fmt, metricLabel, metricUnit } from '../api.js';
 import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
@@ -25,6 +25,9 @@ export function bearingFrequencies(b, rpm) {
 export async function renderAsset(main, app, id) {
   const asset = await api(`/assets/${id}`);
   const fleetNow = (await api('/fleet')).now;
+  // The class's ISO zone limits as the gateway scores them (user classes included).
+  const classes = await api('/machine-classes').catch(() => []);
+  const cls = classes.find((c) => c.name === asset.machine_class);
   let position = asset.positions[0];
   const charts = [];
   const destroyAll = () => { for (const c of charts.splice(0)) c.destroy(); };
@@ -40,7 +43,7 @@ export async function renderAsset(main, app, id) {
     title: `show the last ${label}`,
   }, label)));
   const body = h('div');
-  const zones = ZONES[asset.machine_class] || null;
+  const zones = cls ? [cls.ab, cls.bc, cls.cd] : null;
   main.replaceChildren(
     h('div.page-head', h('h1', h('a.back', { href: '#/fleet' }, '‹ '), asset.name),
       h('span.pill.state-' + asset.state, asset.state.replace('_', ' ')),

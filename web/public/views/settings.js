@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Settings: users, API tokens, system and cloud uplink status.
-import { api, h, toast } from '../api.js';
+// Settings: system and cloud uplink status, machine classes (ISO zones),
+// users, API tokens.
+import { api, h, fmt, toast } from '../api.js';
 
 export async function renderSettings(main, app) {
   const sys = await api('/system');
@@ -21,6 +22,7 @@ export async function renderSettings(main, app) {
   parts.push(h('section.card', h('h2', 'Cloud uplink and components'),
     comps.length ? h('dl.kv-list', comps.flatMap(([k, v]) => [h('dt', k), h('dd', typeof v === 'object' ? (v.status || '') + ' ' + JSON.stringify(v) : String(v))]))
       : h('p.muted', 'No uplink configured (the gateway works fully offline).')));
+  parts.push(await classesCard(main, app));
   if (app.can('admin')) {
     parts.push(await usersCard(main, app), await tokensCard(main, app));
   }
@@ -73,4 +75,40 @@ async function tokensCard(main, app) {
         } catch (x) { toast(x.message, true); }
       },
     }, name, role, h('button.primary', { type: 'submit' }, 'Create token')), shown);
+}
+
+// ISO zone limits per machine class; admins add, replace (also over a
+// built-in or configured class) and delete their own classes.
+async function classesCard(main, app) {
+  const classes = await api('/machine-classes').catch((e) => { toast(e.message, true); return []; });
+  const admin = app.can('admin');
+  const name = h('input', { required: true, placeholder: 'class name', maxLength: 64, pattern: '[A-Za-z0-9._\\-]{1,64}', title: 'letters, digits, . _ -' });
+  const limit = (label) => h('input', { type: 'number', required: true, min: '0.01', max: '1000', step: 'any', inputMode: 'decimal', placeholder: label, title: `${label} (mm/s)` });
+  const ab = limit('A/B'), bc = limit('B/C'), cd = limit('C/D');
+  const edit = (c) => { name.value = c.name; ab.value = c.ab; bc.value = c.bc; cd.value = c.cd; name.focus(); };
+  const remove = async (c) => {
+    if (!confirm(`Delete machine class ${c.name}?`)) return;
+    try { await api(`/machine-classes/${encodeURIComponent(c.name)}`, { method: 'DELETE' }); toast('Class deleted'); renderSettings(main, app); } catch (e) { toast(e.message, true); }
+  };
+  const source = (c) => c.source + (c.overrides ? ` (over ${c.overrides})` : '');
+  return h('section.card', h('h2', 'Machine classes'),
+    h('p.muted', 'ISO 10816 / 20816 velocity zones: the velocity RMS (mm/s) where zones A, B and C end. C raises a warning, D an alarm.'),
+    h('div.table-wrap', h('table',
+      h('thead', h('tr', h('th', 'Class, source'), h('th', 'A/B · B/C · C/D mm/s'), admin ? h('th') : null)),
+      h('tbody', classes.map((c) => h('tr', { dataset: { cls: c.name } },
+        h('td', h('code.cls', c.name.split(/(?<=_)/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]))),
+          h('div.muted.small', source(c))),
+        h('td.kv', h('b', [c.ab, c.bc, c.cd].map((v) => fmt.num(v)).join(' · '))),
+        admin ? h('td', h('button.link', { onclick: () => edit(c) }, 'edit'),
+          c.source === 'user' ? h('button.link', { onclick: () => remove(c) }, 'delete') : null) : null))))),
+    admin ? h('form.row', {
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await api(`/machine-classes/${encodeURIComponent(name.value)}`, { method: 'PUT', body: { ab: +ab.value, bc: +bc.value, cd: +cd.value } });
+          toast(`Class ${name.value} saved`);
+          renderSettings(main, app);
+        } catch (x) { toast(x.message, true); }
+      },
+    }, name, ab, bc, cd, h('button.primary', { type: 'submit' }, 'Save class')) : null);
 }
