@@ -47,7 +47,8 @@ Result<TimestampMs> parse_timestamp(const std::string& raw) {
   for (char c : t) numeric &= (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-');
   if (numeric && t.find('-', 1) == std::string::npos) {
     auto v = parse_number(t);
-    if (!v) return Status::InvalidArgument("bad epoch timestamp '" + t + "'");
+    // |t| below 1e12 s (≈ year 33,000) keeps the milliseconds in range.
+    if (!v || std::fabs(*v) >= 1e12) return Status::InvalidArgument("bad epoch timestamp '" + t + "'");
     return static_cast<TimestampMs>(std::llround(*v * 1000.0));
   }
   int y, mo, d, h = 0, mi = 0, consumed = 0;
@@ -77,12 +78,13 @@ Result<TimestampMs> parse_timestamp(const std::string& raw) {
       if (std::sscanf(t.c_str() + pos + 1, "%2d:%2d", &oh, &om) < 1 &&
           std::sscanf(t.c_str() + pos + 1, "%2d%2d", &oh, &om) < 1)
         return Status::InvalidArgument("bad zone in '" + t + "'");
+      if (oh < 0 || oh > 23 || om < 0 || om > 59) return Status::InvalidArgument("bad zone in '" + t + "'");
       offset_min = (t[pos] == '-' ? -1 : 1) * (oh * 60 + om);
     } else {
       return Status::InvalidArgument("trailing characters in timestamp '" + t + "'");
     }
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s >= 61)
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s >= 61)
     return Status::InvalidArgument("timestamp out of range '" + t + "'");
   std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   double secs = static_cast<double>(days) * 86400 + h * 3600 + mi * 60 + s - offset_min * 60.0;
@@ -186,6 +188,10 @@ Status WaveformDataset::read_snapshot(std::size_t i, std::vector<float>& out) {
 Result<CsvSeries> read_csv_series(const std::string& path) {
   std::ifstream f(path);
   if (!f) return Status::NotFound("cannot open CSV '" + path + "'");
+  return parse_csv_series(f, path);
+}
+
+Result<CsvSeries> parse_csv_series(std::istream& f, const std::string& path) {
   CsvSeries out;
   std::string line;
   std::size_t lineno = 0;

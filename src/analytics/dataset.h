@@ -9,6 +9,7 @@
 #pragma once
 
 #include <fstream>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,6 +64,12 @@ struct CsvSeries {
   std::vector<TimestampMs> ts;
   std::vector<std::vector<std::optional<double>>> rows;  // [row][column]; empty cell = nullopt
 };
+// Reads `timestamp,value[,value…]` rows (optional header row, `#` comments,
+// quoted cells, empty cell = missing value). Errors are kInvalidArgument as
+// "PATH:LINE: why"; kNotFound when the file cannot be opened.
 Result<CsvSeries> read_csv_series(const std::string& path);
+// The same from a stream; `name` stands for the path in messages. Input is
+// untrusted (fuzzed: tests/fuzz/csv_series_fuzz.cpp).
+Result<CsvSeries> parse_csv_series(std::istream& in, const std::string& name);
 
 }  // namespace vigil::analytics

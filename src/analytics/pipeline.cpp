@@ -158,7 +158,8 @@ bool Pipeline::submit_readings(std::span<const AcceptedReading> readings) {
   for (auto& r : readings)
     if (r.position_id) by_pos[*r.position_id].push_back(r);
   bool ok = true;
-  for (auto& [pos, v] : by_pos) ok &= enqueue(pos, [this, pos, v = std::move(v)] { run_readings(pos, v); });
+  // Explicit init-captures: clang before 16 cannot capture structured bindings.
+  for (auto& [pos, v] : by_pos) ok &= enqueue(pos, [this, p = pos, v = std::move(v)] { run_readings(p, v); });
   return ok;
 }
 

@@ -77,11 +77,11 @@ inline void register_ble_api(http::Router& router, http::ApiContext& ctx, BleSer
     if (auto h = svc.scanner().health(*id)) {
       json j = to_json(*h);
       j["decommissioned"] = false;
-      return http::Response::json(200, j.dump());
+      return http::detail::ok(j);
     }
     json j = persisted_health(*ctx.store, *id);
     if (j.is_null()) return http::problem(404, "not_found", "no sensor " + std::to_string(*id));
-    return http::Response::json(200, j.dump());
+    return http::detail::ok(j);
   });
   router.add("GET", "/api/v1/ble/health", [&ctx, &svc](const http::Request& req) {
     auto who = http::detail::require(ctx, req, auth::Role::kViewer);
@@ -91,7 +91,7 @@ inline void register_ble_api(http::Router& router, http::ApiContext& ctx, BleSer
     json j = svc.scanner().status_json();
     j["events_dropped"] = svc.events_dropped();
     j["sensors"] = sensors;
-    return http::Response::json(200, j.dump());
+    return http::detail::ok(j);
   });
 }
 

@@ -154,6 +154,19 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     auto pos = what.find("]: ");
     if (pos != std::string::npos) what = what.substr(pos + 3);
     return Status::InvalidArgument(filename + ":" + std::to_string(line) + ": " + what);
+  } catch (const json::exception& e) {
+    // out_of_range 406: a number too large for a double ("1E999"). The
+    // message quotes the token; its first occurrence gives the line.
+    std::string what = e.what();
+    auto pos = what.find("]: ");
+    if (pos != std::string::npos) what = what.substr(pos + 3);
+    int line = 1;
+    auto q1 = what.find('\''), q2 = what.rfind('\'');
+    if (q1 != std::string::npos && q2 > q1 + 1) {
+      auto at = text.find(what.substr(q1 + 1, q2 - q1 - 1));
+      if (at != std::string::npos) line = config_detail::line_of_offset(text, at);
+    }
+    return Status::InvalidArgument(filename + ":" + std::to_string(line) + ": " + what);
   }
   if (!root.is_object()) {
     return Status::InvalidArgument(filename + ":1: the configuration must be a JSON object");

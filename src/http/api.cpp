@@ -299,7 +299,7 @@ void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings) 
     g["values"][r.reading.metric] = r.reading.value;
     g["series"][r.reading.metric] = r.series_id;
   }
-  for (auto& [k, g] : groups) hub.publish("reading", g.dump());
+  for (auto& [k, g] : groups) hub.publish("reading", detail::json_text(g));
 }
 
 void register_api(Router& router, ApiContext& ctx) {

@@ -167,7 +167,7 @@ Response transition(ApiContext& ctx, const Request& req, const auth::Principal& 
       auto alert = load_alert(*ctx.store, *id);
       if (!alert) return from_status(alert.status());
       json j = alert->value_or(json::object());
-      if (ctx.events) ctx.events->publish("alert", j.dump());
+      if (ctx.events) ctx.events->publish("alert", json_text(j));
       if (action == "close" && ctx.on_alert_closed) ctx.on_alert_closed(j);
       return ok(j);
     }
@@ -213,7 +213,7 @@ Response transition(ApiContext& ctx, const Request& req, const auth::Principal& 
   auto alert = load_alert(*ctx.store, *id);
   if (!alert) return from_status(alert.status());
   json j = alert->value_or(json::object());
-  if (ctx.events) ctx.events->publish("alert", j.dump());
+  if (ctx.events) ctx.events->publish("alert", json_text(j));
   if (action == "close" && ctx.on_alert_closed) ctx.on_alert_closed(j);
   return ok(j);
 }

@@ -84,7 +84,7 @@ void register_auth(Router& router, ApiContext& ctx) {
     }
     auto s = ctx.auth->login(name, password, req.remote);
     if (!s) return from_status(s.status());
-    Response r = Response::json(201, json{{"user", user_json(s->first)}, {"csrf", s->second.csrf}}.dump());
+    Response r = created(json{{"user", user_json(s->first)}, {"csrf", s->second.csrf}});
     set_session_cookies(r, ctx, s->second);
     return r;
   });

@@ -51,8 +51,12 @@ inline std::optional<Response> query_int(const Request& req, const char* name, s
 }
 
 Response from_status(const Status& s);
-inline Response ok(const json& j) { return Response::json(200, j.dump()); }
-inline Response created(const json& j) { return Response::json(201, j.dump()); }
+// Serialises a response document. Strings that are not valid UTF-8 (a
+// percent-decoded path echoed in a message, text a sensor sent) become
+// U+FFFD instead of throwing: a reply must never fail to serialise.
+inline std::string json_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+inline Response ok(const json& j) { return Response::json(200, json_text(j)); }
+inline Response created(const json& j) { return Response::json(201, json_text(j)); }
 
 // Parses a JSON object body: 415 unless Content-Type is JSON (which also
 // keeps HTML forms from other sites out), 400 for malformed JSON.

@@ -85,7 +85,8 @@ class Router {
   void add(const std::string& method, const std::string& pattern, Handler h);
   // Called for GET/HEAD requests no route matches (static files).
   void set_fallback(Handler h) { fallback_ = std::move(h); }
-  // 404 for an unknown path, 405 for a known path with another method.
+  // 404 for an unknown path, 405 for a known path with another method, 500
+  // (problem details) if a handler throws. Never throws.
   Response dispatch(Request req) const;
   struct Route {
     std::string method, pattern;
@@ -95,6 +96,7 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  Response route(Request req) const;
   std::vector<Route> routes_;
   Handler fallback_;
 };

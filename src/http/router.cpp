@@ -31,7 +31,9 @@ Response problem(int status, const std::string& code, const std::string& detail)
                       {"status", status},
                       {"code", code},
                       {"detail", detail}};
-  return Response::text(status, j.dump(), "application/problem+json");
+  // replace: the detail may echo a client's bytes that are not UTF-8.
+  return Response::text(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                        "application/problem+json");
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler h) {
@@ -39,6 +41,18 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
 }
 
 Response Router::dispatch(Request req) const {
+  // A handler's exception is a bug, but it must cost one request a 500, not
+  // the gateway its process: nothing below may throw out of here.
+  try {
+    return route(std::move(req));
+  } catch (const std::exception& e) {
+    return problem(500, "internal", e.what());
+  } catch (...) {
+    return problem(500, "internal", "unknown error");
+  }
+}
+
+Response Router::route(Request req) const {
   auto segs = split_path(req.path);
   bool path_matched = false;
   for (const auto& r : routes_) {
@@ -54,11 +68,7 @@ Response Router::dispatch(Request req) const {
     path_matched = true;
     if (r.method != req.method && !(req.method == "HEAD" && r.method == "GET")) continue;
     req.params = std::move(params);
-    try {
-      return r.handler(req);
-    } catch (const std::exception& e) {
-      return problem(500, "internal", e.what());
-    }
+    return r.handler(req);
   }
   if (!path_matched && fallback_ && (req.method == "GET" || req.method == "HEAD")) return fallback_(req);
   if (path_matched) return problem(405, "method_not_allowed", req.method + " is not allowed on " + req.path);

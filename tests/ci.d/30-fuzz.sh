@@ -1,19 +1,48 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Fuzz stage: builds the protocol decoder's libFuzzer target with clang
-# (ASan + UBSan) and runs it for FUZZ_SECONDS (default 60) from the seed
-# corpus. Any crash, leak or sanitizer report fails the stage.
+# Fuzz stage: builds every libFuzzer target (tests/fuzz/) with clang, ASan
+# and UBSan, and runs each from its seed corpus (tests/fuzz/corpus/<name>):
+#   protocol_decode  BLE adverts and GATT waveform chunks (FUZZ_SECONDS, default 60)
+#   http_api         REST requests through the router, auth and a real Store
+#   uplink_command   commands from the cloud broker (topic + payload)
+#   config           the configuration file
+#   csv_series       `vigil backtest --csv` input and timestamps
+# The others run FUZZ_SECONDS_SMALL each (default 20). Any crash, leak,
+# sanitizer report or oracle failure (see each target's header) fails the
+# stage (tests/fuzz/<name>.dict, where present, is its dictionary); the reproducer is printed as base64 and kept under $FUZZ_ARTIFACTS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
-SECONDS_TO_RUN=${FUZZ_SECONDS:-60}
-CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_ONLY_LIBS_AND_UNIT=ON -DVIGIL_TESTS=OFF
-cmake --build "$BUILD" --target fuzz_protocol_decode -j 2
+BIG=${FUZZ_SECONDS:-60}
+SMALL=${FUZZ_SECONDS_SMALL:-20}
+ART=${FUZZ_ARTIFACTS:-$(pwd)/tests/fuzz/artifacts}
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_ONLY_LIBS_AND_UNIT=ON -DVIGIL_TESTS=OFF >/dev/null
+cmake --build "$BUILD" --target fuzz_all -j 2
+mkdir -p "$ART"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp tests/fuzz/corpus/protocol/* "$work/"
-echo "== fuzz_protocol_decode for ${SECONDS_TO_RUN}s"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-  "$BUILD/tests/fuzz/fuzz_protocol_decode" -max_total_time="$SECONDS_TO_RUN" -print_final_stats=1 \
-  -artifact_prefix="$work/crash-" "$work"
-echo "== fuzz: no crash in ${SECONDS_TO_RUN}s"
+
+run() {  # name seconds corpus-dir
+  local name=$1 secs=$2 seeds=$3
+  mkdir -p "$work/$name"
+  cp "tests/fuzz/corpus/$seeds"/* "$work/$name/"
+  local dict=()
+  [[ -f "tests/fuzz/$name.dict" ]] && dict=(-dict="tests/fuzz/$name.dict")
+  echo "== fuzz_$name for ${secs}s"
+  if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+      "$BUILD/tests/fuzz/fuzz_$name" -max_total_time="$secs" -print_final_stats=1 -max_len=8192 "${dict[@]}" \
+      -artifact_prefix="$ART/$name-" "$work/$name" >"$work/$name.log" 2>&1; then
+    tail -60 "$work/$name.log"
+    for f in "$ART/$name"-*; do [[ -e "$f" ]] && { echo "reproducer $f (base64):"; base64 -w0 "$f"; echo; }; done
+    echo "== fuzz_$name FAILED"
+    return 1
+  fi
+  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "$work/$name.log" | sed "s/^/   /"
+}
+
+run protocol_decode "$BIG" protocol
+run http_api "$SMALL" http
+run uplink_command "$SMALL" command
+run config "$SMALL" config
+run csv_series "$SMALL" csv
+echo "== fuzz: no crash in any target"

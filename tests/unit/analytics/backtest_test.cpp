@@ -44,6 +44,38 @@ TEST_CASE("timestamps parse as ISO 8601 or epoch seconds", "[analytics]") {
   CHECK_FALSE(parse_timestamp("2004-13-01").ok());
 }
 
+TEST_CASE("timestamps with negative fields, bad zones or absurd epochs are rejected", "[analytics]") {
+  CHECK_FALSE(parse_timestamp("2004-02-12T-1:30").ok());
+  CHECK_FALSE(parse_timestamp("2004-02-12T10:-5").ok());
+  CHECK_FALSE(parse_timestamp("2004-02-12T10:30+-5:00").ok());
+  CHECK_FALSE(parse_timestamp("2004-02-12T10:30+01:75").ok());
+  CHECK_FALSE(parse_timestamp("1e300").ok());
+  CHECK_FALSE(parse_timestamp("99999999999999999999").ok());
+  CHECK(parse_timestamp("-86400").value() == -86400000);
+}
+
+TEST_CASE("a CSV stream parses with a header, comments, quotes and empty cells", "[analytics]") {
+  std::istringstream in("# exported\ntime,\"temp, C\",rpm\n2024-01-01T00:00:00Z,21.5,\n1704067800,\"22\",1480\n");
+  auto r = parse_csv_series(in, "mem.csv");
+  REQUIRE(r.ok());
+  CHECK(r->columns == std::vector<std::string>{"temp, C", "rpm"});
+  REQUIRE(r->rows.size() == 2);
+  CHECK_FALSE(r->rows[0][1].has_value());
+  CHECK(*r->rows[1][0] == 22.0);
+  CHECK(r->ts[1] == 1704067800000);
+}
+
+TEST_CASE("a CSV stream names the line of its first error", "[analytics]") {
+  std::istringstream ragged("1,2,3\n2,4\n");
+  auto r = parse_csv_series(ragged, "mem.csv");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().message().find("mem.csv:2: expected 3 fields, got 2") != std::string::npos);
+  std::istringstream nan("1,abc\n");
+  CHECK(parse_csv_series(nan, "mem.csv").status().message().find("mem.csv:1: not a number") != std::string::npos);
+  std::istringstream empty("# nothing\n\n");
+  CHECK_FALSE(parse_csv_series(empty, "mem.csv").ok());
+}
+
 TEST_CASE("a CSV backtest writes timestamp,score,state first and finds a step", "[analytics]") {
   Tmp t;
   {

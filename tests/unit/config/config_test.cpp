@@ -62,6 +62,13 @@ TEST_CASE("malformed JSON reports the line of the syntax error") {
   CHECK(c.status().message().rfind("v.json:4: ", 0) == 0);
 }
 
+TEST_CASE("a number too large for a double is an error with its line, not a crash") {
+  auto c = parse_config("// big\n{\n \"http\": {\n  \"port\": 1E999\n }\n}\n", "v.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().rfind("v.json:4: ", 0) == 0);
+  CHECK(c.status().message().find("1E999") != std::string::npos);
+}
+
 TEST_CASE("a missing file is an I/O error naming the file") {
   auto c = load_config("/nonexistent/vigil.json");
   REQUIRE_FALSE(c.ok());
