@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Browser tests: installs playwright-core (npm; no browser download), starts
+# Dashboard tests: the pure logic of web/public under node --test, then
+# browser tests: installs playwright-core (npm; no browser download), starts
 # `vigil demo` on a free port with a temp data directory, drives the
 # dashboard with the system Chromium. Screenshots of failures are kept in
 # tests/e2e/artifacts/.
@@ -13,6 +14,8 @@ cd "$E2E"
 if [ ! -d node_modules/playwright-core ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
 fi
+echo "50-e2e: dashboard logic (node --test)"
+node --test "$E2E/web_logic.test.mjs"
 DATA=$(mktemp -d)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # Baselines learn from 2 simulated hours (6 s at the demo's 1200x) instead of

@@ -313,7 +313,12 @@ export class SpectrumChart {
     this.readout.className = 'muted readout';
     head.append(this.titleEl, this.readout);
     this.canvas = document.createElement('canvas');
-    this.el.append(head, this.canvas);
+    this.canvas.setAttribute('role', 'img');
+    // The spectrum in plain words: its strongest line and the marker it
+    // sits on ("peak 0.031 g at 231 Hz, at BPFO (236 Hz)").
+    this.summary = document.createElement('p');
+    this.summary.className = 'muted spectrum-summary';
+    this.el.append(head, this.canvas, this.summary);
     container.append(this.el);
     this.hover = null;
     this.canvas.addEventListener('pointermove', (e) => { this.hover = e.offsetX; this.draw(); });
@@ -322,7 +327,14 @@ export class SpectrumChart {
     this.ro.observe(this.canvas);
   }
   destroy() { this.ro.disconnect(); }
-  set(spectrum, markers) { this.s = spectrum; this.markers = markers || []; this.draw(); }
+  set(spectrum, markers) {
+    this.s = spectrum; this.markers = markers || [];
+    const text = spectrum && spectrum.bins.length ? summarizeSpectrum(spectrum, this.markers, this.opts.maxHz, this.opts.unit) : '';
+    this.summary.textContent = text;
+    this.canvas.setAttribute('aria-label', `${this.opts.title}${text ? ': ' + text : ': no spectrum yet'}`);
+    this.canvas.dataset.markers = this.markers.filter((m) => m.f > 0 && m.f <= (this.opts.maxHz || Infinity)).map((m) => m.label).join(' ');
+    this.draw();
+  }
   draw() {
     const { ctx, w, h } = setupCanvas(this.canvas, this.opts.height);
     const padL = 48, padR = 8, padT = 14, padB = 20, pw = w - padL - padR, ph = h - padT - padB;
@@ -366,12 +378,38 @@ export class SpectrumChart {
   }
 }
 
+// The strongest line of a spectrum below maxHz (ignoring the first bins,
+// which hold DC and the high-pass skirt) and, when it stands out (at least
+// 4× the median bin), the nearest marker within 3 % of it (the defect
+// windows' tolerance: bearings slip). A peak in a flat noise floor names no
+// marker: a technician should not read "BPFI" into noise.
+export function summarizeSpectrum(s, markers, maxHz, unit) {
+  const n = Math.min(s.bins.length, Math.ceil((maxHz || Infinity) / s.df_hz));
+  let k = -1;
+  for (let i = 2; i < n; i++) if (k < 0 || s.bins[i] > s.bins[k]) k = i;
+  if (k < 0) return '';
+  const f = k * s.df_hz;
+  let text = `peak ${+s.bins[k].toPrecision(3)} ${unit || ''} at ${f.toFixed(f < 100 ? 1 : 0)} Hz`;
+  const sorted = Array.from(s.bins.slice(2, n)).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] || 0;
+  if (!(s.bins[k] >= 4 * median)) return text + ' (no dominant line)';
+  let best = null;
+  for (const m of markers || []) {
+    if (m.f > 0 && Math.abs(f - m.f) <= Math.max(0.03 * m.f, s.df_hz) && (!best || Math.abs(f - m.f) < Math.abs(f - best.f))) best = m;
+  }
+  if (best) text += `, at ${best.label} (${best.f.toFixed(best.f < 100 ? 1 : 0)} Hz)`;
+  return text;
+}
+
 // Spectra over time: one row per spectrum (newest at the top), colour = log amplitude.
 export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
   const { ctx, w, h } = setupCanvas(canvas, height);
   ctx.clearRect(0, 0, w, h);
   const muted = css('--muted', '#888');
   ctx.font = '11px system-ui, sans-serif';
+  canvas.setAttribute('role', 'img');
+  canvas.dataset.rows = String(spectra.length);
+  canvas.setAttribute('aria-label', spectra.length ? `Waterfall of ${spectra.length} spectra, ${new Date(spectra[spectra.length - 1].ts).toLocaleString()} to ${new Date(spectra[0].ts).toLocaleString()}` : 'Waterfall: no spectra yet');
   if (!spectra.length) { ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectra yet', w / 2, h / 2); return; }
   const padL = 48, padB = 18, pw = w - padL - 8, ph = h - padB - 4;
   const df = spectra[0].df_hz, n = spectra[0].bins.length;

@@ -62,15 +62,29 @@ async function tokensCard(main, app) {
   const name = h('input', { placeholder: 'what it is for', required: true });
   const role = h('select', ['viewer', 'technician', 'admin'].map((r) => h('option', { value: r }, r)));
   const shown = h('div');
+  // Revoking changes only its own row, so a token just created (and shown
+  // once, below) stays on screen for copying.
+  const row = (t) => {
+    const state = h('td');
+    const revoke = h('button.link', {
+      onclick: async () => {
+        try { await api(`/tokens/${t.id}`, { method: 'DELETE' }); state.replaceChildren('revoked'); toast('Token revoked'); } catch (e) { toast(e.message, true); }
+      },
+    }, 'revoke');
+    state.append(t.revoked ? 'revoked' : revoke);
+    return h('tr', { 'data-token-id': String(t.id) }, h('td', t.name), h('td', t.role), h('td.muted', `by ${t.created_by}, ${new Date(t.created_at).toLocaleDateString()}`), state);
+  };
+  const tbody = h('tbody', tokens.map(row));
   return h('section.card', h('h2', 'API tokens'),
     h('p.muted', 'For scripts and integrations: send Authorization: Bearer TOKEN. The token is shown once.'),
-    h('table', h('tbody', tokens.map((t) => h('tr', h('td', t.name), h('td', t.role), h('td.muted', `by ${t.created_by}, ${new Date(t.created_at).toLocaleDateString()}`),
-      h('td', t.revoked ? 'revoked' : h('button.link', { onclick: async () => { try { await api(`/tokens/${t.id}`, { method: 'DELETE' }); renderSettings(main, app); } catch (e) { toast(e.message, true); } } }, 'revoke')))))),
+    h('table', tbody),
     h('form.row', {
       onsubmit: async (e) => {
         e.preventDefault();
         try {
           const t = await api('/tokens', { method: 'POST', body: { name: name.value, role: role.value } });
+          tbody.append(row(t));
+          name.value = '';
           shown.replaceChildren(h('p', 'New token (copy it now): ', h('code.token', t.token)));
         } catch (x) { toast(x.message, true); }
       },
