@@ -3,10 +3,12 @@
 """Do vigil's default settings hold on machines other than the IMS rig?
 
 Generates the simulated run-to-failure datasets of tests/tools/sim_dataset.cpp
-(a fan, a day-shift motor, a slow conveyor, a healthy load-cycling pump; each
-with a faulty and a healthy channel), runs `vigil backtest --waveforms` on
+(a fan, the same fan with its envelope band set to its housing resonance, a
+day-shift motor, a slow conveyor, a healthy load-cycling pump; each with a
+faulty and a healthy channel), runs `vigil backtest --waveforms` on
 each with default settings (nothing tuned: the same defaults as the IMS
-evaluation), and checks, per scenario:
+evaluation; a manifest's envelope_band_hz is the machine's own setting, as an
+asset's is in the gateway), and checks, per scenario:
 
   faulty channel   no warning/alarm before the fault's onset, and a
                    persistent warning before its severity reaches 0.5
@@ -98,7 +100,9 @@ def main():
         run([a.vigil, "backtest", "--waveforms", os.path.join(d, "manifest.json"), "--out", out])
         manifest = json.load(open(os.path.join(d, "manifest.json")))
         f, lines = evaluate(name, manifest, out)
-        print("%s — %s" % (name, manifest["description"]))
+        band = manifest.get("envelope_band_hz")
+        print("%s — %s%s" % (name, manifest["description"],
+                             "" if not band else " [envelope band %g–%g Hz]" % tuple(band)))
         print("\n".join(lines))
         failures += f
     for f in failures:

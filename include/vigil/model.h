@@ -3,7 +3,7 @@
 // Domain value types shared by every module: the plant hierarchy
 // (site → asset → position ← sensor), machine classes, readings, health
 // states. Plain structs; no behaviour beyond string conversion and the
-// validity rule of a machine class.
+// validity rules of a machine class and of an envelope band.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,7 @@ struct BearingGeometry {
   double element_diameter_mm = 0;
   double pitch_diameter_mm = 0;
   double contact_angle_deg = 0;
+  friend bool operator==(const BearingGeometry&, const BearingGeometry&) = default;
 };
 
 struct Asset {
@@ -52,7 +53,20 @@ struct Asset {
   std::string machine_class = "iso10816_class2";  // key into the zone table
   double shaft_rpm = 0;                            // 0 = unknown / variable
   std::optional<BearingGeometry> bearing;
+  // Envelope (demodulation) band, Hz: where this machine's housing or sensor
+  // resonance rings, set by a reliability engineer. Both 0 = automatic (the
+  // analytics' default band). See check_envelope_band.
+  double envelope_lo_hz = 0, envelope_hi_hz = 0;
 };
+
+// The rule for an envelope band wherever one is set (REST, a dataset
+// manifest): both 0 (automatic), or 100 <= lo < hi <= 50000 Hz.
+// kInvalidArgument with a sentence naming what is wrong. The limit that
+// needs the sample rate (hi <= 0.45·fs) is applied when a waveform is
+// analysed (analytics::envelope_band_for).
+inline constexpr double kMinEnvelopeHz = 100;
+inline constexpr double kMaxEnvelopeHz = 50000;
+Status check_envelope_band(double lo_hz, double hi_hz);
 
 // ISO 10816 / 20816 velocity zone boundaries of a machine class: velocity
 // RMS in mm/s where zone A ends (ab), B ends (bc) and C ends (cd).

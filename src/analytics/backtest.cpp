@@ -96,7 +96,11 @@ int run_waveforms(const BacktestOptions& b, const AnalyticsOptions& opt, std::os
         << "': vibrationISO stays unknown (define it in analytics.machine_classes, --config)\n";
   std::vector<PositionAnalyzer> an;
   for (std::size_t c = 0; c < chans.size(); ++c) an.emplace_back(ds->machine(), opt);
-  dsp::FeatureOptions fo = an[0].feature_options();
+  if (envelope_band_for(ds->machine(), ds->sample_rate_hz()).fell_back)
+    err << "vigil backtest: warning: envelope_band_hz [" << ds->machine().envelope_lo_hz << ", "
+        << ds->machine().envelope_hi_hz << "] does not fit below 0.45 × the sample rate ("
+        << ds->sample_rate_hz() << " Hz); using the automatic band\n";
+  dsp::FeatureOptions fo = an[0].feature_options(ds->sample_rate_hz());
   fo.keep_spectra = false;
   std::vector<FirstSeen> seen(chans.size());
   std::vector<float> snap;

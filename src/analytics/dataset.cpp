@@ -150,6 +150,15 @@ Result<WaveformDataset> WaveformDataset::open(const std::string& manifest_path) 
     } else if (j.contains("shaft_rpm")) {
       d.machine_.shaft_rpm = j.at("shaft_rpm").get<double>();
     }
+    if (j.contains("envelope_band_hz") && !j.at("envelope_band_hz").is_null()) {
+      auto& eb = j.at("envelope_band_hz");
+      if (!eb.is_array() || eb.size() != 2 || !eb[0].is_number() || !eb[1].is_number())
+        return bad("envelope_band_hz must be [lo, hi] in Hz (or null for automatic)");
+      d.machine_.envelope_lo_hz = eb[0].get<double>();
+      d.machine_.envelope_hi_hz = eb[1].get<double>();
+      if (auto st = check_envelope_band(d.machine_.envelope_lo_hz, d.machine_.envelope_hi_hz); !st.ok())
+        return bad(st.message());
+    }
     d.bin_path_ = (fs::path(manifest_path).parent_path() / j.at("file").get<std::string>()).string();
   } catch (const std::exception& e) {
     return bad(std::string("wrong type: ") + e.what());

@@ -29,7 +29,10 @@ Result<TimestampMs> parse_timestamp(const std::string& text);
 class WaveformDataset {
  public:
   // Reads and checks the manifest; the binary file must exist and hold
-  // snapshots × channels × samples int16 values.
+  // snapshots × channels × samples int16 values. The machine comes from the
+  // optional keys machine_class, shaft_rpm, bearing_geometry and
+  // envelope_band_hz ([lo, hi] Hz, vigil::check_envelope_band; null or
+  // absent = automatic).
   static Result<WaveformDataset> open(const std::string& manifest_path);
 
   std::size_t snapshots() const { return timestamps_.size(); }

@@ -48,6 +48,7 @@ struct Pipeline::PositionCtx {
   MachineInfo machine;
   int generation = -1;
   bool has_waveform = false;
+  bool band_fallback_logged = false;  // the asset's envelope band did not fit (once per machine)
 };
 
 namespace {
@@ -210,12 +211,18 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
       m.machine_class = a->machine_class;
       m.shaft_rpm = a->shaft_rpm;
       m.bearing = a->bearing;
+      m.envelope_lo_hz = a->envelope_lo_hz;
+      m.envelope_hi_hz = a->envelope_hi_hz;
     }
   }
-  const bool same = p->analyzer && m.machine_class == p->machine.machine_class &&
-                    m.shaft_rpm == p->machine.shaft_rpm && m.bearing.has_value() == p->machine.bearing.has_value();
-  if (!same) p->analyzer = std::make_unique<PositionAnalyzer>(m, opt_.analytics);
-  else p->analyzer->reload_zone_limits();  // the class's limits may have changed
+  // A new class, speed, bearing or envelope band changes what is scored or
+  // the features themselves: the position starts afresh and learns again.
+  if (!p->analyzer || !(m == p->machine)) {
+    p->analyzer = std::make_unique<PositionAnalyzer>(m, opt_.analytics);
+    p->band_fallback_logged = false;
+  } else {
+    p->analyzer->reload_zone_limits();  // the class's limits may have changed
+  }
   p->machine = m;
   p->generation = gen;
   {
@@ -233,7 +240,14 @@ void Pipeline::run_waveform(const Waveform& w) {
   const int axes = std::max(1, w.axes);
   const std::size_t n = w.samples.size() / static_cast<std::size_t>(axes);
   if (n < 64) return;
-  dsp::FeatureOptions fo = p->analyzer->feature_options();
+  if (!p->band_fallback_logged && envelope_band_for(p->machine, w.sample_rate_hz).fell_back) {
+    spdlog::warn("analytics: position {}: envelope band {}–{} Hz does not fit below {:.0f} Hz "
+                 "(0.45 × {:.0f} Hz sampling); using the automatic band",
+                 w.position_id, p->machine.envelope_lo_hz, p->machine.envelope_hi_hz,
+                 kMaxEnvelopeFraction * w.sample_rate_hz, w.sample_rate_hz);
+    p->band_fallback_logged = true;
+  }
+  dsp::FeatureOptions fo = p->analyzer->feature_options(w.sample_rate_hz);
   fo.keep_spectra = opt_.store_spectra;
   // Multi-axis: each feature is the worst (largest) axis, as ISO 20816 takes
   // the largest axis; spectra are those of the axis with most velocity.

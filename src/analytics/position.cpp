@@ -102,8 +102,24 @@ void PositionAnalyzer::reload_zone_limits() {
   zone_limits_ = l ? std::optional<ZoneLimits>(*l) : std::nullopt;
 }
 
-dsp::FeatureOptions PositionAnalyzer::feature_options() const {
+EnvelopeBand envelope_band_for(const MachineInfo& m, double sample_rate_hz) {
+  EnvelopeBand b;
+  if (m.envelope_lo_hz <= 0 && m.envelope_hi_hz <= 0) return b;  // automatic
+  const double hi = std::min(m.envelope_hi_hz, kMaxEnvelopeFraction * sample_rate_hz);
+  if (!(m.envelope_lo_hz > 0 && m.envelope_lo_hz < hi)) {
+    b.fell_back = true;
+    return b;
+  }
+  b.lo_hz = m.envelope_lo_hz;
+  b.hi_hz = hi;
+  return b;
+}
+
+dsp::FeatureOptions PositionAnalyzer::feature_options(double sample_rate_hz) const {
   dsp::FeatureOptions o;
+  const EnvelopeBand band = envelope_band_for(machine_, sample_rate_hz);
+  o.envelope_lo_hz = band.lo_hz;
+  o.envelope_hi_hz = band.hi_hz;
   dsp::velocity_band_for_rpm(machine_.shaft_rpm, o);
   if (machine_.shaft_rpm > 0) {
     o.shaft_hz = machine_.shaft_rpm / 60.0;

@@ -51,7 +51,21 @@ struct MachineInfo {
   std::string machine_class = "iso10816_class2";
   double shaft_rpm = 0;  // 0 = unknown
   std::optional<BearingGeometry> bearing;
+  // Envelope band of the asset (vigil::check_envelope_band); both 0 = automatic.
+  double envelope_lo_hz = 0, envelope_hi_hz = 0;
+  friend bool operator==(const MachineInfo&, const MachineInfo&) = default;
 };
+
+// The envelope band a waveform sampled at fs is demodulated in: the
+// machine's band with hi clamped to 0.45·fs, or {0, 0} (dsp's automatic
+// band) when the machine sets none, or when the clamp leaves lo >= hi, in
+// which case `fell_back` is true so the caller can say so (once).
+struct EnvelopeBand {
+  double lo_hz = 0, hi_hz = 0;
+  bool fell_back = false;
+};
+inline constexpr double kMaxEnvelopeFraction = 0.45;  // of the sample rate
+EnvelopeBand envelope_band_for(const MachineInfo& m, double sample_rate_hz);
 
 struct ModelState {
   std::string model;  // kVibrationIso, kVibrationMl, kTemperatureMl, "metric:<name>"
@@ -115,8 +129,11 @@ class PositionAnalyzer {
  public:
   PositionAnalyzer(MachineInfo machine, AnalyticsOptions options);
 
-  // Feature options for a waveform of this position at sample rate fs.
-  dsp::FeatureOptions feature_options() const;
+  // Feature options for a waveform of this position at sample rate fs
+  // (velocity band, harmonics, defect frequencies, envelope_band_for). A
+  // machine whose speed, bearing or envelope band changes gives different
+  // features: the pipeline builds a new analyzer, which learns again.
+  dsp::FeatureOptions feature_options(double sample_rate_hz) const;
   const MachineInfo& machine() const { return machine_; }
   // Re-reads the limits of the machine's class from ZoneTable::global(),
   // after a class was added, changed or removed; the ISO persistence window

@@ -85,4 +85,14 @@ Status check_machine_class(std::string_view name, const ZoneLimits& l) {
   return Status::Ok();
 }
 
+Status check_envelope_band(double lo, double hi) {
+  if (lo == 0 && hi == 0) return Status::Ok();
+  if (!std::isfinite(lo) || !std::isfinite(hi))
+    return Status::InvalidArgument("envelope band limits must be numbers");
+  if (!(lo >= kMinEnvelopeHz && lo < hi && hi <= kMaxEnvelopeHz))
+    return Status::InvalidArgument(
+        "envelope band must be [lo, hi] Hz with 100 <= lo < hi <= 50000 (or absent for automatic)");
+  return Status::Ok();
+}
+
 }  // namespace vigil

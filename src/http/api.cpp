@@ -125,6 +125,11 @@ std::variant<Response, auth::Principal> require(ApiContext& ctx, const Request& 
   return *who;
 }
 
+json envelope_band_json(const Asset& a) {
+  if (a.envelope_lo_hz == 0 && a.envelope_hi_hz == 0) return nullptr;
+  return json::array({a.envelope_lo_hz, a.envelope_hi_hz});
+}
+
 }  // namespace detail
 
 namespace {
@@ -214,7 +219,7 @@ json bearing_json(const Asset& a) {
 
 json asset_json(ApiContext& ctx, const Snapshot& snap, const Asset& a, const std::vector<Position>& all_positions) {
   json j = {{"id", a.id}, {"site_id", a.site_id}, {"name", a.name}, {"machine_class", a.machine_class},
-            {"shaft_rpm", a.shaft_rpm}};
+            {"shaft_rpm", a.shaft_rpm}, {"envelope_band_hz", envelope_band_json(a)}};
   if (a.bearing) j["bearing"] = bearing_json(a);
   json positions = json::array();
   HealthState worst = HealthState::kUnknown;

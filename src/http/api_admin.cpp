@@ -38,6 +38,21 @@ std::optional<Response> check_class_known(ApiContext& ctx, const std::string& ma
   return problem(422, "bad_field", "machine_class '" + machine_class + "' is unknown; known classes: " + known);
 }
 
+// envelope_band_hz: [lo, hi] in Hz (vigil::check_envelope_band), or null or
+// absent for the automatic band.
+std::optional<Response> get_envelope_band(const json& j, Asset& a) {
+  auto it = j.find("envelope_band_hz");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number() || !(*it)[1].is_number())
+    return problem(422, "bad_field", "envelope_band_hz must be [lo, hi] in Hz, or null for the automatic band");
+  const double lo = (*it)[0].get<double>(), hi = (*it)[1].get<double>();
+  if (lo == 0 && hi == 0) return std::nullopt;  // an explicit automatic band
+  if (auto st = check_envelope_band(lo, hi); !st.ok()) return problem(422, "bad_field", st.message());
+  a.envelope_lo_hz = lo;
+  a.envelope_hi_hz = hi;
+  return std::nullopt;
+}
+
 std::optional<Response> get_id(const json& j, const char* key, std::optional<Id>& out, bool required) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
@@ -94,6 +109,7 @@ void register_admin(Router& router, ApiContext& ctx) {
         return problem(422, "bad_field", "bearing needs rolling_elements ≥ 1 and pitch > element diameter");
       a.bearing = g;
     }
+    if (auto e = get_envelope_band(body, a)) return *e;
     if (auto e = check_class_known(ctx, a.machine_class)) return *e;
     auto sites = ctx.store->sites();
     if (!sites) return from_status(sites.status());
@@ -102,10 +118,10 @@ void register_admin(Router& router, ApiContext& ctx) {
     if (!found) return problem(422, "bad_field", "site " + std::to_string(a.site_id) + " does not exist");
     auto id = ctx.store->upsert_asset(a);
     if (!id) return from_status(id.status());
-    if (ctx.machines_changed) ctx.machines_changed();  // the analytics reload its class, speed and bearing
+    if (ctx.machines_changed) ctx.machines_changed();  // the analytics reload class, speed, bearing, band
     audit(ctx, who, "asset.upsert", std::to_string(*id), body.dump());
     return created({{"id", *id}, {"site_id", a.site_id}, {"name", a.name}, {"machine_class", a.machine_class},
-                    {"shaft_rpm", a.shaft_rpm}});
+                    {"shaft_rpm", a.shaft_rpm}, {"envelope_band_hz", envelope_band_json(a)}});
   });
 
   router.add("POST", "/api/v1/positions", [&ctx](const Request& req) {

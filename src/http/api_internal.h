@@ -72,6 +72,10 @@ std::string cookie(const Request& req, const std::string& name);
 std::optional<Response> get_string(const json& j, const char* key, std::string& out, bool required);
 std::optional<Response> get_number(const json& j, const char* key, double& out, bool required = false);
 
+// An asset's envelope band as the API shows it: [lo, hi] in Hz, or null
+// for the automatic band.
+json envelope_band_json(const Asset& a);
+
 // An audit log entry for an admin action of `who`.
 void audit(ApiContext& ctx, const auth::Principal& who, const std::string& action, const std::string& target,
            const std::string& detail);

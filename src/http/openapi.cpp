@@ -27,6 +27,23 @@ json obj(json props, std::vector<std::string> required = {}) {
   if (!required.empty()) j["required"] = required;
   return j;
 }
+// An asset's envelope (demodulation) band, as responses show it and POST
+// /assets takes it.
+json envelope_band() {
+  json j = nullable(arr(number()));
+  j["minItems"] = 2;
+  j["maxItems"] = 2;
+  j["description"] = "Envelope (demodulation) band [lo, hi] in Hz around the housing or sensor resonance, "
+                     "100 <= lo < hi <= 50000; null = automatic (fs/8 .. 0.4 fs). At analysis hi is capped "
+                     "at 0.45 x the sample rate; a band left empty falls back to automatic";
+  return j;
+}
+
+json bearing() {
+  return obj({{"rolling_elements", integer()}, {"element_diameter_mm", number()},
+              {"pitch_diameter_mm", number()}, {"contact_angle_deg", number()}});
+}
+
 json state() {
   return {{"type", "string"},
           {"enum", {"unknown", "initializing", "healthy", "warning", "alarm", "not_running"}}};
@@ -54,12 +71,20 @@ json schemas() {
                     {"name", str()},
                     {"machine_class", str()},
                     {"shaft_rpm", number()},
-                    {"bearing", obj({{"rolling_elements", integer()}, {"element_diameter_mm", number()},
-                                     {"pitch_diameter_mm", number()}, {"contact_angle_deg", number()}})},
+                    {"bearing", bearing()},
+                    {"envelope_band_hz", envelope_band()},
                     {"state", state()},
                     {"open_alerts", integer()},
                     {"positions", arr(ref("Position"))}},
-                   {"id", "site_id", "name", "machine_class", "shaft_rpm", "state", "open_alerts", "positions"});
+                   {"id", "site_id", "name", "machine_class", "shaft_rpm", "envelope_band_hz", "state",
+                    "open_alerts", "positions"});
+  s["AssetInput"] = obj({{"site_id", integer()},
+                         {"name", str()},
+                         {"machine_class", str()},
+                         {"shaft_rpm", number()},
+                         {"bearing", bearing()},
+                         {"envelope_band_hz", envelope_band()}},
+                        {"site_id", "name"});
   s["Fleet"] = obj({{"time", str()},
                     {"now", integer()},
                     {"open_alerts", integer()},
@@ -235,7 +260,7 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/sites", "List sites", "viewer", arr(ref("Site"))},
       {"POST", "/api/v1/sites", "Create or rename a site", "admin", ref("Site"), 201, "Result"},
       {"GET", "/api/v1/assets", "List assets (filter: site_id)", "viewer", arr(ref("Asset"))},
-      {"POST", "/api/v1/assets", "Create or update an asset (class, speed, bearing geometry)", "admin", ref("Result"), 201, "Result"},
+      {"POST", "/api/v1/assets", "Create or update an asset (class, speed, bearing geometry, envelope band)", "admin", ref("Result"), 201, "AssetInput"},
       {"GET", "/api/v1/assets/{id}", "One asset with its positions", "viewer", ref("Asset")},
       {"GET", "/api/v1/machine-classes", "ISO zone classes (built-in, configured, user) with their limits and source", "viewer", arr(ref("MachineClass"))},
       {"PUT", "/api/v1/machine-classes/{name}", "Create (201) or replace (200) a user machine class; it overrides a configured or built-in one of that name", "admin", ref("MachineClass"), 200, "MachineClassLimits"},

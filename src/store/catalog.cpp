@@ -66,8 +66,12 @@ Asset asset_row(sql::Stmt& q) {
   a.machine_class = q.text(3);
   a.shaft_rpm = q.f64(4);
   a.bearing = bearing_from_json(q.text(5));
+  a.envelope_lo_hz = q.f64(6);
+  a.envelope_hi_hz = q.f64(7);
   return a;
 }
+constexpr const char* kAssetCols =
+    "id, site_id, name, machine_class, shaft_rpm, bearing_json, envelope_lo_hz, envelope_hi_hz";
 Sensor sensor_row(sql::Stmt& q) {
   Sensor s;
   s.id = q.i64(0);
@@ -94,13 +98,16 @@ Result<Id> Store::upsert_site(const Site& s) {
 Result<Id> Store::upsert_asset(const Asset& a) {
   return upsert_returning(
       impl_->write_mu, *impl_->writer,
-      "INSERT INTO assets(site_id, name, machine_class, shaft_rpm, bearing_json) VALUES(?, ?, ?, ?, ?) "
+      "INSERT INTO assets(site_id, name, machine_class, shaft_rpm, bearing_json, envelope_lo_hz, envelope_hi_hz) "
+      "VALUES(?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT(site_id, name) DO UPDATE SET machine_class = excluded.machine_class, "
-      "shaft_rpm = excluded.shaft_rpm, bearing_json = excluded.bearing_json RETURNING id",
+      "shaft_rpm = excluded.shaft_rpm, bearing_json = excluded.bearing_json, "
+      "envelope_lo_hz = excluded.envelope_lo_hz, envelope_hi_hz = excluded.envelope_hi_hz RETURNING id",
       [&](sql::Stmt& q) {
         q.bind(1, a.site_id).bind(2, a.name).bind(3, a.machine_class).bind(4, a.shaft_rpm);
         auto bj = bearing_to_json(a.bearing);
         if (bj.empty()) q.bind_null(5); else q.bind(5, bj);
+        q.bind(6, a.envelope_lo_hz).bind(7, a.envelope_hi_hz);
       });
 }
 
@@ -147,9 +154,8 @@ Result<std::vector<Site>> Store::sites() {
 Result<std::vector<Asset>> Store::assets(std::optional<Id> site_id) {
   std::vector<Asset> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
-    auto q = db.prepare(
-        "SELECT id, site_id, name, machine_class, shaft_rpm, bearing_json FROM assets "
-        "WHERE ?1 IS NULL OR site_id = ?1 ORDER BY id");
+    auto q = db.prepare(std::string("SELECT ") + kAssetCols +
+                        " FROM assets WHERE ?1 IS NULL OR site_id = ?1 ORDER BY id");
     if (!q) return q.status();
     (*q)->bind(1, site_id);
     auto r = collect<Asset>(**q, asset_row);
@@ -163,8 +169,7 @@ Result<std::vector<Asset>> Store::assets(std::optional<Id> site_id) {
 Result<Asset> Store::asset(Id id) {
   std::optional<Asset> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
-    auto q = db.prepare(
-        "SELECT id, site_id, name, machine_class, shaft_rpm, bearing_json FROM assets WHERE id = ?");
+    auto q = db.prepare(std::string("SELECT ") + kAssetCols + " FROM assets WHERE id = ?");
     if (!q) return q.status();
     (*q)->bind(1, id);
     auto r = collect<Asset>(**q, asset_row);

@@ -125,6 +125,11 @@ CREATE TABLE machine_classes(
   bc REAL NOT NULL,
   cd REAL NOT NULL) WITHOUT ROWID;
 )sql",
+      // v3: an asset's envelope (demodulation) band in Hz; 0, 0 = automatic.
+      R"sql(
+ALTER TABLE assets ADD COLUMN envelope_lo_hz REAL NOT NULL DEFAULT 0;
+ALTER TABLE assets ADD COLUMN envelope_hi_hz REAL NOT NULL DEFAULT 0;
+)sql",
   };
   return kMigrations;
 }

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   analytics::AnalyticsOptions ao;
   ao.learn_count = 50;
   analytics::PositionAnalyzer pa(m, ao);
-  auto fo = pa.feature_options();
+  auto fo = pa.feature_options(fs);
   fo.keep_spectra = true;
   TimestampMs ts = 1'700'000'000'000;
   for (int i = 0; i < 60; ++i) {

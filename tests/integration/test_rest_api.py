@@ -118,7 +118,11 @@ def test_admin_builds_a_plant_commissions_a_sensor_and_exports_csv(gw):
     site = requests.post(gw.url("/api/v1/sites"), json={"name": "Plant"}, headers=h, timeout=5).json()
     asset = requests.post(gw.url("/api/v1/assets"), headers=h, timeout=5, json={
         "site_id": site["id"], "name": "Pump", "machine_class": "iso10816_class2", "shaft_rpm": 1480,
-        "bearing": {"rolling_elements": 9, "element_diameter_mm": 7.94, "pitch_diameter_mm": 39.0, "contact_angle_deg": 0}}).json()
+        "bearing": {"rolling_elements": 9, "element_diameter_mm": 7.94, "pitch_diameter_mm": 39.0, "contact_angle_deg": 0},
+        "envelope_band_hz": [1500, 3500]}).json()
+    bad = requests.post(gw.url("/api/v1/assets"), headers=h, timeout=5,
+                        json={"site_id": site["id"], "name": "Pump", "envelope_band_hz": [3500, 1500]})
+    assert bad.status_code == 422 and bad.json()["code"] == "bad_field"
     pos = requests.post(gw.url("/api/v1/positions"), json={"asset_id": asset["id"], "name": "DE", "type": "pump"},
                         headers=h, timeout=5).json()
     r = requests.post(gw.url("/api/v1/sensors"), headers=h, timeout=5,
@@ -129,6 +133,9 @@ def test_admin_builds_a_plant_commissions_a_sensor_and_exports_csv(gw):
     assert "key" not in sensors[0]
     fleet = requests.get(gw.url("/api/v1/fleet"), headers=h, timeout=5).json()
     assert fleet["sites"][0]["assets"][0]["bearing"]["rolling_elements"] == 9
+    assert fleet["sites"][0]["assets"][0]["envelope_band_hz"] == [1500, 3500]
+    one = requests.get(gw.url("/api/v1/assets/%d" % asset["id"]), headers=h, timeout=5).json()
+    assert one["envelope_band_hz"] == [1500, 3500]
     csv = requests.get(gw.url("/api/v1/alerts?format=csv"), headers=h, timeout=5)
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.startswith("id,opened_at,")

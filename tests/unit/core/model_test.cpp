@@ -69,6 +69,18 @@ TEST_CASE("a machine class is a name of [A-Za-z0-9._-] with ascending limits up 
   CHECK_FALSE(check_machine_class("fan", {1, 2, std::nan("")}).ok());
 }
 
+TEST_CASE("an envelope band is automatic (both 0) or 100 <= lo < hi <= 50000 Hz") {
+  CHECK(check_envelope_band(0, 0).ok());
+  CHECK(check_envelope_band(1500, 3500).ok());
+  CHECK(check_envelope_band(100, 50000).ok());
+  CHECK(check_envelope_band(99, 3500).message().find("100 <= lo < hi <= 50000") != std::string::npos);
+  CHECK_FALSE(check_envelope_band(3500, 1500).ok());
+  CHECK_FALSE(check_envelope_band(2000, 2000).ok());
+  CHECK_FALSE(check_envelope_band(1500, 50001).ok());
+  CHECK_FALSE(check_envelope_band(0, 3500).ok());
+  CHECK_FALSE(check_envelope_band(1500, std::nan("")).ok());
+}
+
 TEST_CASE("machine class sources have lower-case names") {
   CHECK(std::string(to_string(ClassSource::kBuiltin)) == "builtin");
   CHECK(std::string(to_string(ClassSource::kConfig)) == "config");

@@ -143,4 +143,10 @@ TEST_CASE("write operations return what the document promises") {
   REQUIRE(a.status == 200);
   check_schema(doc, json{{"$ref", "#/components/schemas/Alert"}}, json::parse(a.body), "mute", errors);
   CHECK(errors.empty());
+  auto fan = f.call("POST", "/api/v1/assets", f.admin_token,
+                    R"({"site_id":)" + std::to_string(f.site) + R"(,"name":"Fan","envelope_band_hz":[1500,3500]})");
+  REQUIRE(fan.status == 201);
+  auto got = f.call("GET", "/api/v1/assets/" + json::parse(fan.body)["id"].dump(), f.admin_token);
+  check_schema(doc, json{{"$ref", "#/components/schemas/Asset"}}, json::parse(got.body), "asset with a band", errors);
+  CHECK(errors.empty());
 }

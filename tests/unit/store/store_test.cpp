@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "store/chunk_codec.h"
+#include "store/schema.h"
 #include "temp_dir.h"
 #include "vigil/store.h"
 
@@ -405,4 +406,38 @@ TEST_CASE("user machine classes are stored by name, replaced, deleted and kept a
   CHECK(*s->delete_machine_class("fan_l3"));
   CHECK_FALSE(*s->delete_machine_class("fan_l3"));
   CHECK(s->machine_classes()->size() == 1);
+}
+
+TEST_CASE("a version 2 database migrates, its assets read an automatic envelope band and keep a set one") {
+  TempDir d;
+  const std::string path = d.file("v2.db");
+  {
+    // A database as vigil left it before v3: the first two core migrations
+    // and one asset written by them.
+    auto db = sql::Db::open(path, sql::Db::Mode::kReadWriteCreate);
+    REQUIRE(db.ok());
+    const auto& all = store_detail::core_migrations();
+    REQUIRE(all.size() >= 3);
+    std::vector<std::string> v2(all.begin(), all.begin() + 2);
+    REQUIRE(store_detail::apply_migrations(**db, "core", v2).ok());
+    REQUIRE((*db)->exec("INSERT INTO sites(name) VALUES('Plant');"
+                        "INSERT INTO assets(site_id, name, machine_class, shaft_rpm) "
+                        "VALUES(1, 'Fan', 'iso10816_class2', 980)").ok());
+  }
+  auto s = open_store(path);
+  auto assets = s->assets();
+  REQUIRE(assets.ok());
+  REQUIRE(assets->size() == 1);
+  CHECK(assets->front().shaft_rpm == 980);
+  CHECK(assets->front().envelope_lo_hz == 0);
+  CHECK(assets->front().envelope_hi_hz == 0);
+
+  Asset a = assets->front();
+  a.envelope_lo_hz = 1500;
+  a.envelope_hi_hz = 3500;
+  REQUIRE(s->upsert_asset(a).ok());
+  auto back = s->asset(a.id);
+  REQUIRE(back.ok());
+  CHECK(back->envelope_lo_hz == 1500);
+  CHECK(back->envelope_hi_hz == 3500);
 }
