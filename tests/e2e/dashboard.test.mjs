@@ -141,6 +141,7 @@ try {
     const markers = (await env.locator('canvas').getAttribute('data-markers')).split(' ');
     for (const m of ['1×', '2×', 'BPFO', 'BPFI', 'BSF', 'FTF']) assert.ok(markers.includes(m), `envelope markers ${markers} include ${m}`);
     assert.match(await env.locator('canvas').getAttribute('aria-label'), /^Envelope spectrum: peak /);
+    await page.locator('p.envelope-band', { hasText: 'automatic band' }).waitFor();  // the demo sets no band
     const accel = page.locator('.spectra .chart', { hasText: 'Acceleration spectrum' });
     await accel.locator('.spectrum-summary', { hasText: /^peak / }).waitFor();
     const wf = page.locator('canvas.waterfall');

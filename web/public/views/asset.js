@@ -109,7 +109,11 @@ export async function renderAsset(main, app, id) {
 
     // spectra
     const spec = h('div.spectra');
-    body.append(h('h2', 'Spectra'), spec);
+    const band = asset.envelope_band_hz;
+    body.append(h('h2', 'Spectra'),
+      h('p.muted.envelope-band', band ? `Envelope demodulated in ${(band[0] / 1000).toFixed(1)}–${(band[1] / 1000).toFixed(1)} kHz (set for this asset)`
+        : 'Envelope demodulated in the automatic band (from fs/8); an admin can set this asset\'s band to its housing resonance (envelope_band_hz).'),
+      spec);
     const accel = new SpectrumChart(spec, { title: 'Acceleration spectrum', unit: 'g', maxHz: 1000 });
     const env = new SpectrumChart(spec, { title: 'Envelope spectrum', unit: 'g', maxHz: 500 });
     charts.push(accel, env);
