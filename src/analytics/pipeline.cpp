@@ -215,13 +215,16 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
       m.envelope_hi_hz = a->envelope_hi_hz;
     }
   }
-  // A new class, speed, bearing or envelope band changes what is scored or
-  // the features themselves: the position starts afresh and learns again.
-  if (!p->analyzer || !(m == p->machine)) {
+  // A new speed, bearing or envelope band changes the features themselves:
+  // the position starts afresh and learns again. A new class only moves the
+  // ISO zones, and the class's limits may have changed: the baselines stay.
+  MachineInfo same_class = m;
+  same_class.machine_class = p->machine.machine_class;
+  if (!p->analyzer || !(same_class == p->machine)) {
     p->analyzer = std::make_unique<PositionAnalyzer>(m, opt_.analytics);
     p->band_fallback_logged = false;
   } else {
-    p->analyzer->reload_zone_limits();  // the class's limits may have changed
+    p->analyzer->set_machine_class(m.machine_class);
   }
   p->machine = m;
   p->generation = gen;

@@ -139,6 +139,12 @@ class PositionAnalyzer {
   // after a class was added, changed or removed; the ISO persistence window
   // is kept. An unknown class scores vibrationISO as unknown.
   void reload_zone_limits();
+  // The asset moved to another machine class: only the ISO zones change, so
+  // the learned baselines stay (they describe the machine, not its class).
+  void set_machine_class(const std::string& machine_class) {
+    machine_.machine_class = machine_class;
+    reload_zone_limits();
+  }
 
   // A vibration measurement: features of a waveform (dsp::compute_features)
   // or of a sensor frame (at least velocity_rms_mm_s or accel_rms_g).

@@ -3,6 +3,8 @@
 // store behind the user layer, and scoring that follows a changed class.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <fstream>
 #include <sstream>
 
@@ -199,6 +201,41 @@ TEST_CASE("the pipeline scores with a class's changed limits after invalidate_ma
   REQUIRE(store->write_txn([](sql::Db& db) { return db.exec("UPDATE assets SET machine_class = 'iso10816_class2'"); })
               .ok());
   REQUIRE(mc.remove("test_pipeline_cls").ok());
+}
+
+TEST_CASE("moving an asset to another class changes its ISO zones but keeps its learned baseline", "[analytics]") {
+  TempDir dir;
+  auto store = open_store(dir);
+  Id asset = add_asset(*store, "Pump", "iso10816_class2");
+  auto pos = store->upsert_position(Position{0, asset, "DE", PositionType::kPump});
+  REQUIRE(pos.ok());
+  PipelineOptions o;
+  o.analytics.learn_count = 12;
+  auto p = Pipeline::create(*store, o);
+  REQUIRE(p.ok());
+  TimestampMs t = 1'700'000'000'000;
+  auto states = [&](double v) {
+    AcceptedReading r{{"sim:pump", "velocity_rms_mm_s", t += 600'000, v}, 1, 1, *pos};
+    REQUIRE((*p)->submit_readings(std::span<const AcceptedReading>(&r, 1)));
+    (*p)->drain();
+    std::map<std::string, HealthState> out;
+    auto h = (*p)->position_health(*pos);
+    REQUIRE(h.ok());
+    for (auto& m : h->models) out[m.model] = m.persistent;
+    return out;
+  };
+  for (int i = 0; i < 16; ++i) states(3.0 + 0.05 * (i % 3));  // 3 mm/s: zone B of class II
+  REQUIRE(states(3.05)[kVibrationMl] == HealthState::kHealthy);
+  // Class I (small machines) puts 3 mm/s in zone C.
+  REQUIRE(store->write_txn([&](sql::Db& db) {
+                 return db.exec("UPDATE assets SET machine_class = 'iso10816_class1' WHERE id = " +
+                                std::to_string(asset));
+               }).ok());
+  (*p)->invalidate_machines();
+  states(3.0);
+  auto after = states(3.05);
+  CHECK(after[kVibrationIso] == HealthState::kWarning);
+  CHECK(after[kVibrationMl] == HealthState::kHealthy);  // not back to initializing
 }
 
 TEST_CASE("vigil backtest --config scores with the configured machine classes", "[analytics]") {
