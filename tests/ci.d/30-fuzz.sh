@@ -16,7 +16,10 @@ BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 BIG=${FUZZ_SECONDS:-60}
 SMALL=${FUZZ_SECONDS_SMALL:-20}
 ART=${FUZZ_ARTIFACTS:-$(pwd)/tests/fuzz/artifacts}
-CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_ONLY_LIBS_AND_UNIT=ON -DVIGIL_TESTS=OFF >/dev/null
+# -O1 -g1: the usual fuzzing build (sanitizers stay fast, compiles in about
+# half the time of -O2 -g; the whole tree is instrumented for five targets).
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_ONLY_LIBS_AND_UNIT=ON -DVIGIL_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
 cmake --build "$BUILD" --target fuzz_all -j 2
 mkdir -p "$ART"
 work=$(mktemp -d)
