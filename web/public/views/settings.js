@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Settings: system and cloud uplink status, machine classes (ISO zones),
-// users, API tokens.
+// the plant (sites, assets, positions), users, API tokens.
 import { api, h, fmt, toast } from '../api.js';
+import { plantCard } from './plant.js';
 
 export async function renderSettings(main, app) {
   const sys = await api('/system');
@@ -24,7 +25,7 @@ export async function renderSettings(main, app) {
       : h('p.muted', 'No uplink configured (the gateway works fully offline).')));
   parts.push(await classesCard(main, app));
   if (app.can('admin')) {
-    parts.push(await usersCard(main, app), await tokensCard(main, app));
+    parts.push(await plantCard(() => renderSettings(main, app)), await usersCard(main, app), await tokensCard(main, app));
   }
   main.replaceChildren(...parts);
 }
