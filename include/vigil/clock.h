@@ -17,6 +17,15 @@ namespace vigil {
 
 using TimestampMs = std::int64_t;
 
+// The timestamps vigil stores and accepts in a range: years 0001 to 9999.
+// Any range a client chooses is clamped to these first, so differences and
+// roundings of two timestamps (to - from, floor to the hour) cannot overflow.
+inline constexpr TimestampMs kMinTimestampMs = -62135596800000LL;  // 0001-01-01T00:00:00Z
+inline constexpr TimestampMs kMaxTimestampMs = 253402300799999LL;  // 9999-12-31T23:59:59.999Z
+constexpr TimestampMs clamp_timestamp(TimestampMs t) {
+  return t < kMinTimestampMs ? kMinTimestampMs : (t > kMaxTimestampMs ? kMaxTimestampMs : t);
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

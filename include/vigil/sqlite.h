@@ -3,7 +3,10 @@
 // A thin RAII layer over SQLite: Db owns a connection, Stmt a prepared
 // statement. Every failure becomes a Status naming the operation and SQLite's
 // message. Db::prepare() caches statements by SQL text, so callers write the
-// SQL inline and still use prepared statements only.
+// SQL inline and still use prepared statements only. The cache is bounded
+// (least recently used out): SQL text must be fixed per call site, with every
+// value bound as a parameter; a text built from client input would only churn
+// the cache, never grow it.
 //
 // Thread-safety: a Db and its statements belong to one thread at a time (the
 // Store hands connections out under its own locking).
@@ -12,6 +15,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -91,8 +95,11 @@ class Db {
 
   Status exec(const std::string& sql);  // no parameters, any number of statements
   // A cached prepared statement, reset and ready to bind. Valid until the next
-  // prepare() of the same SQL on this connection.
+  // prepare() of the same SQL on this connection, or until kMaxCachedStatements
+  // other statements have been prepared after it (then it may be evicted).
   Result<Stmt*> prepare(const std::string& sql);
+  static constexpr std::size_t kMaxCachedStatements = 128;
+  std::size_t cached_statements() const { return cache_.size(); }
   std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
   Status error(const std::string& what) const;
@@ -103,7 +110,12 @@ class Db {
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
-  std::unordered_map<std::string, std::unique_ptr<Stmt>> cache_;
+  struct Cached {
+    std::unique_ptr<Stmt> stmt;
+    std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
+  };
+  std::unordered_map<std::string, Cached> cache_;
+  std::list<std::string> lru_;
 };
 
 // BEGIN IMMEDIATE … COMMIT, rolled back if not committed.

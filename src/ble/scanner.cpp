@@ -42,7 +42,20 @@ CREATE TABLE ble_sensor_health(
 )sql",
     // The decoder's replay state: the last accepted counter per sensor,
     // restored at start so frames recorded before a restart stay replays.
-    "ALTER TABLE ble_sensor_health ADD COLUMN last_counter INTEGER;"};
+    "ALTER TABLE ble_sensor_health ADD COLUMN last_counter INTEGER;",
+    // Which key last_counter was accepted under (key_fingerprint): a counter
+    // is meaningless under another key, so a re-keyed sensor starts afresh.
+    "ALTER TABLE ble_sensor_health ADD COLUMN counter_key TEXT;"};
+
+// Identifies a key without revealing it (FNV-1a 64; the key itself sits in
+// the same database, so this is a label, not a secret).
+std::string key_fingerprint(const protocol::Key& key) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (auto b : key) h = (h ^ b) * 1099511628211ULL;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
 
 std::optional<std::uint16_t> uuid16(const std::string& uuid) {
   // "0000xxxx-0000-1000-8000-00805f9b34fb"
@@ -451,7 +464,7 @@ Status Scanner::init() {
     auto q = db.prepare(
         "SELECT address, last_seen, rssi_dbm, battery_pct, expected_interval_ms, adverts, frames_accepted, "
         "readings_rejected, counter_resets, rejected_json, waveforms, waveform_failures, last_waveform, last_error, "
-        "last_counter FROM ble_sensor_health");
+        "last_counter, counter_key FROM ble_sensor_health");
     if (!q) return q.status();
     while (true) {
       auto row = (*q)->step();
@@ -477,7 +490,10 @@ Status Scanner::init() {
       h.h.waveform_failures = static_cast<std::uint64_t>(s.i64(11));
       h.h.last_waveform = s.is_null(12) ? 0 : s.i64(12);
       h.h.last_error = s.text(13);
-      if (!s.is_null(14)) h.h.last_counter = static_cast<std::uint32_t>(s.i64(14));
+      // The replay counter only under the key it was accepted with.
+      const bool same_key = it->second.key && !s.is_null(15) && s.text(15) == key_fingerprint(*it->second.key);
+      if (!s.is_null(14) && same_key) h.h.last_counter = static_cast<std::uint32_t>(s.i64(14));
+      else if (!s.is_null(14)) spdlog::info("ble: {} has a new key since its last frame: its counter starts afresh", s.text(0));
       if (h.h.battery_pct && *h.h.battery_pct < m.o.battery_low_pct) h.battery_alerted = true;
     }
     (*q)->reset();
@@ -555,6 +571,10 @@ void Scanner::Impl::load_sensors() {
       if (c.key) decoder.set_key(*mac, *c.key);
       else decoder.remove_key(*mac);
       if (old != sensors.end()) decoder.reset_counter(*mac);  // a new key restarts the counter
+      if (auto hit = health.find(addr); hit != health.end()) {
+        hit->second.h.last_counter.reset();
+        hit->second.dirty = true;
+      }
       changed = true;
     }
     if (old == sensors.end()) spdlog::info("ble: sensor {} commissioned ({})", addr, c.key ? "with key" : "plain");
@@ -700,6 +720,7 @@ void Scanner::Impl::flush_alerts() {
 
 void Scanner::Impl::flush_health(bool all) {
   std::vector<SensorHealth> rows;
+  std::vector<std::optional<std::string>> keys;  // fingerprint of each row's current key
   {
     std::lock_guard lk(mu);
     for (auto& [addr, h] : health) {
@@ -707,6 +728,9 @@ void Scanner::Impl::flush_health(bool all) {
       if (!h.h.sensor_id) continue;
       h.dirty = false;
       rows.push_back(h.h);
+      auto c = sensors.find(addr);
+      keys.push_back(c != sensors.end() && c->second.key ? std::optional(key_fingerprint(*c->second.key))
+                                                         : std::nullopt);
     }
   }
   if (rows.empty()) return;
@@ -715,7 +739,8 @@ void Scanner::Impl::flush_health(bool all) {
     auto q = db.prepare(
         "INSERT INTO ble_sensor_health(sensor_id, address, last_seen, rssi_dbm, battery_pct, advert_rate_per_min, "
         "expected_interval_ms, adverts, frames_accepted, readings_rejected, counter_resets, rejected_json, waveforms, "
-        "waveform_failures, last_waveform, last_error, updated_at, last_counter) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "waveform_failures, last_waveform, last_error, updated_at, last_counter, counter_key) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT(sensor_id) DO UPDATE SET address=excluded.address, last_seen=excluded.last_seen, "
         "rssi_dbm=excluded.rssi_dbm, battery_pct=excluded.battery_pct, advert_rate_per_min=excluded.advert_rate_per_min, "
         "expected_interval_ms=excluded.expected_interval_ms, adverts=excluded.adverts, "
@@ -723,9 +748,12 @@ void Scanner::Impl::flush_health(bool all) {
         "counter_resets=excluded.counter_resets, rejected_json=excluded.rejected_json, waveforms=excluded.waveforms, "
         "waveform_failures=excluded.waveform_failures, last_waveform=excluded.last_waveform, "
         "last_error=excluded.last_error, updated_at=excluded.updated_at, "
-        "last_counter=COALESCE(excluded.last_counter, ble_sensor_health.last_counter)");
+        "last_counter=CASE WHEN excluded.counter_key IS ble_sensor_health.counter_key "
+        "THEN COALESCE(excluded.last_counter, ble_sensor_health.last_counter) ELSE excluded.last_counter END, "
+        "counter_key=excluded.counter_key");
     if (!q) return q.status();
-    for (auto& h : rows) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& h = rows[i];
       std::optional<std::int64_t> rssi;
       if (h.rssi_dbm) rssi = *h.rssi_dbm;
       std::optional<std::int64_t> last_wf;
@@ -749,6 +777,7 @@ void Scanner::Impl::flush_health(bool all) {
           .bind(17, t);
       if (h.last_counter) (*q)->bind(18, static_cast<std::int64_t>(*h.last_counter));
       else (*q)->bind_null(18);
+      (*q)->bind(19, keys[i]);
       VIGIL_RETURN_IF_ERROR((*q)->run());
     }
     return Status::Ok();

@@ -59,7 +59,12 @@ std::optional<Response> get_id(const json& j, const char* key, std::optional<Id>
     if (required) return problem(422, "missing_field", std::string("field '") + key + "' is required");
     return std::nullopt;
   }
-  if (!it->is_number_integer()) return problem(422, "bad_field", std::string("field '") + key + "' must be an integer");
+  // Ids are positive int64: an unsigned JSON number above INT64_MAX (2^63)
+  // must not wrap to a negative id.
+  const bool positive = it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX)
+                                                 : it->is_number_integer() && it->get<std::int64_t>() > 0;
+  if (!it->is_number_integer() || !positive)
+    return problem(422, "bad_field", std::string("field '") + key + "' must be a positive integer id");
   out = it->get<Id>();
   return std::nullopt;
 }
@@ -75,7 +80,11 @@ void register_admin(Router& router, ApiContext& ctx) {
     Site s;
     if (auto e = get_string(body, "name", s.name, true)) return *e;
     if (auto e = get_string(body, "timezone", s.timezone, false)) return *e;
-    if (s.name.empty() || s.name.size() > 200) return problem(422, "bad_field", "name must be 1–200 characters");
+    if (auto e = check_name(s.name, "name")) return *e;
+    if (s.timezone.size() > 64) return problem(422, "bad_field", "timezone must be an IANA zone name (at most 64 bytes)");
+    if (!s.timezone.empty()) {
+      if (auto e = check_name(s.timezone, "timezone", 64)) return *e;
+    }
     auto id = ctx.store->upsert_site(s);
     if (!id) return from_status(id.status());
     audit(ctx, who, "site.upsert", std::to_string(*id), s.name);
@@ -94,7 +103,10 @@ void register_admin(Router& router, ApiContext& ctx) {
     if (auto e = get_string(body, "name", a.name, true)) return *e;
     if (auto e = get_string(body, "machine_class", a.machine_class, false)) return *e;
     if (auto e = get_number(body, "shaft_rpm", a.shaft_rpm)) return *e;
-    if (a.name.empty() || a.name.size() > 200) return problem(422, "bad_field", "name must be 1–200 characters");
+    if (auto e = check_name(a.name, "name")) return *e;
+    if (!a.machine_class.empty()) {
+      if (auto e = check_name(a.machine_class, "machine_class", 64)) return *e;
+    }
     if (a.shaft_rpm < 0 || a.shaft_rpm > 100000) return problem(422, "bad_field", "shaft_rpm must be 0..100000");
     if (body.contains("bearing") && body["bearing"].is_object()) {
       const json& bj = body["bearing"];
@@ -139,7 +151,7 @@ void register_admin(Router& router, ApiContext& ctx) {
     auto t = position_type_from_string(type);
     if (!t) return problem(422, "bad_field", "type must be bearing, compressor, fan, gearbox, motor, pump or other");
     p.type = *t;
-    if (p.name.empty() || p.name.size() > 200) return problem(422, "bad_field", "name must be 1–200 characters");
+    if (auto e = check_name(p.name, "name")) return *e;
     auto a = ctx.store->asset(p.asset_id);
     if (!a) return problem(422, "bad_field", "asset " + std::to_string(p.asset_id) + " does not exist");
     auto id = ctx.store->upsert_position(p);
@@ -165,6 +177,9 @@ void register_admin(Router& router, ApiContext& ctx) {
     if (auto e = get_string(body, "format", s.format, false)) return *e;
     if (auto e = get_id(body, "position_id", position, false)) return *e;
     if (!normalize_mac(s.address)) return problem(422, "bad_field", "address must be a MAC address (AA:BB:CC:DD:EE:FF)");
+    if (!s.name.empty()) {
+      if (auto e = check_name(s.name, "name")) return *e;
+    }
     if (s.format != "bthome" && s.format != "vigil") return problem(422, "bad_field", "format must be bthome or vigil");
     std::optional<std::vector<std::uint8_t>> key;
     if (!key_hex.empty()) {
@@ -180,16 +195,8 @@ void register_admin(Router& router, ApiContext& ctx) {
       s.position_id = position;
     }
     s.commissioned_at = SystemClock::instance().now_ms();
-    auto id = ctx.store->upsert_sensor(s);
+    auto id = ctx.store->commission_sensor(s, key);  // sensor and key in one transaction
     if (!id) return from_status(id.status());
-    auto st = ctx.store->write_txn([&](sql::Db& db) -> Status {
-      auto q = db.prepare("UPDATE sensors SET key = ?, decommissioned_at = NULL WHERE id = ?");
-      if (!q) return q.status();
-      if (key) (*q)->bind_blob(1, key->data(), key->size());
-      else (*q)->bind_null(1);
-      return (*q)->bind(2, *id).run();
-    });
-    if (!st.ok()) return from_status(st);
     if (ctx.ingest) ctx.ingest->invalidate_sensors();
     audit(ctx, who, "sensor.commission", s.address, key ? "with key" : "without key");
     return created({{"id", *id}, {"address", s.address}, {"name", s.name}, {"format", s.format},

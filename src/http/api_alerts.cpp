@@ -233,48 +233,62 @@ void register_alerts(Router& router, ApiContext& ctx) {
   // position_id, severity, since (epoch ms), limit; format=csv for export.
   router.add("GET", "/api/v1/alerts", [&ctx](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
-    std::string where = " WHERE 1=1";
-    std::vector<std::string> text_args;
-    std::vector<std::int64_t> int_args;
+    // One fixed SQL text with every filter bound as a parameter (NULL = no
+    // filter): the statement cache holds one entry for this route whatever
+    // the client sends, and nothing a client types reaches the SQL text.
+    std::optional<std::string> status_eq;
+    bool active_only = false;
     std::string status = req.q("status").value_or("");
-    if (status == "active") where += " AND a.status != 'closed'";
+    if (status == "active") active_only = true;
     else if (!status.empty()) {
       if (status != "open" && status != "acknowledged" && status != "muted" && status != "closed")
         return problem(400, "invalid_argument", "status must be open, acknowledged, muted, closed or active");
-      where += " AND a.status = '" + status + "'";  // validated above
+      status_eq = status;
     }
+    std::optional<std::string> severity_eq;
     if (auto s = req.q("severity")) {
       if (*s != "warning" && *s != "alarm") return problem(400, "invalid_argument", "severity must be warning or alarm");
-      where += " AND a.severity = '" + *s + "'";
+      severity_eq = *s;
     }
-    for (const char* key : {"asset_id", "position_id", "since"}) {
+    std::optional<std::int64_t> asset_eq, position_eq, since;
+    const std::pair<const char*, std::optional<std::int64_t>*> ints[] = {
+        {"asset_id", &asset_eq}, {"position_id", &position_eq}, {"since", &since}};
+    for (auto& [key, slot] : ints) {
       if (auto v = req.q(key)) {
         auto x = to_int(*v);
         if (!x) return problem(400, "invalid_argument", std::string(key) + " must be an integer");
-        where += std::string(" AND a.") + (std::string(key) == "since" ? "updated_at >= " : std::string(key) + " = ") +
-                 std::to_string(*x);
+        *slot = *x;
       }
     }
     std::int64_t limit = 200;
-    if (auto v = req.q("limit")) {
-      auto x = to_int(*v);
-      if (!x || *x < 1 || *x > 10000) return problem(400, "invalid_argument", "limit must be 1..10000");
-      limit = *x;
-    }
+    if (auto bad = query_int(req, "limit", 1, 10000, limit)) return *bad;
     json arr = json::array();
     auto st = ctx.store->read([&](sql::Db& db) -> Status {
-      auto q = db.prepare(std::string("SELECT ") + kAlertColumns +
-                          " FROM alerts a LEFT JOIN assets s ON s.id = a.asset_id "
-                          "LEFT JOIN positions p ON p.id = a.position_id" + where +
-                          " ORDER BY (a.status = 'closed'), a.opened_at DESC LIMIT " + std::to_string(limit));
+      static const std::string kSql =
+          std::string("SELECT ") + kAlertColumns +
+          " FROM alerts a LEFT JOIN assets s ON s.id = a.asset_id "
+          "LEFT JOIN positions p ON p.id = a.position_id "
+          "WHERE (?1 = 0 OR a.status != 'closed') AND (?2 IS NULL OR a.status = ?2) "
+          "AND (?3 IS NULL OR a.severity = ?3) AND (?4 IS NULL OR a.asset_id = ?4) "
+          "AND (?5 IS NULL OR a.position_id = ?5) AND (?6 IS NULL OR a.updated_at >= ?6) "
+          "ORDER BY (a.status = 'closed'), a.opened_at DESC LIMIT ?7";
+      auto q = db.prepare(kSql);
       if (!q) return q.status();
+      auto& stmt = **q;
+      stmt.bind(1, static_cast<std::int64_t>(active_only ? 1 : 0));
+      if (status_eq) stmt.bind(2, *status_eq); else stmt.bind_null(2);
+      if (severity_eq) stmt.bind(3, *severity_eq); else stmt.bind_null(3);
+      if (asset_eq) stmt.bind(4, *asset_eq); else stmt.bind_null(4);
+      if (position_eq) stmt.bind(5, *position_eq); else stmt.bind_null(5);
+      if (since) stmt.bind(6, *since); else stmt.bind_null(6);
+      stmt.bind(7, limit);
       while (true) {
-        auto row = (*q)->step();
+        auto row = stmt.step();
         if (!row) return row.status();
         if (!*row) break;
-        arr.push_back(alert_row(**q));
+        arr.push_back(alert_row(stmt));
       }
-      (*q)->reset();
+      stmt.reset();
       return Status::Ok();
     });
     if (!st.ok()) return from_status(st);
@@ -319,6 +333,7 @@ void register_alerts(Router& router, ApiContext& ctx) {
     VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
+    if (auto missing = require_exists(ctx, "position", *id)) return *missing;
     const TimestampMs now = ctx.clock->now_ms();
     TimestampMs from = now - 7LL * 24 * 3600 * 1000, to = now;
     std::int64_t limit = 200;
@@ -351,6 +366,7 @@ void register_alerts(Router& router, ApiContext& ctx) {
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
     std::string kind = req.q("kind").value_or("accel");
     if (kind != "accel" && kind != "envelope") return problem(400, "invalid_argument", "kind must be accel or envelope");
+    if (auto missing = require_exists(ctx, "position", *id)) return *missing;
     std::int64_t limit = 1;
     if (auto v = req.q("limit")) {
       auto x = to_int(*v);

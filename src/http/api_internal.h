@@ -24,13 +24,14 @@ inline std::optional<std::int64_t> to_int(const std::string& s) {
 }
 
 // Reads `from`/`to` (epoch milliseconds) from the query into the given
-// defaults; a 400 problem for a malformed value or an empty range.
+// defaults, clamped to [kMinTimestampMs, kMaxTimestampMs]; a 400 problem for
+// a malformed value or an empty range.
 inline std::optional<Response> query_range(const Request& req, TimestampMs& from, TimestampMs& to) {
   for (auto [name, slot] : {std::pair<const char*, TimestampMs*>{"from", &from}, {"to", &to}}) {
     if (auto v = req.q(name)) {
       auto x = to_int(*v);
       if (!x) return problem(400, "invalid_argument", std::string(name) + " must be epoch milliseconds");
-      *slot = *x;
+      *slot = clamp_timestamp(*x);  // years 1..9999: arithmetic on the range cannot overflow
     }
   }
   if (to < from) return problem(400, "invalid_argument", "to is before from");
@@ -49,6 +50,15 @@ inline std::optional<Response> query_int(const Request& req, const char* name, s
   }
   return std::nullopt;
 }
+
+// A name or label a client chooses (site, asset, position, sensor, token,
+// class): 1..max_bytes bytes of valid UTF-8 without control characters (NUL,
+// newline, escape…), else a 422 naming the field.
+std::optional<Response> check_name(const std::string& value, const char* field, std::size_t max_bytes = 200);
+
+// 404 unless the catalog row exists (`kind`: "position", "series", "asset",
+// "site"); a 5xx problem when the store cannot answer.
+std::optional<Response> require_exists(ApiContext& ctx, const char* kind, Id id);
 
 Response from_status(const Status& s);
 // Serialises a response document. Strings that are not valid UTF-8 (a

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -71,6 +72,7 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
   IngestResult res;
   std::vector<SeriesPoint> points;
   std::vector<AcceptedReading> accepted;
+  std::vector<std::pair<SensorEntry::Slot*, TimestampMs>> newest;
   points.reserve(readings.size());
   const bool observed = !reading_observers_.empty();
   if (observed) accepted.reserve(readings.size());
@@ -108,28 +110,37 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
           reject(res, RejectReason::kStoreError);
           continue;
         }
-        slot_it = se.series.emplace(r.metric, SensorEntry::Slot{*id, std::numeric_limits<TimestampMs>::min(), mi}).first;
+        // The series' newest stored point seeds the duplicate check, so it
+        // holds across restarts and commissioning changes (which drop this cache).
+        TimestampMs newest = std::numeric_limits<TimestampMs>::min();
+        if (auto p = store_.latest(*id)) newest = p->ts;
+        slot_it = se.series.emplace(r.metric, SensorEntry::Slot{*id, newest, mi}).first;
       }
       auto& slot = slot_it->second;
       if (slot.last_ts == r.ts) { reject(res, RejectReason::kDuplicate); continue; }
-      if (r.ts > slot.last_ts) slot.last_ts = r.ts;
       const Id series_id = slot.series_id;
+      // The newest timestamp moves only once the store has taken the batch
+      // (below): a failed append must leave its retry acceptable.
+      if (r.ts > slot.last_ts) newest.push_back({&slot, r.ts});
       points.push_back({series_id, r.ts, r.value});
       if (observed) accepted.push_back({r, se.id, series_id, se.position_id});
     }
-  }
-  if (!points.empty()) {
-    auto s = store_.append(points);
-    if (!s.ok()) {
-      RejectReason why = s.code() == Status::Code::kResourceExhausted ? RejectReason::kQueueFull
-                                                                       : RejectReason::kStoreError;
-      res.rejected[why] += points.size();
-      rejected_[why]->inc(points.size());
-      spdlog::warn("ingest: {} readings not stored: {}", points.size(), s.ToString());
-      return res;
+    if (!points.empty()) {
+      // Store::append only queues (no I/O); under mu_ so the newest-point
+      // marks and the queue cannot disagree with a concurrent submit.
+      auto s = store_.append(points);
+      if (!s.ok()) {
+        RejectReason why = s.code() == Status::Code::kResourceExhausted ? RejectReason::kQueueFull
+                                                                         : RejectReason::kStoreError;
+        res.rejected[why] += points.size();
+        rejected_[why]->inc(points.size());
+        spdlog::warn("ingest: {} readings not stored: {}", points.size(), s.ToString());
+        return res;
+      }
+      for (auto [slot, ts] : newest) slot->last_ts = std::max(slot->last_ts, ts);
+      res.accepted = points.size();
+      accepted_->inc(points.size());
     }
-    res.accepted = points.size();
-    accepted_->inc(points.size());
   }
   if (observed && !accepted.empty()) {
     for (auto& fn : reading_observers_) fn(accepted);

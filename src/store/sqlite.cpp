@@ -63,6 +63,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::string& path, Mode mode) {
 
 Db::~Db() {
   cache_.clear();
+  lru_.clear();
   sqlite3_close(db_);
 }
 
@@ -81,8 +82,9 @@ Status Db::exec(const std::string& sql) {
 Result<Stmt*> Db::prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
-    it->second->reset();
-    return it->second.get();
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    it->second.stmt->reset();
+    return it->second.stmt.get();
   }
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
@@ -90,7 +92,17 @@ Result<Stmt*> Db::prepare(const std::string& sql) {
   if (rc != SQLITE_OK) return from_rc(rc, db_, "prepare '" + sql + "'");
   auto owned = std::make_unique<Stmt>(s, db_);
   Stmt* p = owned.get();
-  cache_.emplace(sql, std::move(owned));
+  // Evict the least recently used statements, skipping any that is mid-step
+  // (its caller still holds it).
+  for (auto victim = lru_.end(); cache_.size() >= kMaxCachedStatements && victim != lru_.begin();) {
+    --victim;
+    auto v = cache_.find(*victim);
+    if (v != cache_.end() && sqlite3_stmt_busy(v->second.stmt->raw())) continue;
+    if (v != cache_.end()) cache_.erase(v);
+    victim = lru_.erase(victim);
+  }
+  lru_.push_front(sql);
+  cache_.emplace(sql, Cached{std::move(owned), lru_.begin()});
   return p;
 }
 

@@ -523,3 +523,37 @@ TEST_CASE("A decommissioned sensor is no longer ingested and its history is kept
   REQUIRE(d.size() == 1);
   CHECK(d[0].address == kSensorMac);
 }
+
+TEST_CASE("A sensor re-keyed while the gateway was stopped is not taken for a replay after the restart") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(500)));
+  r.clock.advance(2000);
+  r.close();  // persists last_counter 500 under the old key
+  // While stopped, the operator gives the sensor a new key; its counter restarts at 1.
+  const protocol::Key new_key = *protocol::parse_key("ffeeddccbbaa99887766554433221100");
+  {
+    StoreOptions so;
+    so.path = r.db.path();
+    auto s = Store::open(so);
+    REQUIRE(s.ok());
+    REQUIRE((*s)->write_txn([&](sql::Db& d) -> Status {
+                  auto q = d.prepare("UPDATE sensors SET key = ? WHERE id = ?");
+                  if (!q) return q.status();
+                  return (*q)->bind_blob(1, new_key.data(), new_key.size()).bind(2, id).run();
+                })
+                .ok());
+  }
+  r.open();
+  r.scanner->tick();
+  std::vector<std::uint8_t> objects = {0x01, 90, 0x02, 0xc4, 0x09};  // battery 90 %, 25.00 °C
+  auto mac = *protocol::Mac::parse(kSensorMac);
+  auto f = protocol::encrypt_bthome(new_key, mac, 1, objects);
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(ByteVec(f.begin() + 2, f.end())));
+  auto h = r.scanner->health(id);
+  REQUIRE(h);
+  CHECK(h->rejected["replay"] == 0);
+  CHECK(h->last_counter == 1u);
+}

@@ -120,3 +120,64 @@ TEST_CASE("a waveform is stored for the sensor's position and malformed ones are
   CHECK(f.ingest->submit_waveform(kSensor, w).status().code() == Status::Code::kInvalidArgument);
   CHECK(f.ingest->submit_waveform("11:22:33:44:55:66", w).status().code() == Status::Code::kNotFound);
 }
+
+TEST_CASE("a reading the store could not queue is not a duplicate when retried") {
+  TempDir dir;
+  ManualClock clock{kNow};
+  MetricsRegistry metrics;
+  StoreOptions o;
+  o.path = dir.file("q.db");
+  o.queue_max_rows = 1;  // a two-reading batch cannot be queued
+  o.batch_max_delay_ms = 5;
+  auto store = Store::open(o).value();
+  auto site = store->upsert_site({0, "P", "UTC"});
+  Asset a;
+  a.site_id = *site;
+  a.name = "A";
+  auto pos = store->upsert_position({0, *store->upsert_asset(a), "DE", PositionType::kMotor});
+  Sensor sn;
+  sn.address = kSensor;
+  sn.format = "bthome";
+  sn.position_id = *pos;
+  REQUIRE(store->upsert_sensor(sn).ok());
+  Ingest ingest(*store, clock, metrics);
+  std::vector<Reading> two = {{kSensor, "temperature_c", kNow - 2000, 20.0}, {kSensor, "temperature_c", kNow - 1000, 21.0}};
+  auto first = ingest.submit(two);
+  CHECK(first.accepted == 0);
+  CHECK(first.rejected[RejectReason::kQueueFull] == 2);
+  // Retried one at a time, both are taken: the failed batch did not mark them seen.
+  CHECK(ingest.submit(std::span(two).subspan(0, 1)).accepted == 1);
+  REQUIRE(store->flush().ok());
+  CHECK(ingest.submit(std::span(two).subspan(1, 1)).accepted == 1);
+}
+
+TEST_CASE("the duplicate check holds across a restart and a commissioning change") {
+  TempDir dir;
+  ManualClock clock{kNow};
+  MetricsRegistry metrics;
+  StoreOptions o;
+  o.path = dir.file("r.db");
+  o.batch_max_delay_ms = 5;
+  std::vector<Reading> r = {{kSensor, "temperature_c", kNow - 1000, 21.5}};
+  {
+    auto store = Store::open(o).value();
+    auto site = store->upsert_site({0, "P", "UTC"});
+    Asset a;
+    a.site_id = *site;
+    a.name = "A";
+    auto pos = store->upsert_position({0, *store->upsert_asset(a), "DE", PositionType::kMotor});
+    Sensor sn;
+    sn.address = kSensor;
+    sn.format = "bthome";
+    sn.position_id = *pos;
+    REQUIRE(store->upsert_sensor(sn).ok());
+    Ingest ingest(*store, clock, metrics);
+    CHECK(ingest.submit(r).accepted == 1);
+    REQUIRE(store->flush().ok());
+    ingest.invalidate_sensors();  // what commissioning does
+    CHECK(ingest.submit(r).rejected[RejectReason::kDuplicate] == 1);
+  }
+  auto store = Store::open(o).value();
+  Ingest ingest(*store, clock, metrics);
+  CHECK(ingest.submit(r).rejected[RejectReason::kDuplicate] == 1);
+}
