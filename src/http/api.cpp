@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <unordered_map>
 
 #include "http/api_internal.h"
@@ -61,9 +62,70 @@ std::optional<Response> get_number(const json& j, const char* key, double& out, 
   return std::nullopt;
 }
 
+std::optional<Response> check_name(const std::string& value, const char* field, std::size_t max_bytes) {
+  auto bad = [&](const std::string& why) {
+    return problem(422, "bad_field", std::string(field) + " " + why);
+  };
+  if (value.empty() || value.size() > max_bytes)
+    return bad("must be 1–" + std::to_string(max_bytes) + " bytes");
+  // UTF-8 well-formedness (shortest forms, no surrogates) and no C0/C1 controls.
+  const auto* p = reinterpret_cast<const unsigned char*>(value.data());
+  const std::size_t n = value.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned c = p[i];
+    if (c < 0x20 || c == 0x7f) return bad("must not contain control characters");
+    if (c < 0x80) { ++i; continue; }
+    int len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (len == 0 || c > 0xf4 || i + static_cast<std::size_t>(len) > n) return bad("must be valid UTF-8");
+    std::uint32_t cp = c & (0x7f >> len);
+    for (int k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xc0) != 0x80) return bad("must be valid UTF-8");
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+      return bad("must be valid UTF-8");
+    if (cp >= 0x80 && cp <= 0x9f) return bad("must not contain control characters");
+    i += static_cast<std::size_t>(len);
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> require_exists(ApiContext& ctx, const char* kind, Id id) {
+  // One fixed statement per kind (never SQL text built from input).
+  static const std::unordered_map<std::string, const char*> kSql = {
+      {"position", "SELECT 1 FROM positions WHERE id = ?"},
+      {"series", "SELECT 1 FROM series WHERE id = ?"},
+      {"asset", "SELECT 1 FROM assets WHERE id = ?"},
+      {"site", "SELECT 1 FROM sites WHERE id = ?"}};
+  auto sql = kSql.find(kind);
+  if (sql == kSql.end()) return problem(500, "internal", std::string("unknown kind ") + kind);
+  bool found = false;
+  auto st = ctx.store->read([&](sql::Db& db) -> Status {
+    auto q = db.prepare(sql->second);
+    if (!q) return q.status();
+    (*q)->bind(1, id);
+    auto row = (*q)->step();
+    if (!row) return row.status();
+    found = *row;
+    (*q)->reset();
+    return Status::Ok();
+  });
+  if (!st.ok()) return from_status(st);
+  if (!found) return problem(404, "not_found", std::string("no ") + kind + " with id " + std::to_string(id));
+  return std::nullopt;
+}
+
 void audit(ApiContext& ctx, const auth::Principal& who, const std::string& action, const std::string& target,
            const std::string& detail) {
-  (void)ctx.store->audit(who.name, action, target, detail);
+  // The action itself has happened; a lost audit row must not pass unseen:
+  // logged with what it would have said, and counted for /metrics.
+  auto st = ctx.store->audit(who.name, action, target, detail);
+  if (!st.ok()) {
+    static Counter* failures = MetricsRegistry::global().counter(
+        "vigil_audit_write_failures_total", "Audit log entries that could not be written");
+    failures->inc();
+    spdlog::error("audit: could not record {} {} by {}: {}", action, target, who.name, st.ToString());
+  }
 }
 
 std::string cookie(const Request& req, const std::string& name) {
@@ -155,21 +217,26 @@ struct Snapshot {
   std::unordered_map<Id, std::vector<const Series*>> by_position;
   std::unordered_map<Id, std::string> stored_state;  // position → worst persistent state (health_states)
   std::unordered_map<Id, std::int64_t> open_alerts;  // asset → count
-  void load(ApiContext& ctx) {
-    if (auto s = ctx.store->series()) series = std::move(*s);
+  // A read error is the caller's answer (a 5xx), never "unknown" states.
+  [[nodiscard]] Status load(ApiContext& ctx) {
+    auto s = ctx.store->series();
+    if (!s) return s.status();
+    series = std::move(*s);
     for (const auto& s : series)
       if (s.position_id) by_position[*s.position_id].push_back(&s);
-    (void)ctx.store->read([&](sql::Db& db) -> Status {
+    return ctx.store->read([&](sql::Db& db) -> Status {
       if (!ctx.position_state) {
         // Latest persistent state per (position, model); the position's
         // state is the worst of its models.
         auto q = db.prepare(
             "SELECT scope_id, persistent, max(ts) FROM health_states WHERE scope = 'position' "
             "GROUP BY scope_id, model");
-        if (q) {
+        if (!q) return q.status();
+        {
           while (true) {
             auto row = (*q)->step();
-            if (!row || !*row) break;
+            if (!row) return row.status();
+            if (!*row) break;
             Id pid = (*q)->i64(0);
             auto st = health_state_from_string((*q)->text(1)).value_or(HealthState::kUnknown);
             auto& cur = stored_state[pid];
@@ -180,10 +247,12 @@ struct Snapshot {
         }
       }
       auto a = db.prepare("SELECT asset_id, count(*) FROM alerts WHERE status != 'closed' GROUP BY asset_id");
-      if (a) {
+      if (!a) return a.status();
+      {
         while (true) {
           auto row = (*a)->step();
-          if (!row || !*row) break;
+          if (!row) return row.status();
+          if (!*row) break;
           open_alerts[(*a)->i64(0)] = (*a)->i64(1);
         }
         (*a)->reset();
@@ -255,7 +324,7 @@ Response fleet_response(ApiContext& ctx) {
   auto positions = ctx.store->positions();
   if (!positions) return from_status(positions.status());
   Snapshot snap;
-  snap.load(ctx);
+  if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
   json out = {{"time", iso8601(ctx.clock->now_ms())}, {"now", ctx.clock->now_ms()}, {"sites", json::array()}};
   json counts = {{"unknown", 0}, {"initializing", 0}, {"healthy", 0}, {"warning", 0}, {"alarm", 0}, {"not_running", 0}};
   std::int64_t open_alerts = 0;
@@ -345,13 +414,14 @@ void register_api(Router& router, ApiContext& ctx) {
     if (auto s = req.q("site_id")) {
       site = to_int(*s);
       if (!site) return problem(400, "invalid_argument", "site_id must be an integer");
+      if (auto missing = require_exists(ctx, "site", *site)) return *missing;
     }
     auto assets = ctx.store->assets(site);
     if (!assets) return from_status(assets.status());
     auto positions = ctx.store->positions();
     if (!positions) return from_status(positions.status());
     Snapshot snap;
-    snap.load(ctx);
+    if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
     json arr = json::array();
     for (const auto& a : *assets) arr.push_back(asset_json(ctx, snap, a, *positions));
     return ok(arr);
@@ -377,7 +447,7 @@ void register_api(Router& router, ApiContext& ctx) {
     auto positions = ctx.store->positions(*id);
     if (!positions) return from_status(positions.status());
     Snapshot snap;
-    snap.load(ctx);
+    if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
     return ok(asset_json(ctx, snap, *a, *positions));
   });
 
@@ -387,11 +457,12 @@ void register_api(Router& router, ApiContext& ctx) {
     if (auto s = req.q("asset_id")) {
       asset = to_int(*s);
       if (!asset) return problem(400, "invalid_argument", "asset_id must be an integer");
+      if (auto missing = require_exists(ctx, "asset", *asset)) return *missing;
     }
     auto positions = ctx.store->positions(asset);
     if (!positions) return from_status(positions.status());
     Snapshot snap;
-    snap.load(ctx);
+    if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
     json arr = json::array();
     for (const auto& p : *positions) arr.push_back(position_json(ctx, snap, p));
     return ok(arr);
@@ -401,6 +472,7 @@ void register_api(Router& router, ApiContext& ctx) {
     VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
+    if (auto missing = require_exists(ctx, "position", *id)) return *missing;
     auto series = ctx.store->series(*id);
     if (!series) return from_status(series.status());
     json arr = json::array();
@@ -416,6 +488,7 @@ void register_api(Router& router, ApiContext& ctx) {
     VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
+    if (auto missing = require_exists(ctx, "position", *id)) return *missing;
     if (ctx.position_health) {
       if (auto h = ctx.position_health(*id)) return ok(*h);
     }
@@ -453,6 +526,7 @@ void register_api(Router& router, ApiContext& ctx) {
     VIGIL_REQUIRE(req, Role::kViewer);
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "series id must be an integer");
+    if (auto missing = require_exists(ctx, "series", *id)) return *missing;
     const TimestampMs now = ctx.clock->now_ms();
     TimestampMs to = now, from = now - 24LL * 3600 * 1000;
     std::int64_t points = 500;

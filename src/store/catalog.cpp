@@ -138,6 +138,31 @@ Result<Id> Store::upsert_sensor(const Sensor& s) {
   return id;
 }
 
+Result<Id> Store::commission_sensor(const Sensor& s, const std::optional<std::vector<std::uint8_t>>& key) {
+  Id id = 0;
+  auto st = write_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare(
+        "INSERT INTO sensors(address, name, format, position_id, commissioned_at, decommissioned_at, key) "
+        "VALUES(?, ?, ?, ?, ?, NULL, ?) ON CONFLICT(address) DO UPDATE SET name = excluded.name, "
+        "format = excluded.format, position_id = excluded.position_id, decommissioned_at = NULL, "
+        "key = excluded.key RETURNING id");
+    if (!q) return q.status();
+    (*q)->bind(1, s.address).bind(2, s.name).bind(3, s.format).bind(4, s.position_id).bind(5, s.commissioned_at);
+    if (key) (*q)->bind_blob(6, key->data(), key->size());
+    else (*q)->bind_null(6);
+    auto r = (*q)->step();
+    if (!r) return r.status();
+    if (!*r) return Status::Internal("commissioning returned no row");
+    id = (*q)->i64(0);
+    (*q)->reset();
+    auto u = db.prepare("UPDATE series SET position_id = ? WHERE sensor_id = ?");
+    if (!u) return u.status();
+    return (*u)->bind(1, s.position_id).bind(2, id).run();
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
 Result<std::vector<Site>> Store::sites() {
   std::vector<Site> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {

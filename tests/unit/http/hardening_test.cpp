@@ -121,3 +121,23 @@ TEST_CASE("unknown ids answer 404, not an empty 200") {
   }
   CHECK(f.call("GET", "/api/v1/positions/" + std::to_string(f.position) + "/series", f.viewer_token).status == 200);
 }
+
+TEST_CASE("a read error in the fleet snapshot answers 5xx, not 200 with unknown states") {
+  ApiFixture f;
+  REQUIRE(f.call("GET", "/api/v1/fleet", f.viewer_token).status == 200);
+  REQUIRE(f.store->write_txn([](vigil::sql::Db& db) { return db.exec("DROP TABLE health_states"); }).ok());
+  for (const char* path : {"/api/v1/fleet", "/api/v1/assets", "/api/v1/positions"}) {
+    INFO(path);
+    CHECK(f.call("GET", path, f.viewer_token).status >= 500);
+  }
+}
+
+TEST_CASE("a failed audit write is logged and counted, not dropped silently") {
+  ApiFixture f;
+  auto* failures = vigil::MetricsRegistry::global().counter("vigil_audit_write_failures_total",
+                                                            "Audit log entries that could not be written");
+  const auto before = failures->value();
+  REQUIRE(f.store->write_txn([](vigil::sql::Db& db) { return db.exec("DROP TABLE audit_log"); }).ok());
+  CHECK(f.call("POST", "/api/v1/sites", f.admin_token, R"({"name":"Audited"})").status == 201);
+  CHECK(failures->value() == before + 1);
+}
