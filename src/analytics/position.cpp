@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "analytics/position.h"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -76,7 +77,9 @@ void LearnedModel::absorb_since(TimestampMs since) {
   if (!baseline_.fitted()) return;
   for (auto& [ts, raw] : recent_)
     if (ts >= since) baseline_.add(raw);
-  (void)baseline_.fit();
+  // The baseline was fitted before and only gained rows, so a refit can fail
+  // only on non-finite input, which add() keeps out; keep the old fit if so.
+  if (auto st = baseline_.fit(); !st.ok()) spdlog::warn("analytics: refitting a baseline: {}", st.ToString());
   persistence_.reset();
 }
 

@@ -1034,7 +1034,12 @@ void Scanner::tick() {
     std::lock_guard lk(m.mu);
     restart_needed = m.need_discovery && m.discovering && m.state == BleState::kScanning;
   }
-  if (restart_needed && m.bus) (void)m.bus->stop_discovery(m.adapter_path, m.o.call_timeout);
+  if (restart_needed && m.bus) {
+    // ensure_discovery() below starts it again either way; a failed stop is
+    // worth a line (it usually means bluetoothd is gone, which sync notices).
+    if (auto st = m.bus->stop_discovery(m.adapter_path, m.o.call_timeout); !st.ok())
+      spdlog::info("ble: stopping discovery before a restart: {}", st.ToString());
+  }
   m.ensure_discovery(t);
   m.check_health(t);
   m.flush_alerts();

@@ -385,8 +385,10 @@ void Uplink::on_command(const std::string& topic, const std::string& payload) {
     if (topic.rfind(prefix_ + "/cmd/", 0) == 0) {
       json j = json::parse(payload.size() <= kMaxCommandBytes ? payload : std::string(), nullptr, false);
       if (j.is_object() && j.contains("id") && j["id"].is_string() && j["id"].get<std::string>().size() <= 64)
-        (void)enqueue(Kind::kReply, {{"command_id", j["id"]}, {"command", topic.substr(prefix_.size() + 5, 32)},
-                                     {"ok", false}, {"error", why}});
+        if (auto st = enqueue(Kind::kReply, {{"command_id", j["id"]}, {"command", topic.substr(prefix_.size() + 5, 32)},
+                                             {"ok", false}, {"error", why}});
+            !st.ok())
+          spdlog::warn("uplink: could not queue the refusal of a command: {}", st.ToString());
     }
     return;
   }
