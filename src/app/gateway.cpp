@@ -15,7 +15,7 @@
 #include "analytics/pipeline.h"
 #include "auth/auth.h"
 #include "auth/self_signed.h"
-#include "ble/ble_api.h"
+#include "ble/ble_service.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/events.h"
@@ -200,6 +200,13 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   so.queue_max_rows = c.storage.queue_max_rows;
   so.waveforms_per_position = c.storage.waveforms_per_position;
   so.clock = g->clock;
+  // This process owns the database while it runs: admin commands and a
+  // second gateway are refused (store.h, "Ownership").
+  so.owner = mode == Mode::kDemo ? "vigil demo" : "vigil serve";
+  so.server = true;
+  so.allow_new_database = c.storage.new_database;
+  so.integrity_check_interval_s = c.storage.integrity_check_interval_h * 3600;
+  so.clock_tolerance_ms = c.storage.clock_tolerance_s * 1000LL;
   auto store = Store::open(so);
   if (!store) return store.status();
   g->store = std::move(*store);
@@ -266,7 +273,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     if (api.alert_action) api.alert_action = uplink::forward_alert_actions(std::move(api.alert_action), *up);
   }
   http::register_api(g->router, api);
-  if (g->ble) ble::register_ble_api(g->router, api, *g->ble);
+  if (g->ble) http::register_ble_api(g->router, api, *g->ble);
   g->router.set_fallback(http::serve_static);
 
   auto* st = g->store.get();
@@ -284,6 +291,12 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     ho.max_body_bytes = static_cast<std::size_t>(c.http.max_body_bytes);
     ho.request_timeout_s = c.http.request_timeout_s;
     ho.max_connections = c.http.max_connections;
+    ho.max_connections_per_client = c.http.max_connections_per_client;
+    ho.header_timeout_s = c.http.header_timeout_s;
+    ho.idle_timeout_s = c.http.idle_timeout_s;
+    ho.max_header_bytes = static_cast<std::size_t>(c.http.max_header_bytes);
+    ho.worker_threads = c.http.worker_threads;
+    ho.max_queued_requests = static_cast<std::size_t>(c.http.max_queued_requests);
     ho.tls = c.http.tls;
     ho.cert_file = c.http.cert_file;
     ho.key_file = c.http.key_file;
@@ -301,6 +314,9 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     g->server = std::make_unique<http::Server>(g->io, g->router, ho);
     VIGIL_RETURN_IF_ERROR(g->server->listen());
     spdlog::info("http: listening on {}://{}:{}", ho.tls ? "https" : "http", ho.address, g->server->port());
+    // First start: the one-time code that creating the first admin needs.
+    if (auto code = auth::announce_setup(*g->auth, ho.tls, ho.address, g->server->port()); !code)
+      return code.status().Annotate("auth: setup code");
   }
   return std::unique_ptr<Gateway>(new Gateway(std::move(g)));
 }
@@ -315,10 +331,11 @@ void Gateway::Impl::wait_signals() {
     }
     spdlog::info("signal {}: stopping", sig);
     sd_notify(0, "STOPPING=1");
-    if (server) server->stop();
     sim_timer.cancel();
     watchdog_timer.cancel();
-    io.stop();
+    // Graceful: requests in flight finish and write their replies first.
+    if (server) server->stop([this] { io.stop(); });
+    else io.stop();
   });
 }
 

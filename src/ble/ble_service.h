@@ -76,4 +76,10 @@ class BleService {
   std::chrono::steady_clock::time_point next_bus_try_{};
 };
 
+// A commissioned sensor's persisted BLE health (what the scanner last wrote,
+// for a sensor the running scanner does not track, e.g. decommissioned), as
+// the REST API shows it; null when there is no sensor `sensor_id`. Keys are
+// never included.
+Result<nlohmann::json> persisted_health(Store& store, Id sensor_id);
+
 }  // namespace vigil::ble

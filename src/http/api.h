@@ -18,6 +18,10 @@
 #include "vigil/metrics_registry.h"
 #include "vigil/store.h"
 
+namespace vigil::ble {
+class BleService;
+}  // namespace vigil::ble
+
 namespace vigil::http {
 
 using Role = auth::Role;
@@ -96,6 +100,10 @@ struct ApiContext {
 
 // Registers every /api/v1 route and /metrics.
 void register_api(Router& router, ApiContext& ctx);
+
+// Adds the BLE module's routes (sensor health, discovered devices, the "ble"
+// health component) backed by a running BleService, which must outlive the router.
+void register_ble_api(Router& router, ApiContext& ctx, ble::BleService& svc);
 // Pushes accepted readings to the EventHub as "reading" events (one per
 // sensor and timestamp). Install with Ingest::on_readings.
 void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings);
