@@ -2,6 +2,8 @@
 // Alert lifecycle against a real SQLite file, and the pipeline end to end.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -15,19 +17,6 @@ using namespace vigil;
 using namespace vigil::alerts;
 
 namespace {
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    std::string t = (std::filesystem::temp_directory_path() / "vigil-alerts-XXXXXX").string();
-    dir = mkdtemp(t.data());
-  }
-  ~TempDb() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string path() const { return (dir / "vigil.db").string(); }
-};
-
 std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
   StoreOptions o;
   o.path = path;
@@ -51,11 +40,11 @@ analytics::StateChange change(Id pos, const char* model, HealthState s, Timestam
 }  // namespace
 
 TEST_CASE("an alert is opened, escalated, acknowledged, muted and closed, and it persists", "[alerts]") {
-  TempDb db;
+  TempDir db;
   ManualClock clock(1'700'000'000'000);
   Id id = 0;
   {
-    auto store = open_store(db.path(), clock);
+    auto store = open_store(db.file("vigil.db"), clock);
     AlertService svc(*store, clock);
     auto r = svc.on_state_change(change(5, "vibrationML", HealthState::kWarning, 1000));
     REQUIRE(r.ok());
@@ -98,7 +87,7 @@ TEST_CASE("an alert is opened, escalated, acknowledged, muted and closed, and it
     CHECK(**next != id);
   }
   // Reopen the file: everything is still there.
-  auto store = open_store(db.path(), clock);
+  auto store = open_store(db.file("vigil.db"), clock);
   AlertService svc(*store, clock);
   auto a = svc.get(id);
   REQUIRE(a.ok());
@@ -131,9 +120,9 @@ TEST_CASE("close-out codes are the Monitron strings", "[alerts]") {
 
 TEST_CASE("the pipeline scores waveforms from ingest, stores spectra and states, and alerts open and absorb",
           "[alerts]") {
-  TempDb db;
+  TempDir db;
   ManualClock clock(1'700'000'000'000);
-  auto store = open_store(db.path(), clock);
+  auto store = open_store(db.file("vigil.db"), clock);
   auto site = store->upsert_site({0, "plant", "UTC"});
   Asset asset;
   asset.site_id = *site;

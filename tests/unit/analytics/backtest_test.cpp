@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
+#include "vigil_test/temp_dir.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,18 +15,6 @@ using namespace vigil;
 using namespace vigil::analytics;
 
 namespace {
-struct Tmp {
-  std::filesystem::path dir;
-  Tmp() {
-    std::string t = (std::filesystem::temp_directory_path() / "vigil-bt-XXXXXX").string();
-    dir = mkdtemp(t.data());
-  }
-  ~Tmp() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string f(const std::string& n) const { return (dir / n).string(); }
-};
 std::string slurp(const std::string& p) {
   std::ifstream f(p);
   std::stringstream s;
@@ -77,15 +67,15 @@ TEST_CASE("a CSV stream names the line of its first error", "[analytics]") {
 }
 
 TEST_CASE("a CSV backtest writes timestamp,score,state first and finds a step", "[analytics]") {
-  Tmp t;
+  TempDir t;
   {
-    std::ofstream f(t.f("in.csv"));
+    std::ofstream f(t.file("in.csv"));
     f << "timestamp,temperature_c\n";
     for (int i = 0; i < 100; ++i) f << 1'700'000'000 + i * 3600 << "," << (i < 80 ? 40.0 + (i % 3) * 0.3 : 60.0) << "\n";
   }
   BacktestOptions o;
-  o.csv = t.f("in.csv");
-  o.out = t.f("out.csv");
+  o.csv = t.file("in.csv");
+  o.out = t.file("out.csv");
   o.learn = 40;
   std::ostringstream out, err;
   REQUIRE(run_backtest(o, out, err) == 0);
@@ -99,15 +89,15 @@ TEST_CASE("a CSV backtest writes timestamp,score,state first and finds a step", 
 
 TEST_CASE("a waveform backtest reads the dataset format and writes index,timestamp,channel,score,state",
           "[analytics]") {
-  Tmp t;
+  TempDir t;
   const int snaps = 30, ch = 2, n = 1024;
   {
-    std::ofstream m(t.f("manifest.json"));
+    std::ofstream m(t.file("manifest.json"));
     m << R"({"file":"s.i16","scale_g_per_count":0.001,"sample_rate_hz":10000,"samples_per_snapshot":1024,)"
       << R"("channels":["a","b"],"snapshot_interval_s":3600,"timestamps":[)";
     for (int i = 0; i < snaps; ++i) m << (i ? "," : "") << "\"2020-01-0" << 1 + i / 24 << "T" << (i % 24 < 10 ? "0" : "") << i % 24 << ":00:00\"";
     m << "]}";
-    std::ofstream b(t.f("s.i16"), std::ios::binary);
+    std::ofstream b(t.file("s.i16"), std::ios::binary);
     for (int i = 0; i < snaps; ++i)
       for (int c = 0; c < ch; ++c)
         for (int k = 0; k < n; ++k) {
@@ -117,8 +107,8 @@ TEST_CASE("a waveform backtest reads the dataset format and writes index,timesta
         }
   }
   BacktestOptions o;
-  o.waveforms = t.f("manifest.json");
-  o.out = t.f("out.csv");
+  o.waveforms = t.file("manifest.json");
+  o.out = t.file("out.csv");
   o.learn = 10;
   std::ostringstream out, err;
   REQUIRE(run_backtest(o, out, err) == 0);
@@ -128,20 +118,20 @@ TEST_CASE("a waveform backtest reads the dataset format and writes index,timesta
 }
 
 TEST_CASE("backtest errors are one clear line", "[analytics]") {
-  Tmp t;
+  TempDir t;
   std::ostringstream out, err;
   BacktestOptions o;
-  o.waveforms = t.f("missing.json");
-  o.out = t.f("o.csv");
+  o.waveforms = t.file("missing.json");
+  o.out = t.file("o.csv");
   CHECK(run_backtest(o, out, err) == 2);
   CHECK(err.str().find("cannot open manifest") != std::string::npos);
   {
-    std::ofstream f(t.f("bad.csv"));
+    std::ofstream f(t.file("bad.csv"));
     f << "timestamp,value\n2020-01-01T00:00:00,1\n2020-01-01T01:00:00,abc\n";
   }
   BacktestOptions c;
-  c.csv = t.f("bad.csv");
-  c.out = t.f("o.csv");
+  c.csv = t.file("bad.csv");
+  c.out = t.file("o.csv");
   std::ostringstream err2;
   CHECK(run_backtest(c, out, err2) == 2);
   CHECK(err2.str().find("bad.csv:3: not a number") != std::string::npos);

@@ -9,7 +9,7 @@
 #include <numbers>
 #include <nlohmann/json.hpp>
 
-#include "../store/temp_dir.h"
+#include "vigil_test/temp_dir.h"
 #include "analytics/dataset.h"
 #include "analytics/pipeline.h"
 #include "analytics/position.h"

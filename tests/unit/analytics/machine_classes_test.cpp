@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../store/temp_dir.h"
+#include "vigil_test/temp_dir.h"
 #include "analytics/backtest.h"
 #include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"

@@ -3,10 +3,12 @@
 // restarts, stale cleanup, health, alerts and the GATT waveform pull.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/temp_dir.h"
+
 #include <filesystem>
 
 #include "ble/scanner.h"
-#include "fake_bus.h"
+#include "vigil_test/fake_bus.h"
 #include "protocol/waveform.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -25,21 +27,8 @@ constexpr const char* kStrangerPath = "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_02";
 constexpr const char* kBthome = "0000fcd2-0000-1000-8000-00805f9b34fb";
 const protocol::Key kKey = *protocol::parse_key("00112233445566778899aabbccddeeff");
 
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    std::string t = (std::filesystem::temp_directory_path() / "vigil-ble-XXXXXX").string();
-    dir = mkdtemp(t.data());
-  }
-  ~TempDb() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string path() const { return (dir / "vigil.db").string(); }
-};
-
 struct Rig {
-  TempDb db;
+  TempDir db;
   ManualClock clock{1767225600000};
   std::unique_ptr<Store> store;
   std::unique_ptr<Ingest> ingest;
@@ -54,7 +43,7 @@ struct Rig {
   }
   void open(ScannerOptions o = {}) {
     StoreOptions so;
-    so.path = db.path();
+    so.path = db.file("vigil.db");
     so.clock = &clock;
     auto s = Store::open(so);
     REQUIRE(s.ok());
@@ -535,7 +524,7 @@ TEST_CASE("A sensor re-keyed while the gateway was stopped is not taken for a re
   const protocol::Key new_key = *protocol::parse_key("ffeeddccbbaa99887766554433221100");
   {
     StoreOptions so;
-    so.path = r.db.path();
+    so.path = r.db.file("vigil.db");
     auto s = Store::open(so);
     REQUIRE(s.ok());
     REQUIRE((*s)->write_txn([&](sql::Db& d) -> Status {

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "../store/temp_dir.h"
+#include "vigil_test/temp_dir.h"
 #include "vigil/ingest.h"
 
 using namespace vigil;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
-#include "temp_dir.h"
+#include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
 using namespace vigil;

@@ -8,7 +8,7 @@
 
 #include "store/chunk_codec.h"
 #include "store/schema.h"
-#include "temp_dir.h"
+#include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
 using namespace vigil;

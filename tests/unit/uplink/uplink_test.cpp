@@ -2,6 +2,8 @@
 // The uplink against a real temp SQLite store and the fake transport.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/temp_dir.h"
+
 #include <chrono>
 #include <algorithm>
 #include <filesystem>
@@ -10,7 +12,7 @@
 #include <thread>
 
 #include "alerts/alerts.h"
-#include "uplink/fake_transport.h"
+#include "vigil_test/fake_transport.h"
 #include "uplink/messages.h"
 #include "uplink/uplink.h"
 #include "vigil/store.h"
@@ -20,19 +22,6 @@ using namespace vigil::uplink;
 using nlohmann::json;
 
 namespace {
-struct TempDb {
-  std::filesystem::path dir;
-  TempDb() {
-    std::string t = (std::filesystem::temp_directory_path() / "vigil-uplink-XXXXXX").string();
-    dir = mkdtemp(t.data());
-  }
-  ~TempDb() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  std::string path() const { return (dir / "vigil.db").string(); }
-};
-
 std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
   StoreOptions o;
   o.path = path;
@@ -53,10 +42,10 @@ bool eventually(F f, int ms = 5000) {
 }
 
 struct Rig {
-  TempDb db;
+  TempDir db;
   ManualClock clock{1'700'000'000'000};
   MetricsRegistry metrics;
-  std::unique_ptr<Store> store = open_store(db.path(), clock);
+  std::unique_ptr<Store> store = open_store(db.file("vigil.db"), clock);
   std::shared_ptr<FakeTransport::State> fake = std::make_shared<FakeTransport::State>();
   std::unique_ptr<Uplink> up;
 

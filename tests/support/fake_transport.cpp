@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "uplink/fake_transport.h"
+#include "vigil_test/fake_transport.h"
 
 
 namespace vigil::uplink {
