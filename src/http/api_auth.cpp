@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Sign-in, first-start setup, sessions, users and API tokens.
+#include <algorithm>
+
 #include "http/api_internal.h"
 
 namespace vigil::http::detail {
@@ -37,6 +39,34 @@ void clear_session_cookies(Response& r, const ApiContext& ctx) {
 
 Response need_auth_module() { return problem(503, "unavailable", "authentication is not enabled on this gateway"); }
 
+// A refusal of sign-in or setup by the limits: 429 (this client is rate-
+// limited or backing off) or 503 (the hashing capacity is busy), both with
+// Retry-After in whole seconds, at least 1.
+std::optional<Response> limited(const Status& st, std::int64_t wait_ms) {
+  int code = 0;
+  const char* type = "";
+  if (st.code() == Status::Code::kResourceExhausted) {
+    code = 429;
+    type = "rate_limited";
+  } else if (st.code() == Status::Code::kUnavailable) {
+    code = 503;
+    type = "busy";
+  } else {
+    return std::nullopt;
+  }
+  auto r = problem(code, type, st.message());
+  r.headers.push_back({"Retry-After", std::to_string(std::max<std::int64_t>(1, (wait_ms + 999) / 1000))});
+  return r;
+}
+
+// The creator a new token derives from: the signed-in user, or the user
+// behind the token making it (0 for the CLI's and the demo's principals).
+Id token_creator(const auth::Principal& who) {
+  if (who.kind == "session") return who.user_id;
+  if (who.kind == "token") return who.creator_user_id;
+  return 0;
+}
+
 std::optional<Role> role_field(const json& body, Response& err) {
   std::string role = "viewer";
   if (auto e = get_string(body, "role", role, false)) {
@@ -69,21 +99,27 @@ void register_auth(Router& router, ApiContext& ctx) {
   });
 
   // First start: create the first admin while no user exists, and sign in.
+  // Needs the one-time setup code the gateway logs at start. Every cheap
+  // check comes before the limits, and the limits before any hashing.
   router.add("POST", "/api/v1/auth/setup", [&ctx](const Request& req) {
     if (!ctx.auth) return need_auth_module();
     auto b = json_body(req);
     if (auto* r = std::get_if<Response>(&b)) return *r;
     const json& body = std::get<json>(b);
-    std::string name, password;
+    std::string name, password, code;
     if (auto e = get_string(body, "name", name, true)) return *e;
     if (auto e = get_string(body, "password", password, true)) return *e;
-    auto u = ctx.auth->setup_admin(name, password, req.remote);
-    if (!u) {
-      if (u.status().code() == Status::Code::kAlreadyExists) return problem(409, "already_set_up", u.status().message());
-      return problem(422, "invalid_argument", u.status().message());
+    if (auto e = get_string(body, "setup_code", code, false)) return *e;
+    std::int64_t wait_ms = 0;
+    auto s = ctx.auth->setup_admin(name, password, code, req.remote, &wait_ms);
+    if (!s) {
+      const Status& st = s.status();
+      if (st.code() == Status::Code::kAlreadyExists) return problem(409, "already_set_up", st.message());
+      if (st.code() == Status::Code::kInvalidArgument) return problem(422, "invalid_argument", st.message());
+      if (st.code() == Status::Code::kPermissionDenied) return problem(403, "bad_setup_code", st.message());
+      if (auto r = limited(st, wait_ms)) return *r;
+      return from_status(st);
     }
-    auto s = ctx.auth->login(name, password, req.remote);
-    if (!s) return from_status(s.status());
     Response r = created(json{{"user", user_json(s->first)}, {"csrf", s->second.csrf}});
     set_session_cookies(r, ctx, s->second);
     return r;
@@ -100,14 +136,11 @@ void register_auth(Router& router, ApiContext& ctx) {
     std::int64_t wait_ms = 0;
     auto s = ctx.auth->login(name, password, req.remote, &wait_ms);
     if (!s) {
-      if (s.status().code() == Status::Code::kResourceExhausted) {
-        auto r = problem(429, "rate_limited", s.status().message());
-        r.headers.push_back({"Retry-After", std::to_string((wait_ms + 999) / 1000)});
-        return r;
-      }
-      if (s.status().code() == Status::Code::kPermissionDenied)
-        return problem(401, "bad_credentials", s.status().message());
-      return from_status(s.status());
+      const Status& st = s.status();
+      if (auto r = limited(st, wait_ms)) return *r;
+      if (st.code() == Status::Code::kInvalidArgument) return problem(422, "invalid_argument", st.message());
+      if (st.code() == Status::Code::kPermissionDenied) return problem(401, "bad_credentials", st.message());
+      return from_status(st);
     }
     Response r = ok({{"user", user_json(s->first)}, {"csrf", s->second.csrf}});
     set_session_cookies(r, ctx, s->second);
@@ -166,6 +199,32 @@ void register_auth(Router& router, ApiContext& ctx) {
     return ok({{"deleted", *id}});
   });
 
+  // Change a user's role; a demotion ends their sessions and revokes their
+  // tokens above the new role (AuthService::set_role, audited there).
+  router.add("PATCH", "/api/v1/users/{id}", [&ctx](const Request& req) {
+    if (!ctx.auth) return need_auth_module();
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = to_int(req.params.at("id"));
+    if (!id) return problem(400, "invalid_argument", "user id must be an integer");
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    if (!body.contains("role")) return problem(422, "missing_field", "field 'role' is required");
+    Response err;
+    auto role = role_field(body, err);
+    if (!role) return err;
+    auto st = ctx.auth->set_role(*id, *role, who.name);
+    if (!st.ok()) {
+      if (st.code() == Status::Code::kInvalidArgument) return problem(409, "last_admin", st.message());
+      return from_status(st);
+    }
+    auto us = ctx.auth->users();
+    if (!us) return from_status(us.status());
+    for (const auto& u : *us)
+      if (u.id == *id) return ok(user_json(u));
+    return problem(404, "not_found", "no user with id " + std::to_string(*id));
+  });
+
   // Admins set anyone's password; others only their own.
   router.add("POST", "/api/v1/users/{id}/password", [&ctx](const Request& req) {
     if (!ctx.auth) return need_auth_module();
@@ -207,8 +266,11 @@ void register_auth(Router& router, ApiContext& ctx) {
     Response err;
     auto role = role_field(body, err);
     if (!role) return err;
-    auto t = ctx.auth->create_token(name, *role, who.name);
-    if (!t) return from_status(t.status());
+    auto t = ctx.auth->create_token(name, *role, who.name, token_creator(who));
+    if (!t) {
+      if (t.status().code() == Status::Code::kInvalidArgument) return problem(422, "invalid_argument", t.status().message());
+      return from_status(t.status());
+    }
     json j = token_json(t->first);
     j["token"] = t->second;
     return created(j);

@@ -230,6 +230,11 @@ json schemas() {
                                  {"deleted", "restored"});
   s["Result"] = {{"type", "object"}};
   s["Credentials"] = obj({{"name", str()}, {"password", str()}}, {"name", "password"});
+  s["SetupRequest"] = obj({{"name", str()}, {"password", str()}, {"setup_code", str()}},
+                          {"name", "password", "setup_code"});
+  s["SetupRequest"]["description"] =
+      "setup_code: the one-time code the gateway logs at start while no user exists";
+  s["UserRole"] = obj({{"role", {{"type", "string"}, {"enum", {"admin", "technician", "viewer"}}}}}, {"role"});
   s["CloseAlert"] = obj({{"failure_mode", str()}, {"failure_cause", str()}, {"action_taken", str()},
                          {"models", arr(str())}, {"feedback", {{"type", "string"}, {"enum", {"confirmed", "false_alarm", "unsure"}}}},
                          {"notes", str()}},
@@ -286,12 +291,13 @@ std::vector<Op> operations() {
       {"POST", "/api/v1/alerts/{id}/unmute", "Unmute an alert", "technician", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/close", "Close with failure mode, cause, action and feedback", "technician", ref("Alert"), 200, "CloseAlert"},
       {"GET", "/api/v1/auth/session", "Who am I; whether first-start setup is needed (no authentication)", "", ref("AuthSession")},
-      {"POST", "/api/v1/auth/setup", "Create the first admin (only while no user exists) and sign in", "", ref("SignedIn"), 201, "Credentials"},
+      {"POST", "/api/v1/auth/setup", "Create the first admin with the setup code from the gateway's log (only while no user exists; 403 bad_setup_code, 409 already_set_up, 429/503 with Retry-After) and sign in", "", ref("SignedIn"), 201, "SetupRequest"},
       {"POST", "/api/v1/auth/login", "Sign in: sets the session and CSRF cookies", "", ref("SignedIn"), 200, "Credentials"},
       {"POST", "/api/v1/auth/logout", "Sign out", "viewer", ref("Result")},
       {"GET", "/api/v1/users", "List users", "admin", arr(ref("User"))},
       {"POST", "/api/v1/users", "Add a user (name, password, role)", "admin", ref("User"), 201, "Result"},
-      {"DELETE", "/api/v1/users/{id}", "Delete a user", "admin", ref("Result")},
+      {"DELETE", "/api/v1/users/{id}", "Delete a user; ends their sessions and revokes the API tokens they made", "admin", ref("Result")},
+      {"PATCH", "/api/v1/users/{id}", "Change a user's role; a demotion ends their sessions and revokes their tokens above the new role (409 last_admin)", "admin", ref("User"), 200, "UserRole"},
       {"POST", "/api/v1/users/{id}/password", "Set a password (admins: anyone's; others: their own)", "viewer", ref("Result"), 200, "Result"},
       {"GET", "/api/v1/tokens", "List API tokens (never the secrets)", "admin", arr(ref("Token"))},
       {"POST", "/api/v1/tokens", "Create an API token; the secret is returned once", "admin", ref("Token"), 201, "Result"},

@@ -33,4 +33,4 @@ for i in $(seq 1 100); do
   sleep 0.1
 done
 echo "50-e2e: vigil demo on port $PORT"
-VIGIL_URL="http://127.0.0.1:$PORT" VIGIL_DB="$DATA/demo.db" node "$E2E/dashboard.test.mjs" || { echo "--- vigil log"; tail -30 "$DATA/vigil.log"; exit 1; }
+VIGIL_URL="http://127.0.0.1:$PORT" VIGIL_DB="$DATA/demo.db" VIGIL_LOG="$DATA/vigil.log" node "$E2E/dashboard.test.mjs" || { echo "--- vigil log"; tail -30 "$DATA/vigil.log"; exit 1; }

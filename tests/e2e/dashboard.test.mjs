@@ -8,11 +8,19 @@
 // failures go to tests/e2e/artifacts/.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 
 const BASE = process.env.VIGIL_URL || 'http://127.0.0.1:8080';
 const DB = process.env.VIGIL_DB;
+// The gateway's log: first-start setup needs the one-time code it prints there.
+const LOG = process.env.VIGIL_LOG;
+
+function setupCode() {
+  const m = /with setup code ([A-Z0-9]{5}-[A-Z0-9]{5})/.exec(LOG ? readFileSync(LOG, 'utf8') : '');
+  assert.ok(m, `no setup code in the gateway's log ${LOG}`);
+  return m[1];
+}
 const ART = new URL('./artifacts/', import.meta.url).pathname;
 mkdirSync(ART, { recursive: true });
 
@@ -65,6 +73,7 @@ try {
 
   await step('create the admin and sign in', async () => {
     const form = page.locator('form.card').filter({ hasText: 'Create the admin account' });
+    await form.locator('input[name=setup_code]').fill(setupCode());
     await form.locator('input[name=name]').fill('admin');
     await form.locator('input[name=password]').fill('e2e-admin-password');
     await form.getByRole('button', { name: 'Create admin' }).click();

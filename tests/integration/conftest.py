@@ -2,6 +2,8 @@
 """Shared fixtures: the vigil binary, temp configs, a running gateway."""
 import json
 import os
+import re
+import select
 import signal
 import socket
 import subprocess
@@ -71,6 +73,34 @@ class Gateway:
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def log_text(self, wait=0.0):
+        """Everything the running gateway wrote to stderr so far (read from its
+        pipe, waiting up to `wait` seconds for more)."""
+        if getattr(self, "_log_proc", None) is not self.proc:  # a new start, a new log
+            self._log_proc, self._log = self.proc, ""
+        fd = self.proc.stderr.fileno()
+        deadline = time.time() + wait
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.time()))
+            if not ready:
+                return self._log
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return self._log
+            self._log += chunk.decode("utf-8", "replace")
+
+    def setup_code(self, timeout=10):
+        """The one-time setup code from the gateway's log line "... with
+        setup code XXXXX-XXXXX ..." (logged at start while no user exists)."""
+        deadline = time.time() + timeout
+        while True:
+            m = re.search(r"with setup code ([A-Z0-9]{5}-[A-Z0-9]{5})", self.log_text())
+            if m:
+                return m.group(1)
+            if time.time() >= deadline:
+                raise AssertionError("no setup code in the gateway's log: %r" % self._log[-2000:])
+            self.log_text(wait=0.2)
 
     def start(self):
         if self.mode == "demo":

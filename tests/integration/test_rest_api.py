@@ -81,18 +81,22 @@ def test_user_added_from_the_cli_while_serve_runs_can_sign_in(gw):
 
 
 def test_first_start_setup_creates_the_admin_once(gw):
-    r = requests.post(gw.url("/api/v1/auth/setup"), json={"name": "root", "password": "first-admin-pw"}, timeout=10)
+    code = gw.setup_code()  # from the gateway's log
+    r = requests.post(gw.url("/api/v1/auth/setup"),
+                      json={"name": "root", "password": "first-admin-pw", "setup_code": code}, timeout=10)
     assert r.status_code == 201
-    r = requests.post(gw.url("/api/v1/auth/setup"), json={"name": "evil", "password": "second-admin"}, timeout=10)
+    r = requests.post(gw.url("/api/v1/auth/setup"),
+                      json={"name": "evil", "password": "second-admin", "setup_code": code}, timeout=10)
     assert r.status_code == 409
 
 
 def test_wrong_passwords_are_rate_limited(gw):
     add_user(gw, "bob", "viewer")
     codes = [requests.post(gw.url("/api/v1/auth/login"), json={"name": "bob", "password": "wrong-wrong"},
-                           timeout=10).status_code for _ in range(6)]
-    assert codes[:5] == [401] * 5
-    assert codes[5] == 429
+                           timeout=10) for _ in range(6)]
+    # three free failures, then this address backs off for bob (1 s, 2 s, ...)
+    assert [r.status_code for r in codes[:3]] == [401] * 3
+    assert codes[5].status_code == 429 and int(codes[5].headers["Retry-After"]) >= 1
 
 
 def test_token_lifecycle_and_roles(gw):

@@ -31,15 +31,17 @@ export async function renderSettings(main, app) {
 }
 
 function setupCard() {
+  const code = h('input', { name: 'setup_code', required: true, autocomplete: 'off', placeholder: 'XXXXX-XXXXX' });
   const name = h('input', { name: 'name', required: true, autocomplete: 'username' });
   const pw = h('input', { name: 'password', type: 'password', minLength: 8, required: true, autocomplete: 'new-password' });
   return h('form.card', {
     onsubmit: async (e) => {
       e.preventDefault();
-      try { await api('/auth/setup', { method: 'POST', body: { name: name.value, password: pw.value } }); location.reload(); } catch (x) { toast(x.message, true); }
+      try { await api('/auth/setup', { method: 'POST', body: { name: name.value, password: pw.value, setup_code: code.value } }); location.reload(); } catch (x) { toast(x.message, true); }
     },
-  }, h('h2', 'Create the admin account'), h('p.muted', 'No account exists yet; admin actions need one.'),
-  h('label', 'User name', name), h('label', 'Password', pw), h('button.primary', { type: 'submit' }, 'Create admin'));
+  }, h('h2', 'Create the admin account'),
+  h('p.muted', 'No account exists yet; admin actions need one. The setup code is in the gateway\'s log from its start ("vigil: no users yet … with setup code …"; journalctl -u vigil under systemd).'),
+  h('label', 'Setup code', code), h('label', 'User name', name), h('label', 'Password', pw), h('button.primary', { type: 'submit' }, 'Create admin'));
 }
 
 async function usersCard(main, app) {
