@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "analytics/models.h"
+#include "analytics/detectors.h"
 #include "vigil/store.h"
 
 namespace vigil::analytics {

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "analytics/models.h"
+#include "analytics/detectors.h"
 #include "dsp/features.h"
 #include "vigil/clock.h"
 #include "vigil/model.h"

@@ -20,7 +20,7 @@ constexpr ObjectDef M(std::uint8_t id, Kind k, std::uint8_t size) {
   return {id, k, size, false, 1, 1, nullptr};
 }
 
-// Sorted by id. Metric names are vigil's (src/ingest/metrics_catalog.cpp).
+// Sorted by id. Metric names are vigil's (src/ingest/quantity_catalog.cpp).
 constexpr std::array kObjects{
     M(0x00, Kind::kPacketId, 1),
     V(0x01, 1, false, 1, 1, "battery_pct"),

@@ -62,7 +62,7 @@ const char* to_string(Reject r);
 enum class Format { kBthome, kVigil };
 const char* to_string(Format f);
 
-// One measured value, named by vigil metric (src/ingest/metrics_catalog.cpp).
+// One measured value, named by vigil metric (src/ingest/quantity_catalog.cpp).
 // Repeated BTHome objects get an instance suffix: "temperature_c", then
 // "temperature_c.2"; vigil per-axis values end in ".x" ".y" ".z".
 struct Value {

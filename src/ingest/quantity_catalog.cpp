@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+//
+// The quantity catalog: every metric name vigil knows (what a sensor
+// measures, e.g. velocity_rms_mm_s), its unit and its physical range. Not to
+// be confused with the Prometheus registry of the process's own counters
+// (vigil/metrics_registry.h).
 #include <array>
 
 #include "vigil/ingest.h"

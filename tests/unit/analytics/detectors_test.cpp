@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "analytics/models.h"
+#include "analytics/detectors.h"
 #include "analytics/position.h"
 
 using namespace vigil;

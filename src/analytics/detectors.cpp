@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "analytics/models.h"
+#include "analytics/detectors.h"
 
 #include <algorithm>
 #include <cmath>
