@@ -226,6 +226,12 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("max_body_bytes", c.http.max_body_bytes, 1024, 1 << 30);
     r.integer("request_timeout_s", c.http.request_timeout_s, 1, 3600);
     r.integer("max_connections", c.http.max_connections, 1, 100000);
+    r.integer("max_connections_per_client", c.http.max_connections_per_client, 1, 100000);
+    r.integer("header_timeout_s", c.http.header_timeout_s, 1, 3600);
+    r.integer("idle_timeout_s", c.http.idle_timeout_s, 1, 3600);
+    r.integer("max_header_bytes", c.http.max_header_bytes, 1024, 1 << 20);
+    r.integer("worker_threads", c.http.worker_threads, 0, 256);
+    r.integer("max_queued_requests", c.http.max_queued_requests, 1, 1000000);
   });
   VIGIL_SECTION("ble", {
     r.boolean("enabled", c.ble.enabled);

@@ -42,6 +42,12 @@ struct HttpConfig {
   int max_body_bytes = 1 << 20;
   int request_timeout_s = 30;
   int max_connections = 512;
+  int max_connections_per_client = 256;  // per IPv4 address / IPv6 /64, loopback included
+  int header_timeout_s = 10;              // the whole request head must arrive within this
+  int idle_timeout_s = 15;                // keep-alive wait for the next request
+  int max_header_bytes = 16384;           // request line + headers; more → 431
+  int worker_threads = 0;                 // request handlers; 0 = max(2, hardware threads)
+  int max_queued_requests = 256;          // waiting for a worker; more → 503 + Retry-After
 };
 
 struct BleConfig {

@@ -24,7 +24,8 @@ Response problem(int status, const std::string& code, const std::string& detail)
       {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
       {405, "Method Not Allowed"}, {409, "Conflict"}, {413, "Payload Too Large"},
       {415, "Unsupported Media Type"}, {422, "Unprocessable Content"}, {429, "Too Many Requests"},
-      {500, "Internal Server Error"}, {503, "Service Unavailable"}};
+      {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"}, {503, "Service Unavailable"},
+      {505, "HTTP Version Not Supported"}};
   auto t = kTitles.find(status);
   nlohmann::json j = {{"type", "about:blank"},
                       {"title", t == kTitles.end() ? "Error" : t->second},

@@ -39,7 +39,8 @@ const std::map<std::string, std::set<std::string>> kOptions = {
       "batch_max_delay_ms", "queue_max_rows", "waveforms_per_position"}},
     {"http",
      {"enabled", "address", "port", "tls", "cert_file", "key_file", "max_body_bytes", "request_timeout_s",
-      "max_connections"}},
+      "max_connections", "max_connections_per_client", "header_timeout_s", "idle_timeout_s", "max_header_bytes",
+      "worker_threads", "max_queued_requests"}},
     {"ble",
      {"enabled", "adapter", "discovery_silence_restart_s", "stale_device_s", "waveform_pull_interval_s",
       "missed_intervals_alert"}},
@@ -141,6 +142,12 @@ TEST_CASE("shipped config equals the struct defaults except the documented diffe
   CHECK(f.http.max_body_bytes == d.http.max_body_bytes);
   CHECK(f.http.request_timeout_s == d.http.request_timeout_s);
   CHECK(f.http.max_connections == d.http.max_connections);
+  CHECK(f.http.max_connections_per_client == d.http.max_connections_per_client);
+  CHECK(f.http.header_timeout_s == d.http.header_timeout_s);
+  CHECK(f.http.idle_timeout_s == d.http.idle_timeout_s);
+  CHECK(f.http.max_header_bytes == d.http.max_header_bytes);
+  CHECK(f.http.worker_threads == d.http.worker_threads);
+  CHECK(f.http.max_queued_requests == d.http.max_queued_requests);
   // ble
   CHECK(f.ble.enabled == d.ble.enabled);
   CHECK(f.ble.adapter == d.ble.adapter);
