@@ -6,13 +6,19 @@
 // metric name; finite value within the metric's physical range; plausible
 // timestamp; not a duplicate of the series' latest point), resolves its
 // series and appends it. Every rejection is counted by reason in
-// vigil_ingest_rejected_total{reason=...} and returned to the caller.
+// vigil_ingest_rejected_total{reason=...}, returned to the caller and logged
+// (at most one line per reason and minute, with the count).
+// A reading older than its series' newest point is stored all the same (a
+// clock that jumped back must not stop ingest), counted in
+// vigil_ingest_out_of_order_total and logged the same way; /api/v1/health
+// reports a clock behind the newest stored point.
 // Accepted readings are then handed to observers (analytics, live updates).
 //
 // Thread-safety: submit() and submit_waveform() may be called from any
 // thread; observers are called on the caller's thread, after the append.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,6 +60,7 @@ const char* to_string(RejectReason r);
 
 struct IngestResult {
   std::size_t accepted = 0;
+  std::size_t out_of_order = 0;  // of the accepted: older than their series' newest point
   std::map<RejectReason, std::size_t> rejected;
   std::size_t rejected_total() const {
     std::size_t n = 0;
@@ -92,6 +99,7 @@ class Ingest {
 
   std::uint64_t accepted_total() const { return accepted_->value(); }
   std::uint64_t rejected_total(RejectReason r) const;
+  std::uint64_t out_of_order_total() const { return out_of_order_->value(); }
 
  private:
   struct SensorEntry {
@@ -108,12 +116,23 @@ class Ingest {
   };
   Result<SensorEntry*> resolve(const std::string& source);  // REQUIRES: mu_ held
   void reject(IngestResult& res, RejectReason r);
+  // One log line per reason per minute, with the count since the last one.
+  void log_outcome(const IngestResult& res, TimestampMs max_late_ms);
 
   Store& store_;
   const Clock& clock_;
   MetricsRegistry& metrics_;
   Counter* accepted_;
   std::map<RejectReason, Counter*> rejected_;
+  Counter* out_of_order_;
+  struct LogWindow {
+    std::chrono::steady_clock::time_point last{};
+    std::size_t count = 0;
+    TimestampMs max_late_ms = 0;
+  };
+  std::mutex log_mu_;
+  std::map<RejectReason, LogWindow> rejected_log_;  // guarded by log_mu_
+  LogWindow late_log_;                              // guarded by log_mu_
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<SensorEntry>> sensors_;
   std::vector<ReadingObserver> reading_observers_;

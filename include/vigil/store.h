@@ -17,6 +17,24 @@
 // measurements, waveforms, write_txn) are synchronous on the same connection
 // under the same lock. Readers use a pool of separate connections.
 //
+// Ownership. One process writes a live database: while a Store is open it
+// holds an exclusive advisory lock (flock) on "<path>.lock", which records
+// its pid and who it is ("vigil serve"). A second Store::open on the same
+// path — from this or any other process — waits up to lock_wait_ms while the
+// holder is a short-lived command and is refused at once when it is a server
+// (kFailedPrecondition naming the holder). Store::owner() asks without
+// opening, so admin commands can refuse with a clear message.
+//
+// Health. The first open writes "<path>.created"; a later open that finds the
+// marker but not the database is refused (kFailedPrecondition) unless
+// allow_new_database: a deleted database is never silently replaced by an
+// empty one. PRAGMA quick_check runs at open and on a schedule on a reader
+// connection (writes go on); the file's identity (st_dev/st_ino of the path
+// against the file opened) is checked at every checkpoint, on a schedule and
+// in health(). While the file is deleted or replaced the writer commits
+// nothing (points stay queued, counted as write errors) rather than writing
+// into a file nobody will see again.
+//
 // Thread-safety: every public method may be called from any thread.
 #pragma once
 
@@ -44,8 +62,53 @@ struct StoreOptions {
   int queue_max_rows = 500000;
   int waveforms_per_position = 500;
   int reader_connections = 4;
-  const Clock* clock = nullptr;  // default SystemClock (retention cut-offs)
+  const Clock* clock = nullptr;  // default SystemClock (retention cut-offs, clock check)
+
+  // ---- ownership (see the header comment) ----
+  std::string owner = "vigil";  // who holds the lock, as others are told ("vigil serve")
+  bool server = false;          // a long-running owner: others refuse at once
+  int lock_wait_ms = 10000;     // wait this long for a short-lived holder
+  // Open even though "<path>.created" says a database existed here and it is
+  // missing now (vigil serve --new-database): starts empty, removes stale
+  // -wal/-shm files first.
+  bool allow_new_database = false;
+
+  // ---- health ----
+  bool integrity_check_at_open = true;     // PRAGMA quick_check in open() (logged)
+  int integrity_check_interval_s = 21600;  // and this often on a reader; 0 = only at open
+  int file_check_interval_s = 30;          // file identity, besides checkpoints and health()
+  // health().clock_ok is false when the newest stored point is further than
+  // this ahead of the clock (the clock went back).
+  TimestampMs clock_tolerance_ms = 5 * 60 * 1000;
 };
+
+// Who holds a database's lock (Store::owner).
+struct DbOwner {
+  long pid = 0;
+  std::string label;    // StoreOptions::owner of the holder ("vigil serve")
+  bool server = false;  // StoreOptions::server of the holder
+};
+
+// What /api/v1/health reports about the database (Store::health).
+struct StoreHealth {
+  enum class Integrity { kUnchecked, kOk, kFailed };
+  enum class File { kOk, kDeleted, kReplaced };
+  Integrity integrity = Integrity::kUnchecked;  // the newest quick_check
+  TimestampMs integrity_checked_at = 0;         // wall clock ms; 0 = never
+  int integrity_problems = 0;                   // rows quick_check reported (at most 20)
+  File file = File::kOk;                        // the path still names the file opened
+  // The newest batch commit or checkpoint failed and none has succeeded
+  // since; disk_full when it failed for lack of space.
+  bool writes_failing = false;
+  bool disk_full = false;
+  std::size_t queued_points = 0;
+  std::optional<TimestampMs> newest_ts;  // newest stored point of any series
+  TimestampMs clock_now = 0;             // the store's clock when asked
+  TimestampMs clock_behind_ms = 0;       // newest_ts - clock_now when positive
+  bool clock_ok = true;                  // clock_behind_ms <= clock_tolerance_ms
+};
+const char* to_string(StoreHealth::Integrity i);  // "unchecked" | "ok" | "failed"
+const char* to_string(StoreHealth::File f);       // "ok" | "deleted" | "replaced"
 
 struct SeriesPoint {
   Id series_id = 0;
@@ -57,10 +120,13 @@ struct StoreStats {
   std::uint64_t points_committed = 0;
   std::uint64_t batches_committed = 0;
   std::uint64_t checkpoints = 0;
-  std::uint64_t write_errors = 0;
+  std::uint64_t write_errors = 0;  // failed batch commits and checkpoints since open
   std::size_t queued_points = 0;
   std::size_t log_points = 0;  // in ingest_log, awaiting checkpoint
+  // The current write failure: empty once a later batch commit (and
+  // checkpoint) succeeded. write_errors keeps counting past ones.
   std::string last_error;
+  bool disk_full = false;  // last_error is a full disk (or file size limit)
 };
 
 struct Measurement {
@@ -82,11 +148,15 @@ struct AuditEntry {
 
 class Store {
  public:
-  // Opens (creating if needed) and migrates the database, replays the ingest
-  // log and starts the writer thread. Errors: kIoError/kPermissionDenied for
-  // an unwritable file or directory, kCorruption for a file that is not a
-  // vigil database.
+  // Takes the lock, opens (creating if needed) and migrates the database,
+  // runs quick_check, replays the ingest log and starts the writer thread.
+  // Errors: kIoError/kPermissionDenied for an unwritable file or directory,
+  // kCorruption for a file that is not a vigil database, kFailedPrecondition
+  // when another process owns the database or a database that existed is
+  // missing (see the header comment).
   static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+  // Who holds the lock of the database at `path` now; nullopt when nobody.
+  static std::optional<DbOwner> owner(const std::string& path);
   ~Store();  // flushes queued points, checkpoints, stops the writer
 
   // ---- catalog ----
@@ -94,6 +164,11 @@ class Store {
   Result<Id> upsert_asset(const Asset& a);  // by (site_id, name)
   Result<Id> upsert_position(const Position& p);  // by (asset_id, name)
   Result<Id> upsert_sensor(const Sensor& s);  // by address
+  // Commissions (or re-commissions) a sensor with its AES key (nullopt: an
+  // unencrypted sensor) in one transaction: the sensor row, its key, its
+  // series' position and the end of any decommissioning become visible
+  // together, so no reader sees the sensor without its key.
+  Result<Id> commission_sensor(const Sensor& s, const std::optional<std::vector<std::uint8_t>>& key);
   Result<std::vector<Site>> sites();
   Result<std::vector<Asset>> assets(std::optional<Id> site_id = std::nullopt);
   Result<Asset> asset(Id id);
@@ -131,6 +206,9 @@ class Store {
   Result<Id> put_waveform(const Waveform& w);
   Result<std::optional<Waveform>> latest_waveform(Id position_id);
   Result<Id> put_measurement(const Measurement& m);
+  // The same row written on `db` inside write_txn, so a module commits it
+  // together with rows of its own (the analytics' learned state).
+  static Result<Id> put_measurement(sql::Db& db, const Measurement& m);
   Result<std::vector<Measurement>> measurements(Id position_id, TimestampMs from, TimestampMs to,
                                                 int limit = 1000);
   Status audit(const std::string& actor, const std::string& action, const std::string& target,
@@ -147,6 +225,11 @@ class Store {
   Status read(const std::function<Status(sql::Db&)>& fn);
 
   StoreStats stats() const;
+  // Integrity, file identity (checked now: one stat()), write state, clock.
+  StoreHealth health() const;
+  // Runs PRAGMA quick_check now on a reader connection and records the
+  // result in health(). kCorruption when it finds problems.
+  Status check_integrity();
   // A counter that moves after every write through this Store (committed
   // readings, catalog changes, measurements, write_txn, checkpoints), so a
   // reader can cache something built from the database and know when it may

@@ -13,10 +13,11 @@
 namespace vigil::app {
 namespace {
 
-Result<std::unique_ptr<Store>> open_store(const Config& c) {
+Result<std::unique_ptr<Store>> open_store(const Config& c, const char* command) {
   StoreOptions so;
   so.path = c.storage.path;
   so.reader_connections = 1;
+  so.owner = command;
   return Store::open(so);
 }
 
@@ -37,6 +38,15 @@ std::optional<std::vector<std::uint8_t>> parse_key(const std::string& hex) {
 
 }  // namespace
 
+std::optional<int> refuse_while_served(const std::string& command, const std::string& db_path,
+                                       const std::string& hint, std::ostream& err) {
+  auto holder = Store::owner(db_path);
+  if (!holder || !holder->server) return std::nullopt;
+  err << "vigil " << command << ": " << (holder->label.empty() ? std::string("vigil serve") : holder->label)
+      << " (pid " << holder->pid << ") is running on " << db_path << "; " << hint << ", or stop the service first\n";
+  return kExitServed;
+}
+
 int sensor_add(const Config& config, const SensorAddOptions& o, std::ostream& out, std::ostream& err) {
   std::string mac = o.address;
   if (!normalize_mac(mac)) {
@@ -51,7 +61,10 @@ int sensor_add(const Config& config, const SensorAddOptions& o, std::ostream& ou
       return 2;
     }
   }
-  auto store = open_store(config);
+  if (auto rc = refuse_while_served("sensor add", config.storage.path,
+                                    "commission sensors in the dashboard (Sensors) or with POST /api/v1/sensors", err))
+    return *rc;
+  auto store = open_store(config, "vigil sensor add");
   if (!store) {
     err << "vigil sensor add: " << store.status().message() << "\n";
     return 1;
@@ -98,7 +111,10 @@ int sensor_add(const Config& config, const SensorAddOptions& o, std::ostream& ou
 }
 
 int sensor_list(const Config& config, std::ostream& out, std::ostream& err) {
-  auto store = open_store(config);
+  if (auto rc = refuse_while_served("sensor list", config.storage.path,
+                                    "list sensors in the dashboard (Sensors) or with GET /api/v1/sensors", err))
+    return *rc;
+  auto store = open_store(config, "vigil sensor list");
   if (!store) {
     err << "vigil sensor list: " << store.status().message() << "\n";
     return 1;

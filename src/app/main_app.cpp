@@ -11,7 +11,9 @@
 #include "app/gateway.h"
 #include "auth/cli.h"
 #include "config/config.h"
+#include "core/log.h"
 #include "protocol/decode_command.h"
+#include "vigil/store.h"
 
 namespace vigil::app {
 namespace {
@@ -33,6 +35,7 @@ int run_demo(const std::string& config_path, int port, const std::string& data_d
   auto cfg = config_or_defaults(config_path);
   if (!cfg) return fail("demo", cfg.status());
   Config c = std::move(*cfg);
+  c.storage.new_database = true;  // a fresh plant every time (below)
   namespace fs = std::filesystem;
   std::string dir = data_dir;
   if (dir.empty()) {
@@ -46,6 +49,12 @@ int run_demo(const std::string& config_path, int port, const std::string& data_d
   if (ec) return fail("demo", Status::IoError("cannot create data directory " + dir + ": " + ec.message()));
   // A demo always starts a fresh plant: old demo data would not match the new clock.
   fs::path db = fs::path(dir) / "demo.db";
+  if (auto holder = Store::owner(db.string()))  // never delete a database another process has open
+    return fail("demo", Status::FailedPrecondition((holder->label.empty() ? std::string("another process") : holder->label) +
+                                                   " (pid " + std::to_string(holder->pid) + ") is using " + db.string() +
+                                                   "; stop it or pass another --data-dir"));
+  if (fs::exists(db, ec))
+    std::cerr << "vigil demo: starting a fresh plant: replacing the previous demo database " << db.string() << "\n";
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix, ec);
   c.storage.path = db.string();
   c.http.address = address;
@@ -64,20 +73,29 @@ int run_demo(const std::string& config_path, int port, const std::string& data_d
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Log lines go to stderr, never into a command's output (TOKEN=$(vigil
+  // token create ...)); commands show warnings and errors only. serve and
+  // demo set the configured level.
+  (void)log::setup("warn");
   CLI::App app{"vigil — edge machine condition monitoring gateway"};
   app.require_subcommand(1);
   app.set_version_flag("--version", VIGIL_VERSION);
   int rc = 0;
 
   std::string config_path;
+  bool new_database = false;
   auto* serve = app.add_subcommand("serve", "Run the gateway with a configuration file");
   serve->add_option("--config,-c", config_path, "configuration file (JSON with comments)")->required();
+  serve->add_flag("--new-database", new_database,
+                  "start with an empty database although one existed at storage.path (it is missing: "
+                  "without this flag vigil refuses to start)");
   serve->callback([&] {
     auto cfg = load_config(config_path);
     if (!cfg) {
       rc = fail("serve", cfg.status());
       return;
     }
+    cfg->storage.new_database = new_database;
     auto gw = Gateway::create(std::move(*cfg), Mode::kServe);
     if (!gw) {
       rc = fail("serve", gw.status());
@@ -89,10 +107,11 @@ int main(int argc, char** argv) {
   int demo_port = 8080;
   std::string demo_dir, demo_config, demo_address = "127.0.0.1";
   double demo_speed = 0;
-  auto* demo = app.add_subcommand("demo", "Run a simulated plant with the dashboard (no hardware needed)");
+  auto* demo = app.add_subcommand("demo", "Run a simulated plant with the dashboard (no hardware needed; starts a fresh demo database each time)");
   demo->add_option("--port,-p", demo_port, "HTTP port")->default_val(8080)->check(CLI::Range(0, 65535));
   demo->add_option("--address", demo_address, "listen address")->default_val("127.0.0.1");
-  demo->add_option("--data-dir", demo_dir, "where the demo database lives (default ~/.local/state/vigil-demo)");
+  demo->add_option("--data-dir", demo_dir, "where the demo database lives (default ~/.local/state/vigil-demo); its demo.db is "
+                  "deleted and recreated at every start");
   demo->add_option("--speed", demo_speed, "simulated seconds per wall-clock second (default from config: 1200)")
       ->check(CLI::Range(1.0, 100000.0));
   demo->add_option("--config,-c", demo_config, "optional configuration file for demo/analytics settings");
@@ -132,7 +151,7 @@ int main(int argc, char** argv) {
   SensorAddOptions sa;
   long long position = -1;
   std::string sensor_config;
-  auto* sadd = sensor->add_subcommand("add", "Commission a sensor (works while serve runs)");
+  auto* sadd = sensor->add_subcommand("add", "Commission a sensor (while serve runs: refused, exit 3; use the dashboard)");
   sadd->add_option("--address", sa.address, "sensor MAC address")->required();
   sadd->add_option("--key", sa.key_hex, "AES-128 bindkey, 32 hex digits");
   sadd->add_option("--position", position, "asset position id to assign it to");
@@ -159,7 +178,8 @@ int main(int argc, char** argv) {
     rc = sensor_list(*cfg, std::cout, std::cerr);
   });
 
-  // Accounts: work on the configured database, also while serve runs.
+  // Accounts: work on the configured database; while serve owns it they
+  // refuse (exit 3) and say where to do it instead.
   std::string acct_config, acct_role = "viewer", user_name, token_name;
   auto* user = app.add_subcommand("user", "Manage dashboard users");
   user->require_subcommand(1);
@@ -171,6 +191,12 @@ int main(int argc, char** argv) {
     auto cfg = load_config(acct_config);
     if (!cfg) {
       rc = fail("user add", cfg.status());
+      return;
+    }
+    if (auto refused = refuse_while_served("user add", cfg->storage.path,
+                                           "add users in the dashboard (Settings › Users) or with POST /api/v1/users",
+                                           std::cerr)) {
+      rc = *refused;
       return;
     }
     rc = auth::user_add_command(cfg->storage.path, user_name, acct_role, std::cin, std::cout, std::cerr);
@@ -185,6 +211,12 @@ int main(int argc, char** argv) {
     auto cfg = load_config(acct_config);
     if (!cfg) {
       rc = fail("token create", cfg.status());
+      return;
+    }
+    if (auto refused = refuse_while_served("token create", cfg->storage.path,
+                                           "create tokens in the dashboard (Settings › Tokens) or with POST /api/v1/tokens",
+                                           std::cerr)) {
+      rc = *refused;
       return;
     }
     rc = auth::token_create_command(cfg->storage.path, acct_role, token_name, std::cout, std::cerr);

@@ -30,6 +30,11 @@ struct StorageConfig {
   int batch_max_delay_ms = 200;      // and waits at most this for more rows
   int queue_max_rows = 500000;       // ingest back-pressure limit
   int waveforms_per_position = 500;  // newest raw waveform snapshots kept
+  int integrity_check_interval_h = 6;  // PRAGMA quick_check this often (and at start); 0 = only at start
+  int clock_tolerance_s = 300;         // health: clock behind the newest stored point by more = broken
+  // Command line only (vigil serve --new-database), never read from the file:
+  // start with an empty database although one existed at `path`.
+  bool new_database = false;
 };
 
 struct HttpConfig {

@@ -2,6 +2,7 @@
 #include "http/api.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -25,7 +26,14 @@ Response from_status(const Status& s) {
     case Status::Code::kResourceExhausted: return problem(429, "rate_limited", s.message());
     case Status::Code::kUnavailable: return problem(503, "unavailable", s.message());
     case Status::Code::kFailedPrecondition: return problem(409, "conflict", s.message());
-    default: return problem(500, Status::CodeName(s.code()), s.message());
+    default: {
+      // The cause (SQLite's text, file paths) goes to the log under a
+      // reference the operator can find; the client learns only the reference.
+      static std::atomic<std::uint64_t> next_ref{1};
+      const std::uint64_t ref = next_ref.fetch_add(1);
+      spdlog::error("http: internal error (ref {}): {}", ref, s.ToString());
+      return problem(500, Status::CodeName(s.code()), "internal error (ref " + std::to_string(ref) + ")");
+    }
   }
 }
 
@@ -377,8 +385,14 @@ void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings) 
 }
 
 void register_api(Router& router, ApiContext& ctx) {
+  // 200 while the gateway can do its job, 503 (same body) when a check fails:
+  // "error" = the database cannot be trusted (integrity, file deleted or
+  // replaced), "degraded" = writes failing (disk full) or the clock behind
+  // the newest stored reading. `checks` holds every check, `failing` names
+  // the failing ones.
   router.add("GET", "/api/v1/health", [&ctx](const Request&) {
     auto st = ctx.store->stats();
+    const StoreHealth sh = ctx.store->health();
     const TimestampMs now = SystemClock::instance().now_ms();
     json j = {{"status", "ok"},
               {"version", VIGIL_VERSION},
@@ -395,8 +409,32 @@ void register_api(Router& router, ApiContext& ctx) {
     json comps = json::object();
     for (auto& [name, fn] : ctx.components) comps[name] = fn();
     j["components"] = comps;
-    if (st.write_errors > 0 && !st.last_error.empty() && st.queued_points > 0) j["status"] = "degraded";
-    return ok(j);
+    j["store"]["disk_full"] = st.disk_full;
+    auto when = [](TimestampMs t) { return t > 0 ? json(iso8601(t)) : json(nullptr); };
+    json checks = {
+        {"integrity",
+         {{"ok", sh.integrity != StoreHealth::Integrity::kFailed},
+          {"status", to_string(sh.integrity)},
+          {"checked_at", when(sh.integrity_checked_at)},
+          {"problems", sh.integrity_problems}}},
+        {"database_file", {{"ok", sh.file == StoreHealth::File::kOk}, {"status", to_string(sh.file)}}},
+        {"disk",
+         {{"ok", !sh.writes_failing},
+          {"full", sh.disk_full},
+          {"queued_points", sh.queued_points},
+          {"errors_total", st.write_errors}}},
+        {"clock",
+         {{"ok", sh.clock_ok},
+          {"behind_ms", sh.clock_behind_ms},
+          {"newest_point", sh.newest_ts ? json(iso8601(*sh.newest_ts)) : json(nullptr)}}}};
+    json failing = json::array();
+    for (const char* name : {"integrity", "database_file", "disk", "clock"})
+      if (!checks[name]["ok"].get<bool>()) failing.push_back(name);
+    j["checks"] = checks;
+    j["failing"] = failing;
+    const bool broken = !checks["integrity"]["ok"].get<bool>() || !checks["database_file"]["ok"].get<bool>();
+    if (!failing.empty()) j["status"] = broken ? "error" : "degraded";
+    return Response::json(failing.empty() ? 200 : 503, json_text(j));
   });
 
   router.add("GET", "/api/v1/sites", [&ctx](const Request& req) {

@@ -53,15 +53,22 @@ json schemas() {
   json s;
   s["Problem"] = obj({{"type", str()}, {"title", str()}, {"status", integer()}, {"code", str()}, {"detail", str()}},
                      {"type", "title", "status", "code", "detail"});
-  s["Health"] = obj({{"status", {{"type", "string"}, {"enum", {"ok", "degraded"}}}},
+  // Served with 503 (same body) when status is not "ok".
+  s["Health"] = obj({{"status", {{"type", "string"}, {"enum", {"ok", "degraded", "error"}}}},
                      {"version", str()},
                      {"gateway", obj({{"id", str()}, {"name", str()}})},
                      {"demo", boolean()},
                      {"uptime_s", integer()},
                      {"time", str()},
                      {"store", {{"type", "object"}}},
-                     {"components", {{"type", "object"}}}},
-                    {"status", "version", "gateway", "store", "components"});
+                     {"components", {{"type", "object"}}},
+                     {"checks", obj({{"integrity", obj({{"ok", boolean()}, {"status", str()}}, {"ok", "status"})},
+                                     {"database_file", obj({{"ok", boolean()}, {"status", str()}}, {"ok", "status"})},
+                                     {"disk", obj({{"ok", boolean()}, {"full", boolean()}}, {"ok"})},
+                                     {"clock", obj({{"ok", boolean()}, {"behind_ms", integer()}}, {"ok", "behind_ms"})}},
+                                    {"integrity", "database_file", "disk", "clock"})},
+                     {"failing", arr(str())}},
+                    {"status", "version", "gateway", "store", "components", "checks", "failing"});
   s["Site"] = obj({{"id", integer()}, {"name", str()}, {"timezone", str()}}, {"id", "name", "timezone"});
   s["Position"] = obj({{"id", integer()}, {"asset_id", integer()}, {"name", str()}, {"type", str()},
                        {"state", state()}, {"latest", {{"type", "object"}}}},

@@ -35,6 +35,9 @@ const char* to_string(RejectReason r) {
 Ingest::Ingest(Store& store, const Clock& clock, MetricsRegistry& metrics)
     : store_(store), clock_(clock), metrics_(metrics) {
   accepted_ = metrics_.counter("vigil_ingest_accepted_total", "Readings accepted into the store");
+  out_of_order_ = metrics_.counter("vigil_ingest_out_of_order_total",
+                                   "Readings accepted although older than their series' newest point "
+                                   "(the clock may have gone back)");
   for (auto r : kAllReasons) {
     rejected_[r] = metrics_.counter("vigil_ingest_rejected_total", "Readings rejected by ingest, by reason",
                                     std::string("reason=\"") + to_string(r) + "\"");
@@ -46,6 +49,46 @@ std::uint64_t Ingest::rejected_total(RejectReason r) const { return rejected_.at
 void Ingest::reject(IngestResult& res, RejectReason r) {
   ++res.rejected[r];
   rejected_[r]->inc();
+}
+
+void Ingest::log_outcome(const IngestResult& res, TimestampMs max_late_ms) {
+  if (res.rejected.empty() && res.out_of_order == 0) return;
+  constexpr auto kEvery = std::chrono::minutes(1);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lk(log_mu_);
+  for (const auto& [reason, n] : res.rejected) {
+    auto& w = rejected_log_[reason];
+    w.count += n;
+    if (now - w.last < kEvery) continue;
+    // Strangers' adverts and repeats are routine; the rest means a sensor or
+    // the clock is wrong.
+    const auto level = reason == RejectReason::kUnknownSource || reason == RejectReason::kDuplicate
+                           ? spdlog::level::info
+                           : spdlog::level::warn;
+    const char* why = "";
+    switch (reason) {
+      case RejectReason::kBadTimestamp: why = " (timestamp before 2000 or more than a day ahead of the clock)"; break;
+      case RejectReason::kOutOfRange: why = " (value outside the metric's physical range)"; break;
+      case RejectReason::kNotFinite: why = " (NaN or infinite value)"; break;
+      case RejectReason::kUnknownSource: why = " (sensor not commissioned)"; break;
+      default: break;
+    }
+    spdlog::log(level, "ingest: {} reading(s) rejected: {}{} (vigil_ingest_rejected_total)", w.count,
+                to_string(reason), why);
+    w.count = 0;
+    w.last = now;
+  }
+  if (res.out_of_order) {
+    late_log_.count += res.out_of_order;
+    late_log_.max_late_ms = std::max(late_log_.max_late_ms, max_late_ms);
+    if (now - late_log_.last >= kEvery) {
+      spdlog::warn("ingest: {} reading(s) older than their series' newest point (up to {} s earlier): stored, "
+                   "but has the clock gone back? Latest values and charts show the newest points until it "
+                   "catches up (/api/v1/health: checks.clock)",
+                   late_log_.count, late_log_.max_late_ms / 1000);
+      late_log_ = LogWindow{now, 0, 0};
+    }
+  }
 }
 
 void Ingest::invalidate_sensors() {
@@ -73,6 +116,8 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
   std::vector<SeriesPoint> points;
   std::vector<AcceptedReading> accepted;
   std::vector<std::pair<SensorEntry::Slot*, TimestampMs>> newest;
+  std::size_t late = 0;
+  TimestampMs max_late = 0;
   points.reserve(readings.size());
   const bool observed = !reading_observers_.empty();
   if (observed) accepted.reserve(readings.size());
@@ -121,7 +166,14 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
       const Id series_id = slot.series_id;
       // The newest timestamp moves only once the store has taken the batch
       // (below): a failed append must leave its retry acceptable.
-      if (r.ts > slot.last_ts) newest.push_back({&slot, r.ts});
+      if (r.ts > slot.last_ts) {
+        newest.push_back({&slot, r.ts});
+      } else if (r.ts < slot.last_ts) {
+        // Stored all the same (nothing is dropped), but counted and logged:
+        // after a clock jump back every new reading lands here.
+        ++late;
+        max_late = std::max(max_late, slot.last_ts - r.ts);
+      }
       points.push_back({series_id, r.ts, r.value});
       if (observed) accepted.push_back({r, se.id, series_id, se.position_id});
     }
@@ -140,8 +192,11 @@ IngestResult Ingest::submit(std::span<const Reading> readings) {
       for (auto [slot, ts] : newest) slot->last_ts = std::max(slot->last_ts, ts);
       res.accepted = points.size();
       accepted_->inc(points.size());
+      res.out_of_order = late;
+      if (late) out_of_order_->inc(late);
     }
   }
+  log_outcome(res, max_late);
   if (observed && !accepted.empty()) {
     for (auto& fn : reading_observers_) fn(accepted);
   }

@@ -51,11 +51,26 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (fs::exists(path, ec) && ::access(path.c_str(), R_OK | W_OK) != 0) {
     return Status::PermissionDenied("store: database " + path + " is not readable and writable");
   }
+  // One owner: the lock comes before anything touches the files (guard.cpp).
+  auto lock = store_detail::acquire_lock(options);
+  if (!lock) return lock.status().Annotate("store");
+  impl->lock_fd = *lock;
+  bool fresh = false;
+  VIGIL_RETURN_IF_ERROR(store_detail::check_existing(options, &fresh).Annotate("store"));
 
   auto w = sql::Db::open(path, sql::Db::Mode::kReadWriteCreate);
   if (!w) return w.status().Annotate("store");
   impl->writer = std::move(*w);
   auto& db = *impl->writer;
+  // The identity of the file SQLite has just opened (we hold the lock, so
+  // nothing of ours replaced it in between): check_file() compares the path
+  // against it.
+  {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return Status::IoError("store: " + path + " vanished while opening");
+    impl->file_dev = st.st_dev;
+    impl->file_ino = st.st_ino;
+  }
   // Reading the schema is the first thing that touches the file's pages: a
   // file that is not a database fails here.
   auto check = db.exec("SELECT count(*) FROM sqlite_master");
@@ -69,19 +84,27 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   // (kill -9); only an OS crash or power loss can lose the newest commits.
   VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                                 "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"));
+  // A damaged page does not stop the start (what is intact stays readable);
+  // it is logged and /api/v1/health reports it.
+  if (options.integrity_check_at_open && !fresh) (void)impl->quick_check(db);
   VIGIL_RETURN_IF_ERROR(store_detail::apply_migrations(db, "core", store_detail::core_migrations())
                             .Annotate("store: " + path));
   VIGIL_RETURN_IF_ERROR(impl->replay_log());
-  VIGIL_RETURN_IF_ERROR(impl->load_latest());
+  if (auto s = impl->load_latest(); !s.ok()) {
+    spdlog::error("store: {} (latest values of some series are unknown until new points arrive)", s.ToString());
+  }
+  store_detail::write_created_marker(path);
   impl->last_checkpoint_wall = wall_ms();
   impl->last_retention_wall = 0;
   Impl* raw = impl.get();
   impl->writer_thread = std::thread([raw] { raw->writer_loop(); });
+  impl->maint_thread = std::thread([raw] { raw->maintenance_loop(); });
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
 Store::~Store() {
   if (!impl_) return;
+  impl_->stop_maintenance();
   {
     std::lock_guard lk(impl_->q_mu);
     impl_->stopping = true;
@@ -176,6 +199,10 @@ Status Store::append(std::span<const SeriesPoint> points) {
 }
 
 Status Store::flush() {
+  // Points cannot reach a deleted or replaced file: say so now, not in 30 s.
+  if (impl_->file_state.load() != static_cast<int>(StoreHealth::File::kOk)) {
+    VIGIL_RETURN_IF_ERROR(impl_->check_file());
+  }
   std::unique_lock lk(impl_->q_mu);
   const std::uint64_t target = impl_->enqueued;
   impl_->flush_requested = true;
@@ -184,10 +211,11 @@ Status Store::flush() {
                                       [&] { return impl_->committed >= target; });
   if (done) return Status::Ok();
   std::lock_guard el(impl_->err_mu);
-  return Status::Unavailable("store: flush timed out; last write error: " + impl_->last_error);
+  return Status::Unavailable("store: flush timed out; last write error: " + impl_->batch_error.ToString());
 }
 
 Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
+  VIGIL_RETURN_IF_ERROR(check_file());  // never into a file nobody will open again
   sql::Transaction txn(*writer);
   VIGIL_RETURN_IF_ERROR(txn.begin());
   auto ins = writer->prepare("INSERT INTO ingest_log(series_id, ts, value) VALUES(?, ?, ?)");
@@ -208,6 +236,7 @@ Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
     auto& h = heads[p.series_id];
     h.pending.push_back({p.ts, p.value});
     if (!h.latest || p.ts >= h.latest->ts) h.latest = Point{p.ts, p.value};
+    note_newest(p.ts);
   }
   log_points += batch.size();
   return Status::Ok();
@@ -242,12 +271,8 @@ void Store::Impl::writer_loop() {
         due = log_points >= 1000000 ||
               wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
       }
+      record_write(false, s);
       if (!s.ok()) {
-        write_errors.fetch_add(1);
-        {
-          std::lock_guard el(err_mu);
-          last_error = s.ToString();
-        }
         spdlog::error("store: batch of {} points not committed, will retry: {}", batch.size(),
                       s.ToString());
         // Put the batch back in front: nothing is dropped while the disk is full.
@@ -280,9 +305,6 @@ void Store::Impl::writer_loop() {
       std::lock_guard wl(write_mu);
       auto s = checkpoint_locked();
       if (!s.ok()) {
-        write_errors.fetch_add(1);
-        std::lock_guard el(err_mu);
-        last_error = s.ToString();
         spdlog::error("store: checkpoint failed (data stays in the ingest log): {}", s.ToString());
         last_checkpoint_wall = wall_ms();  // retry at the next interval, not in a tight loop
       }
@@ -409,6 +431,13 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
 
 Status Store::Impl::checkpoint_locked() {
   last_checkpoint_wall = wall_ms();
+  Status s = check_file();  // a deleted or replaced file gets no checkpoint
+  if (s.ok()) s = checkpoint_unchecked();
+  record_write(true, s);
+  return s;
+}
+
+Status Store::Impl::checkpoint_unchecked() {
   if (log_points == 0) return Status::Ok();
   // Copy what to move; heads only change under write_mu, which we hold.
   std::vector<std::pair<Id, std::vector<Point>>> work;
@@ -495,6 +524,7 @@ Status Store::Impl::replay_log() {
     Point p{(*q)->i64(1), (*q)->f64(2)};
     h.pending.push_back(p);
     if (!h.latest || p.ts >= h.latest->ts) h.latest = p;
+    note_newest(p.ts);
     ++log_points;
   }
   (*q)->reset();
@@ -520,8 +550,10 @@ Status Store::Impl::load_latest() {
       continue;
     }
     auto& h = heads[(*q)->i64(0)];
-    for (const auto& p : pts)
+    for (const auto& p : pts) {
       if (!h.latest || p.ts >= h.latest->ts) h.latest = p;
+      note_newest(p.ts);
+    }
   }
   (*q)->reset();
   return Status::Ok();
@@ -537,6 +569,8 @@ std::optional<Point> Store::latest(Id series_id) const {
 }
 
 Result<std::vector<Point>> Store::range(Id series_id, TimestampMs from, TimestampMs to) {
+  from = clamp_timestamp(from);  // from - kChunkMaxSpanMs below must not overflow
+  to = clamp_timestamp(to);
   std::vector<Point> out;
   std::shared_lock hl(impl_->heads_mu);
   Status s = impl_->with_reader([&](sql::Db& db) -> Status {
@@ -572,6 +606,10 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
                                               int max_points) {
   if (max_points < 1) return Status::InvalidArgument("points must be at least 1");
   if (to < from) return Status::InvalidArgument("range end is before its start");
+  // Clamped, to - from and every rounding below stay far inside int64 (a
+  // client may send INT64_MIN..INT64_MAX: that once overflowed to width 0).
+  from = clamp_timestamp(from);
+  to = clamp_timestamp(to);
   TimestampMs width = (to - from) / max_points + 1;
   std::vector<Bucket> out;
   auto bucket_for = [&](TimestampMs ts) -> Bucket& {
@@ -669,7 +707,9 @@ StoreStats Store::stats() const {
     s.log_points = n;
   }
   std::lock_guard el(impl_->err_mu);
-  s.last_error = impl_->last_error;
+  const Status& current = !impl_->batch_error.ok() ? impl_->batch_error : impl_->checkpoint_error;
+  if (!current.ok()) s.last_error = current.ToString();
+  s.disk_full = current.code() == Status::Code::kResourceExhausted;
   return s;
 }
 

@@ -4,6 +4,8 @@
 // catalog.cpp (plant hierarchy, measurements, waveforms, audit).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -40,6 +42,7 @@ struct Store::Impl {
 
   StoreOptions opt;
   const Clock* clock = nullptr;
+  ~Impl();  // closes the connections, then releases the lock (guard.cpp)
 
   // ---- the one writer connection ----
   WriteMutex write_mu;
@@ -81,7 +84,8 @@ struct Store::Impl {
     std::int64_t n = 0;
   };
   std::unordered_map<Id, std::optional<OpenChunk>> open_chunks;
-  Status checkpoint_locked();  // REQUIRES: write_mu held
+  Status checkpoint_locked();  // REQUIRES: write_mu held; checks the file, records the outcome
+  Status checkpoint_unchecked();  // REQUIRES: write_mu held
   Status write_points(Id series, std::vector<Point>& pts);
   Status retention_locked();
   Status replay_log();
@@ -92,7 +96,54 @@ struct Store::Impl {
   // ---- stats ----
   std::atomic<std::uint64_t> batches{0}, checkpoints{0}, write_errors{0};
   mutable std::mutex err_mu;
-  std::string last_error;
+  // The current failure of each writer-thread operation; cleared by its next
+  // success. Guarded by err_mu.
+  Status batch_error, checkpoint_error;
+  void record_write(bool checkpoint, const Status& s);
+
+  // ---- ownership and health (guard.cpp) ----
+  int lock_fd = -1;  // flock(LOCK_EX) on "<path>.lock" while open
+  dev_t file_dev = 0;
+  ino_t file_ino = 0;
+  std::atomic<int> file_state{0};  // StoreHealth::File
+  // stat() of the path against the file opened; updates file_state. Not ok
+  // (kFailedPrecondition) while the file is deleted or replaced.
+  Status check_file() const;
+  std::atomic<TimestampMs> newest_ts{INT64_MIN};  // newest point seen (heads)
+  void note_newest(TimestampMs ts) {
+    TimestampMs cur = newest_ts.load(std::memory_order_relaxed);
+    while (ts > cur && !newest_ts.compare_exchange_weak(cur, ts, std::memory_order_relaxed)) {}
+  }
+  mutable std::mutex health_mu;
+  StoreHealth::Integrity integrity = StoreHealth::Integrity::kUnchecked;  // guarded by health_mu
+  TimestampMs integrity_at = 0;
+  int integrity_problems = 0;
+  Status quick_check(sql::Db& db);  // runs it on db and records the result
+
+  // The maintenance thread: file identity and scheduled quick_check.
+  std::thread maint_thread;
+  std::mutex maint_mu;
+  std::condition_variable maint_cv;
+  std::atomic<bool> maint_stop{false};  // also interrupts a running quick_check
+  void maintenance_loop();
+  void stop_maintenance();
 };
+
+namespace store_detail {
+// "<path>.lock" and "<path>.created".
+std::string lock_path(const std::string& db_path);
+std::string created_marker_path(const std::string& db_path);
+// Takes the lock of db_path (see StoreOptions): returns the lock file's
+// descriptor, or kFailedPrecondition naming the holder.
+Result<int> acquire_lock(const StoreOptions& o);
+void release_lock(int fd);
+std::optional<DbOwner> lock_holder(const std::string& db_path);
+// Before SQLite creates anything: refuses a missing database whose marker
+// exists (unless allow_new_database, which clears stale -wal/-shm files).
+// Sets *fresh when the database file does not exist yet.
+Status check_existing(const StoreOptions& o, bool* fresh);
+// After a successful open: writes the marker if it is missing.
+void write_created_marker(const std::string& db_path);
+}  // namespace store_detail
 
 }  // namespace vigil

@@ -23,7 +23,7 @@ port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 DB=$BENCH_DIR/bench.db
 # Reseed when the seeder (and so the store's schema) is newer than the cache.
 if [ ! -f "$BENCH_DIR/seeded" ] || [ "$SEED" -nt "$BENCH_DIR/seeded" ]; then
-  rm -f "$DB" "$DB-wal" "$DB-shm"
+  rm -f "$DB" "$DB-wal" "$DB-shm" "$DB.created"  # .created: else the store refuses a missing database
   "$SEED" "$DB" 100 365 | tee "$BENCH_DIR/seed.txt"
   touch "$BENCH_DIR/seeded"
 fi

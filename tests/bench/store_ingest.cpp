@@ -37,7 +37,8 @@ double seconds_since(Clk::time_point t0) {
 }
 
 void remove_db(const std::string& p) {
-  for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(p + s);
+  // With ".created" too: the store refuses to re-create a database that existed.
+  for (const char* s : {"", "-wal", "-shm", ".created", ".lock"}) std::filesystem::remove(p + s);
 }
 
 void check(int rc, sqlite3* db, const char* what) {

@@ -8,8 +8,9 @@
 #      `systemd-analyze verify` of the installed unit (when the tool exists)
 #   3. the INSTALLED binary runs as user vigil with a copy of the INSTALLED
 #      configuration (plain HTTP on a free port instead of HTTPS on 8443, same
-#      /var/lib/vigil/vigil.db): /api/v1/health says ok, SIGHUP reloads,
-#      SIGTERM stops it with exit status 0
+#      /var/lib/vigil/vigil.db): /api/v1/health says ok, `vigil token create`
+#      as vigil refuses (exit 3, naming the service) while it runs, SIGHUP
+#      reloads, SIGTERM stops it with exit status 0, then token create works
 #   4. reinstall keeps a locally edited conffile
 #   5. dpkg -r keeps data, configuration and user; dpkg -P removes them all
 # systemd does not run here, so the unit itself is only verified, not started.
@@ -170,6 +171,16 @@ say "health: $health"
 [[ -f /var/lib/vigil/vigil.db ]] || fail "/var/lib/vigil/vigil.db was not created"
 [[ $(stat -c '%U' /var/lib/vigil/vigil.db) == vigil ]] || fail "vigil.db is not owned by vigil"
 
+# The running service owns its database: an admin command refuses, names it
+# and writes nothing (docs/packaging.md, docs/security.md).
+as_vigil() { setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all "$@"; }
+cli_rc=0
+cli_out=$(as_vigil /usr/bin/vigil token create --role viewer --config "$conf" 2>&1) || cli_rc=$?
+[[ $cli_rc -eq 3 ]] || fail "token create while serve runs: exit status $cli_rc, want 3: $cli_out"
+grep -q "vigil serve (pid $pid) is running on /var/lib/vigil/vigil.db" <<<"$cli_out" ||
+  fail "token create while serve runs does not name the service: $cli_out"
+say "token create while serve runs: refused (exit 3)"
+
 kill -HUP "$pid"
 sleep 0.5
 kill -0 "$pid" 2>/dev/null || fail "vigil serve died on SIGHUP"
@@ -183,6 +194,10 @@ wait "$pid" || rc=$?
 pid=""
 [[ $rc -eq 0 ]] || fail "vigil serve exited with status $rc after SIGTERM"
 say "SIGTERM: exit status 0"
+token=$(as_vigil /usr/bin/vigil token create --role viewer --config "$conf") ||
+  fail "token create after the service stopped failed"
+[[ $token =~ ^vgl_[0-9a-f]{64}$ ]] || fail "token create printed '$token', not a token alone"
+say "token create after stop: ok"
 
 # ---- 4. reinstall keeps the administrator's edits ----
 printf '// local edit by 60-deb.sh\n' >>/etc/vigil/vigil.json

@@ -74,6 +74,9 @@ def start_gateway(tmp_path, **ble):
     cfg = {"enabled": True, "discovery_silence_restart_s": 30, "stale_device_s": 600, "waveform_pull_interval_s": 3600}
     cfg.update(ble)
     g = Gateway(tmp_path, extra={"ble": cfg})
+    # The running gateway owns its database (the CLI refuses then): an admin
+    # token before start, everything else over REST.
+    g.admin_token = cli("token", "create", "--role", "admin", "--config", g.config)
     g.start()
     return g
 
@@ -95,16 +98,18 @@ def test_sensors_are_scanned_end_to_end_and_scanning_survives_a_bluetoothd_resta
     try:
         wait_for(lambda: ble_component(g)["status"] == "scanning", what="ble scanning")
 
-        # Commission while serve runs: site/asset/position over REST, sensor from the CLI.
-        admin = {"Authorization": "Bearer " + cli("token", "create", "--role", "admin", "--config", g.config)}
-        viewer = {"Authorization": "Bearer " + cli("token", "create", "--role", "viewer", "--config", g.config)}
+        # Commission while serve runs, over REST as the dashboard does.
+        admin = {"Authorization": "Bearer " + g.admin_token}
+        viewer = {"Authorization": "Bearer " + requests.post(g.url("/api/v1/tokens"), json={"role": "viewer"},
+                                                             headers=admin, timeout=5).json()["token"]}
         site = requests.post(g.url("/api/v1/sites"), json={"name": "plant"}, headers=admin, timeout=5).json()["id"]
         asset = requests.post(g.url("/api/v1/assets"), json={"site_id": site, "name": "pump 1"}, headers=admin,
                               timeout=5).json()["id"]
         pos = requests.post(g.url("/api/v1/positions"), json={"asset_id": asset, "name": "motor DE", "type": "motor"},
                             headers=admin, timeout=5).json()["id"]
-        cli("sensor", "add", "--address", SENSOR, "--key", KEY, "--position", str(pos), "--format", "vigil",
-            "--config", g.config)
+        r = requests.post(g.url("/api/v1/sensors"), headers=admin, timeout=5,
+                          json={"address": SENSOR, "key": KEY, "position_id": pos, "format": "vigil"})
+        assert r.status_code == 201, r.text
         wait_for(lambda: requests.get(g.url("/api/v1/ble/health"), headers=viewer, timeout=5).json()["commissioned"] == 1,
                  what="sensor picked up")
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""REST API over real HTTP against the real binary: accounts from the CLI,
-sign-in, tokens, roles, CSV export, machine classes, live updates, errors
-and limits."""
+"""REST API over real HTTP against the real binary: accounts (an admin token
+from the CLI before start, the rest over REST: the running gateway owns its
+database), sign-in, tokens, roles, CSV export, machine classes, live
+updates, errors and limits."""
 import json
 import socket
 import subprocess
@@ -18,26 +19,51 @@ def cli(*args, stdin=None):
     return subprocess.run([VIGIL, *args], input=stdin, capture_output=True, text=True, timeout=30)
 
 
+def bootstrap(g):
+    """While `vigil serve` runs the CLI refuses to write its database: one admin
+    token from the CLI before start; accounts during the run go over REST."""
+    g.bootstrap_token = cli_token(g, "admin")
+
+
 @pytest.fixture
 def gw(tmp_path):
     g = Gateway(tmp_path)
+    bootstrap(g)
     g.start()
     yield g
     g.stop()
 
 
+def running(g):
+    return g.proc is not None and g.proc.poll() is None
+
+
 def add_user(g, name, role, password="correct-horse-1"):
+    if running(g):
+        r = requests.post(g.url("/api/v1/users"), json={"name": name, "role": role, "password": password},
+                          headers={"Authorization": "Bearer " + g.bootstrap_token}, timeout=10)
+        assert r.status_code == 201, r.text
+        return password
     r = cli("user", "add", name, "--role", role, "--config", g.config, stdin=password + "\n")
     assert r.returncode == 0, r.stderr
     return password
 
 
-def token(g, role):
+def cli_token(g, role):
     r = cli("token", "create", "--role", role, "--config", g.config)
     assert r.returncode == 0, r.stderr
     t = r.stdout.strip()
     assert t.startswith("vgl_") and len(t) == 68
     return t
+
+
+def token(g, role):
+    if not running(g):
+        return cli_token(g, role)
+    r = requests.post(g.url("/api/v1/tokens"), json={"name": "test-" + role, "role": role},
+                      headers={"Authorization": "Bearer " + g.bootstrap_token}, timeout=10)
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
 
 
 def login(g, name, password):
@@ -62,7 +88,7 @@ def test_health_is_open_and_sensors_and_alerts_need_a_token(gw):
         assert isinstance(r.json(), list)
 
 
-def test_user_added_from_the_cli_while_serve_runs_can_sign_in(gw):
+def test_user_added_by_an_admin_while_serve_runs_can_sign_in(gw):
     session = requests.get(gw.url("/api/v1/auth/session"), timeout=5).json()
     assert session["setup_required"] is True
     pw = add_user(gw, "alice", "admin")
@@ -147,6 +173,7 @@ def test_admin_builds_a_plant_commissions_a_sensor_and_exports_csv(gw):
 
 def test_machine_classes_are_added_over_rest_used_by_assets_and_survive_a_restart(tmp_path):
     g = Gateway(tmp_path, extra={"analytics": {"machine_classes": {"plant_fan": {"ab": 1.0, "bc": 2.5, "cd": 5.0}}}})
+    bootstrap(g)
     g.start()
     try:
         admin = {"Authorization": "Bearer " + token(g, "admin")}
