@@ -51,7 +51,7 @@ struct HttpConfig {
   int header_timeout_s = 10;              // the whole request head must arrive within this
   int idle_timeout_s = 15;                // keep-alive wait for the next request
   int max_header_bytes = 16384;           // request line + headers; more → 431
-  int worker_threads = 0;                 // request handlers; 0 = max(2, hardware threads)
+  int worker_threads = 0;                 // request handlers; 0 = hardware threads + 2, at least 4
   int max_queued_requests = 256;          // waiting for a worker; more → 503 + Retry-After
 };
 

@@ -57,7 +57,7 @@ struct ServerOptions {
   int idle_timeout_s = 15;                  // keep-alive wait for the next request
   int max_connections = 512;
   int max_connections_per_client = 256;
-  // Request handlers: worker threads (0: max(2, hardware threads)) and how
+  // Request handlers: worker threads (0: hardware threads + 2, at least 4) and how
   // many requests may wait for one before new ones get 503.
   int worker_threads = 0;
   std::size_t max_queued_requests = 256;

@@ -6,7 +6,10 @@
 namespace vigil::http {
 
 std::size_t WorkerPool::default_threads() {
-  return std::max<std::size_t>(2, std::thread::hardware_concurrency());
+  // Handlers block (SQLite, scrypt) more than they compute. The auth module
+  // lets two password hashes run at once; two more threads keep cheap
+  // requests (health, fleet) moving while they do.
+  return std::max<std::size_t>(4, std::thread::hardware_concurrency() + 2);
 }
 
 WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queued)

@@ -31,7 +31,7 @@ namespace vigil::http {
 
 class WorkerPool {
  public:
-  // threads == 0: max(2, hardware threads). max_queued below 1 is 1.
+  // threads == 0: hardware threads + 2, at least 4. max_queued below 1 is 1.
   WorkerPool(std::size_t threads, std::size_t max_queued);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
