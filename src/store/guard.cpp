@@ -145,12 +145,10 @@ std::optional<DbOwner> lock_holder(const std::string& db_path) {
   return out;
 }
 
-Status check_existing(const StoreOptions& o, bool* fresh) {
+Status check_existing(const StoreOptions& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  *fresh = false;
   if (fs::exists(o.path, ec)) return Status::Ok();
-  *fresh = true;
   const std::string marker = created_marker_path(o.path);
   const bool had_marker = fs::exists(marker, ec);
   // A write-ahead log without its database is evidence too (databases made

@@ -55,8 +55,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto lock = store_detail::acquire_lock(options);
   if (!lock) return lock.status().Annotate("store");
   impl->lock_fd = *lock;
-  bool fresh = false;
-  VIGIL_RETURN_IF_ERROR(store_detail::check_existing(options, &fresh).Annotate("store"));
+  VIGIL_RETURN_IF_ERROR(store_detail::check_existing(options).Annotate("store"));
 
   auto w = sql::Db::open(path, sql::Db::Mode::kReadWriteCreate);
   if (!w) return w.status().Annotate("store");
@@ -86,7 +85,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
                                 "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"));
   // A damaged page does not stop the start (what is intact stays readable);
   // it is logged and /api/v1/health reports it.
-  if (options.integrity_check_at_open && !fresh) (void)impl->quick_check(db);
+  if (options.integrity_check_at_open) (void)impl->quick_check(db);
   VIGIL_RETURN_IF_ERROR(store_detail::apply_migrations(db, "core", store_detail::core_migrations())
                             .Annotate("store: " + path));
   VIGIL_RETURN_IF_ERROR(impl->replay_log());

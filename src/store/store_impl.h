@@ -140,8 +140,7 @@ void release_lock(int fd);
 std::optional<DbOwner> lock_holder(const std::string& db_path);
 // Before SQLite creates anything: refuses a missing database whose marker
 // exists (unless allow_new_database, which clears stale -wal/-shm files).
-// Sets *fresh when the database file does not exist yet.
-Status check_existing(const StoreOptions& o, bool* fresh);
+Status check_existing(const StoreOptions& o);
 // After a successful open: writes the marker if it is missing.
 void write_created_marker(const std::string& db_path);
 }  // namespace store_detail
