@@ -57,21 +57,24 @@ class ManualClock final : public Clock {
   std::atomic<TimestampMs> t_;
 };
 
-// Runs `factor` times faster than the wall clock from `origin` (the demo plant).
+// Runs `factor` times faster than real time from `origin` (the demo plant).
+// Elapsed time is measured on the monotonic clock, so a step of the wall
+// clock (NTP, an operator's `date -s`) neither rewinds nor jumps the plant.
 class ScaledClock final : public Clock {
  public:
   ScaledClock(TimestampMs origin, double factor)
-      : origin_(origin), factor_(factor), wall_start_(SystemClock::instance().now_ms()) {}
+      : origin_(origin), factor_(factor), start_(std::chrono::steady_clock::now()) {}
   TimestampMs now_ms() const override {
-    auto wall = SystemClock::instance().now_ms() - wall_start_;
-    return origin_ + static_cast<TimestampMs>(static_cast<double>(wall) * factor_);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
+    return origin_ + static_cast<TimestampMs>(static_cast<double>(elapsed) * factor_);
   }
   double factor() const { return factor_; }
 
  private:
   TimestampMs origin_;
   double factor_;
-  TimestampMs wall_start_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace vigil

@@ -3,6 +3,10 @@
 
 #include "http/http_types.h"
 
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
 namespace vigil::http {
 namespace {
 std::vector<std::string> split_path(const std::string& p) {
@@ -44,12 +48,18 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
 Response Router::dispatch(Request req) const {
   // A handler's exception is a bug, but it must cost one request a 500, not
   // the gateway its process: nothing below may throw out of here.
+  const std::string method = req.method, path = req.path.substr(0, 200);
   try {
     return route(std::move(req));
   } catch (const std::exception& e) {
-    return problem(500, "internal", e.what());
+    // The text may name internals (SQL, paths): it goes to the log under a
+    // reference, the client gets the reference only.
+    static std::atomic<std::uint64_t> next_ref{1};
+    const auto ref = next_ref.fetch_add(1);
+    spdlog::error("http: handler for {} {} threw (ref E{}): {}", method, path, ref, e.what());
+    return problem(500, "internal", "internal error (ref E" + std::to_string(ref) + ")");
   } catch (...) {
-    return problem(500, "internal", "unknown error");
+    return problem(500, "internal", "internal error");
   }
 }
 
