@@ -32,6 +32,8 @@ BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFa
 
 BleService::~BleService() { stop(); }
 
+void BleService::set_alert_sink(SensorAlertSink sink) { scanner_->set_alert_sink(std::move(sink)); }
+
 void BleService::start() {
   if (worker_.joinable()) return;
   worker_ = std::thread([this] { run(); });
@@ -109,43 +111,6 @@ void BleService::run() {
       next_tick = std::chrono::steady_clock::now() + o_.tick;
     }
   }
-}
-
-// Reads the ble module's own table (ble_sensor_health) with the sensor row.
-Result<nlohmann::json> persisted_health(Store& store, Id sensor_id) {
-  nlohmann::json j = nullptr;
-  auto st = store.read([&](sql::Db& db) -> Status {
-    auto q = db.prepare(
-        "SELECT s.address, s.name, s.position_id, s.decommissioned_at, h.last_seen, h.rssi_dbm, h.battery_pct, "
-        "h.adverts, h.frames_accepted, h.counter_resets, h.rejected_json, h.waveforms, h.last_waveform "
-        "FROM sensors s LEFT JOIN ble_sensor_health h ON h.sensor_id = s.id WHERE s.id = ?");
-    if (!q) return q.status();
-    (*q)->bind(1, sensor_id);
-    auto row = (*q)->step();
-    if (!row) return row.status();
-    if (*row) {
-      auto& s = **q;
-      auto rej = nlohmann::json::parse(s.is_null(10) ? std::string("{}") : s.text(10), nullptr, false);
-      j = {{"sensor_id", sensor_id},
-           {"address", s.text(0)},
-           {"name", s.text(1)},
-           {"position_id", s.is_null(2) ? nlohmann::json(nullptr) : nlohmann::json(s.i64(2))},
-           {"decommissioned", !s.is_null(3)},
-           {"last_seen", s.is_null(4) || s.i64(4) == 0 ? nlohmann::json(nullptr) : nlohmann::json(iso8601_utc(s.i64(4)))},
-           {"rssi_dbm", s.is_null(5) ? nlohmann::json(nullptr) : nlohmann::json(s.i64(5))},
-           {"battery_pct", s.is_null(6) ? nlohmann::json(nullptr) : nlohmann::json(s.f64(6))},
-           {"adverts", s.is_null(7) ? 0 : s.i64(7)},
-           {"frames_accepted", s.is_null(8) ? 0 : s.i64(8)},
-           {"counter_resets", s.is_null(9) ? 0 : s.i64(9)},
-           {"frames_rejected", rej.is_object() ? rej : nlohmann::json::object()},
-           {"waveforms", s.is_null(11) ? 0 : s.i64(11)},
-           {"last_waveform", s.is_null(12) ? nlohmann::json(nullptr) : nlohmann::json(iso8601_utc(s.i64(12)))}};
-    }
-    (*q)->reset();
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return j;
 }
 
 }  // namespace vigil::ble

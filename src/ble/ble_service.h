@@ -52,6 +52,8 @@ class BleService {
 
   void start();
   void stop();
+  // Where the scanner's sensor alerts go (Scanner::set_alert_sink; any thread).
+  void set_alert_sink(SensorAlertSink sink);
 
   Scanner& scanner() { return *scanner_; }
   const Scanner& scanner() const { return *scanner_; }
@@ -79,7 +81,7 @@ class BleService {
 // A commissioned sensor's persisted BLE health (what the scanner last wrote,
 // for a sensor the running scanner does not track, e.g. decommissioned), as
 // the REST API shows it; null when there is no sensor `sensor_id`. Keys are
-// never included.
+// never included. (Defined with the table, in sensor_health_table.cpp.)
 Result<nlohmann::json> persisted_health(Store& store, Id sensor_id);
 
 }  // namespace vigil::ble

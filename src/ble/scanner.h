@@ -1,47 +1,49 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Scanner: vigil's BLE logic above the BluezBus seam.
+// Scanner: vigil's BLE logic above the BluezBus seam — a coordinator over
+// parts with one job each (private headers of this module):
 //
-//   - device table from GetManagedObjects + InterfacesAdded/Removed +
-//     PropertiesChanged (RSSI, ServiceData, ManufacturerData), bounded;
-//   - frame routing: a commissioned sensor's BTHome service data (UUID FCD2)
-//     and vigil manufacturer data (company FFFF, magic 'V') go through the
-//     protocol Decoder (keys from the sensors table) and then Ingest::submit,
-//     the one ingest path; devices that are not commissioned are only listed
-//     as discovered (nothing they send is decoded or stored);
-//   - discovery: SetDiscoveryFilter{Transport=le, DuplicateData=true} +
-//     StartDiscovery; re-synced when bluetoothd restarts (NameOwnerChanged),
-//     restarted when adverts stop for discovery_silence_restart_s or the
-//     adapter stops discovering; no adapter / powered off / no bluetoothd is
-//     a status, not an error;
-//   - stale cleanup: RemoveDevice for uncommissioned devices not heard for
-//     stale_device_s (BlueZ's cache otherwise grows without bound);
-//   - sensor health (last seen, RSSI, battery, advert rate, counter resets,
-//     rejections by reason), persisted in `ble_sensor_health`; alerts
-//     (model "sensorHealth") for missed intervals, low battery and frames
-//     that fail authentication, replay or downgrade checks;
-//   - waveform pull over the GATT service (docs/protocol.md §4) on a schedule
-//     and when advertised velocity crosses the warning level.
+//   DeviceTable          device_table.h    the mirror of BlueZ's Device1 objects; stale cleanup
+//   Discovery            discovery.h       StartDiscovery, the silence watchdog, bluetoothd restarts
+//   FrameRouter          frame_router.h    commissioned sensors, keys, decoder, counter restore
+//   SensorHealthTracker  sensor_health.h   advert rate, interval, battery, silence → SensorAlerts
+//   (persistence)        sensor_health_table.h  the ble_sensor_health table (this module's)
+//   WaveformPuller       waveform_pull.h   when to pull, and the GATT download
 //
-// Threading: handle() and tick() are called from one thread (BleService's
-// worker; the unit tests' thread). They never run concurrently. The snapshot
-// accessors (status_json, discovered, health) may be called from any thread.
-// handle() never calls the bus; tick() does (synchronously, with timeouts).
+// The Scanner routes bus events to them, runs their periodic work in tick(),
+// and hands what they produce to the rest of vigil: readings and waveforms
+// to Ingest (the one ingest path), sensor alerts to the SensorAlertSink
+// (sensor_alerts.h; the alerts module records them). Devices that are not
+// commissioned are only listed as discovered: nothing they send is decoded
+// or stored.
+//
+// Threading.
+//   - handle(), tick(), pull_waveform() and set_bus() run on one thread (the
+//     BleService worker; a unit test's thread), never concurrently. Only
+//     they call the bus, and never with the scanner's lock held.
+//   - The snapshot accessors (status_json, state, discovered, devices,
+//     health, health_all, frames_accepted, adverts_total) and
+//     reload_sensors_soon, note_dropped, set_alert_sink may be called from
+//     any thread; they take the scanner's lock briefly.
+//   - The lock guards the device table, the frame router, the health tracker
+//     and the published discovery status. Under it the scanner only updates
+//     those; it never calls the bus, Ingest, the store or the alert sink
+//     while holding it. Readings are collected under the lock and submitted
+//     after it is released, so Ingest's observers and the alert sink may call
+//     back into the snapshot accessors. Lock order: under the scanner's
+//     lock only the protocol Decoder's own (leaf) mutex is ever taken.
 #pragma once
 
-#include <chrono>
-#include <deque>
-#include <map>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "ble/bluez_bus.h"
-#include "protocol/decoder.h"
+#include "ble/scanner_types.h"
+#include "ble/sensor_alerts.h"
 #include "vigil/clock.h"
 #include "vigil/ingest.h"
 #include "vigil/metrics_registry.h"
@@ -49,82 +51,24 @@
 
 namespace vigil::ble {
 
-struct ScannerOptions {
-  std::string adapter = "hci0";  // adapter name; object path /org/bluez/<name>
-  int discovery_silence_restart_s = 120;
-  int stale_device_s = 900;
-  int waveform_pull_interval_s = 3600;
-  int missed_intervals_alert = 3;
-  int sensor_poll_s = 5;          // re-read the sensors table (commissioning while running)
-  int bluez_retry_s = 5;          // retry GetManagedObjects/StartDiscovery after a failure
-  int health_flush_s = 30;        // persist ble_sensor_health
-  int waveform_first_delay_s = 5;  // first pull after a sensor is first heard
-  int waveform_retry_s = 60;
-  int waveform_max_attempts = 3;
-  int waveform_trigger_min_gap_s = 300;       // at most one triggered pull per 5 min
-  double waveform_trigger_velocity_mm_s = 4.5;  // ISO 10816 class II zone B/C
-  double battery_low_pct = 15;
-  double battery_ok_pct = 25;  // re-arms the low-battery alert
-  int rssi_reading_interval_s = 60;  // rssi_dbm readings per sensor
-  TimestampMs interval_min_gap_ms = 1000;  // gaps below this are one burst
-  std::size_t max_devices = 8192;        // device table bound
-  std::size_t max_removals_per_tick = 64;
-  std::chrono::milliseconds call_timeout{5000};
-  std::chrono::milliseconds connect_timeout{15000};
-  std::chrono::milliseconds gatt_timeout{5000};
-};
-
-enum class BleState { kStarting, kNoBus, kBluezUnavailable, kNoAdapter, kAdapterOff, kScanning, kDiscoveryFailed };
-const char* to_string(BleState s);
-
-struct DiscoveredDevice {
-  std::string address;
-  std::string name;
-  std::optional<int> rssi_dbm;
-  std::string format = "unknown";  // bthome | vigil | unknown
-  TimestampMs first_seen = 0, last_seen = 0;
-  std::uint64_t adverts = 0;
-  bool commissioned = false;
-};
-
-struct SensorHealth {
-  Id sensor_id = 0;
-  std::string address;
-  std::string name;
-  std::optional<Id> position_id;
-  TimestampMs last_seen = 0;
-  std::optional<int> rssi_dbm;
-  std::optional<double> battery_pct;
-  double advert_rate_per_min = 0;
-  std::optional<TimestampMs> expected_interval_ms;
-  std::uint64_t adverts = 0;
-  std::uint64_t frames_accepted = 0;
-  std::uint64_t readings_rejected = 0;  // by ingest
-  std::uint64_t counter_resets = 0;
-  std::optional<std::uint32_t> last_counter;  // replay state, persisted
-  std::map<std::string, std::uint64_t> rejected;  // protocol reject reason → count
-  std::uint64_t waveforms = 0, waveform_failures = 0;
-  TimestampMs last_waveform = 0;
-  std::string last_error;
-};
-
-nlohmann::json to_json(const DiscoveredDevice& d);
-nlohmann::json to_json(const SensorHealth& h);
-std::string iso8601_utc(TimestampMs ts);
-
 class Scanner {
  public:
   // bus may be null (no system bus yet, see set_bus); the others must outlive
   // the Scanner.
   Scanner(BluezBus* bus, Ingest& ingest, Store& store, const Clock& clock, ScannerOptions options,
           MetricsRegistry& metrics = MetricsRegistry::global());
-  ~Scanner();
+  ~Scanner();  // persists the health of every sensor
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
-  // Creates the module's tables and loads sensors and persisted health.
+  // Creates the module's table, loads the commissioned sensors and their
+  // persisted health, and restores each decoder counter that is still valid.
   Status init();
+  // On the worker thread, or while it is stopped.
   void set_bus(BluezBus* bus);
+  // Where sensor alerts go (any thread). Without a sink they are logged at
+  // warn and counted in vigil_ble_alerts_total all the same.
+  void set_alert_sink(SensorAlertSink sink);
 
   void handle(const BusEvent& e);
   // Periodic work; call about once a second.
@@ -139,14 +83,14 @@ class Scanner {
   BleState state() const;
   // Devices heard and not commissioned, newest first.
   std::vector<DiscoveredDevice> discovered() const;
-  std::vector<DiscoveredDevice> devices() const;  // every device, commissioned too
+  std::vector<DiscoveredDevice> devices() const;  // every device heard, commissioned too
   std::optional<SensorHealth> health(Id sensor_id) const;
   std::vector<SensorHealth> health_all() const;
   std::uint64_t frames_accepted() const;
   std::uint64_t adverts_total() const;
 
-  // Pulls the waveform of a commissioned sensor now (tests, CLI). On the
-  // worker thread only.
+  // Pulls the waveform of a commissioned sensor now and hands it to ingest
+  // (tests, CLI). On the worker thread only.
   Status pull_waveform(const std::string& address);
 
  private:

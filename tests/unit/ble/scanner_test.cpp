@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The BLE scanner against a fake BlueZ: routing, discovery, bluetoothd
-// restarts, stale cleanup, health, alerts and the GATT waveform pull.
+// The BLE scanner, the coordinator, against a fake BlueZ and a real store:
+// its parts working together (routing, discovery, bluetoothd restarts, stale
+// cleanup, health, sensor alerts through the sink, the GATT waveform pull),
+// and its lock discipline (ingest and the alert sink are called outside the
+// scanner's lock). Each part has its own tests beside this file.
 #include <catch2/catch.hpp>
 
 #include "vigil_test/temp_dir.h"
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 
 #include "ble/scanner.h"
 #include "vigil_test/fake_bus.h"
+#include "protocol/decoder.h"
 #include "protocol/waveform.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -36,6 +42,8 @@ struct Rig {
   FakeBus bus;
   std::unique_ptr<Scanner> scanner;
   Id position = 0;
+  Id asset = 0;
+  std::vector<SensorAlert> raised;  // what the alert sink received
 
   explicit Rig(ScannerOptions o = {}) {
     bus.objects.adapters[kAdapter] = AdapterProps{std::string("00:01:02:03:04:05"), true, false};
@@ -50,6 +58,10 @@ struct Rig {
     store = std::move(*s);
     ingest = std::make_unique<Ingest>(*store, clock, metrics);
     scanner = std::make_unique<Scanner>(&bus, *ingest, *store, clock, o, metrics);
+    scanner->set_alert_sink([this](const SensorAlert& a) {
+      raised.push_back(a);
+      return Status::Ok();
+    });
     REQUIRE(scanner->init().ok());
   }
   void close() {
@@ -64,9 +76,10 @@ struct Rig {
       Asset a;
       a.site_id = *site;
       a.name = "pump 1";
-      auto asset = store->upsert_asset(a);
-      REQUIRE(asset.ok());
-      auto pos = store->upsert_position({0, *asset, "motor DE", PositionType::kMotor});
+      auto asset_id = store->upsert_asset(a);
+      REQUIRE(asset_id.ok());
+      asset = *asset_id;
+      auto pos = store->upsert_position({0, asset, "motor DE", PositionType::kMotor});
       REQUIRE(pos.ok());
       position = *pos;
     }
@@ -107,24 +120,6 @@ struct Rig {
       if (s.metric == metric)
         if (auto p = store->latest(s.id)) return p->value;
     return std::nullopt;
-  }
-  std::vector<std::string> alert_titles() {
-    std::vector<std::string> out;
-    REQUIRE(store
-                ->read([&](sql::Db& d) -> Status {
-                  auto q = d.prepare("SELECT title FROM alerts WHERE model = 'sensorHealth' ORDER BY id");
-                  if (!q) return q.status();
-                  while (true) {
-                    auto r = (*q)->step();
-                    if (!r) return r.status();
-                    if (!*r) break;
-                    out.push_back((*q)->text(0));
-                  }
-                  (*q)->reset();
-                  return Status::Ok();
-                })
-                .ok());
-    return out;
   }
 };
 
@@ -248,9 +243,9 @@ TEST_CASE("A sensor commissioned while running is picked up at the next poll") {
   CHECK(r.scanner->discovered().empty());
 }
 
-TEST_CASE("A replayed frame and a tampered frame are rejected and each opens one sensorHealth alert") {
+TEST_CASE("A replayed frame and a tampered frame are rejected and each raises one spoofing alarm to the sink") {
   Rig r;
-  r.commission(kSensorMac, true);
+  Id id = r.commission(kSensorMac, true);
   r.scanner->tick();
   r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(5)));
   r.clock.advance(2000);
@@ -261,51 +256,159 @@ TEST_CASE("A replayed frame and a tampered frame are rejected and each opens one
   tampered[3] ^= 0x01;
   r.clock.advance(2000);
   r.advert(kSensorPath, kSensorMac, service_data(tampered));
-  r.advert(kSensorPath, kSensorMac, service_data(tampered));  // again: same alert
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));  // again within the hour: not raised again
   r.scanner->tick();
   auto h = r.scanner->health_all();
   REQUIRE(h.size() == 1);
   CHECK(h[0].frames_accepted == 2);
   CHECK(h[0].rejected["replay"] == 1);
   CHECK(h[0].rejected["bad_mic"] == 2);
-  auto titles = r.alert_titles();
-  REQUIRE(titles.size() == 2);
-  CHECK(titles[0].find("replayed") != std::string::npos);
-  CHECK(titles[1].find("authentication") != std::string::npos);
+  REQUIRE(r.raised.size() == 2);
+  CHECK(r.raised[0].title.find("replayed") != std::string::npos);
+  CHECK(r.raised[1].title.find("authentication") != std::string::npos);
+  for (auto& a : r.raised) {
+    CHECK(a.kind == "spoofing");
+    CHECK(a.severity == "alarm");
+    CHECK(a.address == kSensorMac);
+    CHECK(a.sensor_id == id);
+    CHECK(a.position_id == r.position);
+    CHECK(a.asset_id == r.asset);
+  }
+  CHECK(r.metrics.counter_value("vigil_ble_alerts_total") == 2);
+  // The scanner records nothing itself: the sink (the alerts module) does.
   auto audit = r.store->audit_log(10);
   REQUIRE(audit.ok());
-  CHECK(std::count_if(audit->begin(), audit->end(), [](auto& a) { return a.action == "alert.open"; }) == 2);
+  CHECK(std::none_of(audit->begin(), audit->end(), [](auto& a) { return a.action == "alert.open"; }));
 }
 
-TEST_CASE("A sensor that misses N intervals opens an alert, once") {
+TEST_CASE("A spoofing attempt that goes on is raised again once an hour has passed") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(9)));
+  auto tampered = bthome_frame(10);
+  tampered[3] ^= 0x01;
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));
+  r.clock.advance(59 * 60 * 1000);
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));
+  CHECK(r.raised.size() == 1);
+  r.clock.advance(60 * 1000);
+  r.advert(kSensorPath, kSensorMac, service_data(tampered));
+  REQUIRE(r.raised.size() == 2);
+  CHECK(r.raised[1].title == r.raised[0].title);
+}
+
+TEST_CASE("Without an alert sink a sensor alert is logged and counted, and scanning goes on") {
+  Rig r;
+  r.scanner->set_alert_sink(nullptr);
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 9)));  // battery 9 %
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 9, 26.0)));
+  CHECK(r.raised.empty());
+  CHECK(r.metrics.counter_value("vigil_ble_alerts_total") == 1);
+  CHECK(r.latest("temperature_c") == Approx(26.0));
+}
+
+TEST_CASE("A failing alert sink does not stop the readings") {
+  Rig r;
+  int calls = 0;
+  r.scanner->set_alert_sink([&](const SensorAlert&) {
+    ++calls;
+    return Status::Unavailable("alerts table busy");
+  });
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 9, 24.0)));
+  CHECK(calls == 1);
+  CHECK(r.latest("temperature_c") == Approx(24.0));
+}
+
+TEST_CASE("A sensor that misses N intervals raises a silent warning, once while it stays silent") {
   ScannerOptions o;
   o.missed_intervals_alert = 3;
   Rig r(o);
-  r.commission(kSensorMac, true);
+  Id id = r.commission(kSensorMac, true);
   r.scanner->tick();
   for (std::uint32_t c = 1; c <= 4; ++c) {
     r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(c)));
     r.clock.advance(10000);
   }
   r.scanner->tick();
-  CHECK(r.alert_titles().empty());
+  CHECK(r.raised.empty());
   r.clock.advance(25000);  // 35 s since last heard > 3 x 10 s
   r.scanner->tick();
   r.scanner->tick();
-  auto titles = r.alert_titles();
-  REQUIRE(titles.size() == 1);
-  CHECK(titles[0].find("not heard for 3 intervals") != std::string::npos);
+  REQUIRE(r.raised.size() == 1);
+  CHECK(r.raised[0].kind == "silent");
+  CHECK(r.raised[0].severity == "warning");
+  CHECK(r.raised[0].sensor_id == id);
+  CHECK(r.raised[0].title.find("not heard for 3 intervals") != std::string::npos);
 }
 
-TEST_CASE("A low battery opens an alert") {
+TEST_CASE("A low battery raises a battery_low warning") {
   Rig r;
   r.commission(kSensorMac, true);
   r.scanner->tick();
   r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 9)));
   r.scanner->tick();
-  auto titles = r.alert_titles();
-  REQUIRE(titles.size() == 1);
-  CHECK(titles[0].find("battery low") != std::string::npos);
+  REQUIRE(r.raised.size() == 1);
+  CHECK(r.raised[0].kind == "battery_low");
+  CHECK(r.raised[0].severity == "warning");
+  CHECK(r.raised[0].title.find("battery low") != std::string::npos);
+}
+
+TEST_CASE("Readings reach ingest after the scanner's lock is released: an ingest observer may query the scanner") {
+  Rig r;
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  // The observer runs inside Ingest::submit. It asks the scanner from another
+  // thread and waits: if submit were called under the scanner's lock, that
+  // thread could not get it and the wait would run out (the future is kept
+  // so the test ends cleanly either way).
+  std::vector<std::future<std::size_t>> stuck;
+  int observed = 0, answered = 0;
+  r.ingest->on_readings([&](std::span<const AcceptedReading>) {
+    ++observed;
+    auto f = std::async(std::launch::async, [&] { return r.scanner->health_all().size() + r.scanner->discovered().size(); });
+    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
+      if (f.get() == 1) ++answered;
+    } else {
+      stuck.push_back(std::move(f));
+    }
+  });
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 95, 25.0)));
+  CHECK(observed == 1);
+  CHECK(answered == 1);
+  REQUIRE(stuck.empty());
+  // And on the same thread: the observer calls straight back in.
+  std::uint64_t seen = 0;
+  r.ingest->on_readings([&](std::span<const AcceptedReading>) { seen = r.scanner->frames_accepted(); });
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 95, 25.5)));
+  CHECK(seen == 2);
+}
+
+TEST_CASE("The alert sink is called outside the scanner's lock: it may query the scanner") {
+  Rig r;
+  std::vector<std::future<std::size_t>> stuck;
+  int answered = 0;
+  r.scanner->set_alert_sink([&](const SensorAlert&) {
+    auto f = std::async(std::launch::async, [&] { return r.scanner->health_all().size(); });
+    if (f.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
+      if (f.get() == 1) ++answered;
+    } else {
+      stuck.push_back(std::move(f));
+    }
+    (void)r.scanner->status_json();  // same thread
+    return Status::Ok();
+  });
+  r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 9)));  // battery low
+  CHECK(answered == 1);
+  REQUIRE(stuck.empty());
 }
 
 TEST_CASE("When bluetoothd restarts the scanner re-reads its objects and starts discovery again") {
