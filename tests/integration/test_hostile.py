@@ -23,7 +23,7 @@ Attackers connect from 127.0.0.2 and up, the legitimate client from
 clients. Limits are configured small where this vigil has the option
 (config/vigil.json lists them) so the floods stay small and quick.
 
-Run under UBSan by tests/ci.d/15-ubsan-integration.sh; each gateway's exit
+Run again under TSan + UBSan by tests/ci.d/15-tsan-ubsan.sh; each gateway's exit
 status and log are checked for a crash or a sanitizer report at teardown."""
 import http.client
 import json
@@ -70,7 +70,7 @@ def make_gateway(tmp_path):
         log = g.log(tail=10 ** 7)
         if rc not in (0, None):
             problems.append("vigil (%s) exited with status %s" % (g.dir.name, rc))
-        if "runtime error:" in log or "AddressSanitizer" in log:
+        if any(mark in log for mark in ("runtime error:", "AddressSanitizer", "ThreadSanitizer")):
             problems.append("sanitizer report in %s:\n%s" % (g.log_path, log[-3000:]))
     assert not problems, "\n".join(problems) + "\n--- log tail ---\n" + (made[-1].log() if made else "")
 
@@ -372,6 +372,7 @@ def test_ten_thousand_distinct_alert_filters_do_not_grow_memory(make_gateway):
             break
     c.close()
     growth_mb = (g.rss_kb() - before) / 1024.0
+    print("RSS %.1f MB before, %+.1f MB after %d distinct /api/v1/alerts filters" % (before / 1024.0, growth_mb, sent))
     assert growth_mb < limit_mb, "RSS grew %.1f MB after %d distinct /api/v1/alerts filters" % (growth_mb, sent)
     assert sent == 10000
     assert_alive(g)
