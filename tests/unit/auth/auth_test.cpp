@@ -311,7 +311,7 @@ TEST_CASE("sign-in attempts beyond a burst of five are refused per address with 
 
 TEST_CASE("malformed sign-in names are refused without a hash or a failure counted") {
   Svc s;
-  for (const std::string name : {std::string(), std::string(65, 'a'), std::string("nul\0name", 8), std::string("tab\tname")}) {
+  for (const std::string& name : {std::string(), std::string(65, 'a'), std::string("nul\0name", 8), std::string("tab\tname")}) {
     CHECK(login_code(s, name, "password1", "10.1.1.1") == Status::Code::kInvalidArgument);
   }
   CHECK(login_code(s, "ok-name", std::string(2000, 'x'), "10.1.1.1") == Status::Code::kInvalidArgument);
