@@ -4,13 +4,32 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace vigil::alerts {
 namespace {
 
 constexpr const char* kCols =
     "id, asset_id, position_id, model, severity, status, opened_at, updated_at, closed_at, title, "
-    "explanation, measurement_id, failure_mode, failure_cause, action_taken, closed_by, notes";
+    "explanation, measurement_id, failure_mode, failure_cause, action_taken, closed_by, notes, source, kind";
+
+// The notes column holds {"text", "feedback", "models"} as JSON for closures
+// made through close(); older rows may hold plain text.
+std::string encode_notes(const Closure& c) {
+  return nlohmann::json{{"text", c.notes}, {"feedback", c.feedback}, {"models", c.models}}.dump();
+}
+void decode_notes(const std::string& column, Alert& a) {
+  auto j = nlohmann::json::parse(column, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    a.notes = column;
+    return;
+  }
+  if (auto t = j.find("text"); t != j.end() && t->is_string()) a.notes = t->get<std::string>();
+  if (auto f = j.find("feedback"); f != j.end() && f->is_string()) a.feedback = f->get<std::string>();
+  if (auto m = j.find("models"); m != j.end() && m->is_array())
+    for (const auto& x : *m)
+      if (x.is_string()) a.models.push_back(x.get<std::string>());
+}
 
 Alert read_row(const sql::Stmt& q) {
   Alert a;
@@ -30,7 +49,9 @@ Alert read_row(const sql::Stmt& q) {
   a.failure_cause = q.text(13);
   a.action_taken = q.text(14);
   a.closed_by = q.text(15);
-  a.notes = q.text(16);
+  decode_notes(q.text(16), a);
+  a.source = q.text(17);
+  a.kind = q.text(18);
   return a;
 }
 
@@ -45,10 +66,54 @@ Status collect(sql::Stmt& q, std::vector<Alert>& out) {
   return Status::Ok();
 }
 
+Status closed_error(Id id) { return Status::FailedPrecondition("alert " + std::to_string(id) + " is closed"); }
+
 }  // namespace
+
+Status AlertService::migrate(Store& store) {
+  return store.migrate("alerts", {
+      // v1: the table as the store's core schema v1 created it until the
+      // alerts module took it over. IF NOT EXISTS: older databases have it.
+      R"sql(
+CREATE TABLE IF NOT EXISTS alerts(
+  id INTEGER PRIMARY KEY,
+  asset_id INTEGER,
+  position_id INTEGER,
+  model TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  status TEXT NOT NULL,
+  opened_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  closed_at INTEGER,
+  title TEXT NOT NULL,
+  explanation TEXT NOT NULL DEFAULT '',
+  measurement_id INTEGER,
+  failure_mode TEXT,
+  failure_cause TEXT,
+  action_taken TEXT,
+  closed_by TEXT,
+  notes TEXT);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, opened_at);
+)sql",
+      // v2: who raised an alert and which of its conditions it stands for
+      // (ExternalAlert), so a condition seen again updates its alert.
+      R"sql(
+ALTER TABLE alerts ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+CREATE INDEX alerts_condition ON alerts(source, kind, status);
+CREATE INDEX alerts_position_model ON alerts(position_id, model, status);
+)sql",
+  });
+}
 
 AlertService::AlertService(Store& store, const Clock& clock, analytics::Pipeline* pipeline)
     : store_(store), clock_(clock), pipeline_(pipeline) {}
+
+Result<std::unique_ptr<AlertService>> AlertService::create(Store& store, const Clock& clock,
+                                                           analytics::Pipeline* pipeline) {
+  VIGIL_RETURN_IF_ERROR(migrate(store).Annotate("alerts"));
+  return std::unique_ptr<AlertService>(new AlertService(store, clock, pipeline));
+}
 
 void AlertService::attach(analytics::Pipeline& p) {
   pipeline_ = &p;
@@ -56,6 +121,18 @@ void AlertService::attach(analytics::Pipeline& p) {
     auto r = on_state_change(c);
     if (!r) spdlog::warn("alerts: position {} {}: {}", c.position_id, c.model, r.status().ToString());
   });
+}
+
+void AlertService::on_event(AlertObserver fn) { observers_.push_back(std::move(fn)); }
+
+void AlertService::notify(Id id, const std::string& event, const std::string& actor) {
+  if (observers_.empty()) return;
+  auto a = get(id);
+  if (!a) {
+    spdlog::warn("alerts: alert {} {}: not published: {}", id, event, a.status().ToString());
+    return;
+  }
+  for (const auto& fn : observers_) fn(*a, event, actor);
 }
 
 Result<std::optional<Alert>> AlertService::active_for(Id position_id, const std::string& model) const {
@@ -86,16 +163,17 @@ Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateCh
     VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
       auto q = db.prepare(
           "INSERT INTO alerts(asset_id, position_id, model, severity, status, opened_at, updated_at, title, "
-          "explanation, measurement_id) VALUES(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)");
+          "explanation, measurement_id, source, kind) VALUES(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 'analytics', ?)");
       if (!q) return q.status();
       std::optional<Id> asset = c.asset_id ? std::optional<Id>(c.asset_id) : std::nullopt;
       VIGIL_RETURN_IF_ERROR((*q)->bind(1, asset).bind(2, c.position_id).bind(3, c.model).bind(4, sev)
                                 .bind(5, c.ts).bind(6, c.ts).bind(7, title).bind(8, c.explanation)
-                                .bind(9, c.measurement_id).run());
+                                .bind(9, c.measurement_id).bind(10, c.model).run());
       id = db.last_insert_id();
       return Status::Ok();
     }));
     VIGIL_RETURN_IF_ERROR(store_.audit("analytics", "alert.open", "alert/" + std::to_string(id), title));
+    notify(id, "opened", "analytics");
     return std::optional<Id>(id);
   }
   const Alert& a = **cur;
@@ -109,9 +187,68 @@ Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateCh
     }));
     VIGIL_RETURN_IF_ERROR(
         store_.audit("analytics", "alert.escalate", "alert/" + std::to_string(a.id), c.explanation));
+    notify(a.id, "escalated", "analytics");
     return std::optional<Id>(a.id);
   }
   return std::optional<Id>();
+}
+
+Result<std::optional<Alert>> AlertService::active_condition(const ExternalAlert& e) const {
+  std::vector<Alert> v;
+  VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
+    // Rows older vigils wrote have no source: their (model, title) named the condition.
+    auto q = db.prepare(std::string("SELECT ") + kCols +
+                        " FROM alerts WHERE status != 'closed' AND title = ?3 AND "
+                        "((source = ?1 AND kind = ?2) OR (source = '' AND model = ?4)) "
+                        "ORDER BY id DESC LIMIT 1");
+    if (!q) return q.status();
+    (*q)->bind(1, e.source).bind(2, e.kind).bind(3, e.title).bind(4, e.model);
+    return collect(**q, v);
+  }));
+  if (v.empty()) return std::optional<Alert>();
+  return std::optional<Alert>(v.front());
+}
+
+Result<Id> AlertService::raise(const ExternalAlert& e) {
+  if (e.source.empty() || e.kind.empty() || e.model.empty() || e.title.empty())
+    return Status::InvalidArgument("an external alert needs a source, kind, model and title");
+  if (e.severity != "warning" && e.severity != "alarm")
+    return Status::InvalidArgument("severity must be warning or alarm, not '" + e.severity + "'");
+  std::lock_guard lk(mu_);
+  auto cur = active_condition(e);
+  if (!cur) return cur.status();
+  const TimestampMs now = clock_.now_ms();
+  if (!*cur) {
+    Id id = 0;
+    VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
+      auto q = db.prepare(
+          "INSERT INTO alerts(asset_id, position_id, model, severity, status, opened_at, updated_at, title, "
+          "explanation, source, kind) VALUES(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)");
+      if (!q) return q.status();
+      VIGIL_RETURN_IF_ERROR((*q)->bind(1, e.asset_id).bind(2, e.position_id).bind(3, e.model).bind(4, e.severity)
+                                .bind(5, now).bind(6, now).bind(7, e.title).bind(8, e.explanation)
+                                .bind(9, e.source).bind(10, e.kind).run());
+      id = db.last_insert_id();
+      return Status::Ok();
+    }));
+    VIGIL_RETURN_IF_ERROR(store_.audit(e.source, "alert.open", "alert/" + std::to_string(id), e.title));
+    notify(id, "opened", e.source);
+    return id;
+  }
+  const Alert& a = **cur;
+  const bool escalate = a.severity == "warning" && e.severity == "alarm";
+  VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare(
+        "UPDATE alerts SET updated_at = ?, explanation = ?, severity = ?, asset_id = coalesce(asset_id, ?), "
+        "position_id = coalesce(position_id, ?), source = ?, kind = ? WHERE id = ?");
+    if (!q) return q.status();
+    return (*q)->bind(1, now).bind(2, e.explanation).bind(3, escalate ? e.severity : a.severity)
+        .bind(4, e.asset_id).bind(5, e.position_id).bind(6, e.source).bind(7, e.kind).bind(8, a.id).run();
+  }));
+  if (escalate)
+    VIGIL_RETURN_IF_ERROR(store_.audit(e.source, "alert.escalate", "alert/" + std::to_string(a.id), e.explanation));
+  notify(a.id, escalate ? "escalated" : "updated", e.source);
+  return a.id;
 }
 
 Result<std::vector<Alert>> AlertService::list(const AlertFilter& f) const {
@@ -154,39 +291,53 @@ Result<Alert> AlertService::get(Id id) const {
   return v.front();
 }
 
-Status AlertService::set_status(Id id, const std::string& status, const std::string& actor,
-                                const std::string& action) {
+Status AlertService::set_status(Id id, const Transition& t, const std::string& actor, const std::string& note) {
   std::lock_guard lk(mu_);
   auto a = get(id);
   if (!a) return a.status();
-  if (a->status == "closed") return Status::InvalidArgument("alert " + std::to_string(id) + " is closed");
+  if (a->status == "closed") return closed_error(id);
+  if (t.only_from && a->status != t.only_from)
+    return Status::FailedPrecondition("alert " + std::to_string(id) + " is not " + t.only_from);
   VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
     auto q = db.prepare("UPDATE alerts SET status = ?, updated_at = ? WHERE id = ?");
     if (!q) return q.status();
-    return (*q)->bind(1, status).bind(2, clock_.now_ms()).bind(3, id).run();
+    return (*q)->bind(1, t.status).bind(2, clock_.now_ms()).bind(3, id).run();
   }));
-  return store_.audit(actor, action, "alert/" + std::to_string(id), "");
+  VIGIL_RETURN_IF_ERROR(store_.audit(actor, t.action, "alert/" + std::to_string(id), note));
+  notify(id, t.event, actor);
+  return Status::Ok();
 }
 
-Status AlertService::acknowledge(Id id, const std::string& actor) {
-  return set_status(id, "acknowledged", actor, "alert.acknowledge");
+Status AlertService::acknowledge(Id id, const std::string& actor, const std::string& note) {
+  return set_status(id, {"acknowledged", nullptr, "alert.acknowledge", "acknowledged"}, actor, note);
 }
 
-Status AlertService::mute(Id id, const std::string& actor) { return set_status(id, "muted", actor, "alert.mute"); }
+Status AlertService::mute(Id id, const std::string& actor, const std::string& note) {
+  return set_status(id, {"muted", nullptr, "alert.mute", "muted"}, actor, note);
+}
+
+Status AlertService::unmute(Id id, const std::string& actor, const std::string& note) {
+  return set_status(id, {"open", "muted", "alert.unmute", "unmuted"}, actor, note);
+}
 
 Status AlertService::close(Id id, const Closure& c) {
   if (!is_one_of(failure_modes(), c.failure_mode))
-    return Status::InvalidArgument("unknown failure mode '" + c.failure_mode + "'");
+    return Status::InvalidArgument("unknown failure_mode '" + c.failure_mode + "'");
   if (!is_one_of(failure_causes(), c.failure_cause))
-    return Status::InvalidArgument("unknown failure cause '" + c.failure_cause + "'");
+    return Status::InvalidArgument("unknown failure_cause '" + c.failure_cause + "'");
   if (!is_one_of(actions_taken(), c.action_taken))
-    return Status::InvalidArgument("unknown action taken '" + c.action_taken + "'");
+    return Status::InvalidArgument("unknown action_taken '" + c.action_taken + "'");
+  if (!is_one_of(feedback_values(), c.feedback))
+    return Status::InvalidArgument("feedback must be confirmed, false_alarm or unsure");
+  for (const auto& m : c.models)
+    if (!is_one_of(model_names(), m))
+      return Status::InvalidArgument("models may hold vibrationISO, vibrationML, temperatureML, not '" + m + "'");
   Alert a;
   {
     std::lock_guard lk(mu_);
     auto cur = get(id);
     if (!cur) return cur.status();
-    if (cur->status == "closed") return Status::InvalidArgument("alert " + std::to_string(id) + " is already closed");
+    if (cur->status == "closed") return closed_error(id);
     a = *cur;
     const TimestampMs now = clock_.now_ms();
     VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
@@ -195,10 +346,11 @@ Status AlertService::close(Id id, const Closure& c) {
           "failure_cause = ?, action_taken = ?, closed_by = ?, notes = ? WHERE id = ?");
       if (!q) return q.status();
       return (*q)->bind(1, now).bind(2, now).bind(3, c.failure_mode).bind(4, c.failure_cause)
-          .bind(5, c.action_taken).bind(6, c.actor).bind(7, c.notes).bind(8, id).run();
+          .bind(5, c.action_taken).bind(6, c.actor).bind(7, encode_notes(c)).bind(8, id).run();
     }));
     VIGIL_RETURN_IF_ERROR(store_.audit(c.actor, "alert.close", "alert/" + std::to_string(id),
                                        c.failure_mode + "/" + c.failure_cause + "/" + c.action_taken));
+    notify(id, "closed", c.actor);
   }
   // Feedback into the models of the position.
   if (pipeline_ && a.position_id) {

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// AlertService: the alert lifecycle on top of the analytics' state changes,
-// persisted in the `alerts` table (and every action in `audit_log`).
+// AlertService: the alert lifecycle, and the only writer of the `alerts`
+// table, which this module creates in its own migrations (AlertService::
+// migrate). Every other module changes alerts through the methods below;
+// every change is also written to `audit_log` and handed to the event
+// observers (on_event), which is how alerts reach the live stream (SSE) and
+// the MQTT uplink.
 //
 //   open          a model's persistent state of a position becomes warning or
 //                 alarm and that (position, model) has no alert that is not
@@ -9,8 +13,12 @@
 //                 carrying the explanation and the causing measurement.
 //   escalate      warning → alarm on a not-closed alert: severity "alarm",
 //                 explanation and measurement updated (status kept).
+//   raise         a condition found outside the analytics (a silent sensor,
+//                 a flat battery, spoofed frames: ExternalAlert) opens an
+//                 alert, or updates the not-closed one of the same condition.
 //   acknowledge   open/muted → "acknowledged" (the asset is in maintenance).
 //   mute          → "muted" (no escalation notices; still tracked).
+//   unmute        muted → "open".
 //   close         → "closed" with Monitron close-out codes (codes.h). The
 //                 closure feeds back into the analytics: failure mode
 //                 NO_ISSUE absorbs the flagged behaviour as normal; a
@@ -19,11 +27,17 @@
 //
 // A machine returning to healthy does not close an alert: a person does.
 //
+// Errors of the lifecycle methods: kNotFound (no such alert),
+// kFailedPrecondition (the alert is closed), kInvalidArgument (an unknown
+// close-out code, feedback or model; a malformed ExternalAlert).
+//
 // Thread-safety: every method may be called from any thread (one internal
-// mutex serialises lifecycle changes; the Store is thread-safe).
+// mutex serialises lifecycle changes; the Store is thread-safe), except
+// attach() and on_event(), which must be called before data flows.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,7 +54,7 @@ struct Alert {
   Id id = 0;
   std::optional<Id> asset_id;
   std::optional<Id> position_id;
-  std::string model;     // vibrationISO | vibrationML | temperatureML | metric:<name>
+  std::string model;     // vibrationISO | vibrationML | temperatureML | metric:<name> | sensorHealth
   std::string severity;  // "warning" | "alarm"
   std::string status;    // "open" | "acknowledged" | "muted" | "closed"
   TimestampMs opened_at = 0, updated_at = 0;
@@ -48,7 +62,14 @@ struct Alert {
   std::string title;
   std::string explanation;  // which features moved, by how much
   std::optional<Id> measurement_id;
-  std::string failure_mode, failure_cause, action_taken, closed_by, notes;  // set when closed
+  // Who raised it: "analytics", or an ExternalAlert's source ("sensor:<address>");
+  // with `kind`, the condition an alert stands for. Empty on rows older vigils wrote.
+  std::string source, kind;
+  // Set when closed. `notes` is the closer's free text; `feedback`
+  // (confirmed | false_alarm | unsure) and `models` (which models flagged it
+  // rightly) are empty for closures older vigils recorded without them.
+  std::string failure_mode, failure_cause, action_taken, closed_by, notes, feedback;
+  std::vector<std::string> models;
 };
 
 struct AlertFilter {
@@ -66,39 +87,94 @@ struct Closure {
   std::string failure_cause;  // failure_causes()
   std::string action_taken;   // actions_taken()
   std::string actor;          // user name, recorded in closed_by and the audit log
-  std::string notes;
+  std::string notes;          // free text
+  std::string feedback = "confirmed";  // feedback_values(): was the alert right?
+  std::vector<std::string> models;     // model_names(): which models flagged it rightly
 };
+
+// The model column of alerts about a sensor's own health (BLE: silent,
+// battery low, spoofed frames), as the dashboard and the uplink show it.
+inline constexpr const char* kSensorHealthModel = "sensorHealth";
+
+// A condition found outside the analytics, in terms every module can use
+// (the alerts module comes before ble in the module order, so it cannot see
+// ble's types; the gateway converts).
+struct ExternalAlert {
+  std::optional<Id> asset_id, position_id;
+  std::string source;    // who found it: "sensor:<address>" (required)
+  std::string kind;      // the condition, source-defined: "silent", "battery_low", "spoofing" (required)
+  std::string model;     // the alert's model column; kSensorHealthModel for sensors (required)
+  std::string severity;  // "warning" | "alarm"
+  std::string title;     // stable per condition: (source, kind, title) identifies it (required)
+  std::string explanation;
+};
+
+// What observers are told after a change is committed: "opened",
+// "escalated" (warning → alarm), "updated" (a raised condition seen again:
+// explanation and time), "acknowledged", "muted", "unmuted", "closed".
+// `actor` is "analytics", the ExternalAlert's source, or the acting user.
+using AlertObserver = std::function<void(const Alert& alert, const std::string& event, const std::string& actor)>;
 
 class AlertService {
  public:
-  // `pipeline` (may be null) receives closure feedback. Store, clock and
-  // pipeline must outlive the service.
-  AlertService(Store& store, const Clock& clock, analytics::Pipeline* pipeline = nullptr);
+  // Applies the module's migrations (AlertService::migrate) and returns the
+  // service. `pipeline` (may be null) receives closure feedback; attach()
+  // sets it too. Store, clock and pipeline must outlive the service.
+  static Result<std::unique_ptr<AlertService>> create(Store& store, const Clock& clock,
+                                                      analytics::Pipeline* pipeline = nullptr);
+  AlertService(const AlertService&) = delete;
+  AlertService& operator=(const AlertService&) = delete;
 
-  // Subscribes to the pipeline's state changes. Call before data flows.
+  // The alerts module's own table (idempotent). v1 is the `alerts` table as
+  // the store's core schema created it before it moved here (IF NOT EXISTS:
+  // databases made by older vigils already have it); v2 adds source/kind.
+  static Status migrate(Store& store);
+
+  // Subscribes to the pipeline's state changes and sends closure feedback to
+  // it. Call before data flows.
   void attach(analytics::Pipeline& pipeline);
+  // Observers run on the thread that made the change, in commit order, while
+  // the service's lock is held: keep them short, and do not call this
+  // service's lifecycle methods from one (reads — get, list — are fine).
+  void on_event(AlertObserver fn);
 
   // Applies one state change (open / escalate). Returns the affected alert
   // id, or nullopt when the change needs no alert.
   Result<std::optional<Id>> on_state_change(const analytics::StateChange& c);
 
-  // ---- REST API ----
+  // Opens an alert for an outside condition, or updates the not-closed alert
+  // of the same (source, kind, title): explanation, time, asset/position when
+  // now known, severity when it rose (then the event is "escalated"). Returns
+  // the alert's id.
+  Result<Id> raise(const ExternalAlert& e);
+
+  // ---- REST API, uplink commands ----
   Result<std::vector<Alert>> list(const AlertFilter& f) const;
   Result<Alert> get(Id id) const;  // kNotFound
-  // kNotFound; kInvalidArgument when closed.
-  Status acknowledge(Id id, const std::string& actor);
-  // kNotFound; kInvalidArgument when closed.
-  Status mute(Id id, const std::string& actor);
-  // kNotFound; kInvalidArgument for an unknown code or an already closed alert.
+  // `note` (may be empty) goes to the audit log with the action.
+  Status acknowledge(Id id, const std::string& actor, const std::string& note = "");
+  Status mute(Id id, const std::string& actor, const std::string& note = "");
+  // Only a muted alert (→ "open"); kFailedPrecondition for any other.
+  Status unmute(Id id, const std::string& actor, const std::string& note = "");
   Status close(Id id, const Closure& c);
 
  private:
+  AlertService(Store& store, const Clock& clock, analytics::Pipeline* pipeline);
   Result<std::optional<Alert>> active_for(Id position_id, const std::string& model) const;
-  Status set_status(Id id, const std::string& status, const std::string& actor, const std::string& action);
+  Result<std::optional<Alert>> active_condition(const ExternalAlert& e) const;
+  struct Transition {
+    const char* status;     // the new status
+    const char* only_from;  // the one status it may come from; null = any but closed
+    const char* action;     // audit action
+    const char* event;      // observer event
+  };
+  Status set_status(Id id, const Transition& t, const std::string& actor, const std::string& note);
+  void notify(Id id, const std::string& event, const std::string& actor);  // mu_ held
 
   Store& store_;
   const Clock& clock_;
   analytics::Pipeline* pipeline_;
+  std::vector<AlertObserver> observers_;
   std::mutex mu_;
 };
 

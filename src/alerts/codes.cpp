@@ -26,6 +26,10 @@ const std::vector<std::string>& model_names() {
   static const std::vector<std::string> v = {"vibrationISO", "vibrationML", "temperatureML"};
   return v;
 }
+const std::vector<std::string>& feedback_values() {
+  static const std::vector<std::string> v = {"confirmed", "false_alarm", "unsure"};
+  return v;
+}
 bool is_one_of(const std::vector<std::string>& list, std::string_view s) {
   return std::find(list.begin(), list.end(), s) != list.end();
 }

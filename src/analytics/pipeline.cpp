@@ -93,6 +93,19 @@ CREATE TABLE spectra(
   bins BLOB NOT NULL,
   PRIMARY KEY(measurement_id, kind));
 CREATE INDEX spectra_position_kind_ts ON spectra(position_id, kind, ts);
+)sql",
+                                     // v2: health_states, created by the store's core schema v1 until the
+                                     // analytics took it over. IF NOT EXISTS: older databases have it.
+                                     R"sql(
+CREATE TABLE IF NOT EXISTS health_states(
+  id INTEGER PRIMARY KEY,
+  scope TEXT NOT NULL CHECK (scope IN ('position','asset')),
+  scope_id INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  pointwise TEXT NOT NULL,
+  persistent TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS health_states_scope ON health_states(scope, scope_id, model, ts);
 )sql"});
 }
 
@@ -492,16 +505,18 @@ Result<std::vector<ScopeHealth>> Pipeline::all_position_health() const {
   return out;
 }
 
-Result<std::optional<StoredSpectrum>> latest_spectrum(Store& store, Id position_id, const std::string& kind) {
-  std::optional<StoredSpectrum> out;
+Result<std::vector<StoredSpectrum>> recent_spectra(Store& store, Id position_id, const std::string& kind, int limit) {
+  if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
+  std::vector<StoredSpectrum> out;
   VIGIL_RETURN_IF_ERROR(store.read([&](sql::Db& db) -> Status {
     auto q = db.prepare("SELECT measurement_id, ts, df_hz, bins FROM spectra WHERE position_id = ? AND kind = ? "
-                        "ORDER BY ts DESC LIMIT 1");
+                        "ORDER BY ts DESC LIMIT ?");
     if (!q) return q.status();
-    (*q)->bind(1, position_id).bind(2, kind);
-    auto row = (*q)->step();
-    if (!row) return row.status();
-    if (*row) {
+    (*q)->bind(1, position_id).bind(2, kind).bind(3, limit);
+    for (;;) {
+      auto row = (*q)->step();
+      if (!row) return row.status();
+      if (!*row) break;
       StoredSpectrum s;
       s.measurement_id = (*q)->i64(0);
       s.position_id = position_id;
@@ -509,12 +524,19 @@ Result<std::optional<StoredSpectrum>> latest_spectrum(Store& store, Id position_
       s.kind = kind;
       s.df_hz = (*q)->f64(2);
       s.bins = from_blob((*q)->blob(3));
-      out = std::move(s);
+      out.push_back(std::move(s));
     }
     (*q)->reset();
     return Status::Ok();
   }));
   return out;
+}
+
+Result<std::optional<StoredSpectrum>> latest_spectrum(Store& store, Id position_id, const std::string& kind) {
+  auto v = recent_spectra(store, position_id, kind, 1);
+  if (!v) return v.status();
+  if (v->empty()) return std::optional<StoredSpectrum>();
+  return std::optional<StoredSpectrum>(std::move(v->front()));
 }
 
 Result<std::vector<StoredSpectrum>> spectra_of_measurement(Store& store, Id measurement_id) {

@@ -9,8 +9,9 @@
 //                  rolled-up state, explanation, waveform id)
 //   spectra        (module-owned table) the measurement's acceleration and
 //                  envelope spectra, ≤ 1024 max-hold bins each, float32 LE
-//   health_states  a row whenever a model's pointwise or persistent state of a
-//                  position changes, and the asset roll-up (worst position)
+//   health_states  (module-owned table) a row whenever a model's pointwise or
+//                  persistent state of a position changes, and the asset
+//                  roll-up (worst position)
 //
 // State changes are also handed to observers (alerts::AlertService).
 //
@@ -113,7 +114,10 @@ class Pipeline {
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  // The analytics module's own tables (idempotent).
+  // The analytics module's own tables (idempotent): spectra (v1) and
+  // health_states (v2; IF NOT EXISTS, as databases made before the analytics
+  // owned it have it from the store's core schema). The gateway runs it even
+  // with the analytics disabled, as the REST API reads health_states.
   static Status migrate(Store& store);
 
   // Registers Ingest observers. Call once, before data flows.
@@ -170,7 +174,11 @@ class Pipeline {
   std::map<Id, std::vector<MetricBand>> bands_;              // position → baseline bands
 };
 
-// Spectra reads (any thread). kNotFound-free: empty when none stored.
+// Spectra reads (any thread): the one decoder of the spectra table.
+// kNotFound-free: empty when none stored.
+// The newest `limit` (≥ 1) spectra of a position and kind ("accel" |
+// "envelope"), newest first: the dashboard's spectrum (1) and waterfall.
+Result<std::vector<StoredSpectrum>> recent_spectra(Store& store, Id position_id, const std::string& kind, int limit);
 Result<std::optional<StoredSpectrum>> latest_spectrum(Store& store, Id position_id, const std::string& kind);
 Result<std::vector<StoredSpectrum>> spectra_of_measurement(Store& store, Id measurement_id);
 

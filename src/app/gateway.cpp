@@ -5,7 +5,6 @@
 #include <systemd/sd-daemon.h>
 
 #include <boost/asio.hpp>
-#include <cstring>
 #include <filesystem>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -62,13 +61,39 @@ struct Gateway::Impl {
 
   void wait_signals();
   Status wire_web(Mode mode);
+  void wire_sensor_alerts();
   void sim_tick();
   void pet_watchdog();
   void reload();
 };
 
+namespace {
+// ble::SensorAlert → the alert service's neutral ExternalAlert (alerts comes
+// before ble in the module order and cannot see ble's types).
+alerts::ExternalAlert to_external_alert(const ble::SensorAlert& s) {
+  alerts::ExternalAlert e;
+  e.asset_id = s.asset_id;
+  e.position_id = s.position_id;
+  e.source = "sensor:" + s.address;
+  e.kind = s.kind;
+  e.model = alerts::kSensorHealthModel;
+  e.severity = s.severity;
+  e.title = s.title;
+  e.explanation = s.explanation;
+  return e;
+}
+}  // namespace
+
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
+
+// Sensor-health alerts (BLE) go to the alert service, the alerts table's owner.
+void Gateway::Impl::wire_sensor_alerts() {
+  if (!ble) return;
+  ble->set_alert_sink([as = alerts.get()](const ble::SensorAlert& s) -> Status {
+    return as->raise(to_external_alert(s)).status();
+  });
+}
 
 // Auth, live updates and the analytics/alerts hooks of the REST API.
 Status Gateway::Impl::wire_web(Mode mode) {
@@ -88,28 +113,19 @@ Status Gateway::Impl::wire_web(Mode mode) {
   api.machine_classes = [mc] { return mc->list(); };
   api.put_machine_class = [mc](const std::string& name, const ZoneLimits& l) { return mc->put(name, l); };
   api.delete_machine_class = [mc](const std::string& name) { return mc->remove(name); };
+  // Every alert change (analytics, sensors, REST, uplink commands) reaches
+  // the live stream through the alert service.
+  api.alerts = g.alerts.get();
+  g.alerts->on_event([hub = &g.events](const alerts::Alert& a, const std::string& event, const std::string&) {
+    http::publish_alert(*hub, a, event);
+  });
   if (g.pipeline) {
     analytics::Pipeline* p = g.pipeline.get();
-    alerts::AlertService* as = g.alerts.get();
-    Store* store = g.store.get();
-    p->on_state_change([hub = &g.events, as](const analytics::StateChange& c) {
+    p->on_state_change([hub = &g.events](const analytics::StateChange& c) {
       nlohmann::json j = {{"position_id", c.position_id}, {"asset_id", c.asset_id}, {"model", c.model},
                           {"ts", c.ts}, {"state", to_string(c.persistent)}, {"previous", to_string(c.previous)},
                           {"pointwise", to_string(c.pointwise)}, {"explanation", c.explanation}};
       hub->publish("state", j.dump());
-      if (as && (c.persistent == HealthState::kWarning || c.persistent == HealthState::kAlarm)) {
-        alerts::AlertFilter f;
-        f.status = "active";
-        f.position_id = c.position_id;
-        f.model = c.model;
-        f.limit = 1;
-        if (auto l = as->list(f); l && !l->empty()) {
-          const auto& a = l->front();
-          hub->publish("alert", nlohmann::json{{"id", a.id}, {"status", a.status}, {"severity", a.severity},
-                                               {"title", a.title}, {"asset_id", a.asset_id ? nlohmann::json(*a.asset_id) : nlohmann::json(nullptr)},
-                                               {"position_id", c.position_id}}.dump());
-        }
-      }
     });
     api.machines_changed = [p] { p->invalidate_machines(); };
     api.position_state = [p](Id id) {
@@ -130,46 +146,6 @@ Status Gateway::Impl::wire_web(Mode mode) {
                               {"sigma", analytics::kBaselineBandSigma}};
       return nlohmann::json{{"position_id", id}, {"state", to_string(h->state)}, {"models", models},
                             {"baseline", baseline}};
-    };
-    api.spectra = [store](Id position_id, const std::string& kind, int limit) -> Result<std::vector<http::SpectrumView>> {
-      std::vector<http::SpectrumView> out;
-      VIGIL_RETURN_IF_ERROR(store->read([&](sql::Db& db) -> Status {
-        auto q = db.prepare("SELECT measurement_id, ts, df_hz, bins FROM spectra WHERE position_id = ? AND kind = ? "
-                            "ORDER BY ts DESC LIMIT ?");
-        if (!q) return q.status();
-        (*q)->bind(1, position_id).bind(2, kind).bind(3, limit);
-        while (true) {
-          auto row = (*q)->step();
-          if (!row) return row.status();
-          if (!*row) break;
-          http::SpectrumView v{(*q)->i64(0), (*q)->i64(1), kind, (*q)->f64(2), {}};
-          auto b = (*q)->blob(3);
-          v.bins.resize(b.size() / 4);
-          for (std::size_t i = 0; i < v.bins.size(); ++i) {
-            std::uint32_t u = static_cast<std::uint32_t>(b[4 * i]) | static_cast<std::uint32_t>(b[4 * i + 1]) << 8 |
-                              static_cast<std::uint32_t>(b[4 * i + 2]) << 16 | static_cast<std::uint32_t>(b[4 * i + 3]) << 24;
-            std::memcpy(&v.bins[i], &u, 4);
-          }
-          out.push_back(std::move(v));
-        }
-        (*q)->reset();
-        return Status::Ok();
-      }));
-      return out;
-    };
-  }
-  if (g.alerts) {
-    alerts::AlertService* as = g.alerts.get();
-    api.alert_action = [as](Id id, const std::string& action, const nlohmann::json& body,
-                            const std::string& actor) -> std::optional<Status> {
-      if (action == "acknowledge") return as->acknowledge(id, actor);
-      if (action == "mute") return as->mute(id, actor);
-      if (action == "close") {
-        alerts::Closure c{body.value("failure_mode", ""), body.value("failure_cause", ""),
-                          body.value("action_taken", ""), actor, body.value("notes", "")};
-        return as->close(id, c);
-      }
-      return std::nullopt;
     };
   }
   return Status::Ok();
@@ -215,6 +191,13 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   g->classes = std::make_unique<analytics::MachineClasses>(*g->store);
   VIGIL_RETURN_IF_ERROR(g->classes->load(c.analytics.machine_classes));
   g->ingest = std::make_unique<Ingest>(*g->store, *g->clock);
+  // Each module's tables before anything reads them: the analytics'
+  // (health_states, read by the REST API) also with the analytics off, and
+  // the alert service (owner of the alerts table) always, for sensor alerts.
+  VIGIL_RETURN_IF_ERROR(analytics::Pipeline::migrate(*g->store).Annotate("analytics"));
+  auto alert_service = alerts::AlertService::create(*g->store, *g->clock);
+  if (!alert_service) return alert_service.status();
+  g->alerts = std::move(*alert_service);
 
   // ---- sources ----
   if (mode == Mode::kDemo) {
@@ -229,6 +212,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     auto b = ble::BleService::create(*g->store, *g->ingest, *g->clock, bo);
     if (!b) return b.status();
     g->ble = std::move(*b);
+    g->wire_sensor_alerts();
   }
 
   // ---- analytics ----
@@ -241,7 +225,6 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     auto p = analytics::Pipeline::create(*g->store, po, *g->clock);
     if (!p) return p.status();
     g->pipeline = std::move(*p);
-    g->alerts = std::make_unique<alerts::AlertService>(*g->store, *g->clock);
     g->alerts->attach(*g->pipeline);
     g->pipeline->attach(*g->ingest);
   }
@@ -252,7 +235,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
                                          g->alerts.get());
     if (!u) return u.status();
     g->uplink = std::move(*u);
-    if (g->pipeline) g->uplink->attach(*g->pipeline);  // after the AlertService's observer
+    if (g->pipeline) g->uplink->attach(*g->pipeline);
     g->uplink->attach_raw(*g->ingest);
   }
 
@@ -270,7 +253,6 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   if (g->uplink) {
     uplink::Uplink* up = g->uplink.get();
     api.components["uplink"] = [up] { return up->status(); };
-    if (api.alert_action) api.alert_action = uplink::forward_alert_actions(std::move(api.alert_action), *up);
   }
   http::register_api(g->router, api);
   if (g->ble) http::register_ble_api(g->router, api, *g->ble);

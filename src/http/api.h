@@ -21,20 +21,14 @@
 namespace vigil::ble {
 class BleService;
 }  // namespace vigil::ble
+namespace vigil::alerts {
+class AlertService;
+struct Alert;
+}  // namespace vigil::alerts
 
 namespace vigil::http {
 
 using Role = auth::Role;
-
-// A spectrum as the dashboard draws it (analytics stores them reduced to
-// display resolution).
-struct SpectrumView {
-  Id measurement_id = 0;
-  TimestampMs ts = 0;
-  std::string kind;  // "accel" | "envelope"
-  double df_hz = 0;
-  std::vector<float> bins;
-};
 
 struct ApiContext {
   Store* store = nullptr;
@@ -65,21 +59,16 @@ struct ApiContext {
   // ---- live updates ----
   EventHub* events = nullptr;
 
-  // ---- analytics and alerts hooks (wired by the gateway when present) ----
-  // Newest spectra of a position, newest first (at most `limit`).
-  std::function<Result<std::vector<SpectrumView>>(Id position_id, const std::string& kind, int limit)> spectra;
+  // ---- alerts (src/alerts) ----
+  // The alert lifecycle, the only writer of the alerts table: the alert
+  // actions call it (absent: they answer 503). Alert events reach the live
+  // stream through its observers (publish_alert), not through the handlers.
+  alerts::AlertService* alerts = nullptr;
+
+  // ---- analytics hooks (wired by the gateway when present) ----
+  // Spectra are read from the analytics' table (analytics::recent_spectra).
   // Per-model health of a position as JSON ({"state":…, "models":[…]}).
   std::function<std::optional<nlohmann::json>(Id position_id)> position_health;
-  // The alert lifecycle service (src/alerts), when present: performs
-  // "acknowledge", "mute" or "close" (closeout = {failure_mode,
-  // failure_cause, action_taken, notes}) for `actor`, including feedback to
-  // the analytics. nullopt = not handled here (the handler updates the
-  // alerts table itself). kInvalidArgument = the alert is closed.
-  std::function<std::optional<Status>(Id alert_id, const std::string& action, const nlohmann::json& closeout,
-                                      const std::string& actor)>
-      alert_action;
-  // Called after an alert is closed; JSON is the alert.
-  std::function<void(const nlohmann::json& alert)> on_alert_closed;
   // BLE devices heard but not commissioned (the BLE module), as JSON array.
   std::function<nlohmann::json()> discovered_sensors;
 
@@ -107,6 +96,10 @@ void register_ble_api(Router& router, ApiContext& ctx, ble::BleService& svc);
 // Pushes accepted readings to the EventHub as "reading" events (one per
 // sensor and timestamp). Install with Ingest::on_readings.
 void publish_readings(EventHub& hub, std::span<const AcceptedReading> readings);
+// Pushes an alert change to the EventHub as an "alert" event (the alert as
+// GET /api/v1/alerts/{id} shows it, without the names, plus "event").
+// Install with AlertService::on_event.
+void publish_alert(EventHub& hub, const alerts::Alert& alert, const std::string& event);
 // The OpenAPI 3 document describing the routes register_api adds.
 const nlohmann::json& openapi_document();
 

@@ -1,37 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Alerts (list, acknowledge, mute, close with Monitron close-out codes, CSV
-// export), measurements and spectra.
+// export), measurements and spectra. Alerts change only through
+// alerts::AlertService (the owner of the alerts table); this file reads the
+// table for listings, joined with the asset and position names.
 #include <algorithm>
-#include <array>
 #include <string_view>
 
+#include "alerts/alerts.h"
+#include "alerts/codes.h"
+#include "analytics/pipeline.h"
 #include "http/api_internal.h"
 
 namespace vigil::http::detail {
 namespace {
 
-constexpr std::array<std::string_view, 14> kFailureModes = {
-    "NO_ISSUE", "BLOCKAGE", "CAVITATION", "CORROSION", "DEPOSIT", "IMBALANCE", "LUBRICATION",
-    "MISALIGNMENT", "RESONANCE", "ROTATING_LOOSENESS", "STRUCTURAL_LOOSENESS", "TRANSMITTED_FAULT", "OTHER",
-    "UNDETERMINED"};
-constexpr std::array<std::string_view, 9> kFailureCauses = {"ADMINISTRATION", "DESIGN", "FABRICATION",
-                                                            "MAINTENANCE", "OPERATION", "QUALITY",
-                                                            "WEAR", "OTHER", "UNDETERMINED"};
-constexpr std::array<std::string_view, 8> kActions = {"ADJUST", "CLEAN", "LUBRICATE", "MODIFY",
-                                                      "NO_ACTION", "OVERHAUL", "REPLACE", "OTHER"};
-constexpr std::array<std::string_view, 3> kModels = {"vibrationISO", "vibrationML", "temperatureML"};
-
-template <std::size_t N>
-bool member(const std::array<std::string_view, N>& a, const std::string& v) {
-  return std::find(a.begin(), a.end(), v) != a.end();
-}
-template <std::size_t N>
-json to_json(const std::array<std::string_view, N>& a) {
-  json j = json::array();
-  for (auto v : a) j.push_back(std::string(v));
-  return j;
-}
+json to_json(const std::vector<std::string>& v) { return json(v); }
 
 constexpr const char* kAlertColumns =
     "a.id, a.asset_id, a.position_id, a.model, a.severity, a.status, a.opened_at, a.updated_at, a.closed_at, "
@@ -102,120 +86,63 @@ std::string csv_value(const json& v) {
   return v.dump();
 }
 
-// Status transitions: open → acknowledged → closed; open/acknowledged ⇄ muted.
+// An AlertService error as a problem: 404 unknown alert, 409 closed (or,
+// for unmute, not muted), 422 an unknown close-out code, feedback or model.
+Response alert_problem(ApiContext& ctx, Id id, const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument: return problem(422, "bad_code", st.message());
+    case Status::Code::kFailedPrecondition: {
+      auto a = ctx.alerts->get(id);
+      if (a && a->status == "closed") return problem(409, "alert_closed", st.message());
+      return problem(409, "conflict", st.message());
+    }
+    default: return from_status(st);
+  }
+}
+
+// Status transitions through the alert service: open → acknowledged →
+// closed; open/acknowledged → muted → open (unmute).
 Response transition(ApiContext& ctx, const Request& req, const auth::Principal& who, const std::string& action) {
   auto id = to_int(req.params.at("id"));
   if (!id) return problem(400, "invalid_argument", "alert id must be an integer");
+  if (!ctx.alerts) return problem(503, "unavailable", "the alert service is not running");
   json body = json::object();
   if (!req.body.empty()) {
     auto b = json_body(req);
     if (auto* r = std::get_if<Response>(&b)) return *r;
     body = std::get<json>(b);
   }
-  const TimestampMs now = ctx.clock->now_ms();
-  std::string new_status;
-  json closeout;
-  if (action == "acknowledge") new_status = "acknowledged";
-  else if (action == "mute") new_status = "muted";
-  else if (action == "unmute") new_status = "open";
-  else if (action == "close") {
-    new_status = "closed";
-    std::string mode, cause, act, notes, feedback = "confirmed";
+  Status st;
+  if (action == "close") {
+    alerts::Closure c;
+    c.actor = who.name;
     const std::pair<const char*, std::string*> fields[] = {
-        {"failure_mode", &mode}, {"failure_cause", &cause}, {"action_taken", &act}};
+        {"failure_mode", &c.failure_mode}, {"failure_cause", &c.failure_cause}, {"action_taken", &c.action_taken}};
     for (const auto& [key, out] : fields) {
       if (auto e = get_string(body, key, *out, true)) return *e;
     }
-    if (auto e = get_string(body, "notes", notes, false)) return *e;
-    if (auto e = get_string(body, "feedback", feedback, false)) return *e;
-    if (!member(kFailureModes, mode)) return problem(422, "bad_code", "unknown failure_mode '" + mode + "'");
-    if (!member(kFailureCauses, cause)) return problem(422, "bad_code", "unknown failure_cause '" + cause + "'");
-    if (!member(kActions, act)) return problem(422, "bad_code", "unknown action_taken '" + act + "'");
-    if (feedback != "confirmed" && feedback != "false_alarm" && feedback != "unsure")
-      return problem(422, "bad_field", "feedback must be confirmed, false_alarm or unsure");
-    json models = json::array();
+    if (auto e = get_string(body, "notes", c.notes, false)) return *e;
+    if (auto e = get_string(body, "feedback", c.feedback, false)) return *e;
     if (body.contains("models")) {
       if (!body["models"].is_array()) return problem(422, "bad_field", "models must be an array");
       for (auto& m : body["models"]) {
-        if (!m.is_string() || !member(kModels, m.get<std::string>()))
-          return problem(422, "bad_code", "models may hold vibrationISO, vibrationML, temperatureML");
-        models.push_back(m);
+        if (!m.is_string()) return problem(422, "bad_field", "models must be an array of model names");
+        c.models.push_back(m.get<std::string>());
       }
     }
-    closeout = {{"failure_mode", mode}, {"failure_cause", cause}, {"action_taken", act},
-                {"notes", notes},       {"feedback", feedback},   {"models", models}};
+    st = ctx.alerts->close(*id, c);
   } else {
-    return problem(404, "not_found", "unknown action");
-  }
-  std::string note;
-  if (action != "close") {
+    std::string note;
     if (auto e = get_string(body, "note", note, false)) return *e;
+    if (action == "acknowledge") st = ctx.alerts->acknowledge(*id, who.name, note);
+    else if (action == "mute") st = ctx.alerts->mute(*id, who.name, note);
+    else if (action == "unmute") st = ctx.alerts->unmute(*id, who.name, note);
+    else return problem(404, "not_found", "unknown action");
   }
-  std::string old_status;
-  if (ctx.alert_action) {
-    json payload = closeout;
-    if (action == "close") {
-      // The notes column keeps the structured extras next to the free text.
-      payload["notes"] = json{{"text", closeout["notes"]}, {"feedback", closeout["feedback"]},
-                              {"models", closeout["models"]}}.dump();
-    }
-    if (auto handled = ctx.alert_action(*id, action, payload, who.name)) {
-      if (!handled->ok()) {
-        if (handled->code() == Status::Code::kInvalidArgument) return problem(409, "alert_closed", handled->message());
-        return from_status(*handled);
-      }
-      auto alert = load_alert(*ctx.store, *id);
-      if (!alert) return from_status(alert.status());
-      json j = alert->value_or(json::object());
-      if (ctx.events) ctx.events->publish("alert", json_text(j));
-      if (action == "close" && ctx.on_alert_closed) ctx.on_alert_closed(j);
-      return ok(j);
-    }
-  }
-  auto st = ctx.store->write_txn([&](sql::Db& db) -> Status {
-    auto q = db.prepare("SELECT status FROM alerts WHERE id = ?");
-    if (!q) return q.status();
-    (*q)->bind(1, *id);
-    auto row = (*q)->step();
-    if (!row) return row.status();
-    if (!*row) {
-      (*q)->reset();
-      return Status::NotFound("no alert with id " + std::to_string(*id));
-    }
-    old_status = (*q)->text(0);
-    (*q)->reset();
-    if (old_status == "closed") return Status::AlreadyExists("alert " + std::to_string(*id) + " is already closed");
-    if (action == "close") {
-      auto u = db.prepare(
-          "UPDATE alerts SET status = 'closed', updated_at = ?, closed_at = ?, failure_mode = ?, failure_cause = ?, "
-          "action_taken = ?, closed_by = ?, notes = ? WHERE id = ?");
-      if (!u) return u.status();
-      VIGIL_RETURN_IF_ERROR((*u)->bind(1, now).bind(2, now).bind(3, closeout["failure_mode"].get<std::string>())
-                                .bind(4, closeout["failure_cause"].get<std::string>())
-                                .bind(5, closeout["action_taken"].get<std::string>()).bind(6, who.name)
-                                .bind(7, json{{"text", closeout["notes"]}, {"feedback", closeout["feedback"]},
-                                              {"models", closeout["models"]}}.dump())
-                                .bind(8, *id).run());
-    } else {
-      auto u = db.prepare("UPDATE alerts SET status = ?, updated_at = ? WHERE id = ?");
-      if (!u) return u.status();
-      VIGIL_RETURN_IF_ERROR((*u)->bind(1, new_status).bind(2, now).bind(3, *id).run());
-    }
-    auto a = db.prepare("INSERT INTO audit_log(ts, actor, action, target, detail) VALUES(?, ?, ?, ?, ?)");
-    if (!a) return a.status();
-    return (*a)->bind(1, SystemClock::instance().now_ms()).bind(2, who.name).bind(3, "alert." + action)
-        .bind(4, std::to_string(*id)).bind(5, action == "close" ? closeout.dump() : note).run();
-  });
-  if (!st.ok()) {
-    if (st.code() == Status::Code::kAlreadyExists) return problem(409, "alert_closed", st.message());
-    return from_status(st);
-  }
+  if (!st.ok()) return alert_problem(ctx, *id, st);
   auto alert = load_alert(*ctx.store, *id);
   if (!alert) return from_status(alert.status());
-  json j = alert->value_or(json::object());
-  if (ctx.events) ctx.events->publish("alert", json_text(j));
-  if (action == "close" && ctx.on_alert_closed) ctx.on_alert_closed(j);
-  return ok(j);
+  return ok(alert->value_or(json::object()));
 }
 
 }  // namespace
@@ -223,10 +150,11 @@ Response transition(ApiContext& ctx, const Request& req, const auth::Principal& 
 void register_alerts(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/v1/closeout-codes", [&ctx](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
-    return ok({{"failure_mode", to_json(kFailureModes)},
-               {"failure_cause", to_json(kFailureCauses)},
-               {"action_taken", to_json(kActions)},
-               {"models", to_json(kModels)}});
+    return ok({{"failure_mode", to_json(alerts::failure_modes())},
+               {"failure_cause", to_json(alerts::failure_causes())},
+               {"action_taken", to_json(alerts::actions_taken())},
+               {"models", to_json(alerts::model_names())},
+               {"feedback", to_json(alerts::feedback_values())}});
   });
 
   // Filters: status (open|acknowledged|muted|closed|active), asset_id,
@@ -374,18 +302,47 @@ void register_alerts(Router& router, ApiContext& ctx) {
       limit = *x;
     }
     json arr = json::array();
-    if (ctx.spectra) {
-      auto sp = ctx.spectra(*id, kind, static_cast<int>(limit));
-      if (!sp) return from_status(sp.status());
-      for (const auto& s : *sp) {
-        json bins = json::array();
-        for (float b : s.bins) bins.push_back(std::round(static_cast<double>(b) * 1e6) / 1e6);
-        arr.push_back({{"measurement_id", s.measurement_id}, {"ts", s.ts}, {"time", iso8601(s.ts)},
-                       {"kind", s.kind}, {"df_hz", s.df_hz}, {"bins", bins}});
-      }
+    auto sp = analytics::recent_spectra(*ctx.store, *id, kind, static_cast<int>(limit));
+    if (!sp) return from_status(sp.status());
+    for (const auto& s : *sp) {
+      json bins = json::array();
+      for (float b : s.bins) bins.push_back(std::round(static_cast<double>(b) * 1e6) / 1e6);
+      arr.push_back({{"measurement_id", s.measurement_id}, {"ts", s.ts}, {"time", iso8601(s.ts)},
+                     {"kind", s.kind}, {"df_hz", s.df_hz}, {"bins", bins}});
     }
     return ok(arr);
   });
 }
 
 }  // namespace vigil::http::detail
+
+namespace vigil::http {
+
+void publish_alert(EventHub& hub, const alerts::Alert& a, const std::string& event) {
+  using detail::json;
+  auto opt = [](const std::optional<Id>& v) { return v ? json(*v) : json(nullptr); };
+  auto text = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  json notes = json::object();
+  if (a.status == "closed") notes = {{"text", a.notes}, {"feedback", a.feedback}, {"models", a.models}};
+  json j = {{"event", event},
+            {"id", a.id},
+            {"asset_id", opt(a.asset_id)},
+            {"position_id", opt(a.position_id)},
+            {"model", a.model},
+            {"severity", a.severity},
+            {"status", a.status},
+            {"opened_at", iso8601(a.opened_at)},
+            {"updated_at", iso8601(a.updated_at)},
+            {"closed_at", a.closed_at ? json(iso8601(*a.closed_at)) : json(nullptr)},
+            {"title", a.title},
+            {"explanation", a.explanation},
+            {"measurement_id", opt(a.measurement_id)},
+            {"failure_mode", text(a.failure_mode)},
+            {"failure_cause", text(a.failure_cause)},
+            {"action_taken", text(a.action_taken)},
+            {"closed_by", text(a.closed_by)},
+            {"notes", notes}};
+  hub.publish("alert", detail::json_text(j));
+}
+
+}  // namespace vigil::http

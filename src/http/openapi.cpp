@@ -198,8 +198,8 @@ json schemas() {
                     {"position_name", str()}},
                    {"id", "model", "severity", "status", "opened_at", "updated_at", "title", "explanation"});
   s["CloseoutCodes"] = obj({{"failure_mode", arr(str())}, {"failure_cause", arr(str())},
-                            {"action_taken", arr(str())}, {"models", arr(str())}},
-                           {"failure_mode", "failure_cause", "action_taken", "models"});
+                            {"action_taken", arr(str())}, {"models", arr(str())}, {"feedback", arr(str())}},
+                           {"failure_mode", "failure_cause", "action_taken", "models", "feedback"});
   s["Measurement"] = obj({{"id", integer()}, {"position_id", integer()}, {"ts", integer()}, {"time", str()},
                           {"features", {{"type", "object"}}}, {"score", nullable(number())}, {"state", state()},
                           {"explanation", str()}, {"waveform_id", nullable(integer())}},
@@ -290,7 +290,7 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/sensors/{id}/health", "BLE health of one sensor: last seen, RSSI, battery, frames accepted and rejected by reason (BLE enabled)", "viewer", ref("SensorHealth"), 200, nullptr, "application/json", "ble"},
       {"GET", "/api/v1/ble/health", "BLE scanner status and every commissioned sensor's health (BLE enabled)", "viewer", ref("BleHealth"), 200, nullptr, "application/json", "ble"},
       {"GET", "/api/v1/events", "Server-Sent Events: reading, state, alert", "viewer", str(), 200, nullptr, "text/event-stream"},
-      {"GET", "/api/v1/closeout-codes", "Failure mode, cause, action and model code lists", "viewer", ref("CloseoutCodes")},
+      {"GET", "/api/v1/closeout-codes", "Failure mode, cause, action, model and feedback code lists", "viewer", ref("CloseoutCodes")},
       {"GET", "/api/v1/alerts", "Alerts (filters: status, severity, asset_id, position_id, since, limit; format=csv)", "viewer", arr(ref("Alert"))},
       {"GET", "/api/v1/alerts/{id}", "One alert", "viewer", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/acknowledge", "Acknowledge (maintenance planned)", "technician", ref("Alert")},

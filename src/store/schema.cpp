@@ -5,7 +5,10 @@ namespace vigil::store_detail {
 
 const std::vector<std::string>& core_migrations() {
   static const std::vector<std::string> kMigrations = {
-      // v1: the plant, time series, measurements, waveforms, states, alerts, audit.
+      // v1: the plant, time series, measurements, waveforms, audit.
+      // (Until the modules took them over, v1 also created health_states
+      // and alerts; now the analytics and alerts migrations create them, IF
+      // NOT EXISTS, so databases that got them here keep working.)
       R"sql(
 CREATE TABLE sites(
   id INTEGER PRIMARY KEY,
@@ -79,34 +82,6 @@ CREATE TABLE measurements(
   explanation TEXT NOT NULL DEFAULT '',
   waveform_id INTEGER);
 CREATE INDEX measurements_position_ts ON measurements(position_id, ts);
-CREATE TABLE health_states(
-  id INTEGER PRIMARY KEY,
-  scope TEXT NOT NULL CHECK (scope IN ('position','asset')),
-  scope_id INTEGER NOT NULL,
-  model TEXT NOT NULL,
-  ts INTEGER NOT NULL,
-  pointwise TEXT NOT NULL,
-  persistent TEXT NOT NULL);
-CREATE INDEX health_states_scope ON health_states(scope, scope_id, model, ts);
-CREATE TABLE alerts(
-  id INTEGER PRIMARY KEY,
-  asset_id INTEGER,
-  position_id INTEGER,
-  model TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  status TEXT NOT NULL,
-  opened_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  closed_at INTEGER,
-  title TEXT NOT NULL,
-  explanation TEXT NOT NULL DEFAULT '',
-  measurement_id INTEGER,
-  failure_mode TEXT,
-  failure_cause TEXT,
-  action_taken TEXT,
-  closed_by TEXT,
-  notes TEXT);
-CREATE INDEX alerts_status ON alerts(status, opened_at);
 CREATE TABLE audit_log(
   id INTEGER PRIMARY KEY,
   ts INTEGER NOT NULL,

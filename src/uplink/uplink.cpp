@@ -63,6 +63,13 @@ Result<std::unique_ptr<Uplink>> Uplink::create(UplinkOptions options, std::uniqu
     self->post([self, topic, payload] { self->on_command(topic, payload); });
   };
   u->transport_->set_handlers(std::move(h));
+  // Every alert change (opened, escalated, updated, acknowledged, muted,
+  // unmuted, closed) goes up as an alert event, whoever made it.
+  if (alerts)
+    alerts->on_event([self](const alerts::Alert& a, const std::string& event, const std::string& actor) {
+      auto st = self->alert_event(a, event, actor);
+      if (!st.ok()) spdlog::warn("uplink: alert {} {}: {}", a.id, event, st.ToString());
+    });
   return u;
 }
 
@@ -89,13 +96,6 @@ Result<std::unique_ptr<Uplink>> Uplink::from_config(const UplinkConfig& c, const
   o.broker = c.host + ":" + std::to_string(c.port);
   o.protocol = c.protocol;
   return create(std::move(o), std::move(*tr), store, clock, pipeline, alerts);
-}
-
-void Uplink::alert_action_done(Id alert_id, const std::string& action, const std::string& actor) {
-  const char* ev = action == "acknowledge" ? "acknowledged" : action == "mute" ? "muted" : action == "close" ? "closed" : nullptr;
-  if (!ev) return;
-  auto s = alert_event(alert_id, ev, actor);
-  if (!s.ok()) spdlog::warn("uplink: alert {} {}: {}", alert_id, ev, s.ToString());
 }
 
 Uplink::~Uplink() {
@@ -290,21 +290,8 @@ Status Uplink::alert_event(Id alert_id, const std::string& event, const std::str
 }
 
 Status Uplink::state_change(const analytics::StateChange& c) {
-  VIGIL_RETURN_IF_ERROR(enqueue(Kind::kState, state_data(c)));
-  const bool bad = c.persistent == HealthState::kWarning || c.persistent == HealthState::kAlarm;
-  if (!alerts_ || !bad) return Status::Ok();
-  // The AlertService observed this change first: an alert touched at this
-  // change's time was opened (or escalated) by it.
-  alerts::AlertFilter f;
-  f.status = "active";
-  f.position_id = c.position_id;
-  f.model = c.model;
-  f.limit = 1;
-  auto l = alerts_->list(f);
-  if (!l) return l.status();
-  if (l->empty() || l->front().updated_at != c.ts) return Status::Ok();
-  const auto& a = l->front();
-  return alert_event(a, a.opened_at == c.ts ? "opened" : "escalated", "analytics");
+  // The alerts it opens or escalates arrive through the AlertService's events.
+  return enqueue(Kind::kState, state_data(c));
 }
 
 void Uplink::attach(analytics::Pipeline& pipeline) {
@@ -413,8 +400,7 @@ Status Uplink::execute(const Command& c, const std::string& actor, json& result)
   if (c.name == "ack") {
     if (!alerts_) return Status::Unavailable("no alert service (analytics disabled)");
     Id id = c.args["alert_id"].get<Id>();
-    VIGIL_RETURN_IF_ERROR(alerts_->acknowledge(id, actor));
-    return alert_event(id, "acknowledged", actor);
+    return alerts_->acknowledge(id, actor);  // the "acknowledged" event follows from the AlertService
   }
   if (c.name == "threshold") {
     analytics::ZoneLimits l{c.args["ab"].get<double>(), c.args["bc"].get<double>(), c.args["cd"].get<double>()};

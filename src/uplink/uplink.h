@@ -75,7 +75,10 @@ class Uplink {
   // Opens the outbox (migrations, which also move zone limits older vigils
   // kept in uplink_kv to the store's machine classes) and re-applies the
   // stored user machine classes, those set by earlier `threshold` commands
-  // among them. Store, clock, metrics, pipeline and alerts must outlive it.
+  // among them. With `alerts`, subscribes to its events (AlertService::
+  // on_event): every alert change goes up as an alert event. Store, clock,
+  // metrics and pipeline must outlive it; `alerts` must make no change after
+  // the uplink is destroyed (destroy the AlertService first).
   static Result<std::unique_ptr<Uplink>> create(UplinkOptions options, std::unique_ptr<Transport> transport,
                                                 Store& store, const Clock& clock,
                                                 analytics::Pipeline* pipeline = nullptr,
@@ -95,9 +98,8 @@ class Uplink {
   void start();
   void stop();
 
-  // Observes the pipeline's state changes (state messages, and alert
-  // opened/escalated events when `alerts` was given). Register after the
-  // AlertService's own observer so its alert rows exist.
+  // Observes the pipeline's state changes (state messages; the alerts they
+  // open or escalate arrive through the AlertService's events).
   void attach(analytics::Pipeline& pipeline);
   // Raw readings and waveforms (only if options.send_raw).
   void attach_raw(Ingest& ingest);
@@ -106,8 +108,6 @@ class Uplink {
   Status alert_event(Id alert_id, const std::string& event, const std::string& actor);
   Status alert_event(const alerts::Alert& a, const std::string& event, const std::string& actor);
   Status state_change(const analytics::StateChange& c);
-  // After a successful REST action on an alert: acknowledge | mute | close.
-  void alert_action_done(Id alert_id, const std::string& action, const std::string& actor);
   Status enqueue(Kind kind, const nlohmann::json& data);
   Status summaries(TimestampMs from, TimestampMs to, std::optional<Id> position = std::nullopt);
 
@@ -178,17 +178,5 @@ class Uplink {
     std::int64_t next_attempt_in_ms = 0;
   } snap_;
 };
-
-// Wraps the REST API's alert_action hook so every successful acknowledge,
-// mute or close also goes up as an alert event.
-template <typename F>
-F forward_alert_actions(F inner, Uplink& up) {
-  return [inner = std::move(inner), &up](Id id, const std::string& action, const nlohmann::json& body,
-                                         const std::string& actor) {
-    auto r = inner(id, action, body, actor);
-    if (r && r->ok()) up.alert_action_done(id, action, actor);
-    return r;
-  };
-}
 
 }  // namespace vigil::uplink

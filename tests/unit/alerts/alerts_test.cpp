@@ -45,7 +45,9 @@ TEST_CASE("an alert is opened, escalated, acknowledged, muted and closed, and it
   Id id = 0;
   {
     auto store = open_store(db.file("vigil.db"), clock);
-    AlertService svc(*store, clock);
+    auto service = AlertService::create(*store, clock);
+    REQUIRE(service.ok());
+    AlertService& svc = **service;
     auto r = svc.on_state_change(change(5, "vibrationML", HealthState::kWarning, 1000));
     REQUIRE(r.ok());
     REQUIRE(r->has_value());
@@ -77,8 +79,8 @@ TEST_CASE("an alert is opened, escalated, acknowledged, muted and closed, and it
     CHECK(svc.close(id, bad).code() == Status::Code::kInvalidArgument);
     Closure ok{"LUBRICATION", "WEAR", "LUBRICATE", "tech", "greased"};
     REQUIRE(svc.close(id, ok).ok());
-    CHECK(svc.close(id, ok).code() == Status::Code::kInvalidArgument);  // already closed
-    CHECK(svc.acknowledge(id, "tech").code() == Status::Code::kInvalidArgument);
+    CHECK(svc.close(id, ok).code() == Status::Code::kFailedPrecondition);  // already closed
+    CHECK(svc.acknowledge(id, "tech").code() == Status::Code::kFailedPrecondition);
     CHECK(svc.get(9999).status().code() == Status::Code::kNotFound);
 
     // After closing, a new problem opens a new alert.
@@ -88,7 +90,9 @@ TEST_CASE("an alert is opened, escalated, acknowledged, muted and closed, and it
   }
   // Reopen the file: everything is still there.
   auto store = open_store(db.file("vigil.db"), clock);
-  AlertService svc(*store, clock);
+  auto service = AlertService::create(*store, clock);
+  REQUIRE(service.ok());
+  AlertService& svc = **service;
   auto a = svc.get(id);
   REQUIRE(a.ok());
   CHECK(a->status == "closed");
@@ -145,7 +149,9 @@ TEST_CASE("the pipeline scores waveforms from ingest, stores spectra and states,
   po.analytics.learning_hours = 12;
   auto pipe = analytics::Pipeline::create(*store, po, clock);
   REQUIRE(pipe.ok());
-  AlertService svc(*store, clock);
+  auto service = AlertService::create(*store, clock);
+  REQUIRE(service.ok());
+  AlertService& svc = **service;
   svc.attach(**pipe);
   (*pipe)->attach(ingest);
 

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// A real Store on a temp SQLite file with a small plant, auth and a Router
-// with every API route: what the HTTP unit tests run handlers against. The
-// machine classes are a fixed, read-only list here, so the fixture needs no
-// more than the http module; machine_classes_test.cpp wires the real
+// A real Store on a temp SQLite file with a small plant, auth, the alert
+// service and a Router with every API route: what the HTTP unit tests run
+// handlers against. The tables other modules own exist as in the gateway:
+// the analytics' (health_states, spectra) by their migration, alerts by the
+// AlertService, whose events reach the EventHub. The machine classes are a
+// fixed, read-only list here; machine_classes_test.cpp wires the real
 // registry (analytics::MachineClasses) into ctx.
 #pragma once
 
 #include <filesystem>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
+#include "alerts/alerts.h"
+#include "analytics/pipeline.h"
 #include "auth/auth.h"
 #include "http/api.h"
 #include "http/events.h"
@@ -22,6 +27,7 @@ struct ApiFixture {
   ManualClock clock{1'700'000'000'000};
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<alerts::AlertService> alerts;
   http::EventHub events;
   http::ApiContext ctx;
   http::Router router;
@@ -39,6 +45,11 @@ struct ApiFixture {
     so.clock = &clock;
     store = Store::open(so).value();
     ingest = std::make_unique<Ingest>(*store, clock);
+    if (!analytics::Pipeline::migrate(*store).ok()) throw std::runtime_error("analytics migrations failed");
+    alerts = alerts::AlertService::create(*store, clock).value();
+    alerts->on_event([this](const alerts::Alert& a, const std::string& event, const std::string&) {
+      http::publish_alert(events, a, event);
+    });
     site = *store->upsert_site(Site{0, "Plant", "UTC"});
     Asset a;
     a.site_id = site;
@@ -65,6 +76,7 @@ struct ApiFixture {
     ctx.clock = &clock;
     ctx.gateway_id = "gw";
     ctx.events = &events;
+    ctx.alerts = alerts.get();
     ctx.machine_classes = [this] { return known_classes; };
     if (with_auth) {
       auth::AuthOptions o;
@@ -79,11 +91,14 @@ struct ApiFixture {
   }
   ~ApiFixture() {
     ingest.reset();
+    alerts.reset();
     auth.reset();
     store.reset();
     std::filesystem::remove_all(dir);
   }
 
+  // An alert row as any vigil may have left it (test data: production code
+  // changes alerts only through the AlertService).
   Id add_alert(const std::string& status = "open") {
     Id id = 0;
     (void)store->write_txn([&](sql::Db& db) -> Status {

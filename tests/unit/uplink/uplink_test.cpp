@@ -289,7 +289,10 @@ TEST_CASE("commands are accepted only on the gateway's own command topic and in 
 
 TEST_CASE("an acknowledge command acknowledges the alert, is audited and answered; bad ones are rejected and counted") {
   Rig r;
-  alerts::AlertService as(*r.store, r.clock);
+  auto service = alerts::AlertService::create(*r.store, r.clock);
+  REQUIRE(service.ok());
+  alerts::AlertService& as = **service;
+  r.make(r.options(), &as);  // subscribes to the alert service's events
   analytics::StateChange c;
   c.position_id = 1;
   c.asset_id = 1;
@@ -298,11 +301,11 @@ TEST_CASE("an acknowledge command acknowledges the alert, is audited and answere
   c.persistent = HealthState::kWarning;
   c.previous = HealthState::kHealthy;
   c.explanation = "velocity 5.1 mm/s (zone C)";
+  // The alert service opens an alert: an "opened" alert event; the state
+  // change itself goes up as a state message.
   auto id = as.on_state_change(c);
   REQUIRE(id.ok());
   REQUIRE(id->has_value());
-  r.make(r.options(), &as);
-  // The state change also yields an "opened" alert event.
   REQUIRE(r.up->state_change(c).ok());
   r.up->start();
   REQUIRE(eventually([&] { return r.payloads("alert").size() == 1; }));
@@ -335,6 +338,37 @@ TEST_CASE("an acknowledge command acknowledges the alert, is audited and answere
   CHECK(r.metrics.counter_value("vigil_uplink_commands_total", "result=\"failed\"") == 1);  // no such alert
   CHECK(r.up->status()["commands"]["rejected"] == 2);
   REQUIRE(eventually([&] { return r.payloads("reply").size() == 3; }));  // c-2 (rejected) and c-4 (failed) answered
+}
+
+TEST_CASE("every alert change the alert service makes goes up as an alert event, sensor alerts and REST actions too") {
+  Rig r;
+  auto service = alerts::AlertService::create(*r.store, r.clock);
+  REQUIRE(service.ok());
+  alerts::AlertService& as = **service;
+  r.make(r.options(), &as);
+  alerts::ExternalAlert e;
+  e.source = "sensor:AA:BB:CC:DD:EE:01";
+  e.kind = "battery_low";
+  e.model = alerts::kSensorHealthModel;
+  e.severity = "warning";
+  e.title = "Sensor AA:BB:CC:DD:EE:01: battery low";
+  e.explanation = "18 %";
+  auto id = as.raise(e);
+  REQUIRE(id.ok());
+  e.explanation = "12 %";
+  REQUIRE(as.raise(e).ok());
+  REQUIRE(as.mute(*id, "alice").ok());
+  r.up->start();
+  REQUIRE(eventually([&] { return r.payloads("alert").size() == 3; }));
+  auto a = r.payloads("alert");
+  CHECK(a[0]["data"]["event"] == "opened");
+  CHECK(a[0]["data"]["model"] == "sensorHealth");
+  CHECK(a[0]["data"]["actor"] == "sensor:AA:BB:CC:DD:EE:01");
+  CHECK(a[1]["data"]["event"] == "updated");
+  CHECK(a[1]["data"]["explanation"] == "12 %");
+  CHECK(a[2]["data"]["event"] == "muted");
+  CHECK(a[2]["data"]["actor"] == "alice");
+  for (auto& m : a) CHECK(m["data"]["alert_id"] == *id);
 }
 
 TEST_CASE("a threshold command changes the machine class's zone limits and persists them") {
