@@ -363,14 +363,23 @@ Result<std::optional<Waveform>> Store::latest_waveform(Id position_id) {
 }
 
 Result<Id> Store::put_measurement(const Measurement& m) {
-  return upsert_returning(
-      impl_->write_mu, *impl_->writer,
+  std::lock_guard lk(impl_->write_mu);
+  return put_measurement(*impl_->writer, m);
+}
+
+Result<Id> Store::put_measurement(sql::Db& db, const Measurement& m) {
+  auto q = db.prepare(
       "INSERT INTO measurements(position_id, ts, features, score, state, explanation, waveform_id) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id",
-      [&](sql::Stmt& q) {
-        q.bind(1, m.position_id).bind(2, m.ts).bind(3, m.features_json).bind(4, m.score);
-        q.bind(5, to_string(m.state)).bind(6, m.explanation).bind(7, m.waveform_id);
-      });
+      "VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id");
+  if (!q) return q.status();
+  (*q)->bind(1, m.position_id).bind(2, m.ts).bind(3, m.features_json).bind(4, m.score);
+  (*q)->bind(5, to_string(m.state)).bind(6, m.explanation).bind(7, m.waveform_id);
+  auto r = (*q)->step();
+  if (!r) return r.status();
+  if (!*r) return Status::Internal("measurement insert returned no row");
+  Id id = (*q)->i64(0);
+  (*q)->reset();
+  return id;
 }
 
 Result<std::vector<Measurement>> Store::measurements(Id position_id, TimestampMs from, TimestampMs to,

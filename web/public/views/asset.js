@@ -4,7 +4,7 @@
 // the position's models have learned) that zoom and pan together and
 // fetch downsampled buckets for the visible range; the latest spectrum and
 // envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
-import { api, h, fmt, metricLabel, metricUnit } from '../api.js';
+import { api, h, fmt, metricLabel, metricUnit, toast } from '../api.js';
 import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
@@ -65,8 +65,22 @@ export async function renderAsset(main, app, id) {
     const byMetric = Object.fromEntries(series.map((s) => [s.metric, s]));
     const trends = h('div.charts');
     const explain = h('div.explain');
+    // What the position learned survives restarts; it learns again only when
+    // asked (here, technicians and admins), after maintenance, or when the
+    // machine's speed, bearing or band changes.
+    const relearn = app.can && app.can('technician') ? h('button.relearn', {
+      title: 'Forget what this position has learned and learn its normal behaviour again from the next measurements',
+      onclick: async () => {
+        if (!confirm(`Re-learn ${position.name}? Its learned baselines are forgotten; it reads "initializing" until it has learned again.`)) return;
+        try {
+          await api(`/positions/${position.id}/relearn`, { method: 'POST' });
+          toast(`${position.name} learns again`);
+          setTimeout(show, 500);
+        } catch (e) { toast(e.message, true); }
+      },
+    }, 'Re-learn') : null;
     body.replaceChildren(
-      health && health.models.length ? h('div.models', health.models.map((m) => h('span.pill.state-' + m.persistent, `${m.model}: ${m.persistent}`))) : null,
+      health && health.models.length ? h('div.models', health.models.map((m) => h('span.pill.state-' + m.persistent, `${m.model}: ${m.persistent}`)), relearn) : null,
       explain,
       h('div.chart-tools', rangeBtns, h('span.muted', 'Scroll or pinch to zoom, drag to pan, double-click to reset.'),
         h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0] || {}).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV')),
