@@ -213,6 +213,10 @@ class Store {
                                                 int limit = 1000);
   Status audit(const std::string& actor, const std::string& action, const std::string& target,
                const std::string& detail);
+  // The same row written on `db` inside write_txn, atomic with the change it
+  // records (auth: a user deleted and its audit row commit together).
+  static Status audit(sql::Db& db, TimestampMs ts, const std::string& actor, const std::string& action,
+                      const std::string& target, const std::string& detail);
   Result<std::vector<AuditEntry>> audit_log(int limit = 100);
 
   // ---- extension points for modules that own their own tables ----

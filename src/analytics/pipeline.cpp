@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <nlohmann/json.hpp>
 
 #include <spdlog/spdlog.h>
+
+#include "analytics/learned_state.h"
 
 namespace vigil::analytics {
 
@@ -49,10 +52,21 @@ struct Pipeline::PositionCtx {
   int generation = -1;
   bool has_waveform = false;
   bool band_fallback_logged = false;  // the asset's envelope band did not fit (once per machine)
+  PositionStateLog state_log;         // the analyzer's persisted learned state (learned_state.h)
 };
 
 namespace {
 std::atomic<int> g_generation{0};
+
+MachineInfo machine_of(const Asset& a) {
+  MachineInfo m;
+  m.machine_class = a.machine_class;
+  m.shaft_rpm = a.shaft_rpm;
+  m.bearing = a.bearing;
+  m.envelope_lo_hz = a.envelope_lo_hz;
+  m.envelope_hi_hz = a.envelope_hi_hz;
+  return m;
+}
 
 bool is_vibration_metric(const std::string& n) {
   return n == "velocity_rms_mm_s" || n == "accel_rms_g" || n == "accel_peak_g" || n == "crest_factor" ||
@@ -106,7 +120,9 @@ CREATE TABLE IF NOT EXISTS health_states(
   pointwise TEXT NOT NULL,
   persistent TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS health_states_scope ON health_states(scope, scope_id, model, ts);
-)sql"});
+)sql",
+                                     // v3: learned state (learned_state.h, docs/analytics.md "Learned state").
+                                     kLearnedStateSchema});
 }
 
 Pipeline::Pipeline(Store& store, PipelineOptions options, const Clock& clock, MetricsRegistry& metrics)
@@ -114,6 +130,8 @@ Pipeline::Pipeline(Store& store, PipelineOptions options, const Clock& clock, Me
   processed_ = metrics.counter("vigil_analytics_processed_total", "Measurements scored by the analytics");
   dropped_ = metrics.counter("vigil_analytics_dropped_total", "Analytics jobs dropped on a full queue");
   errors_ = metrics.counter("vigil_analytics_errors_total", "Analytics jobs that failed to persist");
+  state_rejected_ = metrics.counter("vigil_analytics_state_rejected_total",
+                                    "Saved learned states that could not be restored at start (the position learns again)");
   const int n = std::max(1, opt_.threads);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
@@ -126,7 +144,81 @@ Pipeline::Pipeline(Store& store, PipelineOptions options, const Clock& clock, Me
 Result<std::unique_ptr<Pipeline>> Pipeline::create(Store& store, PipelineOptions options, const Clock& clock,
                                                    MetricsRegistry& metrics) {
   VIGIL_RETURN_IF_ERROR(migrate(store).Annotate("analytics"));
-  return std::unique_ptr<Pipeline>(new Pipeline(store, std::move(options), clock, metrics));
+  std::unique_ptr<Pipeline> p(new Pipeline(store, std::move(options), clock, metrics));
+  // What the positions learned before: a failure to read it is no reason not
+  // to start (they learn again), but it is said.
+  if (auto st = p->restore(); !st.ok())
+    spdlog::error("analytics: the saved learned state could not be read; every position learns again: {}",
+                  st.ToString());
+  return p;
+}
+
+Status Pipeline::restore() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int gen = g_generation.load();
+  std::vector<SavedState> saved;
+  VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
+    auto r = read_learned_state(db);
+    if (!r) return r.status();
+    saved = std::move(*r);
+    return Status::Ok();
+  }));
+  if (saved.empty()) return Status::Ok();
+  auto positions = store_.positions();
+  if (!positions) return positions.status();
+  auto assets = store_.assets();
+  if (!assets) return assets.status();
+  std::map<Id, Id> asset_of;
+  for (const auto& pos : *positions) asset_of[pos.id] = pos.asset_id;
+  std::map<Id, MachineInfo> machines;
+  for (const auto& a : *assets) machines[a.id] = machine_of(a);
+  std::size_t restored = 0, rejected = 0, replayed = 0;
+  for (auto& s : saved) {
+    auto pos = asset_of.find(s.key);
+    if (pos == asset_of.end()) {
+      spdlog::info("analytics: saved learned state of position {} ignored: there is no such position", s.key);
+      continue;
+    }
+    auto m = machines.find(pos->second);
+    const MachineInfo machine = m == machines.end() ? MachineInfo{} : m->second;
+    if (auto st = measurements_after(store_, s); !st.ok()) return st;  // the journal's measurement rows
+    auto r = restore_position(s, machine, opt_.analytics);
+    if (!r) {
+      state_rejected_->inc();
+      ++rejected;
+      spdlog::warn("analytics: position {} learns again: its saved learned state cannot be restored: {}", s.key,
+                   r.status().message());
+      continue;
+    }
+    auto c = std::make_unique<PositionCtx>();
+    c->position_id = s.key;
+    c->asset_id = pos->second;
+    c->machine = machine;
+    c->generation = gen;
+    c->has_waveform = r->has_waveform;
+    c->state_log = PositionStateLog(s.key, PositionStateLog::kSnapshotEvery, true);
+    c->state_log.resume(*r);
+    c->analyzer = std::move(r->analyzer);
+    {
+      std::lock_guard lk(state_mu_);
+      asset_of_[s.key] = c->asset_id;
+      auto& mine = state_[s.key];
+      for (const auto& st : c->analyzer->states())
+        mine[st.model] = ModelHealth{st.model, st.pointwise, st.persistent, st.since, st.learning};
+      bands_[s.key] = c->analyzer->baseline_bands(kBaselineBandSigma);
+    }
+    {
+      std::lock_guard lk(ctx_mu_);
+      ctx_[s.key] = std::move(c);
+    }
+    ++restored;
+    replayed += static_cast<std::size_t>(r->journal_entries);
+  }
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  spdlog::info("analytics: restored the learned state of {} position(s) in {:.0f} ms ({} journal entries "
+               "replayed){}", restored, ms, replayed,
+               rejected ? ", " + std::to_string(rejected) + " could not be restored (see above)" : std::string());
+  return Status::Ok();
 }
 
 Pipeline::~Pipeline() {
@@ -188,11 +280,43 @@ void Pipeline::feedback(Id position_id, const std::string& model, Feedback kind,
   enqueue(position_id, [this, position_id, model, kind, since] {
     PositionCtx* p = ctx(position_id);
     if (!p || !p->analyzer) return;
+    const TimestampMs now = clock_.now_ms();
     if (kind == Feedback::kAbsorb) p->analyzer->absorb_since(model, since);
-    else p->analyzer->rebaseline(model);
+    else p->analyzer->rebaseline(model, now);
     spdlog::info("analytics: position {} model '{}' {}", position_id, model.empty() ? "*" : model,
               kind == Feedback::kAbsorb ? "absorbed feedback as normal" : "re-baselines");
+    after_feedback(*p, now);
   });
+}
+
+Status Pipeline::relearn(Id position_id) {
+  const bool queued = enqueue(position_id, [this, position_id] {
+    PositionCtx* p = ctx(position_id);
+    if (!p || !p->analyzer) return;
+    const TimestampMs now = clock_.now_ms();
+    p->analyzer->rebaseline("", now);
+    spdlog::info("analytics: position {} learns again (a user asked)", position_id);
+    after_feedback(*p, now);
+  });
+  if (!queued) return Status::Unavailable("the analytics queue of position " + std::to_string(position_id) + " is full");
+  return Status::Ok();
+}
+
+void Pipeline::after_feedback(PositionCtx& p, TimestampMs ts) {
+  // The analyzer changed outside the journal: save it whole now.
+  auto st = store_.write_txn([&](sql::Db& db) -> Status {
+    return p.state_log.write_snapshot(db, *p.analyzer, p.has_waveform);
+  });
+  if (!st.ok()) {
+    p.state_log.invalidate();
+    errors_->inc();
+    spdlog::warn("analytics: learned state of position {}: {}", p.position_id, st.ToString());
+  }
+  // Re-learning models read initializing from now (health_states, observers).
+  Assessment a;
+  a.ts = ts;
+  a.models = p.analyzer->states();
+  record(p, a, std::nullopt);
 }
 
 void Pipeline::invalidate_machines() { g_generation.fetch_add(1); }
@@ -220,13 +344,7 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
   for (auto& pos : *positions) {
     if (pos.id != position_id) continue;
     p->asset_id = pos.asset_id;
-    if (auto a = store_.asset(pos.asset_id)) {
-      m.machine_class = a->machine_class;
-      m.shaft_rpm = a->shaft_rpm;
-      m.bearing = a->bearing;
-      m.envelope_lo_hz = a->envelope_lo_hz;
-      m.envelope_hi_hz = a->envelope_hi_hz;
-    }
+    if (auto a = store_.asset(pos.asset_id)) m = machine_of(*a);
   }
   // A new speed, bearing or envelope band changes the features themselves:
   // the position starts afresh and learns again. A new class only moves the
@@ -234,10 +352,14 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
   MachineInfo same_class = m;
   same_class.machine_class = p->machine.machine_class;
   if (!p->analyzer || !(same_class == p->machine)) {
+    if (p->analyzer) spdlog::info("analytics: position {}: the machine's speed, bearing or envelope band changed; "
+                                  "it learns again", position_id);
     p->analyzer = std::make_unique<PositionAnalyzer>(m, opt_.analytics);
     p->band_fallback_logged = false;
+    p->state_log = PositionStateLog(position_id, PositionStateLog::kSnapshotEvery, true);  // replaces the saved state
   } else {
     p->analyzer->set_machine_class(m.machine_class);
+    p->state_log.invalidate();  // new zone limits: snapshot rather than replay under them
   }
   p->machine = m;
   p->generation = gen;
@@ -252,6 +374,7 @@ Pipeline::PositionCtx* Pipeline::ctx(Id position_id) {
 void Pipeline::run_waveform(const Waveform& w) {
   PositionCtx* p = ctx(w.position_id);
   if (!p) return;
+  if (!p->has_waveform) p->state_log.invalidate();  // the snapshot keeps the flag
   p->has_waveform = true;
   const int axes = std::max(1, w.axes);
   const std::size_t n = w.samples.size() / static_cast<std::size_t>(axes);
@@ -286,22 +409,21 @@ void Pipeline::run_waveform(const Waveform& w) {
     }
   }
   Assessment a = p->analyzer->assess_vibration(w.ts, merged);
-  nlohmann::json fj = nlohmann::json::object();
-  for (auto& f : merged) fj[f.name] = f.value;
   Measurement m;
   m.position_id = w.position_id;
   m.ts = w.ts;
-  m.features_json = fj.dump();
+  m.features_json = features_json(merged);  // exactly the analyzer's input: the row is its journal entry
   m.score = a.score;
   m.state = a.state;
   m.explanation = a.explanation;
   if (w.id) m.waveform_id = w.id;
-  auto id = store_.put_measurement(m);
-  if (!id) {
+  auto saved = persist(*p, &m, {});
+  if (!saved) {
     errors_->inc();
-    spdlog::warn("analytics: position {}: {}", w.position_id, id.status().ToString());
+    spdlog::warn("analytics: position {}: {}", w.position_id, saved.status().ToString());
     return;
   }
+  const std::optional<Id> id = *saved;
   if (opt_.store_spectra) {
     auto st = store_.write_txn([&](sql::Db& db) -> Status {
       for (auto* s : {&best.spectrum, &best.envelope}) {
@@ -326,7 +448,7 @@ void Pipeline::run_waveform(const Waveform& w) {
       spdlog::warn("analytics: spectra of position {}: {}", w.position_id, st.ToString());
     }
   }
-  record(*p, a, *id);
+  record(*p, a, id);
   processed_->inc();
 }
 
@@ -334,6 +456,9 @@ void Pipeline::run_readings(Id position_id, const std::vector<AcceptedReading>& 
   PositionCtx* p = ctx(position_id);
   if (!p) return;
   std::map<TimestampMs, std::vector<dsp::Feature>> frames;  // vibration features per frame time
+  // Learned state: the metric readings' journal entries go with the next
+  // frame's measurement row (itself the frame's entry), or on their own.
+  std::vector<JournalEntry> entries;
   for (auto& r : readings) {
     const auto& rd = r.reading;
     if (is_vibration_metric(rd.metric)) {
@@ -342,27 +467,51 @@ void Pipeline::run_readings(Id position_id, const std::vector<AcceptedReading>& 
       continue;
     }
     Assessment a = p->analyzer->assess_metric(rd.ts, rd.metric, rd.value);
+    entries.push_back({JournalEntry::Kind::kMetric, rd.ts, {{rd.metric, rd.value}}});
     record(*p, a, std::nullopt);
   }
   for (auto& [ts, feats] : frames) {
     Assessment a = p->analyzer->assess_vibration(ts, feats);
-    nlohmann::json fj = nlohmann::json::object();
-    for (auto& f : feats) fj[f.name] = f.value;
     Measurement m;
     m.position_id = position_id;
     m.ts = ts;
-    m.features_json = fj.dump();
+    m.features_json = features_json(feats);  // the row is the frame's journal entry
     m.score = a.score;
     m.state = a.state;
     m.explanation = a.explanation;
-    auto id = store_.put_measurement(m);
+    auto id = persist(*p, &m, entries);
+    entries.clear();
     if (!id) {
       errors_->inc();
       spdlog::warn("analytics: position {}: {}", position_id, id.status().ToString());
     }
-    record(*p, a, id ? std::optional<Id>(*id) : std::nullopt);
+    record(*p, a, id ? *id : std::nullopt);
     processed_->inc();
   }
+  if (!entries.empty())
+    if (auto st = persist(*p, nullptr, entries); !st) {
+      errors_->inc();
+      spdlog::warn("analytics: learned state of position {}: {}", position_id, st.status().ToString());
+    }
+}
+
+Result<std::optional<Id>> Pipeline::persist(PositionCtx& p, const Measurement* m, std::span<const JournalEntry> entries) {
+  std::optional<Id> id;
+  auto st = store_.write_txn([&](sql::Db& db) -> Status {
+    if (m) {
+      auto r = Store::put_measurement(db, *m);
+      if (!r) return r.status();
+      id = *r;
+    }
+    std::optional<std::pair<Id, TimestampMs>> row;
+    if (m) row = {*id, m->ts};
+    return p.state_log.write(db, *p.analyzer, p.has_waveform, entries, row).Annotate("learned state");
+  });
+  if (!st.ok()) {
+    p.state_log.invalidate();  // the stored state missed these entries: snapshot next time
+    return st;
+  }
+  return id;
 }
 
 void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> measurement_id) {
@@ -381,7 +530,9 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
     std::set<std::string> touched_models;
     for (auto& m : a.models) {
       auto& cur = mine[m.model];
+      if (cur.model.empty()) cur.model = m.model;
       const bool changed = cur.pointwise != m.pointwise || cur.persistent != m.persistent;
+      cur.learning = m.learning;  // learning progress moves on without a state change
       if (!changed) continue;
       if (cur.persistent != m.persistent) {
         StateChange c;
@@ -397,7 +548,7 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
         c.measurement_id = measurement_id;
         changes.push_back(std::move(c));
       }
-      cur = ModelHealth{m.model, m.pointwise, m.persistent, a.ts};
+      cur = ModelHealth{m.model, m.pointwise, m.persistent, a.ts, m.learning};
       rows.push_back({"position", p.position_id, cur});
       touched_models.insert(m.model);
     }

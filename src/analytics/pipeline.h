@@ -12,6 +12,14 @@
 //   health_states  (module-owned table) a row whenever a model's pointwise or
 //                  persistent state of a position changes, and the asset
 //                  roll-up (worst position)
+//   learned_state, learned_journal  (module-owned) what each position has
+//                  learned (learned_state.h), written in the transaction of
+//                  the measurement that changed it and restored by create():
+//                  after a restart every position scores on as before, and
+//                  position_health() reads as before. A row that cannot be
+//                  restored is logged with its reason and counted
+//                  (vigil_analytics_state_rejected_total); that position
+//                  learns again.
 //
 // State changes are also handed to observers (alerts::AlertService).
 //
@@ -37,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "analytics/learned_state.h"
 #include "analytics/position.h"
 #include "vigil/clock.h"
 #include "vigil/ingest.h"
@@ -73,6 +82,7 @@ struct ModelHealth {
   HealthState pointwise = HealthState::kUnknown;
   HealthState persistent = HealthState::kUnknown;
   TimestampMs ts = 0;  // when it last changed
+  std::string learning;  // while initializing: progress and what learning waits for (ModelState::learning)
 };
 struct ScopeHealth {
   std::string scope;  // "position" | "asset"
@@ -134,6 +144,11 @@ class Pipeline {
 
   // Alert closure feedback for a position's model ("" = all its models).
   void feedback(Id position_id, const std::string& model, Feedback kind, TimestampMs since);
+  // A user asked the position to learn again (POST /api/v1/positions/{id}/relearn):
+  // every learned model forgets its baseline and reads initializing from
+  // now; the saved learned state is replaced. Queued to the position's
+  // worker; kUnavailable when its queue is full.
+  Status relearn(Id position_id);
   // Forget cached asset data (machine class, speed, bearing) and zone
   // limits after edits; each position reloads them before its next job.
   void invalidate_machines();
@@ -156,6 +171,14 @@ class Pipeline {
   void run_waveform(const Waveform& w);
   void run_readings(Id position_id, const std::vector<AcceptedReading>& readings);
   void record(PositionCtx& p, const Assessment& a, std::optional<Id> measurement_id);
+  // Writes the measurement row (if any) and the learned state that the
+  // entries (other metrics' readings, taken before it) and the measurement
+  // changed, in one transaction; the measurement's id.
+  Result<std::optional<Id>> persist(PositionCtx& p, const Measurement* m, std::span<const JournalEntry> entries);
+  // After feedback or re-learning: a snapshot, and the models' new states.
+  void after_feedback(PositionCtx& p, TimestampMs ts);
+  // Start-up: every position's saved learned state (learned_state.h).
+  Status restore();
 
   Store& store_;
   PipelineOptions opt_;
@@ -163,6 +186,7 @@ class Pipeline {
   Counter* processed_;
   Counter* dropped_;
   Counter* errors_;
+  Counter* state_rejected_;  // saved learned states that could not be restored
   std::vector<std::function<void(const StateChange&)>> observers_;
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex ctx_mu_;  // guards the map itself, not the analyzers

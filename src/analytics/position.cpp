@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "analytics/series_models.h"
+#include "analytics/state_codec.h"
 
 namespace vigil::analytics {
 
@@ -22,74 +26,157 @@ HealthState roll_up(const std::vector<ModelState>& models, bool running) {
 }
 
 // ------------------------------------------------------------ LearnedModel
+namespace {
+EvidenceOptions evidence_options(const AnalyticsOptions& o) {
+  EvidenceOptions e;
+  e.warning = o.warning_score;
+  e.alarm = o.alarm_score;
+  e.min_dwell = o.evidence_min_dwell;
+  e.release = o.evidence_release;
+  return e;  // vibration: EvidenceOptions' defaults (k = 0.75, h = 1, cap 2)
+}
+
+std::string fmt1(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", v);
+  return b;
+}
+}  // namespace
+
 LearnedModel::LearnedModel(std::string name, std::vector<FeatureSpec> specs, const AnalyticsOptions& o)
-    : name_(std::move(name)), opt_(o), baseline_(std::move(specs)),
-      persistence_(o.persistence_n, o.persistence_m) {
+    : name_(std::move(name)), opt_(o), baseline_(std::move(specs)), evidence_(evidence_options(o)) {
   last_.model = name_;
 }
 
-ModelState LearnedModel::update(TimestampMs ts, const std::vector<double>& raw, bool running) {
-  ModelState s;
-  s.model = name_;
-  if (!running) {
-    s.pointwise = HealthState::kNotRunning;
-    s.persistent = persistence_.update(s.pointwise);
-    last_ = s;
-    return s;
-  }
-  recent_.emplace_back(ts, raw);
-  while (recent_.size() > 512) recent_.pop_front();
-  if (!baseline_.fitted()) {
-    if (!learn_start_) learn_start_ = ts;
-    const bool by_count = opt_.learn_count.has_value();
-    const bool done =
-        by_count ? learned_ >= *opt_.learn_count
-                 : (learned_ >= opt_.min_learning_samples &&
-                    static_cast<double>(ts - *learn_start_) >= opt_.learning_hours * 3.6e6);
-    if (!done) {
-      baseline_.add(raw);
-      ++learned_;
-      s.pointwise = HealthState::kInitializing;
-      s.persistent = persistence_.update(s.pointwise);
-      last_ = s;
-      return s;
-    }
-    if (!baseline_.fit().ok()) {  // too few samples: keep learning
-      baseline_.add(raw);
-      ++learned_;
-      s.pointwise = s.persistent = HealthState::kInitializing;
-      last_ = s;
-      return s;
-    }
-  }
-  BaselineScore sc = baseline_.score(raw);
-  s.score = sc.score;
-  s.explanation = sc.explanation;
-  s.pointwise = sc.score >= opt_.alarm_score     ? HealthState::kAlarm
-                : sc.score >= opt_.warning_score ? HealthState::kWarning
-                                                 : HealthState::kHealthy;
-  s.persistent = persistence_.update(s.pointwise);
+ModelState LearnedModel::finish(ModelState s, TimestampMs ts) {
+  s.since = (s.pointwise != last_.pointwise || s.persistent != last_.persistent) ? ts : last_.since;
   last_ = s;
   return s;
 }
 
-void LearnedModel::absorb_since(TimestampMs since) {
-  if (!baseline_.fitted()) return;
-  for (auto& [ts, raw] : recent_)
-    if (ts >= since) baseline_.add(raw);
-  // The baseline was fitted before and only gained rows, so a refit can fail
-  // only on non-finite input, which add() keeps out; keep the old fit if so.
-  if (auto st = baseline_.fit(); !st.ok()) spdlog::warn("analytics: refitting a baseline: {}", st.ToString());
-  persistence_.reset();
+ModelState LearnedModel::update(TimestampMs ts, const std::vector<double>& raw_in, bool running) {
+  ModelState s;
+  s.model = name_;
+  if (!running) {
+    s.pointwise = HealthState::kNotRunning;
+    s.persistent = evidence_.update(s.pointwise);
+    s.learning = last_.learning;
+    return finish(std::move(s), ts);
+  }
+  const bool finite = std::all_of(raw_in.begin(), raw_in.end(), [](double v) { return std::isfinite(v); });
+  if (!baseline_.fitted() && !finite) {
+    // Not learned, not counted: a non-finite value never enters a baseline.
+    s.pointwise = s.persistent = HealthState::kInitializing;
+    s.persistent = evidence_.update(s.pointwise);
+    s.learning = last_.learning;
+    return finish(std::move(s), ts);
+  }
+  std::vector<double> raw = raw_in;
+  if (!finite)  // scored (and remembered for feedback) as if at its baseline
+    for (std::size_t i = 0; i < raw.size() && i < baseline_.specs().size(); ++i)
+      if (!std::isfinite(raw[i])) raw[i] = baseline_.median_raw(i);
+  recent_.emplace_back(ts, raw);
+  while (recent_.size() > kRecent) recent_.pop_front();
+  if (!baseline_.fitted()) {
+    if (!learn_start_) learn_start_ = ts;
+    const bool by_count = opt_.learn_count.has_value();
+    const double span_h = static_cast<double>(ts - *learn_start_) / 3.6e6;
+    const bool planned = by_count ? learned_ >= *opt_.learn_count
+                                  : (learned_ >= opt_.min_learning_samples && span_h >= opt_.learning_hours);
+    std::string why;
+    if (planned) {
+      // The planned period is over; learning ends once the window's
+      // statistics have settled (the window slides meanwhile, dropping its
+      // oldest samples), or at the limit whatever they do.
+      if (window_ == 0) window_ = learned_;
+      const Convergence c = baseline_.convergence();
+      const double f = std::max(1.0, opt_.max_learning_factor);
+      const bool limit = by_count ? learned_ >= f * *opt_.learn_count : span_h >= f * opt_.learning_hours;
+      if ((c.converged || limit) && baseline_.fit().ok()) {
+        fit_note_ = c.converged ? "" : "learning ended at its limit without settling: " + c.reason;
+      } else {
+        why = c.converged ? "too few measurements" : c.reason;
+      }
+    }
+    if (!baseline_.fitted()) {
+      if (baseline_.add(raw).ok()) ++learned_;
+      if (window_ > 0) baseline_.keep_last(static_cast<std::size_t>(window_));
+      s.pointwise = HealthState::kInitializing;
+      s.persistent = evidence_.update(s.pointwise);
+      if (by_count)
+        s.learning = std::to_string(learned_) + " of " + std::to_string(*opt_.learn_count) + " measurements";
+      else
+        s.learning = fmt1(span_h) + " h of " + fmt1(opt_.learning_hours) + " h (" + std::to_string(learned_) +
+                     " measurements)";
+      if (!why.empty()) s.learning += "; continuing: " + why;
+      return finish(std::move(s), ts);
+    }
+  }
+  BaselineScore sc = baseline_.score(raw);
+  Baseline* home = nullptr;  // the regime that explains this measurement best, if any
+  for (auto& rg : regimes_) {
+    BaselineScore r = rg.score(raw);
+    if (r.score < sc.score) {
+      sc = std::move(r);
+      home = &rg;
+    }
+  }
+  if (home && sc.score < opt_.warning_score &&
+      home->samples() < static_cast<std::size_t>(std::max(window_, opt_.min_learning_samples)) &&
+      home->add(raw).ok())
+    (void)home->fit();  // it was fitted on fewer rows of the same kind; a failure keeps the old fit
+  s.z = sc.score;
+  s.score = calibrated_score(sc.score);
+  s.explanation = sc.explanation;
+  s.pointwise = sc.score >= opt_.alarm_score     ? HealthState::kAlarm
+                : sc.score >= opt_.warning_score ? HealthState::kWarning
+                                                 : HealthState::kHealthy;
+  s.persistent = evidence_.update(s.pointwise, sc.score);
+  return finish(std::move(s), ts);
 }
 
-void LearnedModel::rebaseline() {
+void LearnedModel::absorb_since(TimestampMs since) {
+  if (!baseline_.fitted()) return;
+  // The rows since `since` and the episode that led up to it: an alert
+  // opens after a few measurements of evidence, and those are the new
+  // level too.
+  std::vector<const std::vector<double>*> rows;
+  std::size_t first = recent_.size();
+  while (first > 0 && recent_[first - 1].first >= since) --first;
+  while (first > 0 && baseline_.score(recent_[first - 1].second).score >= opt_.warning_score) --first;
+  for (std::size_t k = first; k < recent_.size(); ++k)
+    rows.push_back(&recent_[k].second);  // finite: update() keeps only finite rows
+  // A handful of measurements at a new level would be outliers to the
+  // robust statistics of a baseline learned over days, so the user's "this
+  // is normal" founds a regime of its own instead.
+  Baseline regime = baseline_;
+  regime.clear();
+  for (auto* raw : rows) (void)regime.add(*raw);
+  if (regime.samples() >= 3 && regime.fit().ok()) {
+    regimes_.push_back(std::move(regime));
+    if (regimes_.size() > kMaxRegimes) regimes_.erase(regimes_.begin());
+  } else {
+    for (auto* raw : rows) (void)baseline_.add(*raw);
+    // The baseline was fitted before and only gained rows, so a refit can fail
+    // only on non-finite input, which add() keeps out; keep the old fit if so.
+    if (auto st = baseline_.fit(); !st.ok()) spdlog::warn("analytics: refitting a baseline: {}", st.ToString());
+  }
+  evidence_.reset();
+}
+
+void LearnedModel::rebaseline(TimestampMs ts) {
   baseline_.clear();
+  regimes_.clear();
   learn_start_.reset();
   learned_ = 0;
+  window_ = 0;
+  fit_note_.clear();
   recent_.clear();
-  persistence_.reset();
-  last_ = ModelState{name_, HealthState::kInitializing, HealthState::kInitializing, std::nullopt, ""};
+  evidence_.reset();
+  ModelState s;
+  s.model = name_;
+  s.pointwise = s.persistent = HealthState::kInitializing;
+  finish(std::move(s), ts);
 }
 
 // -------------------------------------------------------- PositionAnalyzer
@@ -99,6 +186,10 @@ PositionAnalyzer::PositionAnalyzer(MachineInfo machine, AnalyticsOptions options
   reload_zone_limits();
   iso_last_.model = kVibrationIso;
 }
+
+PositionAnalyzer::~PositionAnalyzer() = default;
+PositionAnalyzer::PositionAnalyzer(PositionAnalyzer&&) noexcept = default;
+PositionAnalyzer& PositionAnalyzer::operator=(PositionAnalyzer&&) noexcept = default;
 
 void PositionAnalyzer::reload_zone_limits() {
   auto l = ZoneTable::global().limits(machine_.machine_class);
@@ -181,6 +272,7 @@ Assessment PositionAnalyzer::assess_vibration(TimestampMs ts, const std::vector<
     iso.pointwise = HealthState::kUnknown;  // no velocity or unknown class
   }
   iso.persistent = iso_persistence_.update(iso.pointwise);
+  iso.since = (iso.pointwise != iso_last_.pointwise || iso.persistent != iso_last_.persistent) ? ts : iso_last_.since;
   iso_last_ = iso;
   a.models.push_back(iso);
 
@@ -218,14 +310,12 @@ Assessment PositionAnalyzer::assess_metric(TimestampMs ts, const std::string& me
   a.ts = ts;
   a.features = {{metric, value}};
   const bool temp = metric == "temperature_c";
-  const std::string name = temp ? std::string(kTemperatureMl) : "metric:" + metric;
+  const std::string name = metric_model_name(metric);
   auto& m = metric_models_[name];
-  if (!m) m = std::make_unique<LearnedModel>(name, std::vector<FeatureSpec>{temp ? temperature_spec()
-                                                                                 : generic_spec(metric)},
-                                             opt_);
+  if (!m) m = make_metric_model(name);
   // Temperature of a stopped machine says nothing about its bearings.
   const bool running = temp && vib_ ? running_ : true;
-  ModelState s = m->update(ts, {value}, running);
+  ModelState s = m->update(ts, value, running);
   a.running = running;
   a.models.push_back(s);
   a.score = s.score;
@@ -240,11 +330,22 @@ void PositionAnalyzer::absorb_since(const std::string& model, TimestampMs since)
     if (model.empty() || model == n) m->absorb_since(since);
 }
 
-void PositionAnalyzer::rebaseline(const std::string& model) {
-  if (vib_ && (model.empty() || model == kVibrationMl || model == kVibrationIso)) vib_->rebaseline();
+void PositionAnalyzer::rebaseline(const std::string& model, TimestampMs ts) {
+  if (vib_ && (model.empty() || model == kVibrationMl || model == kVibrationIso)) vib_->rebaseline(ts);
   for (auto& [n, m] : metric_models_)
-    if (model.empty() || model == n) m->rebaseline();
+    if (model.empty() || model == n) m->rebaseline(ts);
   iso_persistence_.reset();
+}
+
+std::string PositionAnalyzer::metric_model_name(const std::string& metric) {
+  return metric == "temperature_c" ? std::string(kTemperatureMl) : "metric:" + metric;
+}
+
+std::unique_ptr<SeriesModel> PositionAnalyzer::make_metric_model(const std::string& name) const {
+  // New kinds of metric models are added here (and to metric_model_name).
+  if (name == kTemperatureMl) return std::make_unique<SeriesModel>(name, "temperature_c", opt_);
+  if (name.rfind("metric:", 0) == 0 && name.size() > 7) return std::make_unique<SeriesModel>(name, name.substr(7), opt_);
+  return nullptr;
 }
 
 std::vector<ModelState> PositionAnalyzer::states() const {
@@ -266,8 +367,236 @@ std::vector<MetricBand> PositionAnalyzer::baseline_bands(double k) const {
     }
   };
   if (vib_) add(*vib_);
-  for (auto& [n, m] : metric_models_) add(*m);
+  for (auto& [n, m] : metric_models_)
+    if (auto b = m->band(k)) out.push_back(*b);
   return out;
+}
+
+// ----------------------------------------------------------- learned state
+namespace {
+using nlohmann::json;
+
+json machine_json(const MachineInfo& m) {
+  json b = nullptr;
+  if (m.bearing)
+    b = {{"rolling_elements", m.bearing->rolling_elements},
+         {"element_diameter_mm", m.bearing->element_diameter_mm},
+         {"pitch_diameter_mm", m.bearing->pitch_diameter_mm},
+         {"contact_angle_deg", m.bearing->contact_angle_deg}};
+  return {{"machine_class", m.machine_class},
+          {"shaft_rpm", m.shaft_rpm},
+          {"bearing", std::move(b)},
+          {"envelope_lo_hz", m.envelope_lo_hz},
+          {"envelope_hi_hz", m.envelope_hi_hz}};
+}
+
+Result<MachineInfo> machine_from(const json& j) {
+  state::StateReader r(j);
+  MachineInfo m;
+  m.machine_class = r.text("machine_class");
+  m.shaft_rpm = r.number("shaft_rpm");
+  const json& b = r.value("bearing");
+  if (r.ok() && !b.is_null()) {
+    state::StateReader br(b);
+    BearingGeometry g;
+    g.rolling_elements = static_cast<int>(br.integer("rolling_elements"));
+    g.element_diameter_mm = br.number("element_diameter_mm");
+    g.pitch_diameter_mm = br.number("pitch_diameter_mm");
+    g.contact_angle_deg = br.number("contact_angle_deg");
+    if (auto st = br.finish(); !st.ok()) return state::nest(st, "bearing");
+    m.bearing = g;
+  }
+  m.envelope_lo_hz = r.number("envelope_lo_hz");
+  m.envelope_hi_hz = r.number("envelope_hi_hz");
+  VIGIL_RETURN_IF_ERROR(r.finish());
+  return m;
+}
+
+std::string describe(const MachineInfo& m) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%g rpm, %s bearing geometry, envelope band %g-%g Hz", m.shaft_rpm,
+                m.bearing ? "with" : "no", m.envelope_lo_hz, m.envelope_hi_hz);
+  return buf;
+}
+}  // namespace
+
+json model_state_json(const ModelState& m) {
+  return {{"model", m.model},
+          {"pointwise", to_string(m.pointwise)},
+          {"persistent", to_string(m.persistent)},
+          {"score", m.score && std::isfinite(*m.score) ? json(*m.score) : json(nullptr)},
+          {"explanation", m.explanation},
+          {"z", m.z && std::isfinite(*m.z) ? json(*m.z) : json(nullptr)},
+          {"learning", m.learning},
+          {"since", m.since}};
+}
+
+Result<ModelState> model_state_from(const json& j) {
+  state::StateReader r(j);
+  ModelState m;
+  m.model = r.text("model");
+  m.pointwise = r.health("pointwise");
+  m.persistent = r.health("persistent");
+  m.score = r.optional_number("score");
+  m.explanation = r.text("explanation");
+  m.z = r.optional_number("z");
+  m.learning = r.text("learning");
+  m.since = r.integer("since");
+  VIGIL_RETURN_IF_ERROR(r.finish());
+  return m;
+}
+
+nlohmann::json LearnedModel::to_state() const {
+  const std::size_t p = baseline_.specs().size();
+  std::vector<std::int64_t> ts;
+  std::vector<double> values;
+  ts.reserve(recent_.size());
+  values.reserve(recent_.size() * p);
+  for (const auto& [t, raw] : recent_) {
+    ts.push_back(t);
+    for (std::size_t i = 0; i < p; ++i) values.push_back(i < raw.size() ? raw[i] : 0.0);
+  }
+  json regimes = json::array();
+  for (const auto& rg : regimes_) regimes.push_back(rg.to_state());
+  return {{"name", name_},
+          {"baseline", baseline_.to_state()},
+          {"regimes", regimes},
+          {"evidence", evidence_.to_state()},
+          {"learn_start", learn_start_ ? json(*learn_start_) : json(nullptr)},
+          {"learned", learned_},
+          {"window", window_},
+          {"fit_note", fit_note_},
+          {"recent", {{"ts", state::i64_bytes(ts)}, {"values", state::f64_bytes(values)}}},
+          {"last", model_state_json(last_)}};
+}
+
+Status LearnedModel::from_state(const nlohmann::json& j) {
+  state::StateReader r(j);
+  const std::string name = r.text("name");
+  if (r.ok() && name != name_) r.fail("name", "'" + name + "' saved, '" + name_ + "' expected");
+  Baseline baseline = baseline_;
+  if (const json& b = r.value("baseline"); r.ok())
+    if (auto st = baseline.from_state(b); !st.ok()) return state::nest(st, "baseline");
+  std::vector<Baseline> regimes;
+  if (const json& rs = r.value("regimes", json::value_t::array); r.ok()) {
+    if (rs.size() > kMaxRegimes) return Status::InvalidArgument("regimes: more than " + std::to_string(kMaxRegimes));
+    for (std::size_t k = 0; k < rs.size(); ++k) {
+      Baseline rg = baseline_;
+      rg.clear();
+      if (auto st = rg.from_state(rs[k]); !st.ok()) return state::nest(st, "regimes[" + std::to_string(k) + "]");
+      regimes.push_back(std::move(rg));
+    }
+  }
+  Evidence evidence = evidence_;
+  if (const json& ev = r.value("evidence"); r.ok())
+    if (auto st = evidence.from_state(ev); !st.ok()) return state::nest(st, "evidence");
+  const auto learn_start = r.optional_integer("learn_start");
+  const auto learned = r.integer("learned");
+  if (r.ok() && (learned < 0 || learned > INT32_MAX)) r.fail("learned", "out of range");
+  const auto window = r.integer("window");
+  if (r.ok() && (window < 0 || window > INT32_MAX)) r.fail("window", "out of range");
+  const std::string fit_note = r.text("fit_note");
+  std::deque<std::pair<TimestampMs, std::vector<double>>> recent;
+  if (const json& rj = r.value("recent", json::value_t::object); r.ok()) {
+    state::StateReader rr(rj);
+    const auto ts = rr.i64("ts");
+    const std::size_t p = baseline_.specs().size();
+    const auto values = rr.f64("values", ts.size() * p);
+    if (rr.ok() && ts.size() > kRecent) rr.fail("ts", std::to_string(ts.size()) + " entries, more than " + std::to_string(kRecent));
+    if (auto st = rr.finish(); !st.ok()) return state::nest(st, "recent");
+    for (std::size_t k = 0; k < ts.size(); ++k)
+      recent.emplace_back(ts[k], std::vector<double>(values.begin() + static_cast<std::ptrdiff_t>(k * p),
+                                                     values.begin() + static_cast<std::ptrdiff_t>((k + 1) * p)));
+  }
+  ModelState last;
+  if (const json& l = r.value("last"); r.ok()) {
+    auto m = model_state_from(l);
+    if (!m) return state::nest(m.status(), "last");
+    last = std::move(*m);
+    if (last.model != name_) r.fail("last", "model '" + last.model + "' is not '" + name_ + "'");
+  }
+  VIGIL_RETURN_IF_ERROR(r.finish());
+  baseline_ = std::move(baseline);
+  regimes_ = std::move(regimes);
+  evidence_ = std::move(evidence);
+  learn_start_ = learn_start;
+  learned_ = static_cast<int>(learned);
+  window_ = static_cast<int>(window);
+  fit_note_ = fit_note;
+  recent_ = std::move(recent);
+  last_ = std::move(last);
+  return Status::Ok();
+}
+
+nlohmann::json PositionAnalyzer::to_state() const {
+  json metrics = json::object();
+  for (const auto& [name, m] : metric_models_) metrics[name] = m->to_state();
+  json vib = nullptr;
+  if (vib_) vib = {{"features", vib_names_}, {"model", vib_->to_state()}};
+  return {{"machine", machine_json(machine_)},
+          {"running", running_},
+          {"iso", {{"persistence", iso_persistence_.to_state()}, {"last", model_state_json(iso_last_)}}},
+          {"vibration", std::move(vib)},
+          {"metrics", std::move(metrics)}};
+}
+
+Status PositionAnalyzer::from_state(const nlohmann::json& j) {
+  state::StateReader r(j);
+  if (const json& mj = r.value("machine"); r.ok()) {
+    auto m = machine_from(mj);
+    if (!m) return state::nest(m.status(), "machine");
+    MachineInfo same_class = *m;
+    same_class.machine_class = machine_.machine_class;
+    if (!(same_class == machine_))
+      return Status::FailedPrecondition("machine: learned on " + describe(*m) + ", the machine is now " +
+                                        describe(machine_));
+  }
+  const bool running = r.boolean("running");
+  Persistence iso_persistence = iso_persistence_;
+  ModelState iso_last;
+  if (const json& iso = r.value("iso", json::value_t::object); r.ok()) {
+    state::StateReader ir(iso);
+    if (const json& ps = ir.value("persistence"); ir.ok())
+      if (auto st = iso_persistence.from_state(ps); !st.ok()) return state::nest(state::nest(st, "persistence"), "iso");
+    if (const json& l = ir.value("last"); ir.ok()) {
+      auto m = model_state_from(l);
+      if (!m) return state::nest(state::nest(m.status(), "last"), "iso");
+      iso_last = std::move(*m);
+      if (iso_last.model != kVibrationIso) ir.fail("last", "model '" + iso_last.model + "' is not " + kVibrationIso);
+    }
+    if (auto st = ir.finish(); !st.ok()) return state::nest(st, "iso");
+  }
+  std::unique_ptr<LearnedModel> vib;
+  std::vector<std::string> vib_names;
+  if (const json& v = r.value("vibration"); r.ok() && !v.is_null()) {
+    state::StateReader vr(v);
+    const json& names = vr.value("features", json::value_t::array);
+    for (std::size_t i = 0; vr.ok() && i < names.size(); ++i) {
+      if (!names[i].is_string()) vr.fail("features", "entry " + std::to_string(i) + " is not a string");
+      else vib_names.push_back(names[i].get<std::string>());
+    }
+    if (vr.ok()) vib = std::make_unique<LearnedModel>(kVibrationMl, vibration_specs(vib_names), opt_);
+    if (const json& m = vr.value("model"); vr.ok())
+      if (auto st = vib->from_state(m); !st.ok()) return state::nest(state::nest(st, "model"), "vibration");
+    if (auto st = vr.finish(); !st.ok()) return state::nest(st, "vibration");
+  }
+  std::map<std::string, std::unique_ptr<SeriesModel>> metrics;
+  if (const json& ms = r.value("metrics", json::value_t::object); r.ok()) {
+    for (auto it = ms.begin(); it != ms.end(); ++it) {
+      auto m = make_metric_model(it.key());
+      if (!m) return Status::InvalidArgument("metrics." + it.key() + ": unknown model");
+      if (auto st = m->from_state(it.value()); !st.ok()) return state::nest(st, "metrics." + it.key());
+      metrics[it.key()] = std::move(m);
+    }
+  }
+  VIGIL_RETURN_IF_ERROR(r.finish());
+  running_ = running;
+  iso_persistence_ = std::move(iso_persistence);
+  iso_last_ = std::move(iso_last);
+  vib_ = std::move(vib);
+  vib_names_ = std::move(vib_names);
+  metric_models_ = std::move(metrics);
+  return Status::Ok();
 }
 
 }  // namespace vigil::analytics

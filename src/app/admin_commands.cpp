@@ -88,21 +88,13 @@ int sensor_add(const Config& config, const SensorAddOptions& o, std::ostream& ou
   sensor.format = o.format;
   if (o.position_id) sensor.position_id = *o.position_id;
   sensor.commissioned_at = SystemClock::instance().now_ms();
-  auto id = s.upsert_sensor(sensor);
+  // The row and its key in one transaction (the store owns the table).
+  auto id = s.commission_sensor(sensor, key);
   if (!id) {
     err << "vigil sensor add: " << id.status().message() << "\n";
     return 1;
   }
-  // Keys are written separately and never read back through any API.
-  auto st = s.write_txn([&](sql::Db& db) -> Status {
-    auto q = db.prepare("UPDATE sensors SET key = ? WHERE id = ?");
-    if (!q) return q.status();
-    if (key) (*q)->bind_blob(1, key->data(), key->size());
-    else (*q)->bind_null(1);
-    return (*q)->bind(2, *id).run();
-  });
-  if (st.ok()) st = s.audit("cli", "sensor.commission", mac, key ? "with key" : "without key");
-  if (!st.ok()) {
+  if (Status st = s.audit("cli", "sensor.commission", mac, key ? "with key" : "without key"); !st.ok()) {
     err << "vigil sensor add: " << st.message() << "\n";
     return 1;
   }

@@ -128,6 +128,7 @@ Status Gateway::Impl::wire_web(Mode mode) {
       hub->publish("state", j.dump());
     });
     api.machines_changed = [p] { p->invalidate_machines(); };
+    api.relearn_position = [p](Id id) { return p->relearn(id); };
     api.position_state = [p](Id id) {
       auto h = p->position_health(id);
       return std::string(h ? to_string(h->state) : "unknown");
@@ -136,9 +137,11 @@ Status Gateway::Impl::wire_web(Mode mode) {
       auto h = p->position_health(id);
       if (!h) return std::nullopt;
       nlohmann::json models = nlohmann::json::array();
-      for (const auto& m : h->models)
+      for (const auto& m : h->models) {
         models.push_back({{"model", m.model}, {"pointwise", to_string(m.pointwise)},
                           {"persistent", to_string(m.persistent)}, {"since", http::iso8601(m.ts)}});
+        if (!m.learning.empty()) models.back()["learning"] = m.learning;  // why it still initializes
+      }
       // metric → learned normal range, for the charts' baseline band.
       nlohmann::json baseline = nlohmann::json::object();
       for (const auto& b : h->baseline)

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   demo->add_option("--address", demo_address, "listen address")->default_val("127.0.0.1");
   demo->add_option("--data-dir", demo_dir, "where the demo database lives (default ~/.local/state/vigil-demo); its demo.db is "
                   "deleted and recreated at every start");
-  demo->add_option("--speed", demo_speed, "simulated seconds per wall-clock second (default from config: 1200)")
+  demo->add_option("--speed", demo_speed, "simulated seconds per wall-clock second (default: demo.time_factor, 600)")
       ->check(CLI::Range(1.0, 100000.0));
   demo->add_option("--config,-c", demo_config, "optional configuration file for demo/analytics settings");
   demo->callback([&] { rc = run_demo(demo_config, demo_port, demo_dir, demo_speed, demo_address); });
@@ -126,6 +126,12 @@ int main(int argc, char** argv) {
   backtest->add_option("--out,-o", bt.out, "output CSV")->required();
   backtest->add_option("--learn", learn, "learn the baseline from the first N measurements")->check(CLI::Range(1, 100000000));
   backtest->add_option("--config,-c", bt.config, "configuration file for analytics settings");
+  long stop_after = -1;
+  backtest->add_option("--state", bt.state,
+                       "SQLite file keeping the learned state and progress: a stopped or killed run continues "
+                       "from it when started again with the same --state");
+  backtest->add_option("--stop-after", stop_after, "with --state: stop once N rows (snapshots) are done")
+      ->check(CLI::Range(0L, 1000000000000L));
   backtest->callback([&] {
     if (bt.waveforms.empty() && bt.csv.empty()) {
       std::cerr << "vigil backtest: give --waveforms MANIFEST.json or --csv FILE" << std::endl;
@@ -133,6 +139,7 @@ int main(int argc, char** argv) {
       return;
     }
     if (learn > 0) bt.learn = learn;
+    if (stop_after >= 0) bt.stop_after = stop_after;
     rc = analytics::run_backtest(bt, std::cout, std::cerr);
   });
 

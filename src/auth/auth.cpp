@@ -56,11 +56,10 @@ CREATE INDEX api_tokens_creator ON api_tokens(creator_user_id);
 }
 
 // Audit rows written inside the caller's transaction (atomic with the change).
+// The store owns audit_log; this is its typed writer for a transaction.
 Status audit_in(sql::Db& db, TimestampMs now, const std::string& actor, const std::string& action,
                 const std::string& target, const std::string& detail) {
-  auto q = db.prepare("INSERT INTO audit_log(ts, actor, action, target, detail) VALUES(?, ?, ?, ?, ?)");
-  if (!q) return q.status();
-  return (*q)->bind(1, now).bind(2, actor).bind(3, action).bind(4, target).bind(5, detail).run();
+  return Store::audit(db, now, actor, action, target, detail);
 }
 
 Result<User> insert_user(sql::Db& db, TimestampMs now, const std::string& name, Role role, const std::string& hash) {

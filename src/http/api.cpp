@@ -667,6 +667,7 @@ void register_api(Router& router, ApiContext& ctx) {
   register_auth(router, ctx);
   register_admin(router, ctx);
   register_machine_classes(router, ctx);
+  register_analytics(router, ctx);
 }
 
 }  // namespace vigil::http

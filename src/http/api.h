@@ -69,6 +69,10 @@ struct ApiContext {
   // Spectra are read from the analytics' table (analytics::recent_spectra).
   // Per-model health of a position as JSON ({"state":…, "models":[…]}).
   std::function<std::optional<nlohmann::json>(Id position_id)> position_health;
+  // A user asked a position to learn again (analytics::Pipeline::relearn;
+  // POST /api/v1/positions/{id}/relearn). kUnavailable: busy, try again.
+  // Absent: that route answers 503.
+  std::function<Status(Id position_id)> relearn_position;
   // BLE devices heard but not commissioned (the BLE module), as JSON array.
   std::function<nlohmann::json()> discovered_sensors;
 

@@ -94,6 +94,7 @@ void register_alerts(Router& router, ApiContext& ctx);
 void register_auth(Router& router, ApiContext& ctx);
 void register_admin(Router& router, ApiContext& ctx);
 void register_machine_classes(Router& router, ApiContext& ctx);
+void register_analytics(Router& router, ApiContext& ctx);  // api_analytics.cpp
 
 }  // namespace vigil::http::detail
 

@@ -104,13 +104,22 @@ json schemas() {
                          {"latest", obj({{"ts", integer()}, {"value", number()}})}},
                         {"id", "metric", "unit", "sensor_id"});
   s["PositionHealth"] = obj({{"position_id", integer()}, {"state", state()},
-                             {"models", arr(obj({{"model", str()}, {"pointwise", str()}, {"persistent", str()}},
+                             {"models", arr(obj({{"model", str()},
+                                                 {"pointwise", str()},
+                                                 {"persistent", str()},
+                                                 {"since", {{"type", "string"},
+                                                            {"description", "when the state last changed (ISO 8601)"}}},
+                                                 {"learning", {{"type", "string"},
+                                                               {"description", "present while the model initializes: "
+                                                                               "its progress and what learning still "
+                                                                               "waits for (e.g. a feature still moving)"}}}},
                                                 {"model"}))},
                              {"baseline", {{"type", "object"},
                                            {"description", "metric → learned normal range (median ± sigma robust "
                                                            "standard deviations, raw units); empty while learning"},
                                            {"additionalProperties", ref("BaselineBand")}}}},
                             {"state", "models", "baseline"});
+  s["Relearn"] = obj({{"position_id", integer()}, {"state", str()}}, {"position_id", "state"});
   s["BaselineBand"] = obj({{"model", str()}, {"median", number()}, {"lo", number()}, {"hi", number()},
                            {"sigma", number()}},
                           {"model", "median", "lo", "hi"});
@@ -281,6 +290,7 @@ std::vector<Op> operations() {
       {"POST", "/api/v1/positions", "Create a position on an asset", "admin", ref("Result"), 201, "Result"},
       {"GET", "/api/v1/positions/{id}/series", "Time series of a position", "viewer", arr(ref("SeriesInfo"))},
       {"GET", "/api/v1/positions/{id}/health", "Per-model health state of a position", "viewer", ref("PositionHealth")},
+      {"POST", "/api/v1/positions/{id}/relearn", "Re-learn: every learned model of the position forgets its baseline and learns again from its next measurement (audited; 202 queued, 503 analytics off or busy)", "technician", ref("Relearn"), 202},
       {"GET", "/api/v1/positions/{id}/measurements", "Measurements (features, score, explanation); from, to, limit", "viewer", arr(ref("Measurement"))},
       {"GET", "/api/v1/positions/{id}/spectra", "Newest spectra (kind=accel|envelope, limit)", "viewer", arr(ref("Spectrum"))},
       {"GET", "/api/v1/series/{id}", "Range query downsampled to `points` min/max/mean buckets; format=csv exports (raw=1 for raw points)", "viewer", ref("SeriesData")},

@@ -363,14 +363,23 @@ Result<std::optional<Waveform>> Store::latest_waveform(Id position_id) {
 }
 
 Result<Id> Store::put_measurement(const Measurement& m) {
-  return upsert_returning(
-      impl_->write_mu, *impl_->writer,
+  std::lock_guard lk(impl_->write_mu);
+  return put_measurement(*impl_->writer, m);
+}
+
+Result<Id> Store::put_measurement(sql::Db& db, const Measurement& m) {
+  auto q = db.prepare(
       "INSERT INTO measurements(position_id, ts, features, score, state, explanation, waveform_id) "
-      "VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id",
-      [&](sql::Stmt& q) {
-        q.bind(1, m.position_id).bind(2, m.ts).bind(3, m.features_json).bind(4, m.score);
-        q.bind(5, to_string(m.state)).bind(6, m.explanation).bind(7, m.waveform_id);
-      });
+      "VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id");
+  if (!q) return q.status();
+  (*q)->bind(1, m.position_id).bind(2, m.ts).bind(3, m.features_json).bind(4, m.score);
+  (*q)->bind(5, to_string(m.state)).bind(6, m.explanation).bind(7, m.waveform_id);
+  auto r = (*q)->step();
+  if (!r) return r.status();
+  if (!*r) return Status::Internal("measurement insert returned no row");
+  Id id = (*q)->i64(0);
+  (*q)->reset();
+  return id;
 }
 
 Result<std::vector<Measurement>> Store::measurements(Id position_id, TimestampMs from, TimestampMs to,
@@ -404,9 +413,14 @@ Result<std::vector<Measurement>> Store::measurements(Id position_id, TimestampMs
 Status Store::audit(const std::string& actor, const std::string& action, const std::string& target,
                     const std::string& detail) {
   std::lock_guard lk(impl_->write_mu);
-  auto q = impl_->writer->prepare("INSERT INTO audit_log(ts, actor, action, target, detail) VALUES(?, ?, ?, ?, ?)");
+  return audit(*impl_->writer, impl_->clock->now_ms(), actor, action, target, detail);
+}
+
+Status Store::audit(sql::Db& db, TimestampMs ts, const std::string& actor, const std::string& action,
+                    const std::string& target, const std::string& detail) {
+  auto q = db.prepare("INSERT INTO audit_log(ts, actor, action, target, detail) VALUES(?, ?, ?, ?, ?)");
   if (!q) return q.status();
-  return (*q)->bind(1, impl_->clock->now_ms()).bind(2, actor).bind(3, action).bind(4, target).bind(5, detail).run();
+  return (*q)->bind(1, ts).bind(2, actor).bind(3, action).bind(4, target).bind(5, detail).run();
 }
 
 Result<std::vector<AuditEntry>> Store::audit_log(int limit) {

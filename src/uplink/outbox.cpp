@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "uplink/outbox.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <random>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace vigil::uplink {
 
@@ -57,16 +61,11 @@ Status Outbox::migrate(Store& store) {
       "  created_at INTEGER NOT NULL);"
       "CREATE INDEX uplink_outbox_kind ON uplink_outbox(kind, seq);"
       "CREATE TABLE uplink_kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-      // v2: zone limits set by `threshold` commands ("zone:<class>" keys)
-      // move to the store's machine_classes table, where every user class
-      // lives; a class stored there already wins.
-      "INSERT INTO machine_classes(name, ab, bc, cd) "
-      "  SELECT substr(key, 6), json_extract(value, '$.ab'), json_extract(value, '$.bc'), "
-      "         json_extract(value, '$.cd') FROM uplink_kv "
-      "  WHERE key LIKE 'zone:%' AND json_valid(value) AND json_extract(value, '$.ab') IS NOT NULL "
-      "    AND json_extract(value, '$.bc') IS NOT NULL AND json_extract(value, '$.cd') IS NOT NULL "
-      "  ON CONFLICT(name) DO NOTHING;"
-      "DELETE FROM uplink_kv WHERE key LIKE 'zone:%';",
+      // v2 (once): copied zone limits from "zone:<class>" keys into the
+      // store's machine_classes table in SQL. The store owns that table, so
+      // the move is now move_legacy_zone_limits(), through Store's typed
+      // API, at every open; v2 stays as a no-op so numbering holds.
+      "UPDATE uplink_kv SET value = value WHERE 0;",
   });
 }
 
@@ -78,8 +77,54 @@ Outbox::Outbox(Store& store, std::size_t max_bytes, MetricsRegistry& metrics)
                                    std::string("kind=\"") + to_string(k) + "\"");
 }
 
+namespace {
+// Zone limits set by `threshold` commands of vigils before the store kept
+// user machine classes were stored here as "zone:<class>" keys. They move to
+// the store (a class stored there already wins; an unusable row is logged
+// and dropped), then leave uplink_kv. Idempotent: a crash in between
+// repeats the move at the next open.
+Status move_legacy_zone_limits(Store& store) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  VIGIL_RETURN_IF_ERROR(store.read([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT key, value FROM uplink_kv WHERE key LIKE 'zone:%'");
+    if (!q) return q.status();
+    while (true) {
+      auto row = (*q)->step();
+      if (!row) return row.status();
+      if (!*row) break;
+      rows.emplace_back((*q)->text(0), (*q)->text(1));
+    }
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  if (rows.empty()) return Status::Ok();
+  auto existing = store.machine_classes();
+  if (!existing) return existing.status();
+  for (const auto& [key, value] : rows) {
+    const std::string name = key.substr(5);
+    const bool stored = std::any_of(existing->begin(), existing->end(),
+                                    [&](const MachineClass& c) { return c.name == name; });
+    if (stored) continue;
+    const auto j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+    auto num = [&](const char* k) -> std::optional<double> {
+      if (!j.is_object() || !j.contains(k) || !j[k].is_number()) return std::nullopt;
+      return j[k].get<double>();
+    };
+    auto ab = num("ab"), bc = num("bc"), cd = num("cd");
+    if (!ab || !bc || !cd) {
+      spdlog::warn("uplink: dropping zone limits of an older version for class '{}': not usable ({})", name, value);
+      continue;
+    }
+    if (auto st = store.put_machine_class(name, ZoneLimits{*ab, *bc, *cd}); !st.ok())
+      spdlog::warn("uplink: dropping zone limits of an older version for class '{}': {}", name, st.ToString());
+  }
+  return store.write_txn([](sql::Db& db) { return db.exec("DELETE FROM uplink_kv WHERE key LIKE 'zone:%'"); });
+}
+}  // namespace
+
 Result<std::unique_ptr<Outbox>> Outbox::open(Store& store, std::size_t max_bytes, MetricsRegistry& metrics) {
   VIGIL_RETURN_IF_ERROR(migrate(store).Annotate("uplink: outbox"));
+  VIGIL_RETURN_IF_ERROR(move_legacy_zone_limits(store).Annotate("uplink: moving zone limits of an older version"));
   std::unique_ptr<Outbox> o(new Outbox(store, max_bytes, metrics));
   VIGIL_RETURN_IF_ERROR(store.read([&](sql::Db& db) -> Status {
     auto q = db.prepare("SELECT count(*), coalesce(sum(bytes), 0) FROM uplink_outbox");

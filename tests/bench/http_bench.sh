@@ -36,6 +36,8 @@ cat >"$BENCH_DIR/vigil.json" <<JSON
   "gateway": { "log_level": "warn" } }
 JSON
 TOKEN=$("$BIN" token create --role viewer --name bench --config "$BENCH_DIR/vigil.json")
+# A user whose logins make the storm below (each login one 32 MiB scrypt).
+printf 'bench-storm-password\n' | "$BIN" user add storm --role viewer --config "$BENCH_DIR/vigil.json" >/dev/null 2>&1 || true
 "$BIN" serve --config "$BENCH_DIR/vigil.json" >"$BENCH_DIR/vigil.log" 2>&1 &
 VPID=$!
 NPID=
@@ -70,6 +72,41 @@ run_wrk() {  # name, url, extra header
 echo "--- wrk: $CONNS connections, $DURATION, 2 threads ($(nproc) cores shared)"
 run_wrk "vigil 30-day series (500 buckets)" "http://127.0.0.1:$PORT$SERIES" "$AUTH"
 run_wrk "vigil fleet overview (100 pos.)" "http://127.0.0.1:$PORT/api/v1/fleet" "$AUTH"
+
+# The same two requests while 10 logins/s run (issue 13): a login's scrypt
+# runs on the worker pool, never on an io thread. (tests/bench/
+# login_storm_bench.sh adds a checkpoint every second on a live gateway.)
+echo "--- wrk again during a login storm: ${LOGINS_PER_S:-10} logins/s (right password, one a second from each of 10 client addresses: the per-address limit)"
+/usr/bin/python3 - "$PORT" "${LOGINS_PER_S:-10}" "$BENCH_DIR/storm.txt" <<'PY' &
+import http.client, json, sys, threading, time
+port, rate, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+halt, counts, lock = time.time() + 3600, {}, threading.Lock()
+def client(i):
+    period, t0, n = 10 / rate, time.monotonic(), 0
+    while True:
+        due = t0 + n * period
+        if due > time.monotonic(): time.sleep(due - time.monotonic())
+        n += 1
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.%d" % (3 + i), 0))
+            c.request("POST", "/api/v1/auth/login", json.dumps({"name": "storm", "password": "bench-storm-password"}),
+                      {"Content-Type": "application/json"})
+            st = c.getresponse().status
+            c.close()
+        except OSError as e:
+            st = type(e).__name__
+        with lock:
+            counts[st] = counts.get(st, 0) + 1
+            open(out, "w").write(json.dumps({str(k): v for k, v in counts.items()}))
+for i in range(10): threading.Thread(target=client, args=(i,), daemon=True).start()
+time.sleep(3600)
+PY
+SPID=$!
+sleep 1
+run_wrk "vigil 30-day series, login storm" "http://127.0.0.1:$PORT$SERIES" "$AUTH"
+run_wrk "vigil fleet overview, login storm" "http://127.0.0.1:$PORT/api/v1/fleet" "$AUTH"
+kill "$SPID" 2>/dev/null || true
+echo "  logins answered during the storm (status: count): $(cat "$BENCH_DIR/storm.txt" 2>/dev/null)"
 
 echo "--- dashboard first load (gzip, bytes transferred)"
 TOTAL=0

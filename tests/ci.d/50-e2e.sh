@@ -18,11 +18,18 @@ echo "50-e2e: dashboard logic (node --test)"
 node --test "$E2E/web_logic.test.mjs"
 DATA=$(mktemp -d)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# Baselines learn from 2 simulated hours (6 s at the demo's 1200x) instead of
-# 48 (2.4 min), so the charts' baseline band shows within the test.
+# The demo's clock runs 600x (10 simulated minutes a second, one measurement
+# per sensor a second, a waveform per simulated hour). Baselines learn from 2
+# simulated hours (12 s; the vibration model, from 12 hourly waveforms, in
+# about 70 s) instead of 48, so the charts' baseline band shows within the
+# test. The cooling-water pump's bearing fault starts at 3 simulated hours
+# (18 s), after its temperature baseline has learned, and grows to severe
+# damage in 2 more (12 s): the gateway raises a real alert for it about 30 s
+# after start, which the alert step acknowledges and closes.
 cat >"$DATA/e2e.json" <<'JSON'
-// e2e: short learning period
-{ "analytics": { "learning_hours": 2 } }
+// e2e: short learning period, a bearing fault that develops within a minute
+{ "analytics": { "learning_hours": 2 },
+  "demo": { "time_factor": 600, "measurement_interval_s": 600, "fault_onset_hours": 3, "fault_growth_hours": 2 } }
 JSON
 "$BIN" demo --port "$PORT" --data-dir "$DATA" --config "$DATA/e2e.json" >"$DATA/vigil.log" 2>&1 &
 PID=$!
@@ -33,4 +40,4 @@ for i in $(seq 1 100); do
   sleep 0.1
 done
 echo "50-e2e: vigil demo on port $PORT"
-VIGIL_URL="http://127.0.0.1:$PORT" VIGIL_DB="$DATA/demo.db" VIGIL_LOG="$DATA/vigil.log" node "$E2E/dashboard.test.mjs" || { echo "--- vigil log"; tail -30 "$DATA/vigil.log"; exit 1; }
+VIGIL_URL="http://127.0.0.1:$PORT" VIGIL_LOG="$DATA/vigil.log" node "$E2E/dashboard.test.mjs" || { echo "--- vigil log"; tail -30 "$DATA/vigil.log"; exit 1; }

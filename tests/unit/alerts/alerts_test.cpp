@@ -167,25 +167,33 @@ TEST_CASE("the pipeline scores waveforms from ingest, stores spectra and states,
       w.samples[i] = static_cast<std::int16_t>(amp * std::sin(2 * 3.14159265 * 25 * static_cast<double>(i) / 10240) +
                                                30 * n(rng));
     REQUIRE(ingest.submit_waveform("sim:de", w).ok());
-    clock.advance(3600 * 1000);
+    clock.advance(600 * 1000);  // a measurement every 10 minutes
   };
-  for (int i = 0; i < 20; ++i) submit(20);  // 0.02 g at 25 Hz ≈ 0.9 mm/s: ISO zone A
+  // 0.02 g at 25 Hz ≈ 0.9 mm/s: ISO zone A. 16 h of measurements: learning
+  // (12 h planned) ends once the baseline has converged.
+  for (int i = 0; i < 96; ++i) submit(20);
   (*pipe)->drain();
   auto h = (*pipe)->position_health(*pid);
   REQUIRE(h.ok());
   CHECK(h->state == HealthState::kHealthy);
+  for (auto& m : h->models) {
+    INFO(m.model << ": " << m.learning);
+    CHECK(m.learning.empty());
+  }
   auto spec = analytics::latest_spectrum(*store, *pid, "envelope");
   REQUIRE(spec.ok());
   REQUIRE(spec->has_value());
   CHECK((*spec)->bins.size() <= 1024);
   auto ms = store->measurements(*pid, 0, clock.now_ms());
   REQUIRE(ms.ok());
-  CHECK(ms->size() == 20);
+  CHECK(ms->size() == 96);
   CHECK(ms->front().features_json.find("env_bpfo_g") != std::string::npos);
   CHECK(analytics::spectra_of_measurement(*store, ms->front().id)->size() == 2);
 
   const TimestampMs change_at = clock.now_ms();
-  for (int i = 0; i < 4; ++i) submit(200);  // 10× the 1× running-speed line
+  // 10× the 1× running-speed line: warning after three measurements of
+  // evidence, alarm after six.
+  for (int i = 0; i < 6; ++i) submit(200);
   (*pipe)->drain();
   AlertFilter f;
   f.status = "active";

@@ -4,7 +4,7 @@
 // the position's models have learned) that zoom and pan together and
 // fetch downsampled buckets for the visible range; the latest spectrum and
 // envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
-import { api, h, fmt, metricLabel, metricUnit } from '../api.js';
+import { api, h, fmt, metricLabel, metricUnit, toast } from '../api.js';
 import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
@@ -20,6 +20,17 @@ export function bearingFrequencies(b, rpm) {
     FTF: (fr / 2) * (1 - ratio),
     BSF: (b.pitch_diameter_mm / (2 * b.element_diameter_mm)) * fr * (1 - ratio * ratio),
   };
+}
+
+// A model's pill: "model: state", and while it learns the progress, short
+// enough for a phone ("vibrationML: initializing · 1.2 h of 2.0 h …"); the
+// whole `learning` text of GET /positions/{id}/health (progress, measurement
+// count, why learning continues) is the pill's title.
+export function modelPill(m) {
+  const text = `${m.model}: ${m.persistent.replace(/_/g, ' ')}`;
+  if (!m.learning) return { text, title: '' };
+  const progress = m.learning.split(';')[0].replace(/\s*\([^)]*\)\s*$/, '').trim();
+  return { text: `${text} · ${progress}${progress !== m.learning.trim() ? ' …' : ''}`, title: m.learning };
 }
 
 export async function renderAsset(main, app, id) {
@@ -65,8 +76,25 @@ export async function renderAsset(main, app, id) {
     const byMetric = Object.fromEntries(series.map((s) => [s.metric, s]));
     const trends = h('div.charts');
     const explain = h('div.explain');
+    // What the position learned survives restarts; it learns again only when
+    // asked (here, technicians and admins), after maintenance, or when the
+    // machine's speed, bearing or band changes.
+    const relearn = app.can && app.can('technician') ? h('button.relearn', {
+      title: 'Forget what this position has learned and learn its normal behaviour again from the next measurements',
+      onclick: async () => {
+        if (!confirm(`Re-learn ${position.name}? Its learned baselines are forgotten; it reads "initializing" until it has learned again.`)) return;
+        try {
+          await api(`/positions/${position.id}/relearn`, { method: 'POST' });
+          toast(`${position.name} learns again`);
+          setTimeout(show, 500);
+        } catch (e) { toast(e.message, true); }
+      },
+    }, 'Re-learn') : null;
     body.replaceChildren(
-      health && health.models.length ? h('div.models', health.models.map((m) => h('span.pill.state-' + m.persistent, `${m.model}: ${m.persistent}`))) : null,
+      health && health.models.length ? h('div.models', health.models.map((m) => {
+        const p = modelPill(m);
+        return h('span.pill.state-' + m.persistent, { title: p.title || null, dataset: { model: m.model } }, p.text);
+      }), relearn) : null,
       explain,
       h('div.chart-tools', rangeBtns, h('span.muted', 'Scroll or pinch to zoom, drag to pan, double-click to reset.'),
         h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0] || {}).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV')),
