@@ -178,6 +178,11 @@ class Store {
   // User machine classes (source kUser), by name. Checked with
   // check_machine_class() before they are written.
   Result<std::vector<MachineClass>> machine_classes();
+  // The user machine classes stored in the database at `path`, read through
+  // a read-only connection without taking the store's lock, so it works
+  // while a gateway owns that database (`vigil backtest --config`). An empty
+  // list when the file or the table does not exist (yet).
+  static Result<std::vector<MachineClass>> machine_classes_at(const std::string& path);
   Status put_machine_class(const std::string& name, const ZoneLimits& limits);  // adds or replaces
   Result<bool> delete_machine_class(const std::string& name);  // false: none of that name
 

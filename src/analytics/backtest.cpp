@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "analytics/dataset.h"
@@ -18,6 +19,7 @@
 #include "config/config.h"
 #include "dsp/features.h"
 #include "vigil/sqlite.h"
+#include "vigil/store.h"
 
 namespace vigil::analytics {
 namespace {
@@ -274,6 +276,19 @@ Result<AnalyticsOptions> options_from(const BacktestOptions& b) {
     o.persistence_m = cfg->analytics.persistence_m;
     // The configured machine classes, as the gateway registers them.
     VIGIL_RETURN_IF_ERROR(ZoneTable::global().set_layer(ClassSource::kConfig, cfg->analytics.machine_classes));
+    // ... and the classes users added on that gateway (dashboard, REST,
+    // uplink), read from its database without disturbing it.
+    auto stored = Store::machine_classes_at(cfg->storage.path);
+    if (!stored) return stored.status().Annotate("machine classes of " + cfg->storage.path);
+    std::map<std::string, ZoneLimits> user;
+    for (const auto& c : *stored) {
+      if (auto s = check_machine_class(c.name, c.limits); !s.ok()) {
+        spdlog::warn("backtest: stored machine class skipped: {}", s.message());
+        continue;
+      }
+      user[c.name] = c.limits;
+    }
+    VIGIL_RETURN_IF_ERROR(ZoneTable::global().set_layer(ClassSource::kUser, user));
   }
   if (b.learn) {
     if (*b.learn < 3) return Status::InvalidArgument("--learn must be at least 3");

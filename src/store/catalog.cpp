@@ -3,6 +3,7 @@
 // The plant hierarchy, series registry, measurements, waveforms and audit log:
 // small synchronous writes on the writer connection, reads from the pool.
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "store/store_impl.h"
@@ -264,6 +265,25 @@ Result<std::vector<MachineClass>> Store::machine_classes() {
     return Status::Ok();
   }));
   return out;
+}
+
+Result<std::vector<MachineClass>> Store::machine_classes_at(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return std::vector<MachineClass>{};
+  auto db = sql::Db::open(path, sql::Db::Mode::kReadOnly);
+  if (!db) return db.status().Annotate(path);
+  auto t = (*db)->prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'machine_classes'");
+  if (!t) return t.status().Annotate(path);
+  auto row = (*t)->step();
+  if (!row) return row.status().Annotate(path);
+  const bool present = *row && (*t)->i64(0) > 0;
+  (*t)->reset();
+  if (!present) return std::vector<MachineClass>{};
+  auto q = (*db)->prepare("SELECT name, ab, bc, cd FROM machine_classes ORDER BY name");
+  if (!q) return q.status().Annotate(path);
+  return collect<MachineClass>(**q, [](sql::Stmt& s) {
+    return MachineClass{s.text(0), {s.f64(1), s.f64(2), s.f64(3)}, ClassSource::kUser, std::nullopt};
+  });
 }
 
 Status Store::put_machine_class(const std::string& name, const ZoneLimits& l) {

@@ -103,9 +103,20 @@ def main():
     g = HostileGateway(tmp, mode="demo", extra={"gateway": {"log_level": "warn"},
                                                  "storage": {"checkpoint_interval_s": 1},
                                                  "demo": {"time_factor": TIME_FACTOR}})
-    g.user("admin", "admin", PASSWORD)
     g.start()
     try:
+        # The demo recreates its database at start: its first admin is made
+        # with the one-time setup code it logs.
+        import re
+        m = re.search(r"with setup code ([A-Z0-9]{5}-[A-Z0-9]{5})", g.log(100000))
+        if not m:
+            raise SystemExit("no setup code in the demo's log")
+        status, _, body = request(g.port, "POST", "/api/v1/auth/setup",
+                                  body=json.dumps({"name": "admin", "password": PASSWORD,
+                                                   "setup_code": m.group(1)}).encode(),
+                                  headers={"Content-Type": "application/json"})
+        if status not in (200, 201):
+            raise SystemExit("setting up the admin failed: %d %s" % (status, body[:200]))
         # Wait for a series with data; the demo's loopback clients are technicians.
         series_id, deadline = None, time.time() + 60
         while series_id is None and time.time() < deadline:

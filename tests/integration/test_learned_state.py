@@ -287,3 +287,43 @@ def test_a_gateway_killed_with_minus_9_restarts_with_what_its_positions_learned(
         assert h["baseline"] == {} and vibration_ml(h)[0]["persistent"] == "initializing"
     finally:
         fourth.stop()
+
+
+def test_a_backtest_with_a_gateways_config_uses_the_machine_classes_its_users_stored(tmp_path):
+    # A class added over REST on a running gateway lives in its database; a
+    # backtest given that gateway's --config reads it (without taking the
+    # database's lock, so while the gateway runs) and scores ISO zones by it.
+    from conftest import Gateway
+    from test_rest_api import bootstrap
+
+    data = tmp_path / "rig"
+    subprocess.run([tool("sim_rig_dataset"), "rig-bearing5", str(data)], check=True, capture_output=True)
+    manifest = json.load(open(data / "manifest.json"))
+    manifest["machine_class"] = "test_rig_class"
+    json.dump(manifest, open(data / "manifest.json", "w"))
+    args = ["--waveforms", str(data / "manifest.json"), "--learn", "52"]
+
+    (tmp_path / "gw").mkdir()
+    g = Gateway(tmp_path / "gw")
+    bootstrap(g)
+    g.start()
+    try:
+        # Without the class: the ISO model cannot score and says why.
+        r = backtest(*args, "--out", str(tmp_path / "before.csv"), "--config", g.config)
+        assert "test_rig_class" in r.stdout + r.stderr
+        zones = {row.split(",")[8] for row in open(tmp_path / "before.csv").read().splitlines()[1:]}
+        assert zones == {""}, zones
+        # An admin adds it on the running gateway ...
+        req = urllib.request.Request(g.url("/api/v1/machine-classes/test_rig_class"), method="PUT",
+                                     data=json.dumps({"ab": 0.5, "bc": 1.0, "cd": 2.0}).encode(),
+                                     headers={"Authorization": "Bearer " + g.bootstrap_token,
+                                              "Content-Type": "application/json"})
+        assert urllib.request.urlopen(req, timeout=10).status == 201
+        # ... and the next backtest with that gateway's configuration uses it.
+        backtest(*args, "--out", str(tmp_path / "after.csv"), "--config", g.config)
+        zones = {row.split(",")[8] for row in open(tmp_path / "after.csv").read().splitlines()[1:]}
+        assert zones <= {"A", "B", "C", "D"} and len(zones) >= 2, zones
+        status, health = get_json(g.url("/api/v1/health"))
+        assert status == 200, health  # the gateway was not disturbed
+    finally:
+        g.stop()
