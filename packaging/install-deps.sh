@@ -10,11 +10,12 @@ build_pkgs=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libboost1.81-dev libsdbus-c++-dev libssl-dev libsqlite3-dev sqlite3
   libeigen3-dev libfftw3-dev nlohmann-json3-dev catch2 libmosquitto-dev
-  libsystemd-dev libcli11-dev libspdlog-dev libfmt-dev
+  libsystemd-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
+  libhowardhinnant-date-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev
-  dbus python3-dbusmock python3-pytest python3-requests
+  dbus python3-dbusmock python3-pytest python3-requests python3-aiosmtpd
   mosquitto mosquitto-clients openssl
   lintian dpkg-dev fakeroot file
   chromium nodejs npm

@@ -66,6 +66,14 @@ Status collect(sql::Stmt& q, std::vector<Alert>& out) {
   return Status::Ok();
 }
 
+// Appends one lifecycle event; called inside the transaction that changes the alert.
+Status record_event(sql::Db& db, Id alert_id, TimestampMs ts, const std::string& event, const std::string& actor,
+                    const std::string& severity, const std::string& note) {
+  auto q = db.prepare("INSERT INTO alert_events(alert_id, ts, event, actor, severity, note) VALUES(?, ?, ?, ?, ?, ?)");
+  if (!q) return q.status();
+  return (*q)->bind(1, alert_id).bind(2, ts).bind(3, event).bind(4, actor).bind(5, severity).bind(6, note).run();
+}
+
 Status closed_error(Id id) { return Status::FailedPrecondition("alert " + std::to_string(id) + " is closed"); }
 
 }  // namespace
@@ -102,6 +110,20 @@ ALTER TABLE alerts ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 CREATE INDEX alerts_condition ON alerts(source, kind, status);
 CREATE INDEX alerts_position_model ON alerts(position_id, model, status);
+)sql",
+      // v3: the lifecycle as a journal, written in the same transaction as
+      // the alert's row: notifications read it after a cursor (exactly once
+      // across restarts), the dashboard shows it as the alert's timeline.
+      R"sql(
+CREATE TABLE alert_events(
+  id INTEGER PRIMARY KEY,
+  alert_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '');
+CREATE INDEX alert_events_alert ON alert_events(alert_id, id);
 )sql",
   });
 }
@@ -170,7 +192,7 @@ Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateCh
                                 .bind(5, c.ts).bind(6, c.ts).bind(7, title).bind(8, c.explanation)
                                 .bind(9, c.measurement_id).bind(10, c.model).run());
       id = db.last_insert_id();
-      return Status::Ok();
+      return record_event(db, id, c.ts, "opened", "analytics", sev, c.explanation);
     }));
     VIGIL_RETURN_IF_ERROR(store_.audit("analytics", "alert.open", "alert/" + std::to_string(id), title));
     notify(id, "opened", "analytics");
@@ -183,7 +205,8 @@ Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateCh
           "UPDATE alerts SET severity = 'alarm', updated_at = ?, explanation = ?, measurement_id = ?, "
           "title = 'Alarm' || substr(title, 8) WHERE id = ?");
       if (!q) return q.status();
-      return (*q)->bind(1, c.ts).bind(2, c.explanation).bind(3, c.measurement_id).bind(4, a.id).run();
+      VIGIL_RETURN_IF_ERROR((*q)->bind(1, c.ts).bind(2, c.explanation).bind(3, c.measurement_id).bind(4, a.id).run());
+      return record_event(db, a.id, c.ts, "escalated", "analytics", "alarm", c.explanation);
     }));
     VIGIL_RETURN_IF_ERROR(
         store_.audit("analytics", "alert.escalate", "alert/" + std::to_string(a.id), c.explanation));
@@ -229,7 +252,7 @@ Result<Id> AlertService::raise(const ExternalAlert& e) {
                                 .bind(5, now).bind(6, now).bind(7, e.title).bind(8, e.explanation)
                                 .bind(9, e.source).bind(10, e.kind).run());
       id = db.last_insert_id();
-      return Status::Ok();
+      return record_event(db, id, now, "opened", e.source, e.severity, e.explanation);
     }));
     VIGIL_RETURN_IF_ERROR(store_.audit(e.source, "alert.open", "alert/" + std::to_string(id), e.title));
     notify(id, "opened", e.source);
@@ -242,8 +265,11 @@ Result<Id> AlertService::raise(const ExternalAlert& e) {
         "UPDATE alerts SET updated_at = ?, explanation = ?, severity = ?, asset_id = coalesce(asset_id, ?), "
         "position_id = coalesce(position_id, ?), source = ?, kind = ? WHERE id = ?");
     if (!q) return q.status();
-    return (*q)->bind(1, now).bind(2, e.explanation).bind(3, escalate ? e.severity : a.severity)
-        .bind(4, e.asset_id).bind(5, e.position_id).bind(6, e.source).bind(7, e.kind).bind(8, a.id).run();
+    VIGIL_RETURN_IF_ERROR((*q)->bind(1, now).bind(2, e.explanation).bind(3, escalate ? e.severity : a.severity)
+        .bind(4, e.asset_id).bind(5, e.position_id).bind(6, e.source).bind(7, e.kind).bind(8, a.id).run());
+    // A condition seen again is not a lifecycle event (it would grow the
+    // journal with every advert of a silent sensor); a rise in severity is.
+    return escalate ? record_event(db, a.id, now, "escalated", e.source, e.severity, e.explanation) : Status::Ok();
   }));
   if (escalate)
     VIGIL_RETURN_IF_ERROR(store_.audit(e.source, "alert.escalate", "alert/" + std::to_string(a.id), e.explanation));
@@ -301,7 +327,9 @@ Status AlertService::set_status(Id id, const Transition& t, const std::string& a
   VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
     auto q = db.prepare("UPDATE alerts SET status = ?, updated_at = ? WHERE id = ?");
     if (!q) return q.status();
-    return (*q)->bind(1, t.status).bind(2, clock_.now_ms()).bind(3, id).run();
+    const TimestampMs now = clock_.now_ms();
+    VIGIL_RETURN_IF_ERROR((*q)->bind(1, t.status).bind(2, now).bind(3, id).run());
+    return record_event(db, id, now, t.event, actor, a->severity, note);
   }));
   VIGIL_RETURN_IF_ERROR(store_.audit(actor, t.action, "alert/" + std::to_string(id), note));
   notify(id, t.event, actor);
@@ -345,8 +373,11 @@ Status AlertService::close(Id id, const Closure& c) {
           "UPDATE alerts SET status = 'closed', updated_at = ?, closed_at = ?, failure_mode = ?, "
           "failure_cause = ?, action_taken = ?, closed_by = ?, notes = ? WHERE id = ?");
       if (!q) return q.status();
-      return (*q)->bind(1, now).bind(2, now).bind(3, c.failure_mode).bind(4, c.failure_cause)
-          .bind(5, c.action_taken).bind(6, c.actor).bind(7, encode_notes(c)).bind(8, id).run();
+      VIGIL_RETURN_IF_ERROR((*q)->bind(1, now).bind(2, now).bind(3, c.failure_mode).bind(4, c.failure_cause)
+          .bind(5, c.action_taken).bind(6, c.actor).bind(7, encode_notes(c)).bind(8, id).run());
+      return record_event(db, id, now, "closed", c.actor, a.severity,
+                          c.failure_mode + "/" + c.failure_cause + "/" + c.action_taken +
+                              (c.notes.empty() ? "" : ": " + c.notes));
     }));
     VIGIL_RETURN_IF_ERROR(store_.audit(c.actor, "alert.close", "alert/" + std::to_string(id),
                                        c.failure_mode + "/" + c.failure_cause + "/" + c.action_taken));
@@ -360,6 +391,51 @@ Status AlertService::close(Id id, const Closure& c) {
       pipeline_->feedback(*a.position_id, "", analytics::Feedback::kRebaseline, a.opened_at);
   }
   return Status::Ok();
+}
+
+Result<std::vector<AlertEvent>> AlertService::events_after(Id after, int limit) const {
+  return read_events("SELECT id, alert_id, ts, event, actor, severity, note FROM alert_events WHERE id > ? "
+                     "ORDER BY id LIMIT ?", after, limit);
+}
+
+Result<std::vector<AlertEvent>> AlertService::events_of(Id alert_id) const {
+  return read_events("SELECT id, alert_id, ts, event, actor, severity, note FROM alert_events WHERE alert_id = ? "
+                     "ORDER BY id LIMIT ?", alert_id, 1000);
+}
+
+Result<Id> AlertService::last_event_id() const {
+  Id last = 0;
+  VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT coalesce(max(id), 0) FROM alert_events");
+    if (!q) return q.status();
+    auto row = (*q)->step();
+    if (!row) return row.status();
+    if (*row) last = (*q)->i64(0);
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  return last;
+}
+
+Result<std::vector<AlertEvent>> AlertService::read_events(const char* sql, Id key, int limit) const {
+  if (limit < 1 || limit > 10000) return Status::InvalidArgument("limit must be 1..10000");
+  std::vector<AlertEvent> out;
+  VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
+    auto q = db.prepare(sql);
+    if (!q) return q.status();
+    auto& s = **q;
+    s.bind(1, key).bind(2, limit);
+    for (;;) {
+      auto row = s.step();
+      if (!row) return row.status();
+      if (!*row) break;
+      out.push_back({s.i64(0), s.i64(1), s.i64(2), s.text(3), s.text(4), s.text(5),
+                     s.text(6)});
+    }
+    s.reset();
+    return Status::Ok();
+  }));
+  return out;
 }
 
 }  // namespace vigil::alerts

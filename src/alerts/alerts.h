@@ -109,6 +109,18 @@ struct ExternalAlert {
   std::string explanation;
 };
 
+// One lifecycle change of an alert, as journaled in `alert_events` in the
+// transaction that made it: "opened", "escalated", "acknowledged", "muted",
+// "unmuted", "closed" ("updated" — a raised condition seen again — is not
+// journaled). `note` is the explanation (opened/escalated), the actor's note,
+// or the close-out codes.
+struct AlertEvent {
+  Id id = 0;
+  Id alert_id = 0;
+  TimestampMs ts = 0;
+  std::string event, actor, severity, note;
+};
+
 // What observers are told after a change is committed: "opened",
 // "escalated" (warning → alarm), "updated" (a raised condition seen again:
 // explanation and time), "acknowledged", "muted", "unmuted", "closed".
@@ -158,7 +170,16 @@ class AlertService {
   Status unmute(Id id, const std::string& actor, const std::string& note = "");
   Status close(Id id, const Closure& c);
 
+  // ---- the journal (notifications, the alert's timeline) ----
+  // Events with id > after, oldest first, at most `limit` (1..10000).
+  Result<std::vector<AlertEvent>> events_after(Id after, int limit) const;
+  // One alert's events, oldest first (at most 1000).
+  Result<std::vector<AlertEvent>> events_of(Id alert_id) const;
+  // The newest event's id (0 for none): where a new consumer starts.
+  Result<Id> last_event_id() const;
+
  private:
+  Result<std::vector<AlertEvent>> read_events(const char* sql, Id key, int limit) const;
   AlertService(Store& store, const Clock& clock, analytics::Pipeline* pipeline);
   Result<std::optional<Alert>> active_for(Id position_id, const std::string& model) const;
   Result<std::optional<Alert>> active_condition(const ExternalAlert& e) const;

@@ -209,3 +209,54 @@ TEST_CASE("a closure keeps its feedback and the models that flagged it; unknown 
   CHECK(a->closed_by == "tech");
   CHECK(feedback_values() == std::vector<std::string>{"confirmed", "false_alarm", "unsure"});
 }
+
+TEST_CASE("every lifecycle change is journaled once, in order, with its actor", "[alerts][events]") {
+  TempDir dir;
+  ManualClock clock(1'700'000'000'000);
+  StoreOptions o;
+  o.path = dir.file("vigil.db");
+  o.clock = &clock;
+  auto store = Store::open(o);
+  REQUIRE(store.ok());
+  auto svc = AlertService::create(**store, clock);
+  REQUIRE(svc.ok());
+  auto& s = **svc;
+  REQUIRE(*s.last_event_id() == 0);
+  ExternalAlert e;
+  e.source = "sensor:AA:BB:CC:DD:EE:FF";
+  e.kind = "silent";
+  e.model = kSensorHealthModel;
+  e.severity = "warning";
+  e.title = "Sensor silent";
+  auto id = s.raise(e);
+  REQUIRE(id.ok());
+  REQUIRE(s.raise(e).ok());  // seen again: an update, not a journal entry
+  e.severity = "alarm";
+  REQUIRE(s.raise(e).ok());  // a rise in severity is
+  clock.advance(1000);
+  REQUIRE(s.acknowledge(*id, "ana", "planned for Tuesday").ok());
+  Closure c;
+  c.failure_mode = "NO_ISSUE";
+  c.failure_cause = "OTHER";
+  c.action_taken = "NO_ACTION";
+  c.actor = "ben";
+  REQUIRE(s.close(*id, c).ok());
+
+  auto all = s.events_after(0, 100);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 4);
+  std::vector<std::string> kinds;
+  for (const auto& ev : *all) kinds.push_back(ev.event);
+  CHECK(kinds == std::vector<std::string>{"opened", "escalated", "acknowledged", "closed"});
+  CHECK((*all)[2].actor == "ana");
+  CHECK((*all)[2].note == "planned for Tuesday");
+  CHECK((*all)[3].actor == "ben");
+  CHECK((*all)[1].severity == "alarm");
+  // A consumer after the second event sees only the rest; the timeline is per alert.
+  auto rest = s.events_after((*all)[1].id, 100);
+  REQUIRE(rest.ok());
+  CHECK(rest->size() == 2);
+  CHECK(s.events_of(*id)->size() == 4);
+  CHECK(*s.last_event_id() == (*all)[3].id);
+  CHECK_FALSE(s.events_after(0, 0).ok());
+}
