@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Thin fetch wrapper: JSON in and out, the CSRF header on unsafe methods,
-// problem+json errors turned into ApiError with the stable `code`.
+// problem+json errors turned into ApiError with the stable `code` (and a
+// 422's `field`).
 
 export class ApiError extends Error {
-  constructor(status, code, detail) {
+  constructor(status, code, detail, field) {
     super(detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.detail = detail;
+    this.field = field;  // a 422 validation problem names the member it refuses
   }
 }
 
@@ -30,7 +33,7 @@ export async function api(path, { method = 'GET', body, signal, quiet401 = false
   const data = type.includes('json') ? await res.json() : await res.text();
   if (!res.ok) {
     if (res.status === 401 && !quiet401) onUnauthorized();
-    throw new ApiError(res.status, data && data.code, data && data.detail);
+    throw new ApiError(res.status, data && data.code, data && data.detail, data && data.field);
   }
   return data;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The vigil dashboard: hash routes (#/fleet, #/asset/ID, #/alerts,
-// #/sensors, #/settings), first-start setup and sign-in, live updates over
+// #/sensors, #/notifications/TAB, #/settings), first-start setup and sign-in, live updates over
 // Server-Sent Events. Plain ES modules, no build step.
 import { api, ApiError, h, toast, fmt, setUnauthorizedHandler } from './api.js';
 import { renderFleet } from './views/fleet.js';
@@ -8,6 +8,7 @@ import { renderAsset } from './views/asset.js';
 import { renderAlerts } from './views/alerts.js';
 import { renderSensors } from './views/sensors.js';
 import { renderSettings } from './views/settings.js';
+import { renderNotifications } from './views/notifications.js';
 
 const main = document.getElementById('main');
 export const app = { session: null, live: new EventTarget(), cleanup: [] };
@@ -83,6 +84,7 @@ const routes = [
   [/^#\/alerts(?:\/(\d+))?$/, (m) => renderAlerts(main, app, m[1] ? +m[1] : null)],
   [/^#\/sensors$/, () => renderSensors(main, app)],
   [/^#\/settings$/, () => renderSettings(main, app)],
+  [/^#\/notifications(?:\/(rules|channels|routing|log))?$/, (m) => renderNotifications(main, app, m[1])],
 ];
 
 async function route() {
