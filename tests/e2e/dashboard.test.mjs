@@ -5,7 +5,9 @@
 // API token's life, acknowledging and closing an alert the gateway raised
 // for the demo's developing bearing fault, sensor commissioning, a machine
 // class of one's own, building the plant (an asset with bearing and envelope
-// band, a position), re-learning a position. The test only talks to the
+// band, a position), re-learning a position, notifications (a rule from the
+// editor with its preview, a webhook channel whose secret stays hidden and
+// its test message, a route, the delivery log). The test only talks to the
 // gateway as a user does (browser, REST): it never writes the live database.
 // The demo's timing (learning period, fault onset and growth) comes from the
 // config tests/ci.d/50-e2e.sh writes. Screenshots of failures go to
@@ -332,6 +334,106 @@ try {
     const row = audit.body.find((e) => e.action === 'position.relearn' && e.target === `position/${posId}`);
     assert.ok(row, `an audit row position.relearn for position/${posId} among ${audit.body.length}`);
     assert.equal(row.actor, 'admin');
+  });
+
+  await step('a rule is written in the editor, refused beside its field, previewed, saved and listed in plain words', async () => {
+    await page.goto(BASE + '/#/notifications');
+    await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+    await page.getByRole('button', { name: 'New rule' }).click();
+    const ed = page.locator('form.rule-editor');
+    await ed.getByLabel('Name', { exact: true }).fill('E2E pump too warm');
+    await ed.locator('select[name=scope_kind]').selectOption('asset');
+    await ed.locator('select[name=scope_id]').selectOption({ label: 'Cooling water pump P-101' });
+    const cond = ed.locator('fieldset.cond').first();
+    await cond.locator('select[name=metric]').selectOption('temperature_c');  // offered from the asset's series
+    await cond.locator('select[name=op]').selectOption('above');
+    // A value the gateway refuses (temperature_c never exceeds 400 °C):
+    // its reason appears beside the value, in words, not as a toast.
+    await cond.locator('input[name=value]').fill('500');
+    await cond.locator('input[name=for_min]').fill('10');
+    await ed.getByRole('button', { name: 'Save rule' }).click();
+    const valueError = cond.locator('label[data-field="conditions[0].value"] .field-error');
+    await valueError.filter({ hasText: /never exceeds/ }).waitFor();
+    assert.equal(await cond.locator('input[name=value]').getAttribute('aria-invalid'), 'true');
+    await cond.locator('input[name=value]').fill('30');
+    await cond.locator('p.cond-words', { hasText: 'In words: temperature above 30 °C for 10 min' }).waitFor();
+    await ed.getByRole('button', { name: 'Preview' }).click();
+    const count = ed.locator('.preview-count');
+    await count.filter({ hasText: /^Would (have fired (once|\d+ times)|not have fired) in the last \d+ days?$/ }).waitFor();
+    console.log(`     preview: ${await count.textContent()}`);
+    await ed.getByRole('button', { name: 'Save rule' }).click();
+    const card = page.locator('article.nrule[data-rule="E2E pump too warm"]');
+    await card.getByText('When temperature above 30 °C for 10 min — on asset Cooling water pump P-101').waitFor();
+    const rules = await apiGet('/rules');
+    const saved = rules.body.find((r) => r.name === 'E2E pump too warm');
+    assert.deepEqual(saved.conditions.map((c) => [c.metric, c.op, c.value, c.for_s]), [['temperature_c', 'above', 30, 600]]);
+  });
+
+  await step('a webhook channel keeps its secret and header values to itself; a test message shows its delivery status', async () => {
+    await page.getByRole('link', { name: 'Channels' }).click();
+    await page.getByRole('button', { name: 'New channel' }).click();
+    const ed = page.locator('form.channel-editor');
+    await ed.getByLabel('Name', { exact: true }).fill('E2E hook');
+    await ed.locator('select[name=type]').selectOption('webhook');
+    await ed.getByLabel('URL (http or https)').fill('http://127.0.0.1:9/e2e-hook');  // nobody listens: the test fails or retries
+    await ed.locator('input[name=secret]').fill('e2e-signing-secret');
+    await ed.getByRole('button', { name: 'Add header' }).click();
+    await ed.locator('input[name=header_name]').fill('Authorization');
+    await ed.locator('input[name=header_value]').fill('Bearer e2e-header-secret');
+    await ed.getByRole('button', { name: '{{alert.title}}' }).click();  // the placeholder list inserts into the template
+    assert.equal(await ed.locator('textarea[name=body_template]').inputValue(), '{{alert.title}}');
+    await ed.locator('textarea[name=body_template]').fill('{"text": "{{alert.title}} ({{alert.severity}}) {{link}}"}');
+    await ed.getByRole('button', { name: 'Save channel' }).click();
+    const card = page.locator('article.nchannel[data-channel="E2E hook"]');
+    await card.locator('.secret-state', { hasText: 'secret set' }).waitFor();
+    await card.getByText('headers: Authorization (values hidden)').waitFor();
+    for (const secret of ['e2e-signing-secret', 'Bearer e2e-header-secret']) {
+      assert.ok(!(await page.content()).includes(secret), `the page does not show ${secret}`);
+      assert.ok(!JSON.stringify((await apiGet('/notifications/channels')).body).includes(secret), `the API does not answer ${secret}`);
+    }
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.locator('form.channel-editor');
+    await edit.locator('.secret-note', { hasText: 'secret set' }).waitFor();
+    assert.equal(await edit.locator('input[name=secret]').inputValue(), '', 'the secret is never filled in');
+    assert.equal(await edit.locator('input[name=header_value]').inputValue(), '');
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await card.getByRole('button', { name: 'Send test message' }).click();
+    const status = card.locator('.test-status');
+    await status.waitFor();
+    assert.match(await status.textContent(), /^Test message: . (Pending|Retrying|Sent|Failed)/);
+    console.log(`     ${await status.textContent()}`);
+  });
+
+  await step('a route with quiet hours and escalation is saved and described', async () => {
+    await page.getByRole('link', { name: 'Routing & escalation' }).click();
+    await page.getByRole('button', { name: 'New route' }).click();
+    const ed = page.locator('form.route-editor');
+    await ed.getByLabel('Name', { exact: true }).fill('E2E night shift');
+    await ed.locator('fieldset[data-field=channels]').getByLabel('E2E hook (webhook)').check();
+    await ed.getByLabel('Quiet hours').check();
+    await ed.locator('input[name=timezone]').fill('Europe/Berlin');
+    await ed.getByLabel('Escalate when nobody acknowledges').check();
+    await ed.locator('input[name=escalate_after_min]').fill('30');
+    await ed.locator('fieldset[data-field=escalate_to]').getByLabel('E2E hook (webhook)').check();
+    await ed.getByRole('button', { name: 'Save route' }).click();
+    const card = page.locator('article.nroute[data-route="E2E night shift"]');
+    await card.getByText('Quiet 22:00–06:00 (Europe/Berlin), alarms still go out').waitFor();
+    await card.getByText('Not acknowledged after 30 min → E2E hook').waitFor();
+  });
+
+  await step('the delivery log shows the test message with its status in words, filtered by status', async () => {
+    await page.getByRole('link', { name: 'Delivery log' }).click();
+    const row = page.locator('table.deliveries tr[data-delivery-id]', { hasText: 'E2E hook' }).first();
+    await row.waitFor();
+    assert.match(await row.locator('.dstatus').textContent(), /^. (Pending|Retrying|Sent|Failed)$/);
+    assert.equal(await row.locator('td').nth(3).textContent(), 'test');
+    // Filter by the row's status (a pending test may move on meanwhile:
+    // then only the filter's own rule is checked, every row shown matches).
+    const st = await row.getAttribute('data-status');
+    await page.locator('.filters button.tab', { hasText: new RegExp(`^${st}$`, 'i') }).click();
+    const others = page.locator(`table.deliveries tr[data-delivery-id]:not([data-status="${st}"])`);
+    for (let i = 0; i < 50 && await others.count(); ++i) await page.waitForTimeout(200);
+    assert.equal(await others.count(), 0, `only ${st} deliveries are listed`);
   });
 
   await step('no script errors', async () => {

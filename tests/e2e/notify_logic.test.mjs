@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   conditionText, conditionsText, scopeText, previewText, fmtDuration, fmtNum, ruleToForm, formToRule, channelToForm,
-  formToChannel, routeToForm, formToRoute, normalizeField, parentField, problemTarget, problemText, deliveryStatus,
+  formToChannel, routeToForm, formToRoute, normalizeField, parentField, problemTarget, problemText, problemMessage,
+  deliveryStatus,
 } from '../../web/public/views/notify_logic.js';
 
 const freezer = {
@@ -97,13 +98,17 @@ test('a webhook channel keeps its secret and headers unless replaced', () => {
   const f = channelToForm(fromApi);
   assert.equal(f.secret_set, true);
   assert.equal(f.secret, '');
+  // Unchanged: no secret sent (the gateway keeps it), the header value goes back as "•••" (keep it).
   assert.deepEqual(formToChannel(f), { channel: { name: 'Ops hook', type: 'webhook', enabled: true,
-    webhook: { url: 'https://ops.example/hook', verify_tls: true } }, errors: [] });
-  const replaced = formToChannel({ ...f, secret: 'new-key', headers_changed: true,
-    headers: [{ name: 'Authorization', value: '' }, { name: 'X-Env', value: 'plant' }] });
+    webhook: { url: 'https://ops.example/hook', verify_tls: true, headers: { Authorization: '•••' } } }, errors: [] });
+  const replaced = formToChannel({ ...f, secret: 'new-key',
+    headers: [{ ...f.headers[0], value: 'Bearer new' }, { name: 'X-Env', value: 'plant' }] });
+  assert.deepEqual(replaced.errors, []);
   assert.equal(replaced.channel.webhook.secret, 'new-key');
-  assert.deepEqual(replaced.errors.map((e) => e.field), ['webhook.headers[0]']);
-  assert.match(replaced.errors[0].detail, /again/);
+  assert.deepEqual(replaced.channel.webhook.headers, { Authorization: 'Bearer new', 'X-Env': 'plant' });
+  // A renamed or new header has no value to keep.
+  const renamed = formToChannel({ ...f, headers: [{ ...f.headers[0], name: 'X-Token' }, { name: 'bad name', value: 'v' }] });
+  assert.deepEqual(renamed.errors.map((e) => e.field), ['webhook.headers[0].value', 'webhook.headers[1]']);
 });
 
 test('an email channel splits recipients and names a bad one by index', () => {
@@ -119,9 +124,12 @@ test('a route with quiet hours and escalation round-trips', () => {
   assert.deepEqual(formToRoute(routeToForm(route)), { route, errors: [] });
   const plain = formToRoute({ ...routeToForm(route), quiet: false, escalate: false }).route;
   assert.equal(plain.quiet_hours, null);
-  assert.equal(plain.escalate_after_min, null);
-  const bad = formToRoute({ ...routeToForm(route), channels: [], quiet_from: '25:00', escalate_after_min: '0' });
-  assert.deepEqual(bad.errors.map((e) => e.field), ['channels', 'quiet_hours.from', 'escalate_after_min']);
+  assert.equal(plain.escalate_after_min, 0);
+  assert.deepEqual(formToRoute(routeToForm({ ...route, events: ['opened'] })).route.events, ['opened'], 'events (not on the form) are kept');
+  const bad = formToRoute({ ...routeToForm(route), channels: [], escalate: false, quiet_from: '25:00' });
+  assert.deepEqual(bad.errors.map((e) => e.field), ['channels', 'quiet_hours.from']);
+  const late = formToRoute({ ...routeToForm(route), channels: [], escalate_after_min: '0', escalate_to: [] });
+  assert.deepEqual(late.errors.map((e) => e.field), ['escalate_after_min', 'escalate_to'], 'escalating alone needs a delay and channels');
 });
 
 test('a problem field finds the nearest control, in any path spelling', () => {
@@ -148,6 +156,18 @@ test('server problem details read in the words of the form', () => {
   assert.equal(problemText('the rule can never fire (above 5 and below 3 on one metric), e.g. check it'),
     'The rule can never fire (above 5 and below 3 on one metric), e.g. check it');
   assert.equal(problemText(''), 'This value was refused.');
+});
+
+test("the gateway's \"path: why\" loses the path beside its own control, keeps the member beside a parent", () => {
+  const show = (field, detail, keys) => { const t = problemTarget(field, keys); return [t, problemMessage(field, detail, t)]; };
+  assert.deepEqual(show('conditions[0].for_s', 'conditions[0].for_s: must be >= 0', ['conditions[0].for_s']), ['conditions[0].for_s', 'Must be 0 or more']);
+  assert.deepEqual(show('rule.conditions[1]', 'rule.conditions[1]: can never hold together with conditions[0] (above 5, below 3)', ['conditions[1]']),
+    ['conditions[1]', 'Can never hold together with condition 1 (above 5, below 3)']);
+  assert.deepEqual(show('rule.conditions[0].window', 'rule.conditions[0].window: only for increase_above', ['conditions[0]']),
+    ['conditions[0]', 'Window: only for increase_above']);
+  assert.deepEqual(show('webhook.headers.X-Env', 'webhook.headers.X-Env: set by vigil', ['webhook.headers']), ['webhook.headers', 'X-Env: set by vigil']);
+  assert.deepEqual(show('scope.asset_id', 'scope.asset_id: no asset 99', ['scope']), ['scope', 'Asset: no asset 99']);
+  assert.deepEqual(show('to', 'to: before from', ['name']), [null, 'To: before from']);
 });
 
 test('delivery status is an icon and a word', () => {

@@ -31,7 +31,7 @@ export async function renderChannels(box, app) {
           h('p', 'Signing secret: ', h('span.secret-state', w.secret_set ? 'secret set' : 'none'),
             Object.keys(w.headers || {}).length ? ` · headers: ${Object.keys(w.headers).join(', ')} (values hidden)` : '',
             w.verify_tls === false ? ' · TLS not verified' : '')),
-      c.rate_per_minute ? h('p.muted.small', `At most ${c.rate_per_minute} messages a minute`) : null,
+      c.rate_per_minute > 0 ? h('p.muted.small', `At most ${c.rate_per_minute} messages a minute`) : null,
       admin ? h('div.actions',
         h('button', { type: 'button', onclick: () => sendTest(c, result) }, 'Send test message'),
         h('button', { type: 'button', onclick: () => openEditor(c) }, 'Edit'),
@@ -82,7 +82,7 @@ function editor(ch, { done, cancel }) {
   const type = selectInput('type', [['email', 'Email'], ['webhook', 'Webhook']], f.type);
   if (ch) type.disabled = true;
   const enabled = checkbox('enabled', f.enabled, 'Enabled');
-  const rate = numInput('rate_per_minute', f.rate_per_minute, { min: '1', step: '1' });
+  const rate = numInput('rate_per_minute', f.rate_per_minute, { min: '0', max: '6000', step: '1' });
   const to = h('textarea', { name: 'to', rows: 3, value: f.to, autocomplete: 'off' });
   const url = textInput('url', f.url, { type: 'url', inputMode: 'url' });
   const secret = h('input', { name: 'secret', type: 'password', autocomplete: 'new-password' });
@@ -90,19 +90,18 @@ function editor(ch, { done, cancel }) {
   const ca = textInput('ca_file', f.ca_file);
   const verify = checkbox('verify_tls', f.verify_tls, 'Verify the server’s TLS certificate');
   const headers = f.headers.map((x) => ({ ...x }));
-  let headersChanged = false;
   const headerBox = h('div.headers');
   const drawHeaders = () => {
     errs.drop('webhook.headers[');
     headerBox.replaceChildren(...headers.map((hd, i) => {
       const n = textInput('header_name', hd.name, { 'aria-label': `Header ${i + 1} name` });
       const v = h('input', { name: 'header_value', type: 'password', autocomplete: 'off', value: hd.value });
-      n.addEventListener('input', () => { hd.name = n.value; headersChanged = true; });
-      v.addEventListener('input', () => { hd.value = v.value; headersChanged = true; });
+      n.addEventListener('input', () => { hd.name = n.value; });
+      v.addEventListener('input', () => { hd.value = v.value; });
       return h('div.header-row',
         errs.field(`webhook.headers[${i}]`, `Header ${i + 1} name`, n),
         errs.field(`webhook.headers[${i}].value`, hd.was_set ? 'Value (set; type to replace)' : 'Value', v),
-        h('button.link', { type: 'button', onclick: () => { headers.splice(i, 1); headersChanged = true; drawHeaders(); } }, `Remove header ${i + 1}`));
+        h('button.link', { type: 'button', onclick: () => { headers.splice(i, 1); drawHeaders(); } }, `Remove header ${i + 1}`));
     }));
   };
   drawHeaders();
@@ -118,7 +117,7 @@ function editor(ch, { done, cancel }) {
     h('p.secret-note', f.secret_set ? 'Signing secret: secret set (never shown).' : 'Signing secret: none.'),
     errs.field('webhook.secret', f.secret_set ? 'Replace the secret (leave empty to keep it)' : 'Secret (optional: signs each body, header X-Vigil-Signature)', secret),
     errs.group('webhook.headers', h('fieldset', h('legend', 'Headers (values are write-only)'), headerBox,
-      h('button', { type: 'button', onclick: () => { headers.push({ name: '', value: '' }); headersChanged = true; drawHeaders(); } }, 'Add header'))),
+      h('button', { type: 'button', onclick: () => { headers.push({ name: '', value: '' }); drawHeaders(); } }, 'Add header'))),
     errs.field('webhook.body_template', 'Body template (JSON; empty for the default body)', tpl),
     h('div.placeholders', h('span.small', 'Placeholders (values are JSON-escaped), click to insert: '),
       TEMPLATE_PLACEHOLDERS.map((p) => h('button.chip', { type: 'button', onclick: () => insert(p) }, p))),
@@ -135,7 +134,7 @@ function editor(ch, { done, cancel }) {
       errs.clear();
       const r = formToChannel({ name: name.value, type: type.value, enabled: enabled.input.checked, rate_per_minute: rate.value,
         to: to.value, url: url.value, secret: secret.value, body_template: tpl.value, ca_file: ca.value, verify_tls: verify.input.checked,
-        headers, headers_changed: headersChanged });
+        headers });
       if (r.errors.length) { errs.show(r.errors); return; }
       try {
         await api(ch ? `/notifications/channels/${ch.id}` : '/notifications/channels', { method: ch ? 'PUT' : 'POST', body: r.channel });
@@ -147,7 +146,7 @@ function editor(ch, { done, cancel }) {
   h('h2', ch ? `Edit channel ${ch.name}` : 'New channel'),
   errs.top,
   h('div.form-grid', errs.field('name', 'Name', name), errs.field('type', 'Type', type),
-    errs.field('rate_per_minute', 'At most messages a minute (optional)', rate)),
+    errs.field('rate_per_minute', 'At most messages a minute', rate, '0 or empty: no limit')),
   enabled.el, emailPart, webhookPart,
   h('div.actions', h('button.primary', { type: 'submit' }, 'Save channel'), h('button', { type: 'button', onclick: cancel }, 'Cancel')));
   return form;

@@ -5,7 +5,7 @@
 // (or the same check made before sending) is shown next to its field in
 // plain words; problems naming no known field go to the form's top.
 import { h, toast } from '../api.js';
-import { problemTarget, problemText } from './notify_logic.js';
+import { problemTarget, problemMessage, problemText } from './notify_logic.js';
 
 let seq = 0;
 
@@ -49,7 +49,7 @@ export class FieldErrors {
     let first = null;
     for (const p of problems) {
       const key = problemTarget(p.field, [...this.slots.keys()]);
-      const text = problemText(p.detail);
+      const text = problemMessage(p.field, p.detail, key);
       if (!key) { this.top.append(h('p.error', text)); continue; }
       const { err, input, el } = this.slots.get(key);
       err.textContent = err.textContent ? `${err.textContent} ${text}` : text;

@@ -15,8 +15,8 @@ export const OPS = [
 export const OP_FIELDS = {
   above: ['value', 'hysteresis', 'for_s'],
   below: ['value', 'hysteresis', 'for_s'],
-  rate_above: ['value', 'per_s'],
-  rate_below: ['value', 'per_s'],
+  rate_above: ['value', 'per_s', 'for_s'],
+  rate_below: ['value', 'per_s', 'for_s'],
   no_data: ['for_s'],
   state_held: ['value', 'for_s'],
   increase_above: ['value', 'window'],
@@ -26,6 +26,8 @@ export const SEVERITIES = ['warning', 'alarm'];
 export const TEMPLATE_PLACEHOLDERS = ['{{alert.title}}', '{{alert.severity}}', '{{alert.status}}', '{{alert.asset}}',
   '{{alert.position}}', '{{alert.explanation}}', '{{alert.id}}', '{{event}}', '{{actor}}', '{{link}}', '{{ack_link}}', '{{gateway}}'];
 export const DELIVERY_STATUSES = ['pending', 'retrying', 'sent', 'failed'];
+// What the API answers for a header value (and takes back as "keep it").
+export const REDACTED = '•••';
 
 // -18 -> "−18" (a real minus sign), 0.1 + 0.2 -> "0.3".
 export function fmtNum(v) {
@@ -63,8 +65,8 @@ export function conditionText(c, ctx = {}) {
       if (c.hysteresis) t += ` (clears ${c.op === 'above' ? 'below' : 'above'} ${withUnit(+c.value + (c.op === 'above' ? -1 : 1) * c.hysteresis, unit)})`;
       break;
     }
-    case 'rate_above': t = `${what} changes by more than ${withUnit(c.value, unit)} per ${per}`; break;
-    case 'rate_below': t = `${what} changes by less than ${withUnit(c.value, unit)} per ${per}`; break;
+    case 'rate_above': t = `${what} changes by more than ${withUnit(c.value, unit)} per ${per}${dur}`; break;
+    case 'rate_below': t = `${what} changes by less than ${withUnit(c.value, unit)} per ${per}${dur}`; break;
     case 'no_data': t = c.metric === '*' ? `no reading at all for ${fmtDuration(c.for_s || 0)}` : `no ${what} reading for ${fmtDuration(c.for_s || 0)}`; break;
     case 'state_held': t = `${what} is ${+c.value ? 'on' : 'off'}${dur}`; break;
     case 'increase_above': t = `${what} increases by more than ${withUnit(c.value, unit)} in a calendar ${c.window || 'day'}`; break;
@@ -177,8 +179,7 @@ export function channelToForm(ch) {
     to: ((c.email && c.email.to) || []).join('\n'),
     url: str(w.url), secret_set: !!w.secret_set, secret: '', body_template: str(w.body_template), ca_file: str(w.ca_file),
     verify_tls: w.verify_tls !== false,
-    headers: Object.entries(w.headers || {}).map(([name, value]) => ({ name, value: '', was_set: true, shown: str(value) })),
-    headers_changed: false,
+    headers: Object.keys(w.headers || {}).map((name) => ({ name, value: '', was_set: name })),
   };
 }
 
@@ -191,7 +192,7 @@ export function formToChannel(f) {
   const ch = { name: str(f.name).trim(), type: f.type, enabled: !!f.enabled };
   if (!ch.name) errors.push({ field: 'name', detail: 'Give the channel a name.' });
   const rate = num(f.rate_per_minute);
-  if (Number.isNaN(rate) || (rate !== null && rate < 1)) errors.push({ field: 'rate_per_minute', detail: 'At most how many messages a minute (1 or more)?' });
+  if (rate !== null && !(Number.isInteger(rate) && rate >= 0 && rate <= 6000)) errors.push({ field: 'rate_per_minute', detail: 'A whole number from 0 (unlimited) to 6000.' });
   else if (rate !== null) ch.rate_per_minute = rate;
   if (f.type === 'email') {
     const to = splitRecipients(f.to);
@@ -208,18 +209,17 @@ export function formToChannel(f) {
       if (!/^\s*[[{]/.test(w.body_template)) errors.push({ field: 'webhook.body_template', detail: 'The body template is JSON (starts with { or [).' });
     }
     if (str(f.ca_file).trim()) w.ca_file = str(f.ca_file).trim();
-    // Headers are sent only when changed; a header kept from before must then
-    // have its value typed again (the gateway never shows it).
-    if (f.headers_changed) {
-      w.headers = {};
-      (f.headers || []).forEach((hd, i) => {
-        const name = str(hd.name).trim();
-        if (!name) return;
-        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) errors.push({ field: `webhook.headers[${i}]`, detail: `“${name}” is not a header name.` });
-        else if (!str(hd.value)) errors.push({ field: `webhook.headers[${i}]`, detail: `Type the value of ${name} again (header values are never shown).` });
-        else w.headers[name] = str(hd.value);
-      });
-    }
+    // A header value left empty keeps the one the gateway has (sent back as
+    // REDACTED); a new or renamed header needs its value.
+    w.headers = {};
+    (f.headers || []).forEach((hd, i) => {
+      const name = str(hd.name).trim();
+      if (!name) return;
+      if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) errors.push({ field: `webhook.headers[${i}]`, detail: `“${name}” is not a header name.` });
+      else if (str(hd.value)) w.headers[name] = str(hd.value);
+      else if (hd.was_set === name) w.headers[name] = REDACTED;
+      else errors.push({ field: `webhook.headers[${i}].value`, detail: `Enter the value of ${name}.` });
+    });
     ch.webhook = w;
   }
   return { channel: ch, errors };
@@ -230,7 +230,7 @@ export function routeToForm(r) {
   const x = r || {};
   const q = x.quiet_hours;
   return {
-    name: str(x.name), severities: x.severities && x.severities.length ? [...x.severities] : [...SEVERITIES],
+    name: str(x.name), events: x.events, severities: x.severities && x.severities.length ? [...x.severities] : [...SEVERITIES],
     site_ids: (x.site_ids || []).map(String), asset_ids: (x.asset_ids || []).map(String), channels: (x.channels || []).map(String),
     quiet: !!q, quiet_from: q ? str(q.from) : '22:00', quiet_to: q ? str(q.to) : '06:00',
     timezone: q ? str(q.timezone) : '', alarms_too: !!(q && q.alarms_too),
@@ -244,10 +244,11 @@ export function formToRoute(f) {
   const route = {
     name: str(f.name).trim(), severities: (f.severities || []).filter((s) => SEVERITIES.includes(s)),
     site_ids: ids(f.site_ids), asset_ids: ids(f.asset_ids), channels: ids(f.channels),
-    quiet_hours: null, escalate_after_min: null, escalate_to: [],
+    quiet_hours: null, escalate_after_min: 0, escalate_to: [],
   };
+  if (f.events && f.events.length) route.events = [...f.events];  // not on the form: kept as it was
   if (!route.name) errors.push({ field: 'name', detail: 'Give the route a name.' });
-  if (!route.channels.length) errors.push({ field: 'channels', detail: 'Choose at least one channel.' });
+  if (!route.channels.length && !f.escalate) errors.push({ field: 'channels', detail: 'Choose at least one channel.' });
   if (f.quiet) {
     const hhmm = /^([01]\d|2[0-3]):[0-5]\d$/;
     if (!hhmm.test(str(f.quiet_from))) errors.push({ field: 'quiet_hours.from', detail: 'A time like 22:00.' });
@@ -280,10 +281,27 @@ export function parentField(field) {
 
 // The nearest registered control for a problem's field, else null (then
 // the form shows it at its top).
+// A preview's problems name the member inside its body's "rule".
 export function problemTarget(field, keys) {
   const have = new Set(keys);
-  for (let f = normalizeField(field); f; f = parentField(f)) if (have.has(f)) return f;
+  const start = normalizeField(field).replace(/^rule\./, '');
+  for (let f = start; f; f = parentField(f)) if (have.has(f)) return f;
   return null;
+}
+
+// The words shown beside the control `target` for a problem on `field`:
+// the gateway's "path: why" loses the path (the control names it) unless
+// the control is a parent, which then learns which member is meant.
+export function problemMessage(field, detail, target) {
+  const f = normalizeField(field);
+  let d = str(detail).trim();
+  const m = /^([^\s:]+): (.*)$/s.exec(d);
+  if (m && normalizeField(m[1]) === f) {
+    d = m[2];
+    const rest = target ? f.replace(/^rule\./, '').slice(target.length).replace(/^[.[]|\]$/g, '').replace(/^\d+\]\.?/, '') : f;
+    if (rest) d = `${rest}: ${d}`;
+  }
+  return problemText(d);
 }
 
 const MEMBER_WORDS = {
@@ -296,7 +314,11 @@ const MEMBER_WORDS = {
 // "field 'for_s'") become the words on the form.
 export function problemText(detail) {
   const t = str(detail).trim().replace(/'([^']*)'/g, '$1')
+    .replace(/\bmust be >= 0\b/g, 'must be 0 or more').replace(/\bmust be > 0\b/g, 'must be more than 0')
+    .replace(/^required$/, 'required: please fill this in')
     .replace(/\b[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*/g, (m) => {
+      const cond = /^conditions\[(\d+)\]$/.exec(m);
+      if (cond) return `condition ${+cond[1] + 1}`;
       const parts = m.replace(/\[\d+\]/g, '').split('.');
       const path = /\[/.test(m) || (parts.length > 1 && parts.every((p) => p.length > 1));
       if (!path && !(m in MEMBER_WORDS && m.includes('_')) && m !== 'name') return m;

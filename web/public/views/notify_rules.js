@@ -121,7 +121,7 @@ function editor(rule, { sites, assets, positions, ctx, done, cancel }) {
     const value = numInput('value', c.value);
     const hyst = numInput('hysteresis', c.hysteresis, { min: '0' });
     const forMin = numInput('for_min', c.for_min, { min: '0' });
-    const perMin = numInput('per_min', c.per_min, { min: '0', placeholder: '1' });
+    const perMin = numInput('per_min', c.per_min, { min: '0' });
     const win = selectInput('window', WINDOWS.map((w) => [w, `calendar ${w}`]), c.window);
     const pin = selectInput('position_id', [['', 'any position'], ...(kind.value === 'position' ? [] : inScope.map((p) => [p.id, `${p.asset_name} · ${p.name}`]))], c.position_id);
     const valueLabel = errs.field(`${at}.value`, 'Value', value);
