@@ -6,10 +6,13 @@
 
 #include <boost/asio.hpp>
 #include <filesystem>
+#include <fstream>
+#include <sys/statvfs.h>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "alerts/alerts.h"
+#include "app/self_monitor.h"
 #include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"
 #include "auth/auth.h"
@@ -20,6 +23,8 @@
 #include "http/events.h"
 #include "http/server.h"
 #include "http/static_files.h"
+#include "notify/notifier.h"
+#include "rules/rules.h"
 #include "sim/demo_plant.h"
 #include "uplink/uplink.h"
 #include "vigil/ingest.h"
@@ -44,6 +49,13 @@ struct Gateway::Impl {
   // Declared in this order so the pipeline (whose workers call the alert
   // service) stops first.
   std::unique_ptr<alerts::AlertService> alerts;
+  // Rules raise alerts from ingest's observers; notifications read the
+  // alert journal on their own thread (stopped in run()). Both go before the
+  // alert service they call.
+  std::unique_ptr<rules::RulesEngine> rules;
+  std::unique_ptr<notify::Sender> sender;
+  std::unique_ptr<notify::Notifier> notifier;
+  std::unique_ptr<SelfMonitor> self_monitor;
   std::unique_ptr<analytics::Pipeline> pipeline;
   std::unique_ptr<auth::AuthService> auth;
   http::Router router;
@@ -57,6 +69,8 @@ struct Gateway::Impl {
   asio::signal_set signals{control, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer sim_timer{control};
   asio::steady_timer watchdog_timer{control};
+  asio::steady_timer housekeeping_timer{control};  // rules' tick, self-monitoring
+  std::int64_t next_self_check_ms = 0;
   std::uint64_t watchdog_usec = 0;
 
   void wait_signals();
@@ -64,7 +78,10 @@ struct Gateway::Impl {
   void wire_sensor_alerts();
   void sim_tick();
   void pet_watchdog();
+  void housekeeping();
   void reload();
+  Status wire_rules_and_notifications();
+  void wire_self_monitor();
 };
 
 namespace {
@@ -83,6 +100,172 @@ alerts::ExternalAlert to_external_alert(const ble::SensorAlert& s) {
   return e;
 }
 }  // namespace
+
+namespace {
+std::string read_secret_file(const std::string& path, Status& err) {
+  if (path.empty()) return "";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    err = Status::IoError(path + ": cannot read notifications.smtp.password_file");
+    return "";
+  }
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// Names for messages: site, asset and position of an alert (cached per call batch).
+struct CatalogNames {
+  std::map<Id, Position> positions;
+  std::map<Id, Asset> assets;
+  std::map<Id, std::string> sites;
+  void load(Store& store) {
+    if (auto ps = store.positions()) for (auto& p : *ps) positions[p.id] = p;
+    if (auto as = store.assets()) for (auto& a : *as) assets[a.id] = a;
+    if (auto ss = store.sites()) for (auto& s : *ss) sites[s.id] = s.name;
+  }
+};
+}  // namespace
+
+// Rules raise alerts through the alert service; the notifier reads the
+// service's journal (alert_events) after its cursor and is woken by each
+// committed change.
+Status Gateway::Impl::wire_rules_and_notifications() {
+  auto& g = *this;
+  const Config& c = g.config;
+  alerts::AlertService* as = g.alerts.get();
+  auto r = rules::RulesEngine::create(*g.store, *g.clock, [as](const alerts::ExternalAlert& e) {
+    return as->raise(e).status();
+  });
+  if (!r) return r.status().Annotate("rules");
+  g.rules = std::move(*r);
+  g.ingest->on_readings([re = g.rules.get()](std::span<const AcceptedReading> batch) { re->on_readings(batch); });
+
+  notify::NotifierOptions o;
+  o.smtp.host = c.notifications.smtp.host;
+  o.smtp.port = c.notifications.smtp.port;
+  o.smtp.starttls = c.notifications.smtp.starttls;
+  o.smtp.username = c.notifications.smtp.username;
+  Status err;
+  o.smtp.password = read_secret_file(c.notifications.smtp.password_file, err);
+  VIGIL_RETURN_IF_ERROR(err);
+  o.smtp.from = c.notifications.smtp.from;
+  o.smtp.ca_file = c.notifications.smtp.ca_file;
+  o.email_to = c.notifications.email_to;
+  o.ack_link_ttl_h = c.notifications.ack_link_ttl_h;
+  o.gateway_name = c.gateway.name;
+  o.own_http_host = c.http.address;
+  o.own_http_port = c.http.port;
+  o.public_url = c.notifications.public_url;
+  if (o.public_url.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "localhost");
+    o.public_url = std::string(c.http.tls ? "https://" : "http://") + host + ":" + std::to_string(c.http.port);
+  }
+  while (!o.public_url.empty() && o.public_url.back() == '/') o.public_url.pop_back();
+  g.api.notify_options = o;
+  g.sender = notify::make_curl_sender();
+  Store* st = g.store.get();
+  auto source = [as, st](Id after, int limit) -> Result<std::vector<notify::AlertEvent>> {
+    auto evs = as->events_after(after, limit);
+    if (!evs) return evs.status();
+    std::vector<notify::AlertEvent> out;
+    if (evs->empty()) return out;
+    CatalogNames names;
+    names.load(*st);
+    for (const auto& e : *evs) {
+      auto a = as->get(e.alert_id);
+      if (!a) return a.status();
+      notify::AlertEvent n;
+      n.event_id = e.id;
+      n.alert = *a;
+      // The alert as it was at this event: a later change (acknowledged
+      // before the notifier caught up) must not rewrite what is announced.
+      n.alert.severity = e.severity.empty() ? a->severity : e.severity;
+      n.event = e.event;
+      n.actor = e.actor;
+      n.ts = e.ts;
+      if (a->position_id) {
+        if (auto it = names.positions.find(*a->position_id); it != names.positions.end()) {
+          n.position_name = it->second.name;
+          if (!a->asset_id) n.alert.asset_id = it->second.asset_id;
+        }
+      }
+      if (n.alert.asset_id) {
+        if (auto it = names.assets.find(*n.alert.asset_id); it != names.assets.end()) {
+          n.asset_name = it->second.name;
+          n.site_id = it->second.site_id;
+          if (auto s = names.sites.find(it->second.site_id); s != names.sites.end()) n.site_name = s->second;
+        }
+      }
+      out.push_back(std::move(n));
+    }
+    return out;
+  };
+  auto n = notify::Notifier::create(*g.store, SystemClock::instance(), o, *g.sender, source);
+  if (!n) return n.status().Annotate("notifications");
+  g.notifier = std::move(*n);
+  g.alerts->on_event([nt = g.notifier.get()](const alerts::Alert&, const std::string&, const std::string&) {
+    nt->wake();
+  });
+  g.api.rules = g.rules.get();
+  g.api.notifier = g.notifier.get();
+  return Status::Ok();
+}
+
+// The gateway's own conditions (docs/notifications.md; config "monitoring").
+void Gateway::Impl::wire_self_monitor() {
+  auto& g = *this;
+  SelfProbes p;
+  const std::string dir = [&] {
+    auto d = std::filesystem::path(g.config.storage.path).parent_path();
+    return (d.empty() ? std::filesystem::path(".") : d).string();
+  }();
+  p.disk_free_pct = [dir]() -> std::optional<double> {
+    struct statvfs v {};
+    if (statvfs(dir.c_str(), &v) != 0 || v.f_blocks == 0) return std::nullopt;
+    return 100.0 * static_cast<double>(v.f_bavail) / static_cast<double>(v.f_blocks);
+  };
+  if (g.uplink) {
+    uplink::Uplink* up = g.uplink.get();
+    p.uplink_connected = [up]() -> std::optional<bool> {
+      auto s = up->status();
+      return s.value("connected", false);
+    };
+  }
+  if (g.ble) {
+    ble::BleService* b = g.ble.get();
+    p.ble_problem = [b]() -> std::optional<std::string> {
+      auto s = b->scanner().state();
+      if (s == ble::BleState::kScanning || s == ble::BleState::kStarting) return std::nullopt;
+      return std::string("Bluetooth: ") + ble::to_string(s);
+    };
+  }
+  Store* st = g.store.get();
+  p.store_stats = [st] { return st->stats(); };
+  p.wall_ms = [] { return SystemClock::instance().now_ms(); };
+  p.monotonic_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  alerts::AlertService* as = g.alerts.get();
+  g.self_monitor = std::make_unique<SelfMonitor>(g.config.monitoring, std::move(p),
+                                                 [as](const alerts::ExternalAlert& e) { return as->raise(e).status(); });
+}
+
+void Gateway::Impl::housekeeping() {
+  if (rules) rules->tick();
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (self_monitor && now >= next_self_check_ms) {
+    self_monitor->check();
+    next_self_check_ms = now + config.monitoring.interval_s * 1000LL;
+  }
+  housekeeping_timer.expires_after(std::chrono::seconds(1));
+  housekeeping_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) housekeeping();
+  });
+}
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
@@ -201,6 +384,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   auto alert_service = alerts::AlertService::create(*g->store, *g->clock);
   if (!alert_service) return alert_service.status();
   g->alerts = std::move(*alert_service);
+  VIGIL_RETURN_IF_ERROR(g->wire_rules_and_notifications());
 
   // ---- sources ----
   if (mode == Mode::kDemo) {
@@ -257,6 +441,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     uplink::Uplink* up = g->uplink.get();
     api.components["uplink"] = [up] { return up->status(); };
   }
+  g->wire_self_monitor();
   http::register_api(g->router, api);
   if (g->ble) http::register_ble_api(g->router, api, *g->ble);
   g->router.set_fallback(http::serve_static);
@@ -318,6 +503,7 @@ void Gateway::Impl::wait_signals() {
     sd_notify(0, "STOPPING=1");
     sim_timer.cancel();
     watchdog_timer.cancel();
+    housekeeping_timer.cancel();
     // Graceful: requests in flight finish and write their replies first.
     if (server) server->stop([this] { io.stop(); });
     else io.stop();
@@ -370,6 +556,8 @@ int Gateway::run() {
   sd_notify(0, "READY=1\nSTATUS=vigil running");
   if (g.ble) g.ble->start();
   if (g.uplink) g.uplink->start();
+  if (g.notifier) g.notifier->start();
+  g.housekeeping();
   // HTTP handlers are plain functions over thread-safe services, so the
   // io_context runs on every core: one slow request does not queue the rest.
   std::vector<std::thread> workers;
@@ -379,6 +567,8 @@ int Gateway::run() {
   for (auto& t : workers) t.join();
   if (g.ble) g.ble->stop();
   if (g.uplink) g.uplink->stop();
+  if (g.notifier) g.notifier->stop();
+  if (g.rules) g.rules->tick();  // pending durations reach the database
   // Graceful stop: flush what is queued, checkpoint, close.
   auto s = g.store->flush();
   if (!s.ok()) spdlog::error("stop: flush: {}", s.ToString());

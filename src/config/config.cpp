@@ -72,6 +72,17 @@ class SectionReader {
     }
     out = x;
   }
+  void strings(const char* key, std::vector<std::string>& out) {
+    auto* v = take(key);
+    if (!v) return;
+    if (!v->is_array()) return fail(key, "must be a list of strings");
+    std::vector<std::string> list;
+    for (const auto& x : *v) {
+      if (!x.is_string()) return fail(key, "must be a list of strings");
+      list.push_back(x.get<std::string>());
+    }
+    out = std::move(list);
+  }
   // A nested object, or nullptr when absent (or not an object: an error).
   const json* object(const char* key) {
     auto* v = take(key);
@@ -185,7 +196,8 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     return &*it;
   };
   static const std::set<std::string> kSections = {"gateway", "storage", "http", "ble",
-                                                  "analytics", "uplink", "demo"};
+                                                  "analytics", "uplink", "demo", "notifications",
+                                                  "monitoring"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!kSections.count(it.key())) {
       return Status::InvalidArgument(line_of(filename, lines, it.key()) + ": unknown section '" + it.key() + "'");
@@ -270,6 +282,35 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("summary_interval_s", c.uplink.summary_interval_s, 60, 86400);
     r.integer("outbox_max_mb", c.uplink.outbox_max_mb, 1, 100000);
     r.boolean("send_raw_readings", c.uplink.send_raw_readings);
+  });
+  VIGIL_SECTION("notifications", {
+    if (const json* smtp = r.object("smtp")) {
+      SectionReader s(*smtp, "notifications.smtp", filename, lines);
+      auto& o = c.notifications.smtp;
+      s.str("host", o.host);
+      s.integer("port", o.port, 1, 65535);
+      s.str("starttls", o.starttls, {"off", "on", "required"});
+      s.str("username", o.username);
+      s.str("password_file", o.password_file);
+      s.str("from", o.from);
+      s.str("ca_file", o.ca_file);
+      VIGIL_RETURN_IF_ERROR(s.finish());
+    }
+    r.strings("email_to", c.notifications.email_to);
+    for (const auto& to : c.notifications.email_to)
+      if (to.find('@') == std::string::npos || to.find_first_of(" \r\n<>,;") != std::string::npos)
+        return r.error_at("notifications.email_to", "notifications.email_to: '" + to + "' is not an email address");
+    r.str("public_url", c.notifications.public_url);
+    r.integer("ack_link_ttl_h", c.notifications.ack_link_ttl_h, 1, 24 * 30);
+  });
+  VIGIL_SECTION("monitoring", {
+    r.number("disk_free_warning_pct", c.monitoring.disk_free_warning_pct, 0, 100);
+    r.number("disk_free_alarm_pct", c.monitoring.disk_free_alarm_pct, 0, 100);
+    r.integer("uplink_down_alert_min", c.monitoring.uplink_down_alert_min, 0, 100000);
+    r.integer("ble_down_alert_min", c.monitoring.ble_down_alert_min, 0, 100000);
+    r.integer("writer_lag_alert_s", c.monitoring.writer_lag_alert_s, 0, 86400);
+    r.integer("clock_jump_alert_s", c.monitoring.clock_jump_alert_s, 0, 86400);
+    r.integer("interval_s", c.monitoring.interval_s, 1, 3600);
   });
   VIGIL_SECTION("demo", {
     r.number("time_factor", c.demo.time_factor, 1, 100000);

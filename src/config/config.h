@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "vigil/model.h"
 #include "vigil/status.h"
@@ -92,6 +93,36 @@ struct UplinkConfig {
   bool send_raw_readings = false;
 };
 
+// Alerts that reach people (docs/notifications.md). Channels, routes and
+// rules live in the database (dashboard, REST); this section holds the SMTP
+// relay and the simplest routing: every warning and alarm to email_to.
+struct NotificationsConfig {
+  struct Smtp {
+    std::string host;                 // empty = no email
+    int port = 25;
+    std::string starttls = "on";      // off | on (when offered) | required
+    std::string username;
+    std::string password_file;        // the password, read at start (never in this file)
+    std::string from = "vigil@localhost";
+    std::string ca_file;              // verify the relay's certificate against this CA; empty = system CAs
+  } smtp;
+  std::vector<std::string> email_to;
+  std::string public_url;   // base of links in messages; empty = http(s)://<hostname>:<http.port>
+  int ack_link_ttl_h = 72;  // acknowledge links expire after this
+};
+
+// Gateway self-monitoring: conditions of the box itself raised as alerts
+// (model "gateway"). 0 disables a check.
+struct MonitoringConfig {
+  double disk_free_warning_pct = 10;  // free space on the database's disk below this → warning
+  double disk_free_alarm_pct = 3;     // → alarm
+  int uplink_down_alert_min = 30;     // uplink enabled and disconnected this long
+  int ble_down_alert_min = 5;         // BLE enabled and the adapter unusable this long
+  int writer_lag_alert_s = 60;        // oldest reading waiting for the store's writer
+  int clock_jump_alert_s = 300;       // wall clock moved against the monotonic clock by more
+  int interval_s = 10;                // how often the checks run
+};
+
 struct DemoConfig {
   double time_factor = 600;  // simulated seconds per wall second
   std::uint32_t seed = 7;
@@ -108,6 +139,8 @@ struct Config {
   BleConfig ble;
   AnalyticsConfig analytics;
   UplinkConfig uplink;
+  NotificationsConfig notifications;
+  MonitoringConfig monitoring;
   DemoConfig demo;
 };
 

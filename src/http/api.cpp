@@ -668,6 +668,7 @@ void register_api(Router& router, ApiContext& ctx) {
   register_admin(router, ctx);
   register_machine_classes(router, ctx);
   register_analytics(router, ctx);
+  register_notifications(router, ctx);
 }
 
 }  // namespace vigil::http

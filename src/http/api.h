@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth/auth.h"
+#include "notify/notifier.h"
 #include "http/events.h"
 #include "http/http_types.h"
 #include "vigil/clock.h"
@@ -25,6 +26,13 @@ namespace vigil::alerts {
 class AlertService;
 struct Alert;
 }  // namespace vigil::alerts
+
+namespace vigil::rules {
+class RulesEngine;
+}  // namespace vigil::rules
+namespace vigil::notify {
+class Notifier;
+}  // namespace vigil::notify
 
 namespace vigil::http {
 
@@ -64,6 +72,12 @@ struct ApiContext {
   // actions call it (absent: they answer 503). Alert events reach the live
   // stream through its observers (publish_alert), not through the handlers.
   alerts::AlertService* alerts = nullptr;
+  // ---- rules and notifications (src/rules, src/notify; docs/notifications.md) ----
+  // Null = the routes answer 503.
+  rules::RulesEngine* rules = nullptr;
+  notify::Notifier* notifier = nullptr;
+  // Channel validation needs the gateway's own address (no webhook to itself).
+  notify::NotifierOptions notify_options;
 
   // ---- analytics hooks (wired by the gateway when present) ----
   // Spectra are read from the analytics' table (analytics::recent_spectra).

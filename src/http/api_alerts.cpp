@@ -249,6 +249,23 @@ void register_alerts(Router& router, ApiContext& ctx) {
     return ok(**a);
   });
 
+  // The alert's timeline: opened, escalated, acknowledged (by whom), notes, closed.
+  router.add("GET", "/api/v1/alerts/{id}/events", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    auto id = to_int(req.params.at("id"));
+    if (!id) return problem(400, "invalid_argument", "alert id must be an integer");
+    if (!ctx.alerts) return problem(503, "unavailable", "alerts are not available on this gateway");
+    auto a = ctx.alerts->get(*id);
+    if (!a) return from_status(a.status());
+    auto evs = ctx.alerts->events_of(*id);
+    if (!evs) return from_status(evs.status());
+    json arr = json::array();
+    for (const auto& e : *evs)
+      arr.push_back({{"id", e.id}, {"ts", e.ts}, {"event", e.event}, {"actor", e.actor},
+                     {"severity", e.severity}, {"note", e.note}});
+    return ok(arr);
+  });
+
   for (const char* action : {"acknowledge", "mute", "unmute", "close"}) {
     std::string a = action;
     router.add("POST", "/api/v1/alerts/{id}/" + a, [&ctx, a](const Request& req) {

@@ -95,6 +95,7 @@ void register_auth(Router& router, ApiContext& ctx);
 void register_admin(Router& router, ApiContext& ctx);
 void register_machine_classes(Router& router, ApiContext& ctx);
 void register_analytics(Router& router, ApiContext& ctx);  // api_analytics.cpp
+void register_notifications(Router& router, ApiContext& ctx);  // api_notify.cpp: rules, channels, routes, ack links
 
 }  // namespace vigil::http::detail
 

@@ -255,6 +255,46 @@ json schemas() {
                          {"models", arr(str())}, {"feedback", {{"type", "string"}, {"enum", {"confirmed", "false_alarm", "unsure"}}}},
                          {"notes", str()}},
                         {"failure_mode", "failure_cause", "action_taken"});
+  s["AlertEvent"] = obj({{"id", integer()}, {"ts", integer()}, {"event", str()}, {"actor", str()},
+                         {"severity", str()}, {"note", str()}},
+                        {"id", "ts", "event", "actor"});
+  json condition = obj({{"metric", str()},
+                        {"op", {{"type", "string"}, {"enum", {"above", "below", "rate_above", "rate_below", "no_data",
+                                                              "state_held", "increase_above"}}}},
+                        {"value", number()}, {"hysteresis", number()}, {"for_s", number()}, {"per_s", number()},
+                        {"window", {{"type", "string"}, {"enum", {"day", "week", "month"}}}},
+                        {"position_id", integer()}},
+                       {"metric", "op"});
+  s["Rule"] = obj({{"id", integer()}, {"name", str()}, {"enabled", boolean()},
+                   {"severity", {{"type", "string"}, {"enum", {"warning", "alarm"}}}},
+                   {"scope", obj({{"position_id", integer()}, {"asset_id", integer()}, {"site_id", integer()}})},
+                   {"conditions", arr(condition)}, {"message", str()}},
+                  {"name", "severity", "conditions"});
+  s["RulePreviewRequest"] = obj({{"rule", ref("Rule")}, {"from", integer()}, {"to", integer()}}, {"rule"});
+  s["RulePreview"] = obj({{"fires", integer()}, {"from", integer()}, {"to", integer()},
+                          {"times", arr(obj({{"ts", integer()}, {"asset_id", integer()}, {"position_id", integer()},
+                                             {"explanation", str()}}))}},
+                         {"fires", "times"});
+  s["Channel"] = obj({{"id", integer()}, {"name", str()}, {"type", {{"type", "string"}, {"enum", {"email", "webhook"}}}},
+                      {"enabled", boolean()}, {"rate_per_minute", integer()},
+                      {"email", obj({{"to", arr(str())}})},
+                      {"webhook", obj({{"url", str()}, {"headers", {{"type", "object"}}}, {"secret", str()},
+                                       {"secret_set", boolean()}, {"body_template", str()}, {"ca_file", str()},
+                                       {"verify_tls", boolean()}})}},
+                     {"name", "type"});
+  s["Channel"]["description"] = "webhook.secret and header values are write-only: answers carry secret_set and redacted headers";
+  s["Route"] = obj({{"id", integer()}, {"name", str()}, {"severities", arr(str())}, {"site_ids", arr(integer())},
+                    {"asset_ids", arr(integer())}, {"events", arr(str())}, {"channels", arr(integer())},
+                    {"quiet_hours", obj({{"from", str()}, {"to", str()}, {"timezone", str()}, {"alarms_too", boolean()}})},
+                    {"escalate_after_min", integer()}, {"escalate_to", arr(integer())}},
+                   {"name", "channels"});
+  s["Delivery"] = obj({{"id", integer()}, {"channel_id", integer()}, {"alert_id", integer()}, {"event", str()},
+                       {"kind", {{"type", "string"}, {"enum", {"notification", "escalation", "test"}}}},
+                       {"status", {{"type", "string"}, {"enum", {"pending", "retrying", "sent", "failed"}}}},
+                       {"attempts", integer()}, {"created_at", integer()}, {"next_attempt_at", integer()},
+                       {"sent_at", integer()}, {"last_error", str()}},
+                      {"id", "channel_id", "kind", "status", "attempts"});
+  s["TestQueued"] = obj({{"delivery_id", integer()}}, {"delivery_id"});
   return s;
 }
 
@@ -307,6 +347,26 @@ std::vector<Op> operations() {
       {"POST", "/api/v1/alerts/{id}/mute", "Mute an alert", "technician", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/unmute", "Unmute an alert", "technician", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/close", "Close with failure mode, cause, action and feedback", "technician", ref("Alert"), 200, "CloseAlert"},
+      {"GET", "/api/v1/alerts/{id}/events", "The alert's timeline: opened, escalated, acknowledged, muted, closed, with actor and note", "viewer", arr(ref("AlertEvent"))},
+      {"GET", "/api/v1/rules", "Rules on any metric of any position, asset or site (docs/notifications.md)", "viewer", arr(ref("Rule"))},
+      {"POST", "/api/v1/rules", "Create a rule (422 names the field of a malformed one)", "technician", ref("Rule"), 201, "Rule"},
+      {"POST", "/api/v1/rules/preview", "Run a rule over stored history (default the last 7 days): when it would have fired", "viewer", ref("RulePreview"), 200, "RulePreviewRequest"},
+      {"GET", "/api/v1/rules/{id}", "One rule", "viewer", ref("Rule")},
+      {"PUT", "/api/v1/rules/{id}", "Replace a rule (its pending durations start afresh)", "technician", ref("Rule"), 200, "Rule"},
+      {"DELETE", "/api/v1/rules/{id}", "Delete a rule", "technician", str(), 204},
+      {"GET", "/api/v1/notifications/channels", "Email and webhook channels (secrets redacted)", "viewer", arr(ref("Channel"))},
+      {"POST", "/api/v1/notifications/channels", "Create a channel", "admin", ref("Channel"), 201, "Channel"},
+      {"GET", "/api/v1/notifications/channels/{id}", "One channel (secrets redacted)", "viewer", ref("Channel")},
+      {"PUT", "/api/v1/notifications/channels/{id}", "Replace a channel; a secret or header value left out keeps its stored value", "admin", ref("Channel"), 200, "Channel"},
+      {"DELETE", "/api/v1/notifications/channels/{id}", "Delete a channel", "admin", str(), 204},
+      {"POST", "/api/v1/notifications/channels/{id}/test", "Queue a test message; its delivery appears in the delivery log", "admin", ref("TestQueued"), 202},
+      {"GET", "/api/v1/notifications/routes", "Routing by severity, site and asset; quiet hours; escalation", "viewer", arr(ref("Route"))},
+      {"POST", "/api/v1/notifications/routes", "Create a route", "admin", ref("Route"), 201, "Route"},
+      {"PUT", "/api/v1/notifications/routes/{id}", "Replace a route", "admin", ref("Route"), 200, "Route"},
+      {"DELETE", "/api/v1/notifications/routes/{id}", "Delete a route", "admin", str(), 204},
+      {"GET", "/api/v1/notifications/deliveries", "Delivery log, newest first (status, channel_id, alert_id, limit)", "viewer", arr(ref("Delivery"))},
+      {"GET", "/ack/{token}", "Acknowledge link from a notification: a page with the alert and one button (the token is the credential)", "", str(), 200, nullptr, "text/html"},
+      {"POST", "/ack/{token}", "Acknowledge through a link: once, before it expires; audited as link:<recipient>", "", str(), 200, nullptr, "text/html"},
       {"GET", "/api/v1/auth/session", "Who am I; whether first-start setup is needed (no authentication)", "", ref("AuthSession")},
       {"POST", "/api/v1/auth/setup", "Create the first admin with the setup code from the gateway's log (only while no user exists; 403 bad_setup_code, 409 already_set_up, 429/503 with Retry-After) and sign in", "", ref("SignedIn"), 201, "SetupRequest"},
       {"POST", "/api/v1/auth/login", "Sign in: sets the session and CSRF cookies", "", ref("SignedIn"), 200, "Credentials"},

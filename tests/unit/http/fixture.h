@@ -17,9 +17,25 @@
 #include "auth/auth.h"
 #include "http/api.h"
 #include "http/events.h"
+#include "notify/notifier.h"
+#include "rules/rules.h"
 #include "vigil/ingest.h"
 
 namespace vigil::test {
+
+// Records what would be sent (the notifier's worker does not run here).
+struct RecordingSender : notify::Sender {
+  std::vector<notify::EmailMessage> emails;
+  std::vector<notify::WebhookRequest> posts;
+  Status send_email(const notify::SmtpSettings&, const notify::EmailMessage& m) override {
+    emails.push_back(m);
+    return Status::Ok();
+  }
+  Status post(const notify::WebhookRequest& r) override {
+    posts.push_back(r);
+    return Status::Ok();
+  }
+};
 
 struct ApiFixture {
   std::filesystem::path dir;
@@ -28,10 +44,13 @@ struct ApiFixture {
   std::unique_ptr<Ingest> ingest;
   std::unique_ptr<auth::AuthService> auth;
   std::unique_ptr<alerts::AlertService> alerts;
+  std::unique_ptr<rules::RulesEngine> rules;
+  RecordingSender sender;
+  std::unique_ptr<notify::Notifier> notifier;
   http::EventHub events;
   http::ApiContext ctx;
   http::Router router;
-  Id site = 0, asset = 0, position = 0, sensor = 0, series = 0;
+  Id site = 0, asset = 0, position = 0, sensor = 0, series = 0, rule = 0, channel = 0;
   std::string admin_token, viewer_token, tech_token;
   std::vector<MachineClass> known_classes = {
       {"iso10816_class2", {1.12, 2.8, 7.1}, ClassSource::kBuiltin, std::nullopt},
@@ -78,6 +97,42 @@ struct ApiFixture {
     ctx.events = &events;
     ctx.alerts = alerts.get();
     ctx.machine_classes = [this] { return known_classes; };
+    rules = rules::RulesEngine::create(*store, clock, [this](const alerts::ExternalAlert& e) {
+              return alerts->raise(e).status();
+            }).value();
+    ctx.rules = rules.get();
+    ctx.notify_options.public_url = "https://gw.plant:8443";
+    ctx.notify_options.own_http_host = "0.0.0.0";
+    ctx.notify_options.own_http_port = 8443;
+    notifier = notify::Notifier::create(*store, clock, ctx.notify_options, sender,
+                                        [this](Id after, int limit) -> Result<std::vector<notify::AlertEvent>> {
+                                          auto evs = alerts->events_after(after, limit);
+                                          if (!evs) return evs.status();
+                                          std::vector<notify::AlertEvent> out;
+                                          for (const auto& e : *evs) {
+                                            notify::AlertEvent n;
+                                            n.event_id = e.id;
+                                            n.alert = alerts->get(e.alert_id).value();
+                                            n.event = e.event;
+                                            n.actor = e.actor;
+                                            n.ts = e.ts;
+                                            out.push_back(n);
+                                          }
+                                          return out;
+                                        }).value();
+    ctx.notifier = notifier.get();
+    {
+      rules::Rule r;
+      r.name = "Pump too fast";
+      r.scope.asset_id = asset;
+      r.conditions.push_back({"velocity_rms_mm_s", "above", 4.5, 0.2, 600, 60, "", std::nullopt});
+      rule = rules->add(r, "test").value();
+      notify::Channel c;
+      c.name = "Maintenance team";
+      c.type = "email";
+      c.email.to = {"maint@plant.example"};
+      channel = notifier->add_channel(c, "test").value();
+    }
     if (with_auth) {
       auth::AuthOptions o;
       o.scrypt.n = 1024;
@@ -90,6 +145,8 @@ struct ApiFixture {
     http::register_api(router, ctx);
   }
   ~ApiFixture() {
+    notifier.reset();
+    rules.reset();
     ingest.reset();
     alerts.reset();
     auth.reset();

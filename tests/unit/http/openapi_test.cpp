@@ -101,6 +101,8 @@ TEST_CASE("real responses of every documented JSON GET match their schemas") {
     auto pos = target.find("{id}");
     if (pos != std::string::npos) {
       vigil::Id id = path.find("/alerts/") != std::string::npos   ? alert
+              : path.find("/rules/") != std::string::npos ? f.rule
+              : path.find("/channels/") != std::string::npos ? f.channel
               : path.find("/series/") != std::string::npos ? f.series
               : path.find("/assets/") != std::string::npos ? f.asset
                                                           : f.position;
