@@ -21,7 +21,7 @@ export async function renderNotifications(main, app, tab) {
   const body = h('section.notify', { id: 'notify-panel', 'aria-labelledby': `ntab-${current[0]}` }, h('p.muted', 'Loading…'));
   main.replaceChildren(
     h('div.page-head', h('h1', 'Notifications')),
-    h('nav.tabs', { 'aria-label': 'Notifications' }, TABS.map(([key, text]) => h('a.button.tab' + (key === current[0] ? '.active' : ''), {
+    h('nav.tabs.ntabs', { 'aria-label': 'Notifications' }, TABS.map(([key, text]) => h('a.button.tab' + (key === current[0] ? '.active' : ''), {
       id: `ntab-${key}`, href: `#/notifications/${key}`, 'aria-current': key === current[0] ? 'page' : null,
     }, text))),
     body);
