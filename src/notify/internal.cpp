@@ -4,7 +4,11 @@
 #include <curl/curl.h>
 #include <date/tz.h>
 #include <openssl/evp.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <openssl/hmac.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -196,6 +200,35 @@ Result<std::optional<TimestampMs>> quiet_hours_end(const QuietHours& q, Timestam
   }
 }
 
+namespace {
+// The host names this machine answers to: its hostname and the addresses of
+// its interfaces (a listener on 0.0.0.0 is reachable on each of them).
+bool names_this_machine(const std::string& host) {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0 && name[0]) {
+    std::string h(name);
+    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (host == h || host.rfind(h + ".", 0) == 0) return true;
+  }
+  ifaddrs* ifs = nullptr;
+  if (getifaddrs(&ifs) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = ifs; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (i->ifa_addr->sa_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    else if (i->ifa_addr->sa_family == AF_INET6)
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, buf, sizeof buf);
+    else
+      continue;
+    found = host == buf;
+  }
+  freeifaddrs(ifs);
+  return found;
+}
+}  // namespace
+
 Status check_webhook_url(const std::string& url, const NotifierOptions& opts) {
   if (url.empty()) return Status::InvalidArgument("required");
   if (url.size() > 2048) return Status::InvalidArgument("longer than 2048 characters");
@@ -228,7 +261,7 @@ Status check_webhook_url(const std::string& url, const NotifierOptions& opts) {
   const bool self_host = host == "localhost" || host.ends_with(".localhost") || host.starts_with("127.") ||
                          host == "::1" || host == "0.0.0.0" || host == "::" || host == "0:0:0:0:0:0:0:1" ||
                          host == "::ffff:127.0.0.1" || (!own.empty() && host == own);
-  if (self_host && opts.own_http_port > 0 && port == opts.own_http_port)
+  if (opts.own_http_port > 0 && port == opts.own_http_port && (self_host || names_this_machine(host)))
     return Status::InvalidArgument("points at this gateway's own HTTP listener");
   return Status::Ok();
 }

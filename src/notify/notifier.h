@@ -88,7 +88,9 @@ struct NotifierOptions {
   int ack_link_ttl_h = 72;
   std::string gateway_name;  // {{gateway}}, and in email text
   // Webhooks to the gateway's own HTTP listener are refused: host
-  // own_http_host, localhost, 127.0.0.0/8, ::1, 0.0.0.0 or :: with this port.
+  // own_http_host, localhost, 127.0.0.0/8, ::1, 0.0.0.0, ::, this machine's
+  // hostname or an address of one of its interfaces, with this port (names
+  // are not resolved: a DNS alias of this machine is not caught).
   std::string own_http_host;
   int own_http_port = 0;
 };

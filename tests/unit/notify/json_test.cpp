@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Channels and routes as the REST API reads and writes them: validation that
 // names the field, redaction of secrets, webhook URLs, body templates.
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <nlohmann/json.hpp>
 
 #include "notify/internal.h"
@@ -192,4 +196,28 @@ TEST_CASE("the MIME message carries both parts and no header injection", "[notif
   CHECK(mime.find("Content-Type: text/html; charset=UTF-8") != std::string::npos);
   CHECK(mime.find("cGxhaW4=") != std::string::npos);  // base64("plain")
   CHECK(mime.find("--b0undary--\r\n") != std::string::npos);
+}
+
+TEST_CASE("a webhook to one of this machine's interface addresses on the gateway's port is refused",
+          "[notify][json]") {
+  // The listener on 0.0.0.0 answers on every interface: the first
+  // non-loopback IPv4 address of this machine stands for them.
+  std::string addr;
+  ifaddrs* ifs = nullptr;
+  REQUIRE(getifaddrs(&ifs) == 0);
+  for (ifaddrs* i = ifs; i && addr.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    char buf[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    if (std::string(buf).rfind("127.", 0) != 0) addr = buf;
+  }
+  freeifaddrs(ifs);
+  if (addr.empty()) {
+    WARN("no non-loopback IPv4 interface: nothing to check");
+    return;
+  }
+  auto o = gateway_opts();
+  CHECK(channel_from_json(hook("http://" + addr + ":8080/x"), o).status().message() ==
+        "webhook.url: points at this gateway's own HTTP listener");
+  CHECK(channel_from_json(hook("http://" + addr + ":9000/x"), o).ok());
 }

@@ -494,3 +494,23 @@ TEST_CASE("a channel a route uses cannot be removed; a route must name existing 
   REQUIRE(audit.ok());
   CHECK(audit->front().action == "notify.channel.remove");
 }
+
+TEST_CASE("sent and failed deliveries older than 30 days are pruned", "[notify]") {
+  Rig r;
+  const Id a = r.webhook("ops");
+  Route rt;
+  rt.channels = {a};
+  r.route(rt);
+  r.add_event(10, "opened");
+  r.run();
+  REQUIRE(r.all().size() == 1);
+  r.clock.advance(29 * 24 * kH);
+  r.add_event(11, "opened");
+  r.run();
+  CHECK(r.all().size() == 2);
+  r.clock.advance(2 * 24 * kH);
+  r.run();
+  auto d = r.all();
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].alert_id == 11);
+}
