@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The notifier's durable queue: fan-out exactly once, restarts, retries in
 // order, quiet hours, escalation, rate limits, ack links.
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "notify/internal.h"
 #include "rig.h"
@@ -513,4 +515,26 @@ TEST_CASE("sent and failed deliveries older than 30 days are pruned", "[notify]"
   auto d = r.all();
   REQUIRE(d.size() == 1);
   CHECK(d[0].alert_id == 11);
+}
+
+TEST_CASE("the worker thread sends what wake() announces and stops cleanly", "[notify]") {
+  Rig r;
+  const Id a = r.webhook("ops");
+  Route rt;
+  rt.channels = {a};
+  r.route(rt);
+  r.add_event(10, "opened");  // before start(): the worker reads the rig's events
+  r.n->start();
+  r.n->wake();
+  // Waits for the worker (a slow machine waits longer; nothing is timed).
+  for (int i = 0; i < 1000; ++i) {
+    auto d = r.n->deliveries({});
+    REQUIRE(d.ok());
+    if (!d->empty() && d->front().status == "sent") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.n->stop();
+  r.n->stop();  // idempotent
+  REQUIRE(r.sender.posts.size() == 1);
+  CHECK(r.all()[0].status == "sent");
 }
