@@ -340,3 +340,24 @@ def test_commands_down_are_validated_audited_and_answered(pki, broker, tmp_path)
     finally:
         g.stop()
         sub.stop()
+
+
+def test_self_monitoring_alerts_reach_the_uplink_as_opened(pki, broker, tmp_path):
+    # Gateway conditions go through the one alert service, so the uplink
+    # publishes them like any alert (a disk "nearly full" by configuration).
+    sub = Subscriber(pki, broker, "vigil/#", tmp_path)
+    sub.start()
+    g = Gateway(tmp_path, extra={"uplink": uplink_cfg(pki, broker),
+                                 "monitoring": {"disk_free_warning_pct": 100, "disk_free_alarm_pct": 0,
+                                                "interval_s": 1}})
+    try:
+        g.start()
+        msgs = sub.wait_for(lambda m: any(j["type"] == "alert" for _, j in m), timeout=30)
+        alerts = [j["data"] for _, j in msgs if j["type"] == "alert"]
+        assert alerts, [j["type"] for _, j in msgs]
+        a = alerts[0]
+        assert a.get("model") == "gateway" and a.get("event") == "opened", a
+        assert "disk" in a.get("title", "").lower(), a
+    finally:
+        g.stop()
+        sub.stop()
