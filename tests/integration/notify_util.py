@@ -10,6 +10,10 @@ import os
 import subprocess
 import threading
 import time
+import warnings
+
+# aiosmtpd 1.4 warns on every login about an attribute it reads itself.
+warnings.filterwarnings("ignore", message="Session.login_data")
 
 from conftest import free_port
 
