@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 build=${TSAN_BUILD_DIR:-$root/build-tsan}
-tests=${TSAN_TESTS:-"tests/integration/test_gateway.py tests/integration/test_rest_api.py tests/integration/test_hostile.py tests/integration/test_http_limits.py tests/integration/test_auth_hardening.py tests/integration/test_health.py"}
+tests=${TSAN_TESTS:-"tests/integration/test_gateway.py tests/integration/test_rest_api.py tests/integration/test_hostile.py tests/integration/test_http_limits.py tests/integration/test_auth_hardening.py tests/integration/test_health.py tests/integration/test_notifications.py"}
 start=$(date +%s)
 say() { printf '15-tsan-ubsan: %s (%ds)\n' "$*" $(( $(date +%s) - start )); }
 
