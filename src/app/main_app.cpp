@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "protocol/decode_command.h"
+#include "rules/backtest.h"
 #include "vigil/store.h"
 
 namespace vigil::app {
@@ -132,7 +133,25 @@ int main(int argc, char** argv) {
                        "from it when started again with the same --state");
   backtest->add_option("--stop-after", stop_after, "with --state: stop once N rows (snapshots) are done")
       ->check(CLI::Range(0L, 1000000000000L));
+  rules::BacktestOptions rbt;
+  auto* rules_opt = backtest->add_option("--rules", rbt.rules,
+                                         "with --csv: run these rules (JSON) instead of the analytics; "
+                                         "writes timestamp,rule,event rows of fires");
+  backtest->add_option("--timezone", rbt.timezone, "with --rules: the site's time zone for calendar windows")
+      ->needs(rules_opt);
+  rules_opt->excludes(wf);
   backtest->callback([&] {
+    if (!rbt.rules.empty()) {
+      if (bt.csv.empty()) {
+        std::cerr << "vigil backtest: --rules needs --csv FILE" << std::endl;
+        rc = 2;
+        return;
+      }
+      rbt.csv = bt.csv;
+      rbt.out = bt.out;
+      rc = rules::run_backtest(rbt, std::cout, std::cerr);
+      return;
+    }
     if (bt.waveforms.empty() && bt.csv.empty()) {
       std::cerr << "vigil backtest: give --waveforms MANIFEST.json or --csv FILE" << std::endl;
       rc = 2;

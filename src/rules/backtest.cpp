@@ -64,7 +64,7 @@ int run_backtest(const BacktestOptions& o, std::ostream& out, std::ostream& err)
     for (auto& c : r->conditions) c.position_id.reset();
     evs.emplace_back(std::move(*r));
   }
-  const Target t{1, 1, Id{1}, o.timezone};
+  const Target t{1, 1, std::nullopt, o.timezone};  // one asset; positions do not matter
   const TimestampMs start = csv->ts.empty() ? 0 : *std::min_element(csv->ts.begin(), csv->ts.end());
   for (auto& ev : evs) ev.add_asset(t, start);
   std::vector<std::pair<Fire, std::size_t>> fires;  // fire, rule index

@@ -78,8 +78,21 @@ struct RulesEngine::Impl {
     alerts::ExternalAlert alert;
   };
 
+  // Per position, the rules each metric's readings feed (built on first use
+  // from the index; dropped with it): a reading costs one hash lookup and a
+  // scan of the position's few metrics.
+  struct Route {
+    std::string metric;
+    std::vector<Entry*> entries;  // the metric's rules and the "*" (any metric) rules in scope
+  };
+  struct PositionRoutes {
+    Target target;
+    std::vector<Route> routes;
+  };
+
   mutable std::mutex mu;
   std::map<Id, std::unique_ptr<Entry>> rules;        // guarded by mu
+  mutable std::unordered_map<Id, PositionRoutes> routes;  // guarded by mu
   std::unordered_map<std::string, Bucket> index;     // metric ("*": any) → rules reading it; guarded by mu
   mutable Catalog catalog;                           // guarded by mu
   mutable bool catalog_stale = true;                 // guarded by mu
@@ -98,10 +111,44 @@ struct RulesEngine::Impl {
       return;
     }
     catalog_stale = false;
+    routes.clear();  // targets point into the catalog
+  }
+
+  // REQUIRES: mu held. The rules a reading of `metric` on `position` feeds;
+  // null for a position the catalog does not know.
+  const std::vector<Entry*>* route(Id position, const std::string& metric) {
+    auto it = routes.find(position);
+    if (it == routes.end()) {
+      auto t = catalog.target(position);
+      if (!t) return nullptr;
+      it = routes.emplace(position, PositionRoutes{*t, {}}).first;
+    }
+    PositionRoutes& pr = it->second;
+    for (const Route& r : pr.routes)
+      if (r.metric == metric) return &r.entries;
+    Route r;
+    r.metric = metric;
+    auto add = [&](const std::string& key) {
+      auto b = index.find(key);
+      if (b == index.end()) return;
+      auto take = [&](const std::vector<Entry*>& v) {
+        for (Entry* e : v)
+          if (std::find(r.entries.begin(), r.entries.end(), e) == r.entries.end()) r.entries.push_back(e);
+      };
+      take(b->second.global);
+      if (auto x = b->second.site.find(pr.target.site_id); x != b->second.site.end()) take(x->second);
+      if (auto x = b->second.asset.find(pr.target.asset_id); x != b->second.asset.end()) take(x->second);
+      if (auto x = b->second.position.find(position); x != b->second.position.end()) take(x->second);
+    };
+    add(metric);
+    if (metric != "*") add("*");
+    pr.routes.push_back(std::move(r));
+    return &pr.routes.back().entries;
   }
 
   void reindex() {
     index.clear();
+    routes.clear();
     for (auto& [id, e] : rules) {
       if (!e->rule.enabled) continue;
       std::unordered_set<std::string> keys;
@@ -283,12 +330,13 @@ Result<std::unique_ptr<RulesEngine>> RulesEngine::create(Store& store, const Clo
   {
     std::lock_guard lk(impl->mu);
     impl->refresh_catalog();
+    const TimestampMs resumed = clock.now_ms();
     for (const auto& st : states) {
       auto it = impl->rules.find(st.rule);
       auto a = impl->catalog.assets.find(st.asset);
       if (it == impl->rules.end() || a == impl->catalog.assets.end()) continue;
       Target t{a->second.site_id, st.asset, std::nullopt, impl->catalog.tz(a->second.site_id)};
-      auto s = it->second->ev.load_state(t, nlohmann::json::parse(st.state, nullptr, false));
+      auto s = it->second->ev.load_state(t, nlohmann::json::parse(st.state, nullptr, false), resumed);
       if (!s.ok()) spdlog::warn("rules: rule {} asset {}: {}", st.rule, st.asset, s.ToString());
     }
     const TimestampMs now = clock.now_ms();
@@ -408,32 +456,20 @@ void RulesEngine::on_readings(std::span<const AcceptedReading> readings) {
     std::lock_guard lk(impl_->mu);
     Impl& m = *impl_;
     if (m.index.empty()) return;
-    auto star = m.index.find("*");
     for (const auto& ar : readings) {
       if (!ar.position_id) continue;
-      auto t = m.catalog.target(*ar.position_id);
-      if (!t) {
+      const Reading& r = ar.reading;
+      const auto* entries = m.route(*ar.position_id, r.metric);
+      if (!entries) {
         m.catalog_stale = true;  // a position made after the catalog was read: next tick looks again
         continue;
       }
-      const Reading& r = ar.reading;
-      auto feed = [&](std::vector<Impl::Entry*>& v) {
-        for (Impl::Entry* e : v) {
-          e->ev.on_reading(*t, r.metric, r.ts, r.value, m.scratch);
-          if (!m.scratch.empty()) m.collect(*e, m.scratch, out);
-        }
-      };
-      auto visit = [&](Impl::Bucket& b) {
-        feed(b.global);
-        if (!b.site.empty())
-          if (auto it = b.site.find(t->site_id); it != b.site.end()) feed(it->second);
-        if (!b.asset.empty())
-          if (auto it = b.asset.find(t->asset_id); it != b.asset.end()) feed(it->second);
-        if (!b.position.empty())
-          if (auto it = b.position.find(*ar.position_id); it != b.position.end()) feed(it->second);
-      };
-      if (auto it = m.index.find(r.metric); it != m.index.end()) visit(it->second);
-      if (star != m.index.end() && r.metric != "*") visit(star->second);
+      if (entries->empty()) continue;
+      const Target& t = m.routes.find(*ar.position_id)->second.target;
+      for (Impl::Entry* e : *entries) {
+        e->ev.on_reading(t, r.metric, r.ts, r.value, m.scratch);
+        if (!m.scratch.empty()) m.collect(*e, m.scratch, out);
+      }
     }
   }
   impl_->send(out);

@@ -5,6 +5,7 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -25,6 +26,7 @@ struct Evaluator::Slot {
   bool in_window = false;     // increase_above: the current window
   TimestampMs win_start = 0, win_end = 0;
   double inc = 0;
+  TimestampMs saved_ts = 0;   // no_data: last_ts as last handed out for persistence
 };
 
 struct Evaluator::AssetState {
@@ -92,7 +94,17 @@ bool is_no_data(const Condition& c) { return c.op == "no_data"; }
 }  // namespace
 
 Evaluator::Evaluator(Rule rule) : rule_(std::move(rule)) {
-  for (const auto& c : rule_.conditions) for_ms_.push_back(static_cast<std::int64_t>(std::llround(c.for_s * 1000.0)));
+  if (rule_.conditions.size() > kMaxConditions) rule_.conditions.resize(kMaxConditions);  // validate_rule refuses these
+  for (const auto& c : rule_.conditions) {
+    for_ms_.push_back(static_cast<std::int64_t>(std::llround(c.for_s * 1000.0)));
+    ops_.push_back(c.op == "above"        ? Op::kAbove
+                   : c.op == "below"      ? Op::kBelow
+                   : c.op == "rate_above" ? Op::kRateAbove
+                   : c.op == "rate_below" ? Op::kRateBelow
+                   : c.op == "no_data"    ? Op::kNoData
+                   : c.op == "state_held" ? Op::kStateHeld
+                                          : Op::kIncreaseAbove);
+  }
 }
 Evaluator::~Evaluator() = default;
 Evaluator::Evaluator(Evaluator&&) noexcept = default;
@@ -136,9 +148,9 @@ Evaluator::AssetState& Evaluator::state_for(const Target& t, TimestampMs start) 
     }
   }
   s->at = start;
-  s->dirty = true;
-  dirty_.push_back(t.asset_id);
-  return *states_.emplace(t.asset_id, std::move(s)).first->second;
+  AssetState& ref = *states_.emplace(t.asset_id, std::move(s)).first->second;
+  mark_dirty(ref);
+  return ref;
 }
 
 void Evaluator::add_asset(const Target& t, TimestampMs start) { (void)state_for(t, start); }
@@ -158,16 +170,19 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
   };
   for (std::size_t i = 0; i < rule_.conditions.size(); ++i) {
     const Condition& c = rule_.conditions[i];
-    const bool nd = is_no_data(c);
+    const Op op = ops_[i];
+    const bool nd = op == Op::kNoData;
     if (c.metric != metric && !(nd && c.metric == "*")) continue;
     const std::optional<Id> pin = c.position_id ? c.position_id : rule_.scope.position_id;
     if (pin && t.position_id != pin) continue;
     auto& slots = s.conds[i];
     if (nd) {
+      // Persisted only when it moved by a quarter of the silence (at least a
+      // second): every reading of every sensor is not worth a row write.
       Slot& sl = slots.front();
       sl.last_ts = std::max(sl.last_ts, tt);
       sl.shown = value;
-      changed = true;
+      if (sl.last_ts - sl.saved_ts >= std::max<TimestampMs>(1000, for_ms_[i] / 4)) changed = true;
       continue;
     }
     auto it = std::find_if(slots.begin(), slots.end(), [&](const Slot& x) { return x.position == t.position_id; });
@@ -177,17 +192,17 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
       it->position = t.position_id;
     }
     Slot& sl = *it;
-    if (c.op == "above" || c.op == "below") {
-      const bool above = c.op == "above";
+    if (op == Op::kAbove || op == Op::kBelow) {
+      const bool above = op == Op::kAbove;
       const bool on = above ? (sl.raw ? value > c.value - c.hysteresis : value > c.value)
                             : (sl.raw ? value < c.value + c.hysteresis : value < c.value);
       sl.shown = value;
       set_raw(sl, on, tt, changed);
-    } else if (c.op == "rate_above" || c.op == "rate_below") {
+    } else if (op == Op::kRateAbove || op == Op::kRateBelow) {
       if (sl.have_last && ts > sl.last_ts) {
         const double dt_s = static_cast<double>(ts - sl.last_ts) / 1000.0;
         const double rate = (value - sl.last) / dt_s * c.per_s;
-        const bool above = c.op == "rate_above";
+        const bool above = op == Op::kRateAbove;
         const bool on = above ? (sl.raw ? rate > c.value - c.hysteresis : rate > c.value)
                               : (sl.raw ? rate < c.value + c.hysteresis : rate < c.value);
         if (std::isfinite(rate)) {
@@ -195,19 +210,19 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
           set_raw(sl, on, tt, changed);
         }
       }
-      if (!sl.have_last || ts > sl.last_ts) {
+      if (!sl.have_last || ts > sl.last_ts) {  // not persisted on its own: only the rate's truth is
         sl.have_last = true;
         sl.last_ts = ts;
         sl.last = value;
-        changed = true;
       }
-    } else if (c.op == "state_held") {
+    } else if (op == Op::kStateHeld) {
       const double state = value >= 0.5 ? 1.0 : 0.0;
       sl.shown = state;
       set_raw(sl, state == c.value, tt, changed);
-    } else if (c.op == "increase_above") {
+    } else if (op == Op::kIncreaseAbove) {
       if (sl.have_last && ts < sl.last_ts) continue;  // late reading of a counter: ignored
-      auto [a, b] = window_of(s.tz, c.window, ts);
+      const bool same = sl.in_window && ts > sl.win_start && ts <= sl.win_end;
+      auto [a, b] = same ? std::pair{sl.win_start, sl.win_end} : window_of(s.tz, c.window, ts);
       if (!sl.in_window || a != sl.win_start) {
         // A new window: count from the counter at its start, interpolated
         // between the readings around it (none before: from this reading).
@@ -215,6 +230,7 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
         sl.win_start = a;
         sl.win_end = b;
         sl.inc = 0;
+        changed = true;
         if (sl.have_last && value >= sl.last && ts > sl.last_ts && sl.last_ts <= a) {
           const double frac = static_cast<double>(ts - a) / static_cast<double>(ts - sl.last_ts);
           sl.inc = (value - sl.last) * frac;
@@ -222,22 +238,22 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
           sl.inc = 0;  // reset across the boundary: count from here
         }
       } else if (sl.have_last) {
-        sl.inc += value >= sl.last ? value - sl.last : value;  // a counter that went back was reset
+        // A counter that went back was reset. Otherwise the increase is
+        // last - (counter at the window's start): the persisted increase and
+        // last reading stay consistent without a write per reading.
+        if (value < sl.last) changed = true;
+        sl.inc += value >= sl.last ? value - sl.last : value;
       }
       sl.have_last = true;
       sl.last_ts = ts;
       sl.last = value;
       sl.shown = sl.inc;
-      changed = true;
       const bool on = sl.raw ? sl.inc > c.value - c.hysteresis : sl.inc > c.value;
       set_raw(sl, on, tt, changed);
     }
   }
   s.at = tt;
-  if (changed && !s.dirty) {
-    s.dirty = true;
-    dirty_.push_back(s.asset_id);
-  }
+  if (changed) mark_dirty(s);
   evaluate(s, tt, out);
 }
 
@@ -247,9 +263,8 @@ std::optional<TimestampMs> Evaluator::deadline(const AssetState& s) const {
     if (d > s.at && (!best || d < *best)) best = d;
   };
   for (std::size_t i = 0; i < s.conds.size(); ++i) {
-    const Condition& c = rule_.conditions[i];
     for (const Slot& sl : s.conds[i]) {
-      if (is_no_data(c)) {
+      if (ops_[i] == Op::kNoData) {
         consider(sl.last_ts + for_ms_[i]);
       } else {
         if (sl.raw && for_ms_[i] > 0) consider(sl.since + for_ms_[i]);
@@ -270,15 +285,21 @@ void Evaluator::advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>&
           sl.in_window = false;
           sl.inc = 0;
           sl.raw = false;
-          s.dirty = true;
+          mark_dirty(s);
         }
     s.at = *d;
     evaluate(s, *d, out);
   }
-  if (now > s.at) s.at = now;
-  if (s.dirty && (dirty_.empty() || dirty_.back() != s.asset_id) &&
-      std::find(dirty_.begin(), dirty_.end(), s.asset_id) == dirty_.end())
-    dirty_.push_back(s.asset_id);
+  if (now > s.at) {
+    s.at = now;
+    evaluate(s, now, out);  // also what a restored state's deadline in the past now means
+  }
+}
+
+void Evaluator::mark_dirty(AssetState& s) {
+  if (s.dirty) return;
+  s.dirty = true;
+  dirty_.push_back(s.asset_id);
 }
 
 void Evaluator::advance(TimestampMs now, std::vector<Fire>& out) {
@@ -295,12 +316,11 @@ std::optional<TimestampMs> Evaluator::next_deadline() const {
 }
 
 void Evaluator::evaluate(AssetState& s, TimestampMs t, std::vector<Fire>& out) {
-  std::vector<const Slot*> met(rule_.conditions.size(), nullptr);
+  std::array<const Slot*, kMaxConditions> met{};  // no allocation per reading
   bool all = true;
   for (std::size_t i = 0; i < rule_.conditions.size() && all; ++i) {
-    const Condition& c = rule_.conditions[i];
     for (const Slot& sl : s.conds[i]) {
-      const bool holds = is_no_data(c) ? t - sl.last_ts >= for_ms_[i] : sl.raw && t - sl.since >= for_ms_[i];
+      const bool holds = ops_[i] == Op::kNoData ? t - sl.last_ts >= for_ms_[i] : sl.raw && t - sl.since >= for_ms_[i];
       if (holds) {
         met[i] = &sl;
         break;
@@ -310,10 +330,7 @@ void Evaluator::evaluate(AssetState& s, TimestampMs t, std::vector<Fire>& out) {
   }
   if (all == s.fired) return;
   s.fired = all;
-  if (!s.dirty) {
-    s.dirty = true;
-    dirty_.push_back(s.asset_id);
-  }
+  mark_dirty(s);
   if (!all) return;
   Fire f;
   f.ts = t;
@@ -350,7 +367,10 @@ std::vector<Id> Evaluator::take_dirty() {
   v.swap(dirty_);
   for (Id id : v) {
     auto it = states_.find(id);
-    if (it != states_.end()) it->second->dirty = false;
+    if (it == states_.end()) continue;
+    it->second->dirty = false;
+    for (auto& slots : it->second->conds)
+      for (Slot& sl : slots) sl.saved_ts = sl.last_ts;
   }
   return v;
 }
@@ -374,7 +394,7 @@ nlohmann::json Evaluator::state_json(Id asset_id) const {
   return {{"f", s.fired}, {"at", s.at}, {"c", std::move(conds)}};
 }
 
-Status Evaluator::load_state(const Target& t, const nlohmann::json& j) {
+Status Evaluator::load_state(const Target& t, const nlohmann::json& j, std::optional<TimestampMs> resumed_at) {
   try {
     if (!j.is_object()) return Status::InvalidArgument("rule state: not an object");
     const auto& c = j.at("c");
@@ -400,12 +420,20 @@ Status Evaluator::load_state(const Target& t, const nlohmann::json& j) {
           sl.win_end = w->at(1).get<TimestampMs>();
           sl.inc = w->at(2).get<double>();
         }
+        sl.saved_ts = sl.last_ts;
         s.conds[i].push_back(sl);
       }
       if (is_no_data(rule_.conditions[i]) && s.conds[i].size() != 1) {
         states_.erase(t.asset_id);
         return Status::InvalidArgument("rule state: no_data needs one slot");
       }
+    }
+    if (resumed_at && *resumed_at > s.at) {
+      // The time the evaluation was not running is no evidence of silence.
+      const TimestampMs gap = *resumed_at - s.at;
+      for (std::size_t i = 0; i < s.conds.size(); ++i)
+        if (is_no_data(rule_.conditions[i]))
+          for (Slot& sl : s.conds[i]) sl.last_ts += gap;
     }
     s.dirty = false;
     dirty_.erase(std::remove(dirty_.begin(), dirty_.end(), t.asset_id), dirty_.end());

@@ -52,6 +52,9 @@ struct Target {
   std::string_view timezone = "UTC";  // the site's IANA zone (unknown → UTC)
 };
 
+// At most this many conditions in a rule (validate_rule refuses more).
+inline constexpr std::size_t kMaxConditions = 16;
+
 class Evaluator {
  public:
   // REQUIRES: validate_rule(rule) is ok.
@@ -78,9 +81,17 @@ class Evaluator {
 
   // Persistence: the asset's state as JSON, and back. load_state refuses
   // (kInvalidArgument) state that does not fit the rule's conditions.
-  std::vector<Id> take_dirty();  // assets changed since the last call
+  // take_dirty() names the assets whose state changed in a way worth
+  // writing: a condition's truth, a firing, a calendar window, a counter
+  // reset, a silence clock that moved by a quarter of its for_s. (A rate's
+  // previous reading and a counter's newest reading are not worth a write
+  // per reading: restored stale, the next reading still gives the right
+  // rate over the gap and the right increase.) With `resumed_at` (a
+  // restart), the gap since the state was saved does not count as silence
+  // for no_data; pending for_s durations keep running.
+  std::vector<Id> take_dirty();
   nlohmann::json state_json(Id asset_id) const;
-  Status load_state(const Target& t, const nlohmann::json& j);
+  Status load_state(const Target& t, const nlohmann::json& j, std::optional<TimestampMs> resumed_at = std::nullopt);
   std::size_t assets() const { return states_.size(); }
 
  private:
@@ -88,11 +99,14 @@ class Evaluator {
   struct AssetState;
   AssetState& state_for(const Target& t, TimestampMs start);
   void advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>& out);
+  void mark_dirty(AssetState& s);
   void evaluate(AssetState& s, TimestampMs t, std::vector<Fire>& out);
   std::optional<TimestampMs> deadline(const AssetState& s) const;
 
+  enum class Op : std::uint8_t { kAbove, kBelow, kRateAbove, kRateBelow, kNoData, kStateHeld, kIncreaseAbove };
   Rule rule_;
   std::vector<std::int64_t> for_ms_;
+  std::vector<Op> ops_;  // per condition, parsed once
   std::unordered_map<Id, std::unique_ptr<AssetState>> states_;
   std::vector<Id> dirty_;
 };

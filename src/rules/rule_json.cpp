@@ -9,6 +9,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "rules/evaluator.h"
 #include "rules/rule_util.h"
 #include "rules/rules.h"
 
@@ -34,7 +35,6 @@ using Json = nlohmann::json;
 
 constexpr double kMaxDurationS = 366.0 * 86400;  // for_s, per_s: at most a leap year
 constexpr double kMaxMagnitude = 1e15;           // values and hystereses
-constexpr std::size_t kMaxConditions = 16;
 constexpr std::size_t kMaxName = 200, kMaxMessage = 2000;
 
 const char* const kOps[] = {"above", "below", "rate_above", "rate_below", "no_data", "state_held", "increase_above"};
