@@ -40,6 +40,17 @@ std::optional<Id> path_id(const Request& req) {
 
 Response bad_id() { return problem(404, "not_found", "no such id"); }
 
+// Bounds on what clients can make the gateway hold and evaluate: every
+// reading is checked against the rules on its metric, and the worker scans
+// channels and routes for every alert event.
+constexpr std::size_t kMaxRules = 10'000, kMaxChannels = 100, kMaxRoutes = 200;
+constexpr TimestampMs kMaxPreviewRangeMs = 366LL * 86'400'000;
+
+Response too_many(const char* what, std::size_t n) {
+  return problem(409, "limit_reached", std::string("at most ") + std::to_string(n) + " " + what +
+                                           " per gateway: delete one first");
+}
+
 std::string html_escape(const std::string& s) {
   std::string o;
   o.reserve(s.size());
@@ -112,6 +123,7 @@ void register_rules(Router& router, ApiContext& ctx) {
     if (auto* r = std::get_if<Response>(&b)) return *r;
     auto rule = parse(std::get<json>(b));
     if (!rule) return field_problem(rule.status());
+    if (auto all = ctx.rules->list(); all && all->size() >= kMaxRules) return too_many("rules", kMaxRules);
     auto id = ctx.rules->add(*rule, who.name);
     if (!id) return field_problem(id.status());
     auto now = ctx.rules->get(*id);
@@ -174,6 +186,7 @@ void register_rules(Router& router, ApiContext& ctx) {
     TimestampMs f = clamp_timestamp(static_cast<TimestampMs>(std::clamp(from, -9.2e18, 9.2e18)));
     TimestampMs t = clamp_timestamp(static_cast<TimestampMs>(std::clamp(to, -9.2e18, 9.2e18)));
     if (t < f) return problem(422, "bad_field", "to: before from");
+    if (t - f > kMaxPreviewRangeMs) return problem(422, "bad_field", "from: a preview covers at most 366 days");
     auto fires = ctx.rules->preview(*rule, f, t);
     if (!fires) return field_problem(fires.status());
     json times = json::array();
@@ -206,6 +219,7 @@ void register_channels(Router& router, ApiContext& ctx) {
     if (auto* r = std::get_if<Response>(&b)) return *r;
     auto c = notify::channel_from_json(std::get<json>(b), ctx.notify_options);
     if (!c) return field_problem(c.status());
+    if (auto all = ctx.notifier->channels(); all && all->size() >= kMaxChannels) return too_many("channels", kMaxChannels);
     auto id = ctx.notifier->add_channel(*c, who.name);
     if (!id) return field_problem(id.status());
     auto now = ctx.notifier->channel(*id);
@@ -276,6 +290,7 @@ void register_routes(Router& router, ApiContext& ctx) {
     if (auto* r = std::get_if<Response>(&b)) return *r;
     auto route = notify::route_from_json(std::get<json>(b));
     if (!route) return field_problem(route.status());
+    if (auto all = ctx.notifier->routes(); all && all->size() >= kMaxRoutes) return too_many("routes", kMaxRoutes);
     auto id = ctx.notifier->add_route(*route, who.name);
     if (!id) return field_problem(id.status());
     auto list = ctx.notifier->routes();
