@@ -159,7 +159,7 @@ void Evaluator::on_reading(const Target& t, std::string_view metric, TimestampMs
                            std::vector<Fire>& out) {
   if (!in_scope(t.site_id, t.asset_id, t.position_id)) return;
   AssetState& s = state_for(t, ts);
-  advance_asset(s, ts, out);
+  advance_asset(s, ts, out, /*evaluate_now=*/false);  // evaluated below, after the reading
   const TimestampMs tt = std::max(ts, s.at);
   bool changed = false;
   auto set_raw = [](Slot& sl, bool on, TimestampMs when, bool& ch) {
@@ -275,7 +275,7 @@ std::optional<TimestampMs> Evaluator::deadline(const AssetState& s) const {
   return best;
 }
 
-void Evaluator::advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>& out) {
+void Evaluator::advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>& out, bool evaluate_now) {
   for (int guard = 0; guard < 100000; ++guard) {
     auto d = deadline(s);
     if (!d || *d > now) break;
@@ -292,7 +292,7 @@ void Evaluator::advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>&
   }
   if (now > s.at) {
     s.at = now;
-    evaluate(s, now, out);  // also what a restored state's deadline in the past now means
+    if (evaluate_now) evaluate(s, now, out);  // also what a restored state's deadline in the past now means
   }
 }
 
@@ -303,7 +303,7 @@ void Evaluator::mark_dirty(AssetState& s) {
 }
 
 void Evaluator::advance(TimestampMs now, std::vector<Fire>& out) {
-  for (auto& [id, s] : states_) advance_asset(*s, now, out);
+  for (auto& [id, s] : states_) advance_asset(*s, now, out, true);
 }
 
 std::optional<TimestampMs> Evaluator::next_deadline() const {

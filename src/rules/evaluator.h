@@ -98,7 +98,7 @@ class Evaluator {
   struct Slot;
   struct AssetState;
   AssetState& state_for(const Target& t, TimestampMs start);
-  void advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>& out);
+  void advance_asset(AssetState& s, TimestampMs now, std::vector<Fire>& out, bool evaluate_now);
   void mark_dirty(AssetState& s);
   void evaluate(AssetState& s, TimestampMs t, std::vector<Fire>& out);
   std::optional<TimestampMs> deadline(const AssetState& s) const;

@@ -63,6 +63,22 @@ Result<std::string> string_member(const Json& j, const std::string& path) {
   return j.get<std::string>();
 }
 
+// The path of an unknown member `key` under `parent` ("" = the rule): the
+// member's own name when it is a plain name, else the parent's path with the
+// name quoted (and cut) in the message.
+Status unknown_member(const std::string& parent, const std::string& key, const std::string& hint = "") {
+  const bool plain = !key.empty() && key.size() <= 64 &&
+                     std::all_of(key.begin(), key.end(), [](char ch) {
+                       return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                              ch == '_';
+                     });
+  const std::string suffix = hint.empty() ? "" : " (" + hint + ")";
+  if (plain) return bad(parent.empty() ? key : parent + "." + key, "unknown member" + suffix);
+  std::string shown;
+  for (char ch : key.substr(0, 64)) shown += (ch >= 0x20 && ch < 0x7f && ch != '\'') ? ch : '?';
+  return bad(parent.empty() ? "rule" : parent, "unknown member '" + shown + "'" + suffix);
+}
+
 bool is_op(const std::string& op) {
   return std::find(std::begin(kOps), std::end(kOps), op) != std::end(kOps);
 }
@@ -201,7 +217,7 @@ Result<Rule> rule_from_json(const Json& j, const std::function<bool(const std::s
                                  : s.key() == "asset_id"  ? &r.scope.asset_id
                                  : s.key() == "site_id"   ? &r.scope.site_id
                                                           : nullptr;
-        if (!dst) return bad(path, "unknown member (position_id, asset_id or site_id)");
+        if (!dst) return unknown_member("scope", s.key(), "position_id, asset_id or site_id");
         auto id = id_member(s.value(), path);
         if (!id) return id.status();
         *dst = *id;
@@ -236,7 +252,7 @@ Result<Rule> rule_from_json(const Json& j, const std::function<bool(const std::s
             if (!id) return id.status();
             c.position_id = *id;
           } else {
-            return bad(path, "unknown member");
+            return unknown_member(p, mk);
           }
         }
         if (!have_metric) return bad(p + ".metric", "required");
@@ -247,7 +263,7 @@ Result<Rule> rule_from_json(const Json& j, const std::function<bool(const std::s
     } else if (k == "id" || k == "created_at" || k == "updated_at") {
       // read-only members of a rule the API answered; ignored
     } else {
-      return bad(k, "unknown member");
+      return unknown_member("", k);
     }
   }
   if (!have_name) return bad("name", "required");

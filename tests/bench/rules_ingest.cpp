@@ -184,7 +184,7 @@ int main(int argc, char** argv) {
   const std::string path = dir + "/bench_rules_ingest.db";
   const int steps = quick ? 20 : 300;  // simulated seconds; 1,000 readings each
   double off = 0, on = 0, ns = 0;
-  for (int round = 0; round < (quick ? 1 : 3); ++round) {  // alternate, keep each side's best
+  for (int round = 0; round < (quick ? 1 : 5); ++round) {  // alternate, keep each side's best
     off = std::max(off, run(path, steps, false));
     double n = 0;
     on = std::max(on, run(path, steps, true, &n));

@@ -7,6 +7,7 @@
 #   uplink_command   commands from the cloud broker (topic + payload)
 #   config           the configuration file
 #   csv_series       `vigil backtest --csv` input and timestamps
+#   rule_json        rules as JSON (REST, preview, backtest --rules) and the rule evaluator
 # The others run FUZZ_SECONDS_SMALL each (default 20). Any crash, leak,
 # sanitizer report or oracle failure (see each target's header) fails the
 # stage (tests/fuzz/<name>.dict, where present, is its dictionary); the reproducer is printed as base64 and kept under $FUZZ_ARTIFACTS.
@@ -55,6 +56,7 @@ run http_api "$SMALL" http || rc=1
 run uplink_command "$SMALL" command || rc=1
 run config "$SMALL" config || rc=1
 run csv_series "$SMALL" csv || rc=1
+run rule_json "$SMALL" rules || rc=1
 wait "$big" || rc=1
 cat "$work/big.out"
 [[ $rc -eq 0 ]] || { echo "== fuzz: a target failed (above)"; exit 1; }

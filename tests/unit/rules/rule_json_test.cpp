@@ -152,6 +152,14 @@ TEST_CASE("malformed rules are refused with the member's path first", "[rules][j
                       "conditions[0].metric: unknown metric 'tempreature_c'"));
   }
   SECTION("not an object") { CHECK(starts_with(refusal(json::array()), "rule: must be a JSON object")); }
+  SECTION("an unknown member whose name is not a plain name is quoted after its parent's path") {
+    auto j = freezer();
+    j[": name"] = 1;
+    CHECK(starts_with(refusal(j), "rule: unknown member ': name'"));
+    j = freezer();
+    j["conditions"][0]["a.b"] = 1;
+    CHECK(starts_with(refusal(j), "conditions[0]: unknown member 'a.b'"));
+  }
 }
 
 TEST_CASE("a rule built in code with NaN or infinite numbers is refused naming the field", "[rules][json]") {
