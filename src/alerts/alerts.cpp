@@ -11,7 +11,35 @@ namespace {
 
 constexpr const char* kCols =
     "id, asset_id, position_id, model, severity, status, opened_at, updated_at, closed_at, title, "
-    "explanation, measurement_id, failure_mode, failure_cause, action_taken, closed_by, notes, source, kind";
+    "explanation, measurement_id, failure_mode, failure_cause, action_taken, closed_by, notes, source, kind, "
+    "opening_value, current_value, flagged_by, value_kind";
+
+std::vector<std::string> split_models(const std::string& csv) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < csv.size()) {
+    auto end = csv.find(',', start);
+    if (end == std::string::npos) end = csv.size();
+    if (end > start) out.push_back(csv.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+std::string join_models(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& m : v) out += (out.empty() ? "" : ",") + m;
+  return out;
+}
+
+// The value an alert follows from a state change of its opening model:
+// velocity RMS for vibrationISO, the normal-equivalent score for learned models.
+std::optional<double> value_of(const analytics::StateChange& c) {
+  if (c.model == "vibrationISO") return c.score;
+  return c.z;
+}
+const char* value_kind_of(const std::string& model) {
+  return model == "vibrationISO" ? "velocity_mm_s" : "anomaly_score";
+}
 
 // The notes column holds {"text", "feedback", "models"} as JSON for closures
 // made through close(); older rows may hold plain text.
@@ -52,6 +80,10 @@ Alert read_row(const sql::Stmt& q) {
   decode_notes(q.text(16), a);
   a.source = q.text(17);
   a.kind = q.text(18);
+  if (!q.is_null(19)) a.opening_value = q.f64(19);
+  if (!q.is_null(20)) a.current_value = q.f64(20);
+  a.flagged_by = split_models(q.text(21));
+  a.value_kind = q.text(22);
   return a;
 }
 
@@ -125,6 +157,15 @@ CREATE TABLE alert_events(
   note TEXT NOT NULL DEFAULT '');
 CREATE INDEX alert_events_alert ON alert_events(alert_id, id);
 )sql",
+      // v4: one alert per position and model family (alert_family): the
+      // models that flagged it, and the opening model's value when it opened
+      // and now, so an alert shows its trend since opening.
+      R"sql(
+ALTER TABLE alerts ADD COLUMN opening_value REAL;
+ALTER TABLE alerts ADD COLUMN current_value REAL;
+ALTER TABLE alerts ADD COLUMN flagged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN value_kind TEXT NOT NULL DEFAULT '';
+)sql",
   });
 }
 
@@ -139,6 +180,16 @@ Result<std::unique_ptr<AlertService>> AlertService::create(Store& store, const C
 
 void AlertService::attach(analytics::Pipeline& p) {
   pipeline_ = &p;
+  if (!model_states_)
+    model_states_ = [pp = &p](Id position_id) -> Result<std::vector<analytics::ModelHealth>> {
+      auto h = pp->position_health(position_id);
+      if (!h) return h.status();
+      return h->models;
+    };
+  if (!feedback_)
+    feedback_ = [pp = &p](Id position_id, const std::string& model, analytics::Feedback kind, TimestampMs since) {
+      pp->feedback(position_id, model, kind, since);
+    };
   p.on_state_change([this](const analytics::StateChange& c) {
     auto r = on_state_change(c);
     if (!r) spdlog::warn("alerts: position {} {}: {}", c.position_id, c.model, r.status().ToString());
@@ -157,40 +208,55 @@ void AlertService::notify(Id id, const std::string& event, const std::string& ac
   for (const auto& fn : observers_) fn(*a, event, actor);
 }
 
-Result<std::optional<Alert>> AlertService::active_for(Id position_id, const std::string& model) const {
+Result<std::optional<Alert>> AlertService::active_for(Id position_id, const std::string& family) const {
+  const auto models = family_models(family);
   std::vector<Alert> v;
   VIGIL_RETURN_IF_ERROR(store_.read([&](sql::Db& db) -> Status {
     auto q = db.prepare(std::string("SELECT ") + kCols +
-                        " FROM alerts WHERE position_id = ? AND model = ? AND status != 'closed' "
+                        " FROM alerts WHERE position_id = ?1 AND model IN (?2, ?3) AND status != 'closed' "
                         "ORDER BY id DESC LIMIT 1");
     if (!q) return q.status();
-    (*q)->bind(1, position_id).bind(2, model);
+    (*q)->bind(1, position_id).bind(2, models.front()).bind(3, models.back());
     return collect(**q, v);
   }));
   if (v.empty()) return std::optional<Alert>();
   return std::optional<Alert>(v.front());
 }
 
+std::string AlertService::title_for(const analytics::StateChange& c) const {
+  std::string asset_name = c.asset_id ? "asset " + std::to_string(c.asset_id) : "unknown asset";
+  std::string position_name = "position " + std::to_string(c.position_id);
+  if (c.asset_id) {
+    if (auto a = store_.asset(c.asset_id); a.ok() && !a->name.empty()) asset_name = a->name;
+    if (auto ps = store_.positions(c.asset_id); ps.ok())
+      for (const auto& p : *ps)
+        if (p.id == c.position_id && !p.name.empty()) position_name = p.name;
+  }
+  return plant_title(asset_name, position_name, c.model, c.explanation);
+}
+
 Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateChange& c) {
   const bool bad = c.persistent == HealthState::kWarning || c.persistent == HealthState::kAlarm;
   if (!bad) return std::optional<Id>();
   std::lock_guard lk(mu_);
-  auto cur = active_for(c.position_id, c.model);
+  auto cur = active_for(c.position_id, alert_family(c.model));
   if (!cur) return cur.status();
   const std::string sev = to_string(c.persistent);
+  const std::string title = title_for(c);
+  const std::optional<double> value = value_of(c);
   if (!*cur) {
-    std::string title = std::string(sev == "alarm" ? "Alarm" : "Warning") + ": " + c.model + " on position " +
-                        std::to_string(c.position_id);
     Id id = 0;
     VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
       auto q = db.prepare(
           "INSERT INTO alerts(asset_id, position_id, model, severity, status, opened_at, updated_at, title, "
-          "explanation, measurement_id, source, kind) VALUES(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 'analytics', ?)");
+          "explanation, measurement_id, source, kind, opening_value, current_value, flagged_by, value_kind) "
+          "VALUES(?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 'analytics', ?, ?, ?, ?, ?)");
       if (!q) return q.status();
       std::optional<Id> asset = c.asset_id ? std::optional<Id>(c.asset_id) : std::nullopt;
       VIGIL_RETURN_IF_ERROR((*q)->bind(1, asset).bind(2, c.position_id).bind(3, c.model).bind(4, sev)
                                 .bind(5, c.ts).bind(6, c.ts).bind(7, title).bind(8, c.explanation)
-                                .bind(9, c.measurement_id).bind(10, c.model).run());
+                                .bind(9, c.measurement_id).bind(10, c.model).bind(11, value).bind(12, value)
+                                .bind(13, c.model).bind(14, std::string(value_kind_of(c.model))).run());
       id = db.last_insert_id();
       return record_event(db, id, c.ts, "opened", "analytics", sev, c.explanation);
     }));
@@ -198,22 +264,32 @@ Result<std::optional<Id>> AlertService::on_state_change(const analytics::StateCh
     notify(id, "opened", "analytics");
     return std::optional<Id>(id);
   }
+  // The family already has an alert: update it instead of opening another.
   const Alert& a = **cur;
-  if (a.severity == "warning" && sev == "alarm") {
-    VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
-      auto q = db.prepare(
-          "UPDATE alerts SET severity = 'alarm', updated_at = ?, explanation = ?, measurement_id = ?, "
-          "title = 'Alarm' || substr(title, 8) WHERE id = ?");
-      if (!q) return q.status();
-      VIGIL_RETURN_IF_ERROR((*q)->bind(1, c.ts).bind(2, c.explanation).bind(3, c.measurement_id).bind(4, a.id).run());
-      return record_event(db, a.id, c.ts, "escalated", "analytics", "alarm", c.explanation);
-    }));
+  const bool escalate = a.severity == "warning" && sev == "alarm";
+  std::vector<std::string> flagged = a.flagged_by;
+  if (flagged.empty()) flagged.push_back(a.model);  // rows from before v4
+  if (!is_one_of(flagged, c.model)) flagged.push_back(c.model);
+  const bool same_model = c.model == a.model;
+  VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare(
+        "UPDATE alerts SET severity = ?, updated_at = ?, explanation = ?, measurement_id = coalesce(?, measurement_id), "
+        "title = ?, flagged_by = ?, current_value = CASE WHEN ? THEN ? ELSE current_value END, "
+        "opening_value = CASE WHEN ? AND opening_value IS NULL THEN ? ELSE opening_value END, "
+        "value_kind = CASE WHEN value_kind = '' THEN ? ELSE value_kind END WHERE id = ?");
+    if (!q) return q.status();
+    const std::int64_t take = same_model && value ? 1 : 0;
+    VIGIL_RETURN_IF_ERROR((*q)->bind(1, escalate ? std::string("alarm") : a.severity).bind(2, c.ts)
+                              .bind(3, c.explanation).bind(4, c.measurement_id).bind(5, title)
+                              .bind(6, join_models(flagged)).bind(7, take).bind(8, value).bind(9, take)
+                              .bind(10, value).bind(11, std::string(value_kind_of(a.model))).bind(12, a.id).run());
+    return escalate ? record_event(db, a.id, c.ts, "escalated", "analytics", "alarm", c.explanation) : Status::Ok();
+  }));
+  if (escalate)
     VIGIL_RETURN_IF_ERROR(
         store_.audit("analytics", "alert.escalate", "alert/" + std::to_string(a.id), c.explanation));
-    notify(a.id, "escalated", "analytics");
-    return std::optional<Id>(a.id);
-  }
-  return std::optional<Id>();
+  notify(a.id, escalate ? "escalated" : "updated", "analytics");
+  return std::optional<Id>(a.id);
 }
 
 Result<std::optional<Alert>> AlertService::active_condition(const ExternalAlert& e) const {
@@ -361,12 +437,25 @@ Status AlertService::close(Id id, const Closure& c) {
     if (!is_one_of(model_names(), m))
       return Status::InvalidArgument("models may hold vibrationISO, vibrationML, temperatureML, not '" + m + "'");
   Alert a;
+  CloseoutPlan plan;
   {
     std::lock_guard lk(mu_);
     auto cur = get(id);
     if (!cur) return cur.status();
     if (cur->status == "closed") return closed_error(id);
     a = *cur;
+    auto p = plan_for(a, c.failure_mode, c.action_taken);
+    if (!p) return p.status();
+    plan = std::move(*p);
+    if (plan.needs_confirmation && !c.confirm_relearn) {
+      std::string which;
+      for (const auto& m : plan.relearn)
+        if (m.state == "warning" || m.state == "alarm")
+          which += (which.empty() ? "" : ", ") + m.model + " (" + m.state + ")";
+      return Status::FailedPrecondition(
+          "re-learning after " + c.action_taken + " would reset " + which +
+          ", which still sees a problem: it would learn the fault as normal; confirm with confirm_relearn: true");
+    }
     const TimestampMs now = clock_.now_ms();
     VIGIL_RETURN_IF_ERROR(store_.write_txn([&](sql::Db& db) -> Status {
       auto q = db.prepare(
@@ -383,14 +472,67 @@ Status AlertService::close(Id id, const Closure& c) {
                                        c.failure_mode + "/" + c.failure_cause + "/" + c.action_taken));
     notify(id, "closed", c.actor);
   }
-  // Feedback into the models of the position.
-  if (pipeline_ && a.position_id) {
-    if (c.failure_mode == "NO_ISSUE")
-      pipeline_->feedback(*a.position_id, a.model, analytics::Feedback::kAbsorb, a.opened_at);
-    else if (is_maintenance_action(c.action_taken))
-      pipeline_->feedback(*a.position_id, "", analytics::Feedback::kRebaseline, a.opened_at);
+  // Feedback into the models the closure concerns, and no others.
+  if (a.position_id) {
+    FeedbackSink sink = feedback_;
+    if (!sink && pipeline_)  // create(store, clock, pipeline) without attach()
+      sink = [p = pipeline_](Id pos, const std::string& m, analytics::Feedback k, TimestampMs since) {
+        p->feedback(pos, m, k, since);
+      };
+    if (sink) {
+      for (const auto& m : plan.absorb) sink(*a.position_id, m, analytics::Feedback::kAbsorb, a.opened_at);
+      for (const auto& m : plan.relearn) sink(*a.position_id, m.model, analytics::Feedback::kRebaseline, a.opened_at);
+    }
   }
   return Status::Ok();
+}
+
+Result<CloseoutPlan> AlertService::closeout_plan(Id id, const std::string& failure_mode,
+                                                 const std::string& action_taken) const {
+  if (!failure_mode.empty() && !is_one_of(failure_modes(), failure_mode))
+    return Status::InvalidArgument("unknown failure_mode '" + failure_mode + "'");
+  if (!is_one_of(actions_taken(), action_taken))
+    return Status::InvalidArgument("unknown action_taken '" + action_taken + "'");
+  auto a = get(id);
+  if (!a) return a.status();
+  return plan_for(*a, failure_mode, action_taken);
+}
+
+Result<CloseoutPlan> AlertService::plan_for(const Alert& a, const std::string& failure_mode,
+                                            const std::string& action) const {
+  CloseoutPlan plan;
+  if (!a.position_id) return plan;  // nothing learned about no position
+  std::vector<analytics::ModelHealth> models;
+  if (model_states_) {
+    auto m = model_states_(*a.position_id);
+    if (!m) return m.status();
+    models = std::move(*m);
+  } else if (pipeline_) {
+    auto h = pipeline_->position_health(*a.position_id);
+    if (!h) return h.status();
+    models = std::move(h->models);
+  }
+  auto state_of = [&](const std::string& model) -> std::string {
+    for (const auto& h : models)
+      if (h.model == model) return to_string(h.persistent);
+    return "unknown";
+  };
+  if (failure_mode == "NO_ISSUE") {
+    // The flagged behaviour is normal: the learned models that flagged it absorb it.
+    std::vector<std::string> flagged = a.flagged_by.empty() ? std::vector<std::string>{a.model} : a.flagged_by;
+    for (const auto& m : flagged)
+      if (m != "vibrationISO" && (m == "vibrationML" || m == "temperatureML" || m.rfind("metric:", 0) == 0))
+        plan.absorb.push_back(m);
+    return plan;
+  }
+  std::vector<std::string> names;
+  for (const auto& h : models) names.push_back(h.model);
+  for (const auto& m : models_to_relearn(action, a.family(), names)) {
+    RelearnModel r{m, state_of(m)};
+    plan.needs_confirmation |= r.state == "warning" || r.state == "alarm";
+    plan.relearn.push_back(std::move(r));
+  }
+  return plan;
 }
 
 Result<std::vector<AlertEvent>> AlertService::events_after(Id after, int limit) const {

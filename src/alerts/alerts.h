@@ -8,11 +8,21 @@
 // the MQTT uplink.
 //
 //   open          a model's persistent state of a position becomes warning or
-//                 alarm and that (position, model) has no alert that is not
+//                 alarm and that (position, family) has no alert that is not
 //                 closed → a new alert (status "open", severity = the state),
-//                 carrying the explanation and the causing measurement.
-//   escalate      warning → alarm on a not-closed alert: severity "alarm",
-//                 explanation and measurement updated (status kept).
+//                 carrying the explanation, the causing measurement, a title
+//                 in plant words (plant_title) and the model's value
+//                 (opening_value = current_value). One abnormality per
+//                 position and family (alert_family: vibrationISO and
+//                 vibrationML are one "vibration" family).
+//   escalate      warning → alarm on a not-closed alert of the family:
+//                 severity "alarm", explanation, title, measurement and
+//                 current value updated (status kept), event "escalated".
+//   update        any other warning/alarm state change of the family on a
+//                 not-closed alert: explanation, title, measurement, time,
+//                 the models that flagged it (flagged_by) and, from the model
+//                 that opened it, current_value; observers get "updated"
+//                 (not journaled). Severity never goes down.
 //   raise         a condition found outside the analytics (a silent sensor,
 //                 a flat battery, spoofed frames: ExternalAlert) opens an
 //                 alert, or updates the not-closed one of the same condition.
@@ -21,9 +31,15 @@
 //   unmute        muted → "open".
 //   close         → "closed" with Monitron close-out codes (codes.h). The
 //                 closure feeds back into the analytics: failure mode
-//                 NO_ISSUE absorbs the flagged behaviour as normal; a
-//                 maintenance action (ADJUST, CLEAN, LUBRICATE, MODIFY,
-//                 OVERHAUL, REPLACE) re-baselines the position's models.
+//                 NO_ISSUE absorbs the flagged behaviour as normal (the
+//                 learned models in flagged_by); a maintenance action
+//                 re-learns only the models it affects (models_to_relearn:
+//                 LUBRICATE on a temperature alert → temperatureML alone,
+//                 REPLACE → every learned model of the position). A model to
+//                 re-learn that is itself in warning or alarm is refused
+//                 (kFailedPrecondition naming it and its state) unless the
+//                 closure says confirm_relearn: re-learning it would learn
+//                 the fault as normal.
 //
 // A machine returning to healthy does not close an alert: a person does.
 //
@@ -70,6 +86,16 @@ struct Alert {
   // rightly) are empty for closures older vigils recorded without them.
   std::string failure_mode, failure_cause, action_taken, closed_by, notes, feedback;
   std::vector<std::string> models;
+  // Analytics alerts (empty / nullopt on others and on rows older vigils
+  // wrote): the models of the family that flagged it, the opening model
+  // first; the opening model's value when it opened and now, of kind
+  // `value_kind`: "velocity_mm_s" (vibrationISO: velocity RMS) or
+  // "anomaly_score" (learned models: normal-equivalent score; warning 5,
+  // alarm 10 by default).
+  std::vector<std::string> flagged_by;
+  std::optional<double> opening_value, current_value;
+  std::string value_kind;
+  std::string family() const { return alert_family(model); }
 };
 
 struct AlertFilter {
@@ -90,6 +116,20 @@ struct Closure {
   std::string notes;          // free text
   std::string feedback = "confirmed";  // feedback_values(): was the alert right?
   std::vector<std::string> models;     // model_names(): which models flagged it rightly
+  // Re-learn a model that is itself in warning or alarm anyway (see close()).
+  bool confirm_relearn = false;
+};
+
+// What closing an alert with an action would do to the analytics.
+struct RelearnModel {
+  std::string model;  // vibrationML, temperatureML, metric:<name>
+  std::string state;  // its persistent state now ("unknown" without analytics)
+};
+struct CloseoutPlan {
+  std::vector<RelearnModel> relearn;  // models_to_relearn, with their states
+  std::vector<std::string> absorb;    // NO_ISSUE: learned models absorbing the flagged behaviour
+  // Some model in `relearn` is in warning or alarm: close() needs confirm_relearn.
+  bool needs_confirmation = false;
 };
 
 // The model column of alerts about a sensor's own health (BLE: silent,
@@ -143,8 +183,18 @@ class AlertService {
   static Status migrate(Store& store);
 
   // Subscribes to the pipeline's state changes and sends closure feedback to
-  // it. Call before data flows.
+  // it (and reads its model states for close-out plans). Call before data flows.
   void attach(analytics::Pipeline& pipeline);
+  // Where close-out plans read the models of a position and their states.
+  // Default (and after attach): the pipeline's position_health; without a
+  // pipeline, none. Tests set their own. Call before data flows.
+  using ModelStates = std::function<Result<std::vector<analytics::ModelHealth>>(Id position_id)>;
+  void set_model_states(ModelStates fn) { model_states_ = std::move(fn); }
+  // Where closure feedback goes (position, model, absorb or re-learn, since).
+  // Default (and after attach): Pipeline::feedback; without a pipeline, nowhere.
+  using FeedbackSink = std::function<void(Id position_id, const std::string& model, analytics::Feedback kind,
+                                          TimestampMs since)>;
+  void set_feedback(FeedbackSink fn) { feedback_ = std::move(fn); }
   // Observers run on the thread that made the change, in commit order, while
   // the service's lock is held: keep them short, and do not call this
   // service's lifecycle methods from one (reads — get, list — are fine).
@@ -169,6 +219,10 @@ class AlertService {
   // Only a muted alert (→ "open"); kFailedPrecondition for any other.
   Status unmute(Id id, const std::string& actor, const std::string& note = "");
   Status close(Id id, const Closure& c);
+  // What close() with this failure mode and action would re-learn or absorb
+  // (the close-out form's preview). kNotFound; kInvalidArgument for an
+  // unknown action or failure mode ("" = not chosen yet: no absorb).
+  Result<CloseoutPlan> closeout_plan(Id id, const std::string& failure_mode, const std::string& action_taken) const;
 
   // ---- the journal (notifications, the alert's timeline) ----
   // Events with id > after, oldest first, at most `limit` (1..10000).
@@ -181,7 +235,9 @@ class AlertService {
  private:
   Result<std::vector<AlertEvent>> read_events(const char* sql, Id key, int limit) const;
   AlertService(Store& store, const Clock& clock, analytics::Pipeline* pipeline);
-  Result<std::optional<Alert>> active_for(Id position_id, const std::string& model) const;
+  Result<std::optional<Alert>> active_for(Id position_id, const std::string& family) const;
+  Result<CloseoutPlan> plan_for(const Alert& a, const std::string& failure_mode, const std::string& action) const;
+  std::string title_for(const analytics::StateChange& c) const;
   Result<std::optional<Alert>> active_condition(const ExternalAlert& e) const;
   struct Transition {
     const char* status;     // the new status
@@ -195,6 +251,8 @@ class AlertService {
   Store& store_;
   const Clock& clock_;
   analytics::Pipeline* pipeline_;
+  ModelStates model_states_;
+  FeedbackSink feedback_;
   std::vector<AlertObserver> observers_;
   std::mutex mu_;
 };

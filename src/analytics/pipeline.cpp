@@ -204,7 +204,8 @@ Status Pipeline::restore() {
       asset_of_[s.key] = c->asset_id;
       auto& mine = state_[s.key];
       for (const auto& st : c->analyzer->states())
-        mine[st.model] = ModelHealth{st.model, st.pointwise, st.persistent, st.since, st.learning};
+        mine[st.model] = ModelHealth{st.model, st.pointwise, st.persistent, st.since, st.learning,
+                                     st.learned_hours, st.learning_hours};
       bands_[s.key] = c->analyzer->baseline_bands(kBaselineBandSigma);
     }
     {
@@ -533,6 +534,8 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
       if (cur.model.empty()) cur.model = m.model;
       const bool changed = cur.pointwise != m.pointwise || cur.persistent != m.persistent;
       cur.learning = m.learning;  // learning progress moves on without a state change
+      cur.learned_hours = m.learned_hours;
+      cur.learning_hours = m.learning_hours;
       if (!changed) continue;
       if (cur.persistent != m.persistent) {
         StateChange c;
@@ -544,11 +547,12 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
         c.persistent = m.persistent;
         c.previous = cur.persistent;
         c.score = m.score;
+        c.z = m.z;
         c.explanation = m.explanation;
         c.measurement_id = measurement_id;
         changes.push_back(std::move(c));
       }
-      cur = ModelHealth{m.model, m.pointwise, m.persistent, a.ts, m.learning};
+      cur = ModelHealth{m.model, m.pointwise, m.persistent, a.ts, m.learning, m.learned_hours, m.learning_hours};
       rows.push_back({"position", p.position_id, cur});
       touched_models.insert(m.model);
     }

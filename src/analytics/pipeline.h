@@ -72,6 +72,7 @@ struct StateChange {
   HealthState persistent = HealthState::kUnknown;
   HealthState previous = HealthState::kUnknown;
   std::optional<double> score;
+  std::optional<double> z;  // a learned model's normal-equivalent score (ModelState::z)
   std::string explanation;
   std::optional<Id> measurement_id;  // the measurement that caused it
 };
@@ -83,6 +84,8 @@ struct ModelHealth {
   HealthState persistent = HealthState::kUnknown;
   TimestampMs ts = 0;  // when it last changed
   std::string learning;  // while initializing: progress and what learning waits for (ModelState::learning)
+  // While learning by time: hours learned and planned (ModelState::learned_hours).
+  std::optional<double> learned_hours, learning_hours;
 };
 struct ScopeHealth {
   std::string scope;  // "position" | "asset"

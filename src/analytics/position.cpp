@@ -61,6 +61,8 @@ ModelState LearnedModel::update(TimestampMs ts, const std::vector<double>& raw_i
     s.pointwise = HealthState::kNotRunning;
     s.persistent = evidence_.update(s.pointwise);
     s.learning = last_.learning;
+    s.learned_hours = last_.learned_hours;
+    s.learning_hours = last_.learning_hours;
     return finish(std::move(s), ts);
   }
   const bool finite = std::all_of(raw_in.begin(), raw_in.end(), [](double v) { return std::isfinite(v); });
@@ -69,6 +71,8 @@ ModelState LearnedModel::update(TimestampMs ts, const std::vector<double>& raw_i
     s.pointwise = s.persistent = HealthState::kInitializing;
     s.persistent = evidence_.update(s.pointwise);
     s.learning = last_.learning;
+    s.learned_hours = last_.learned_hours;
+    s.learning_hours = last_.learning_hours;
     return finish(std::move(s), ts);
   }
   std::vector<double> raw = raw_in;
@@ -105,9 +109,12 @@ ModelState LearnedModel::update(TimestampMs ts, const std::vector<double>& raw_i
       s.persistent = evidence_.update(s.pointwise);
       if (by_count)
         s.learning = std::to_string(learned_) + " of " + std::to_string(*opt_.learn_count) + " measurements";
-      else
+      else {
         s.learning = fmt1(span_h) + " h of " + fmt1(opt_.learning_hours) + " h (" + std::to_string(learned_) +
                      " measurements)";
+        s.learned_hours = span_h;
+        s.learning_hours = opt_.learning_hours;
+      }
       if (!why.empty()) s.learning += "; continuing: " + why;
       return finish(std::move(s), ts);
     }
@@ -334,7 +341,9 @@ void PositionAnalyzer::rebaseline(const std::string& model, TimestampMs ts) {
   if (vib_ && (model.empty() || model == kVibrationMl || model == kVibrationIso)) vib_->rebaseline(ts);
   for (auto& [n, m] : metric_models_)
     if (model.empty() || model == n) m->rebaseline(ts);
-  iso_persistence_.reset();
+  // Re-learning only another model (temperatureML after LUBRICATE on a
+  // temperature alert) leaves the vibration models' windows alone.
+  if (model.empty() || model == kVibrationMl || model == kVibrationIso) iso_persistence_.reset();
 }
 
 std::string PositionAnalyzer::metric_model_name(const std::string& metric) {
@@ -421,7 +430,7 @@ std::string describe(const MachineInfo& m) {
 }  // namespace
 
 json model_state_json(const ModelState& m) {
-  return {{"model", m.model},
+  json j = {{"model", m.model},
           {"pointwise", to_string(m.pointwise)},
           {"persistent", to_string(m.persistent)},
           {"score", m.score && std::isfinite(*m.score) ? json(*m.score) : json(nullptr)},
@@ -429,6 +438,11 @@ json model_state_json(const ModelState& m) {
           {"z", m.z && std::isfinite(*m.z) ? json(*m.z) : json(nullptr)},
           {"learning", m.learning},
           {"since", m.since}};
+  if (m.learned_hours && m.learning_hours && std::isfinite(*m.learned_hours) && std::isfinite(*m.learning_hours)) {
+    j["learned_hours"] = *m.learned_hours;
+    j["learning_hours"] = *m.learning_hours;
+  }
+  return j;
 }
 
 Result<ModelState> model_state_from(const json& j) {
@@ -442,6 +456,11 @@ Result<ModelState> model_state_from(const json& j) {
   m.z = r.optional_number("z");
   m.learning = r.text("learning");
   m.since = r.integer("since");
+  // Learning progress: only while learning by time (vigils before it wrote none).
+  if (j.is_object() && j.contains("learned_hours") && j.contains("learning_hours")) {
+    m.learned_hours = r.optional_number("learned_hours");
+    m.learning_hours = r.optional_number("learning_hours");
+  }
   VIGIL_RETURN_IF_ERROR(r.finish());
   return m;
 }

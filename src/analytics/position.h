@@ -97,6 +97,10 @@ struct ModelState {
   std::string explanation;
   std::optional<double> z;      // normal-equivalent score of a learned model
   std::string learning;         // while initializing: progress and what it waits for
+  // While a learned model learns by time (analytics.learning_hours): hours of
+  // running data learned so far and the planned period; nullopt otherwise
+  // (learning by count, ISO, learned). Kept in the learned state when set.
+  std::optional<double> learned_hours, learning_hours;
   // When pointwise or persistent last changed: the time of the measurement
   // (or of the re-learning) that changed it; 0 = never.
   TimestampMs since = 0;

@@ -428,6 +428,8 @@ ModelState SeriesModel::update(TimestampMs ts, double value, bool running) {
     s.pointwise = HealthState::kNotRunning;
     s.persistent = evidence_.update(HealthState::kNotRunning);
     s.learning = last_.learning;
+    s.learned_hours = last_.learned_hours;
+    s.learning_hours = last_.learning_hours;
     return finish(std::move(s), ts);
   }
   if (kind_ == SeriesKind::kLearning || kind_ == SeriesKind::kBinary) {
@@ -446,6 +448,10 @@ ModelState SeriesModel::update(TimestampMs ts, double value, bool running) {
       s.learning = by_count ? std::to_string(learned + 1) + " of " + std::to_string(*opt_.learn_count) + " measurements"
                             : fmt("%.1f h", span_h) + " of " + fmt("%.1f h", opt_.learning_hours) + " (" +
                                   std::to_string(learned + 1) + " measurements)";
+      if (!by_count) {
+        s.learned_hours = span_h;
+        s.learning_hours = opt_.learning_hours;
+      }
       return finish(std::move(s), ts);
     }
     fit();

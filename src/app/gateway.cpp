@@ -324,6 +324,10 @@ Status Gateway::Impl::wire_web(Mode mode) {
         models.push_back({{"model", m.model}, {"pointwise", to_string(m.pointwise)},
                           {"persistent", to_string(m.persistent)}, {"since", http::iso8601(m.ts)}});
         if (!m.learning.empty()) models.back()["learning"] = m.learning;  // why it still initializes
+        if (m.learned_hours && m.learning_hours) {  // learning by time: the fleet's "about N h left"
+          models.back()["learned_hours"] = *m.learned_hours;
+          models.back()["learning_hours"] = *m.learning_hours;
+        }
       }
       // metric → learned normal range, for the charts' baseline band.
       nlohmann::json baseline = nlohmann::json::object();

@@ -225,6 +225,10 @@ struct Snapshot {
   std::unordered_map<Id, std::vector<const Series*>> by_position;
   std::unordered_map<Id, std::string> stored_state;  // position → worst persistent state (health_states)
   std::unordered_map<Id, std::int64_t> open_alerts;  // asset → count
+  // Active (not closed) alerts: position → (count, worst severity), and
+  // asset → worst severity of its alerts on no position (gateway, rules).
+  std::unordered_map<Id, std::pair<std::int64_t, HealthState>> position_alerts;
+  std::unordered_map<Id, HealthState> asset_alerts;
   // A read error is the caller's answer (a 5xx), never "unknown" states.
   [[nodiscard]] Status load(ApiContext& ctx) {
     auto s = ctx.store->series();
@@ -265,6 +269,26 @@ struct Snapshot {
         }
         (*a)->reset();
       }
+      auto pa = db.prepare(
+          "SELECT asset_id, position_id, max(severity = 'alarm'), count(*) FROM alerts WHERE status != 'closed' "
+          "GROUP BY asset_id, position_id");
+      if (!pa) return pa.status();
+      while (true) {
+        auto row = (*pa)->step();
+        if (!row) return row.status();
+        if (!*row) break;
+        const HealthState sev = (*pa)->i64(2) ? HealthState::kAlarm : HealthState::kWarning;
+        if ((*pa)->is_null(1)) {
+          if ((*pa)->is_null(0)) continue;
+          auto& w = asset_alerts.try_emplace((*pa)->i64(0), HealthState::kWarning).first->second;
+          if (severity(sev) > severity(w)) w = sev;
+          continue;
+        }
+        auto& slot = position_alerts[(*pa)->i64(1)];
+        slot.first += (*pa)->i64(3);
+        if (severity(sev) > severity(slot.second)) slot.second = sev;
+      }
+      (*pa)->reset();
       return Status::Ok();
     });
   }
@@ -275,15 +299,112 @@ struct Snapshot {
   }
 };
 
+// ---- the fleet's triage states (docs/dashboard.md, "Fleet states") ----
+// Worst first: alarm > warning > no_data > not_running > learning > healthy > unknown.
+int triage_rank(const std::string& t) {
+  static const std::pair<const char*, int> kRanks[] = {{"alarm", 6},       {"warning", 5},  {"no_data", 4},
+                                                       {"not_running", 3}, {"learning", 2}, {"healthy", 1}};
+  for (const auto& [name, rank] : kRanks)
+    if (t == name) return rank;
+  return 0;
+}
+// A position reads no_data when its newest reading is older than this many
+// of its usual intervals (and at least kMinSilenceMs, so a busy gateway
+// does not flap).
+constexpr double kSilentIntervals = 3;
+constexpr TimestampMs kMinSilenceMs = 10'000;
+
+// The usual interval of a series: the median gap of its newest points
+// before `newest` (nullopt with fewer than three points in a week).
+std::optional<TimestampMs> usual_interval(ApiContext& ctx, Id series_id, TimestampMs newest) {
+  for (TimestampMs window : {TimestampMs{600'000}, TimestampMs{86'400'000}, TimestampMs{7 * 86'400'000LL}}) {
+    auto pts = ctx.store->range(series_id, newest - window, newest);
+    if (!pts || pts->size() < 4) continue;
+    std::vector<TimestampMs> gaps;
+    for (std::size_t i = pts->size() - 1; i > 0 && gaps.size() < 16; --i)
+      if ((*pts)[i].ts > (*pts)[i - 1].ts) gaps.push_back((*pts)[i].ts - (*pts)[i - 1].ts);
+    if (gaps.size() < 2) continue;
+    std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2), gaps.end());
+    return gaps[gaps.size() / 2];
+  }
+  return std::nullopt;
+}
+
+// The slowest learning model's progress from the position_health hook
+// (models[].learned_hours / learning_hours), or null.
+json learning_json(ApiContext& ctx, Id position_id) {
+  if (!ctx.position_health) return nullptr;
+  auto h = ctx.position_health(position_id);
+  if (!h || !h->contains("models") || !(*h)["models"].is_array()) return nullptr;
+  json best = nullptr;
+  double most_left = -1;
+  for (const auto& m : (*h)["models"]) {
+    if (!m.contains("learned_hours") || !m.contains("learning_hours")) continue;
+    if (!m["learned_hours"].is_number() || !m["learning_hours"].is_number()) continue;
+    const double learned = m["learned_hours"].get<double>(), planned = m["learning_hours"].get<double>();
+    const double left = std::max(0.0, planned - learned);
+    if (left <= most_left) continue;
+    most_left = left;
+    auto round1 = [](double v) { return std::round(v * 10) / 10; };
+    best = {{"learned_hours", round1(learned)}, {"learning_hours", round1(planned)}, {"remaining_hours", round1(left)}};
+  }
+  return best;
+}
+
 json position_json(ApiContext& ctx, const Snapshot& snap, const Position& p) {
   static const std::vector<const Series*> kNone;
   auto it = snap.by_position.find(p.id);
+  const auto& series = it == snap.by_position.end() ? kNone : it->second;
+  json latest = latest_json(ctx, series);
+  const std::string model_state = snap.state(ctx, p.id);
+  // Never healthy while an alert on the position is active: the worst of
+  // the models' state and the alerts' severity.
+  HealthState st = health_state_from_string(model_state).value_or(HealthState::kUnknown);
+  std::int64_t active = 0;
+  json alert_sev = nullptr;
+  if (auto pa = snap.position_alerts.find(p.id); pa != snap.position_alerts.end()) {
+    active = pa->second.first;
+    alert_sev = to_string(pa->second.second);
+    if (severity(pa->second.second) > severity(st)) st = pa->second.second;
+  }
+  // Newest reading, and whether it is older than 3 of its usual intervals.
+  std::optional<TimestampMs> last;
+  Id last_series = 0;
+  for (auto& [metric, v] : latest.items()) {
+    const TimestampMs ts = v["ts"].get<std::int64_t>();
+    if (!last || ts > *last) {
+      last = ts;
+      last_series = v["series_id"].get<Id>();
+    }
+  }
+  bool silent = false;
+  if (last) {
+    const TimestampMs age = ctx.clock->now_ms() - *last;
+    if (age > kMinSilenceMs)
+      if (auto iv = usual_interval(ctx, last_series, *last))
+        silent = static_cast<double>(age) > kSilentIntervals * static_cast<double>(*iv);
+  }
+  std::string triage;
+  if (st == HealthState::kAlarm || st == HealthState::kWarning) triage = to_string(st);
+  else if (silent) triage = "no_data";
+  else if (st == HealthState::kNotRunning) triage = "not_running";
+  else if (st == HealthState::kInitializing) triage = "learning";
+  else if (st == HealthState::kHealthy) triage = "healthy";
+  else triage = "unknown";
   return json{{"id", p.id},
               {"asset_id", p.asset_id},
               {"name", p.name},
               {"type", to_string(p.type)},
-              {"state", snap.state(ctx, p.id)},
-              {"latest", latest_json(ctx, it == snap.by_position.end() ? kNone : it->second)}};
+              {"state", to_string(st)},
+              {"model_state", model_state},
+              {"triage_state", triage},
+              {"severity_rank", triage_rank(triage)},
+              {"active_alerts", active},
+              {"alert_severity", alert_sev},
+              {"learning", learning_json(ctx, p.id)},
+              {"last_seen", last ? json(iso8601(*last)) : json(nullptr)},
+              {"last_seen_ts", last ? json(*last) : json(nullptr)},
+              {"latest", std::move(latest)}};
 }
 
 json bearing_json(const Asset& a) {
@@ -301,15 +422,34 @@ json asset_json(ApiContext& ctx, const Snapshot& snap, const Asset& a, const std
   json positions = json::array();
   HealthState worst = HealthState::kUnknown;
   bool any = false;
+  std::string triage = "unknown";
+  json learning = nullptr;
+  std::optional<std::int64_t> last;
   for (const auto& p : all_positions) {
     if (p.asset_id != a.id) continue;
     auto pj = position_json(ctx, snap, p);
     auto st = health_state_from_string(pj["state"].get<std::string>()).value_or(HealthState::kUnknown);
     if (!any || severity(st) > severity(worst)) worst = st;
     any = true;
+    const std::string t = pj["triage_state"].get<std::string>();
+    if (triage_rank(t) > triage_rank(triage)) triage = t;
+    if (pj["learning"].is_object() &&
+        (learning.is_null() || pj["learning"]["remaining_hours"].get<double>() > learning["remaining_hours"].get<double>()))
+      learning = pj["learning"];
+    if (pj["last_seen_ts"].is_number() && (!last || pj["last_seen_ts"].get<std::int64_t>() > *last))
+      last = pj["last_seen_ts"].get<std::int64_t>();
     positions.push_back(std::move(pj));
   }
+  // Alerts on the asset but no position (rules, gateway) count too.
+  if (auto aa = snap.asset_alerts.find(a.id); aa != snap.asset_alerts.end()) {
+    if (severity(aa->second) > severity(worst)) worst = aa->second;
+    if (triage_rank(to_string(aa->second)) > triage_rank(triage)) triage = to_string(aa->second);
+  }
   j["state"] = to_string(worst);
+  j["triage_state"] = triage;
+  j["severity_rank"] = triage_rank(triage);
+  j["learning"] = learning;
+  j["last_seen"] = last ? json(iso8601(*last)) : json(nullptr);
   auto oa = snap.open_alerts.find(a.id);
   j["open_alerts"] = oa == snap.open_alerts.end() ? 0 : oa->second;
   j["positions"] = std::move(positions);
@@ -335,19 +475,40 @@ Response fleet_response(ApiContext& ctx) {
   if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
   json out = {{"time", iso8601(ctx.clock->now_ms())}, {"now", ctx.clock->now_ms()}, {"sites", json::array()}};
   json counts = {{"unknown", 0}, {"initializing", 0}, {"healthy", 0}, {"warning", 0}, {"alarm", 0}, {"not_running", 0}};
+  json triage_counts = {{"alarm", 0},    {"warning", 0}, {"no_data", 0}, {"not_running", 0},
+                        {"learning", 0}, {"healthy", 0}, {"unknown", 0}};
   std::int64_t open_alerts = 0;
   for (const auto& s : *sites) {
     json sj = {{"id", s.id}, {"name", s.name}, {"timezone", s.timezone}, {"assets", json::array()}};
+    std::vector<json> site_assets;
     for (const auto& a : *assets) {
       if (a.site_id != s.id) continue;
       auto aj = asset_json(ctx, snap, a, *positions);
       counts[aj["state"].get<std::string>()] = counts[aj["state"].get<std::string>()].get<int>() + 1;
+      const std::string t = aj["triage_state"].get<std::string>();
+      triage_counts[t] = triage_counts[t].get<int>() + 1;
       open_alerts += aj["open_alerts"].get<std::int64_t>();
+      site_assets.push_back(std::move(aj));
+    }
+    // Worst first (stable: equal ranks keep the catalog's order).
+    std::stable_sort(site_assets.begin(), site_assets.end(), [](const json& x, const json& y) {
+      return x["severity_rank"].get<int>() > y["severity_rank"].get<int>();
+    });
+    int site_rank = 0;
+    std::string site_triage = "unknown";
+    for (auto& aj : site_assets) {
+      if (aj["severity_rank"].get<int>() > site_rank) {
+        site_rank = aj["severity_rank"].get<int>();
+        site_triage = aj["triage_state"].get<std::string>();
+      }
       sj["assets"].push_back(std::move(aj));
     }
+    sj["triage_state"] = site_triage;
+    sj["severity_rank"] = site_rank;
     out["sites"].push_back(std::move(sj));
   }
   out["asset_states"] = counts;
+  out["triage_counts"] = triage_counts;
   out["open_alerts"] = open_alerts;
   return ok(out);
 }

@@ -5,6 +5,7 @@
 // alerts::AlertService (the owner of the alerts table); this file reads the
 // table for listings, joined with the asset and position names.
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 
 #include "alerts/alerts.h"
@@ -20,7 +21,38 @@ json to_json(const std::vector<std::string>& v) { return json(v); }
 constexpr const char* kAlertColumns =
     "a.id, a.asset_id, a.position_id, a.model, a.severity, a.status, a.opened_at, a.updated_at, a.closed_at, "
     "a.title, a.explanation, a.measurement_id, a.failure_mode, a.failure_cause, a.action_taken, a.closed_by, "
-    "a.notes, coalesce(s.name, ''), coalesce(p.name, '')";
+    "a.notes, coalesce(s.name, ''), coalesce(p.name, ''), a.opening_value, a.current_value, a.flagged_by, "
+    "a.value_kind";
+
+std::vector<std::string> split_csv(const std::string& csv) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < csv.size()) {
+    auto end = csv.find(',', start);
+    if (end == std::string::npos) end = csv.size();
+    if (end > start) out.push_back(csv.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// An analytics alert's value since opening: {"kind", "opening", "current",
+// "change", "trend"} (trend: rising | falling | steady), or null.
+json value_json(const std::optional<double>& opening, const std::optional<double>& current, const std::string& kind) {
+  if (!opening && !current) return nullptr;
+  json j = {{"kind", kind.empty() ? json(nullptr) : json(kind)},
+            {"opening", opening ? json(*opening) : json(nullptr)},
+            {"current", current ? json(*current) : json(nullptr)},
+            {"change", nullptr},
+            {"trend", nullptr}};
+  if (opening && current) {
+    const double d = *current - *opening;
+    j["change"] = d;
+    const double tol = 0.05 * std::max(std::abs(*opening), 1e-9);
+    j["trend"] = d > tol ? "rising" : d < -tol ? "falling" : "steady";
+  }
+  return j;
+}
 
 json alert_row(sql::Stmt& q) {
   auto opt = [&](int c) { return q.is_null(c) ? json(nullptr) : json(q.i64(c)); };
@@ -49,7 +81,11 @@ json alert_row(sql::Stmt& q) {
           {"closed_by", opt_text(15)},
           {"notes", notes},
           {"asset_name", q.text(17)},
-          {"position_name", q.text(18)}};
+          {"position_name", q.text(18)},
+          {"family", alerts::alert_family(q.text(3))},
+          {"flagged_by", split_csv(q.text(21))},
+          {"value", value_json(q.is_null(19) ? std::nullopt : std::optional<double>(q.f64(19)),
+                               q.is_null(20) ? std::nullopt : std::optional<double>(q.f64(20)), q.text(22))}};
 }
 
 Result<std::optional<json>> load_alert(Store& store, Id id) {
@@ -86,14 +122,36 @@ std::string csv_value(const json& v) {
   return v.dump();
 }
 
+json plan_json(const alerts::CloseoutPlan& p) {
+  json relearn = json::array();
+  for (const auto& m : p.relearn) relearn.push_back({{"model", m.model}, {"state", m.state}});
+  return {{"relearn", relearn}, {"absorb", p.absorb}, {"needs_confirmation", p.needs_confirmation}};
+}
+
 // An AlertService error as a problem: 404 unknown alert, 409 closed (or,
-// for unmute, not muted), 422 an unknown close-out code, feedback or model.
-Response alert_problem(ApiContext& ctx, Id id, const Status& st) {
+// for unmute, not muted; or relearn_needs_confirmation: the closure would
+// re-learn a model in warning/alarm, with the plan's "relearn" list), 422 an
+// unknown close-out code, feedback or model.
+Response alert_problem(ApiContext& ctx, Id id, const Status& st, const alerts::Closure* closure = nullptr) {
   switch (st.code()) {
     case Status::Code::kInvalidArgument: return problem(422, "bad_code", st.message());
     case Status::Code::kFailedPrecondition: {
       auto a = ctx.alerts->get(id);
       if (a && a->status == "closed") return problem(409, "alert_closed", st.message());
+      if (closure && !closure->confirm_relearn) {
+        auto plan = ctx.alerts->closeout_plan(id, closure->failure_mode, closure->action_taken);
+        if (plan && plan->needs_confirmation) {
+          auto r = problem(409, "relearn_needs_confirmation", st.message());
+          json body = json::parse(r.body, nullptr, false);
+          if (body.is_object()) {
+            auto pj = plan_json(*plan);
+            body["relearn"] = pj["relearn"];
+            body["needs_confirmation"] = true;
+            r.body = json_text(body);
+          }
+          return r;
+        }
+      }
       return problem(409, "conflict", st.message());
     }
     default: return from_status(st);
@@ -123,6 +181,10 @@ Response transition(ApiContext& ctx, const Request& req, const auth::Principal& 
     }
     if (auto e = get_string(body, "notes", c.notes, false)) return *e;
     if (auto e = get_string(body, "feedback", c.feedback, false)) return *e;
+    if (auto it = body.find("confirm_relearn"); it != body.end() && !it->is_null()) {
+      if (!it->is_boolean()) return problem(422, "bad_field", "field 'confirm_relearn' must be true or false");
+      c.confirm_relearn = it->get<bool>();
+    }
     if (body.contains("models")) {
       if (!body["models"].is_array()) return problem(422, "bad_field", "models must be an array");
       for (auto& m : body["models"]) {
@@ -131,6 +193,7 @@ Response transition(ApiContext& ctx, const Request& req, const auth::Principal& 
       }
     }
     st = ctx.alerts->close(*id, c);
+    if (!st.ok()) return alert_problem(ctx, *id, st, &c);
   } else {
     std::string note;
     if (auto e = get_string(body, "note", note, false)) return *e;
@@ -190,17 +253,23 @@ void register_alerts(Router& router, ApiContext& ctx) {
     }
     std::int64_t limit = 200;
     if (auto bad = query_int(req, "limit", 1, 10000, limit)) return *bad;
+    const std::string sort = req.q("sort").value_or("newest");
+    if (sort != "newest" && sort != "worst") return problem(400, "invalid_argument", "sort must be newest or worst");
+    const bool worst_first = sort == "worst";
     json arr = json::array();
     auto st = ctx.store->read([&](sql::Db& db) -> Status {
-      static const std::string kSql =
+      static const std::string kWhere =
           std::string("SELECT ") + kAlertColumns +
           " FROM alerts a LEFT JOIN assets s ON s.id = a.asset_id "
           "LEFT JOIN positions p ON p.id = a.position_id "
           "WHERE (?1 = 0 OR a.status != 'closed') AND (?2 IS NULL OR a.status = ?2) "
           "AND (?3 IS NULL OR a.severity = ?3) AND (?4 IS NULL OR a.asset_id = ?4) "
-          "AND (?5 IS NULL OR a.position_id = ?5) AND (?6 IS NULL OR a.updated_at >= ?6) "
-          "ORDER BY (a.status = 'closed'), a.opened_at DESC LIMIT ?7";
-      auto q = db.prepare(kSql);
+          "AND (?5 IS NULL OR a.position_id = ?5) AND (?6 IS NULL OR a.updated_at >= ?6) ";
+      static const std::string kNewest = kWhere + "ORDER BY (a.status = 'closed'), a.opened_at DESC LIMIT ?7";
+      // sort=worst: not closed first, alarms before warnings, then the most recently updated.
+      static const std::string kWorst =
+          kWhere + "ORDER BY (a.status = 'closed'), (a.severity = 'alarm') DESC, a.updated_at DESC, a.id DESC LIMIT ?7";
+      auto q = db.prepare(worst_first ? kWorst : kNewest);
       if (!q) return q.status();
       auto& stmt = **q;
       stmt.bind(1, static_cast<std::int64_t>(active_only ? 1 : 0));
@@ -264,6 +333,27 @@ void register_alerts(Router& router, ApiContext& ctx) {
       arr.push_back({{"id", e.id}, {"ts", e.ts}, {"event", e.event}, {"actor", e.actor},
                      {"severity", e.severity}, {"note", e.note}});
     return ok(arr);
+  });
+
+  // What closing with this action would do: which models re-learn (with
+  // their states) and whether the closure needs confirm_relearn.
+  router.add("GET", "/api/v1/alerts/{id}/closeout-preview", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    auto id = to_int(req.params.at("id"));
+    if (!id) return problem(400, "invalid_argument", "alert id must be an integer");
+    if (!ctx.alerts) return problem(503, "unavailable", "alerts are not available on this gateway");
+    auto action = req.q("action_taken");
+    if (!action || action->empty()) return problem(400, "invalid_argument", "action_taken is required");
+    auto plan = ctx.alerts->closeout_plan(*id, req.q("failure_mode").value_or(""), *action);
+    if (!plan) {
+      if (plan.status().code() == Status::Code::kInvalidArgument)
+        return problem(400, "invalid_argument", plan.status().message());
+      return from_status(plan.status());
+    }
+    json j = plan_json(*plan);
+    j["alert_id"] = *id;
+    j["action_taken"] = *action;
+    return ok(j);
   });
 
   for (const char* action : {"acknowledge", "mute", "unmute", "close"}) {
@@ -358,7 +448,10 @@ void publish_alert(EventHub& hub, const alerts::Alert& a, const std::string& eve
             {"failure_cause", text(a.failure_cause)},
             {"action_taken", text(a.action_taken)},
             {"closed_by", text(a.closed_by)},
-            {"notes", notes}};
+            {"notes", notes},
+            {"family", a.family()},
+            {"flagged_by", a.flagged_by},
+            {"value", detail::value_json(a.opening_value, a.current_value, a.value_kind)}};
   hub.publish("alert", detail::json_text(j));
 }
 

@@ -49,6 +49,29 @@ json state() {
           {"enum", {"unknown", "initializing", "healthy", "warning", "alarm", "not_running"}}};
 }
 
+// The fleet's triage state of a position or asset: the worst of the
+// analytics' state and active alerts, plus no_data, not_running, learning.
+json triage_state() {
+  json j = {{"type", "string"},
+            {"enum", {"alarm", "warning", "no_data", "not_running", "learning", "healthy", "unknown"}}};
+  j["description"] = "worst first: alarm > warning > no_data > not_running > learning > healthy > unknown; "
+                     "never healthy while an alert on it is active";
+  return j;
+}
+json severity_rank() {
+  json j = integer();
+  j["description"] = "sort key of triage_state: alarm 6, warning 5, no_data 4, not_running 3, learning 2, "
+                     "healthy 1, unknown 0";
+  return j;
+}
+json learning_progress() {
+  json j = nullable(obj({{"learned_hours", number()}, {"learning_hours", number()}, {"remaining_hours", number()}},
+                        {"learned_hours", "learning_hours", "remaining_hours"}));
+  j["description"] = "while a learned model learns by time (the slowest model): hours of running data learned, "
+                     "planned, left; null otherwise";
+  return j;
+}
+
 json schemas() {
   json s;
   s["Problem"] = obj({{"type", str()}, {"title", str()}, {"status", integer()}, {"code", str()}, {"detail", str()}},
@@ -71,8 +94,19 @@ json schemas() {
                     {"status", "version", "gateway", "store", "components", "checks", "failing"});
   s["Site"] = obj({{"id", integer()}, {"name", str()}, {"timezone", str()}}, {"id", "name", "timezone"});
   s["Position"] = obj({{"id", integer()}, {"asset_id", integer()}, {"name", str()}, {"type", str()},
-                       {"state", state()}, {"latest", {{"type", "object"}}}},
+                       {"state", state()}, {"latest", {{"type", "object"}}},
+                       {"model_state", state()},
+                       {"triage_state", triage_state()},
+                       {"severity_rank", severity_rank()},
+                       {"active_alerts", integer()},
+                       {"alert_severity", nullable({{"type", "string"}, {"enum", {"warning", "alarm"}}})},
+                       {"learning", learning_progress()},
+                       {"last_seen", nullable(str())},
+                       {"last_seen_ts", nullable(integer())}},
                       {"id", "asset_id", "name", "type", "state", "latest"});
+  s["Position"]["description"] = "state: the worst of the analytics' state (model_state) and the active alerts on "
+                                 "the position; no_data when the newest reading is older than 3 of its usual "
+                                 "intervals (last_seen)";
   s["Asset"] = obj({{"id", integer()},
                     {"site_id", integer()},
                     {"name", str()},
@@ -82,6 +116,10 @@ json schemas() {
                     {"envelope_band_hz", envelope_band()},
                     {"state", state()},
                     {"open_alerts", integer()},
+                    {"triage_state", triage_state()},
+                    {"severity_rank", severity_rank()},
+                    {"learning", learning_progress()},
+                    {"last_seen", nullable(str())},
                     {"positions", arr(ref("Position"))}},
                    {"id", "site_id", "name", "machine_class", "shaft_rpm", "envelope_band_hz", "state",
                     "open_alerts", "positions"});
@@ -96,7 +134,10 @@ json schemas() {
                     {"now", integer()},
                     {"open_alerts", integer()},
                     {"asset_states", {{"type", "object"}}},
+                    {"triage_counts", {{"type", "object"}, {"additionalProperties", integer()},
+                                       {"description", "assets per triage_state"}}},
                     {"sites", arr(obj({{"id", integer()}, {"name", str()}, {"timezone", str()},
+                                       {"triage_state", triage_state()}, {"severity_rank", severity_rank()},
                                        {"assets", arr(ref("Asset"))}},
                                       {"id", "name", "assets"}))}},
                    {"time", "now", "sites", "asset_states", "open_alerts"});
@@ -112,7 +153,9 @@ json schemas() {
                                                  {"learning", {{"type", "string"},
                                                                {"description", "present while the model initializes: "
                                                                                "its progress and what learning still "
-                                                                               "waits for (e.g. a feature still moving)"}}}},
+                                                                               "waits for (e.g. a feature still moving)"}}},
+                                                 {"learned_hours", number()},
+                                                 {"learning_hours", number()}},
                                                 {"model"}))},
                              {"baseline", {{"type", "object"},
                                            {"description", "metric → learned normal range (median ± sigma robust "
@@ -204,7 +247,19 @@ json schemas() {
                     {"closed_by", nullable(str())},
                     {"notes", {{"type", "object"}}},
                     {"asset_name", str()},
-                    {"position_name", str()}},
+                    {"position_name", str()},
+                    {"family", {{"type", "string"},
+                                {"description", "one alert per position and family: vibration (vibrationISO, "
+                                                "vibrationML), temperature (temperatureML); other models are "
+                                                "their own family"}}},
+                    {"flagged_by", arr(str())},
+                    {"value", nullable(obj({{"kind", nullable({{"type", "string"},
+                                                               {"enum", {"velocity_mm_s", "anomaly_score"}}})},
+                                            {"opening", nullable(number())},
+                                            {"current", nullable(number())},
+                                            {"change", nullable(number())},
+                                            {"trend", nullable({{"type", "string"},
+                                                                {"enum", {"rising", "falling", "steady"}}})}}))}},
                    {"id", "model", "severity", "status", "opened_at", "updated_at", "title", "explanation"});
   s["CloseoutCodes"] = obj({{"failure_mode", arr(str())}, {"failure_cause", arr(str())},
                             {"action_taken", arr(str())}, {"models", arr(str())}, {"feedback", arr(str())}},
@@ -253,8 +308,18 @@ json schemas() {
   s["UserRole"] = obj({{"role", {{"type", "string"}, {"enum", {"admin", "technician", "viewer"}}}}}, {"role"});
   s["CloseAlert"] = obj({{"failure_mode", str()}, {"failure_cause", str()}, {"action_taken", str()},
                          {"models", arr(str())}, {"feedback", {{"type", "string"}, {"enum", {"confirmed", "false_alarm", "unsure"}}}},
-                         {"notes", str()}},
+                         {"notes", str()},
+                         {"confirm_relearn", {{"type", "boolean"},
+                                              {"description", "re-learn a model that is itself in warning or "
+                                                              "alarm anyway; without it such a closure is refused "
+                                                              "(409 relearn_needs_confirmation)"}}}},
                         {"failure_mode", "failure_cause", "action_taken"});
+  s["CloseoutPreview"] = obj({{"alert_id", integer()},
+                              {"action_taken", str()},
+                              {"relearn", arr(obj({{"model", str()}, {"state", str()}}, {"model", "state"}))},
+                              {"absorb", arr(str())},
+                              {"needs_confirmation", boolean()}},
+                             {"relearn", "absorb", "needs_confirmation"});
   s["AlertEvent"] = obj({{"id", integer()}, {"ts", integer()}, {"event", str()}, {"actor", str()},
                          {"severity", str()}, {"note", str()}},
                         {"id", "ts", "event", "actor"});
@@ -341,8 +406,9 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/ble/health", "BLE scanner status and every commissioned sensor's health (BLE enabled)", "viewer", ref("BleHealth"), 200, nullptr, "application/json", "ble"},
       {"GET", "/api/v1/events", "Server-Sent Events: reading, state, alert", "viewer", str(), 200, nullptr, "text/event-stream"},
       {"GET", "/api/v1/closeout-codes", "Failure mode, cause, action, model and feedback code lists", "viewer", ref("CloseoutCodes")},
-      {"GET", "/api/v1/alerts", "Alerts (filters: status, severity, asset_id, position_id, since, limit; format=csv)", "viewer", arr(ref("Alert"))},
+      {"GET", "/api/v1/alerts", "Alerts (filters: status, severity, asset_id, position_id, since, limit; sort=newest|worst; format=csv)", "viewer", arr(ref("Alert"))},
       {"GET", "/api/v1/alerts/{id}", "One alert", "viewer", ref("Alert")},
+      {"GET", "/api/v1/alerts/{id}/closeout-preview", "What closing with action_taken (and failure_mode) would re-learn or absorb", "viewer", ref("CloseoutPreview")},
       {"POST", "/api/v1/alerts/{id}/acknowledge", "Acknowledge (maintenance planned)", "technician", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/mute", "Mute an alert", "technician", ref("Alert")},
       {"POST", "/api/v1/alerts/{id}/unmute", "Unmute an alert", "technician", ref("Alert")},

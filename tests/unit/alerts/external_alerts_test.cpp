@@ -155,7 +155,7 @@ TEST_CASE("every lifecycle change is told to the observers once, in order, with 
   REQUIRE(opened.ok());
   REQUIRE(opened->has_value());
   const Id id = **opened;
-  REQUIRE(r.svc->on_state_change(change(HealthState::kWarning, 2000)).ok());  // no change: no event
+  REQUIRE(r.svc->on_state_change(change(HealthState::kWarning, 2000)).ok());  // the family seen again: "updated"
   REQUIRE(r.svc->on_state_change(change(HealthState::kAlarm, 3000)).ok());
   REQUIRE(r.svc->acknowledge(id, "tech", "on it").ok());
   REQUIRE(r.svc->mute(id, "tech").ok());
@@ -175,6 +175,7 @@ TEST_CASE("every lifecycle change is told to the observers once, in order, with 
 
   using E = std::tuple<Id, std::string, std::string>;
   CHECK(r.events == std::vector<E>{{id, "opened", "analytics"},
+                                   {id, "updated", "analytics"},
                                    {id, "escalated", "analytics"},
                                    {id, "acknowledged", "tech"},
                                    {id, "muted", "tech"},
