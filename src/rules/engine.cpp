@@ -116,7 +116,7 @@ struct RulesEngine::Impl {
 
   // REQUIRES: mu held. The rules a reading of `metric` on `position` feeds;
   // null for a position the catalog does not know.
-  const std::vector<Entry*>* route(Id position, const std::string& metric) {
+  const std::vector<Entry*>* route(Id position, const std::string& metric, const Target** target) {
     auto it = routes.find(position);
     if (it == routes.end()) {
       auto t = catalog.target(position);
@@ -124,6 +124,7 @@ struct RulesEngine::Impl {
       it = routes.emplace(position, PositionRoutes{*t, {}}).first;
     }
     PositionRoutes& pr = it->second;
+    *target = &pr.target;
     for (const Route& r : pr.routes)
       if (r.metric == metric) return &r.entries;
     Route r;
@@ -459,13 +460,14 @@ void RulesEngine::on_readings(std::span<const AcceptedReading> readings) {
     for (const auto& ar : readings) {
       if (!ar.position_id) continue;
       const Reading& r = ar.reading;
-      const auto* entries = m.route(*ar.position_id, r.metric);
+      const Target* target = nullptr;
+      const auto* entries = m.route(*ar.position_id, r.metric, &target);
       if (!entries) {
         m.catalog_stale = true;  // a position made after the catalog was read: next tick looks again
         continue;
       }
       if (entries->empty()) continue;
-      const Target& t = m.routes.find(*ar.position_id)->second.target;
+      const Target& t = *target;
       for (Impl::Entry* e : *entries) {
         e->ev.on_reading(t, r.metric, r.ts, r.value, m.scratch);
         if (!m.scratch.empty()) m.collect(*e, m.scratch, out);
