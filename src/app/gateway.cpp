@@ -209,6 +209,7 @@ Status Gateway::Impl::wire_rules_and_notifications() {
     nt->wake();
   });
   g.api.rules = g.rules.get();
+  g.api.catalog_changed = [re = g.rules.get()] { re->invalidate_catalog(); };
   g.api.notifier = g.notifier.get();
   return Status::Ok();
 }

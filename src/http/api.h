@@ -75,6 +75,9 @@ struct ApiContext {
   // ---- rules and notifications (src/rules, src/notify; docs/notifications.md) ----
   // Null = the routes answer 503.
   rules::RulesEngine* rules = nullptr;
+  // After a site, asset or position is created or changed (rules cache the
+  // catalog: scopes, names, time zones).
+  std::function<void()> catalog_changed;
   notify::Notifier* notifier = nullptr;
   // Channel validation needs the gateway's own address (no webhook to itself).
   notify::NotifierOptions notify_options;

@@ -88,6 +88,7 @@ void register_admin(Router& router, ApiContext& ctx) {
     auto id = ctx.store->upsert_site(s);
     if (!id) return from_status(id.status());
     audit(ctx, who, "site.upsert", std::to_string(*id), s.name);
+    if (ctx.catalog_changed) ctx.catalog_changed();  // rules re-read scopes and time zones
     return created({{"id", *id}, {"name", s.name}, {"timezone", s.timezone}});
   });
 
@@ -132,6 +133,7 @@ void register_admin(Router& router, ApiContext& ctx) {
     if (!id) return from_status(id.status());
     if (ctx.machines_changed) ctx.machines_changed();  // the analytics reload class, speed, bearing, band
     audit(ctx, who, "asset.upsert", std::to_string(*id), body.dump());
+    if (ctx.catalog_changed) ctx.catalog_changed();  // rules re-read scopes and time zones
     return created({{"id", *id}, {"site_id", a.site_id}, {"name", a.name}, {"machine_class", a.machine_class},
                     {"shaft_rpm", a.shaft_rpm}, {"envelope_band_hz", envelope_band_json(a)}});
   });
@@ -157,6 +159,7 @@ void register_admin(Router& router, ApiContext& ctx) {
     auto id = ctx.store->upsert_position(p);
     if (!id) return from_status(id.status());
     audit(ctx, who, "position.upsert", std::to_string(*id), body.dump());
+    if (ctx.catalog_changed) ctx.catalog_changed();  // rules re-read scopes and time zones
     return created({{"id", *id}, {"asset_id", p.asset_id}, {"name", p.name}, {"type", to_string(p.type)}});
   });
 
