@@ -342,6 +342,7 @@ void register_alerts(Router& router, ApiContext& ctx) {
     auto id = to_int(req.params.at("id"));
     if (!id) return problem(400, "invalid_argument", "alert id must be an integer");
     if (!ctx.alerts) return problem(503, "unavailable", "alerts are not available on this gateway");
+    if (auto a = ctx.alerts->get(*id); !a) return from_status(a.status());  // an unknown alert is 404 first
     auto action = req.q("action_taken");
     if (!action || action->empty()) return problem(400, "invalid_argument", "action_taken is required");
     auto plan = ctx.alerts->closeout_plan(*id, req.q("failure_mode").value_or(""), *action);

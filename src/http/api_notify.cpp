@@ -91,7 +91,8 @@ Response ack_refused(const Status& s) {
   std::string why = used      ? "This link was already used: the alert was acknowledged with it."
                     : expired ? "This link has expired. Open the dashboard to acknowledge the alert."
                               : "This link is not valid. Open the dashboard to acknowledge the alert.";
-  return ack_page(s.code() == Status::Code::kPermissionDenied ? 403 : 410, "Link not usable",
+  // A tampered or unknown token is "no such link" (404), a used or expired one "gone" (410).
+  return ack_page(s.code() == Status::Code::kPermissionDenied ? 404 : 410, "Link not usable",
                   "<p>" + html_escape(why) + "</p>");
 }
 

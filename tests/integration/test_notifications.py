@@ -239,7 +239,7 @@ def test_cold_chain_rule_fires_after_its_duration_and_email_webhook_and_ack_link
         assert events[1]["actor"] == "link:ops@plant.test"
         # ...and the link is single use; a tampered one is refused.
         assert requests.post(link, timeout=5).status_code in (200, 410)
-        assert requests.post(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"), timeout=5).status_code == 403
+        assert requests.post(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"), timeout=5).status_code == 404
 
         # No second notification while the condition simply continues.
         time.sleep(1.5)
