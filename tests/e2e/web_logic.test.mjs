@@ -57,3 +57,113 @@ test('sensor QR codes parse in the vigil, JSON and free-text forms', () => {
   assert.deepEqual(parseSensorCode('MAC A4-C1-38-5A-1B-2C'), { address: 'A4:C1:38:5A:1B:2C', key: '' });
   assert.equal(parseSensorCode('no address here'), null);
 });
+
+// ---- triage: fleet order, state words, time text, plant words (views/triage.js)
+import { describe as describeState, sortWorstFirst, filterAssets, learningText, durationText, agoText,
+  plainWord, show, worstPosition, alertTitle, eventText, relearnText, STATE_ORDER, STATES } from '../../web/public/views/triage.js';
+
+const NOW = Date.parse('2026-12-02T12:00:00Z');
+const pos = (state, extra = {}) => ({ state, latest: { temperature_c: { value: 40, ts: NOW - 60e3 } }, ...extra });
+const asset = (name, state, extra = {}) => ({ name, state, open_alerts: 0, positions: [pos(state)], ...extra });
+
+test('the fleet sorts worst first: alarm, warning, no data, not running, learning, healthy, unknown', () => {
+  const fleet = [
+    asset('H', 'healthy'), asset('U', 'unknown', { positions: [{ state: 'unknown', latest: {} }] }),
+    asset('L', 'initializing'), asset('N', 'not_running'), asset('A', 'alarm'), asset('W', 'warning'),
+    asset('D', 'healthy', { positions: [pos('healthy', { latest: { temperature_c: { value: 1, ts: NOW - 3 * 3600e3 } } })] }),
+  ];
+  assert.deepEqual(sortWorstFirst(fleet, NOW).map((a) => a.name), ['A', 'W', 'D', 'N', 'L', 'H', 'U']);
+  assert.deepEqual(STATE_ORDER, ['alarm', 'warning', 'no_data', 'not_running', 'learning', 'healthy', 'unknown']);
+});
+
+test('ties inside a state follow the server severity_rank, then open alerts, then name', () => {
+  const fleet = [asset('b', 'warning'), asset('a', 'warning'), asset('c', 'warning', { open_alerts: 2 }), asset('z', 'warning', { severity_rank: 9 })];
+  assert.deepEqual(sortWorstFirst(fleet, NOW).map((a) => a.name), ['z', 'c', 'a', 'b']);
+});
+
+test('an asset with an open alert never reads healthy', () => {
+  const d = describeState(asset('P', 'healthy', { open_alerts: 2 }), NOW);
+  assert.equal(d.state, 'warning');
+  assert.equal(d.text, 'Warning — 2 open alerts');
+});
+
+test('states read in words with an icon, never colour alone', () => {
+  for (const s of STATE_ORDER) { assert.ok(STATES[s].word && STATES[s].icon && STATES[s].meaning, s); }
+  assert.notEqual(STATES.alarm.icon, STATES.warning.icon);
+  assert.equal(describeState(asset('N', 'not_running'), NOW).text, 'Not running');
+  assert.equal(describeState({ state: 'unknown', latest: {} }, NOW).text, 'No data yet');
+});
+
+test('learning shows how long is left, from the gateway learning progress', () => {
+  assert.equal(learningText({ learned_hours: 32, learning_hours: 48, remaining_hours: 14 }), 'Learning — about 14 h left (32 of 48 h)');
+  assert.equal(learningText({ learned_hours: 0.5, learning_hours: 2 }), 'Learning — about 1.5 h left (0.5 of 2 h)');
+  assert.equal(learningText(null), 'Learning');
+  const d = describeState(asset('L', 'initializing', { positions: [pos('initializing', { learning: { learned_hours: 32, learning_hours: 48, remaining_hours: 14 } })] }), NOW);
+  assert.equal(d.text, 'Learning — about 14 h left (32 of 48 h)');
+});
+
+test('a position silent for 3 h reads "No data for 3 h", from last_seen or its latest readings', () => {
+  const old = { state: 'healthy', latest: { temperature_c: { value: 1, ts: NOW - 3 * 3600e3 } } };
+  assert.equal(describeState(old, NOW).text, 'No data for 3 h');
+  assert.equal(describeState({ state: 'healthy', last_seen: new Date(NOW - 3 * 3600e3).toISOString(), latest: {} }, NOW).text, 'No data for 3 h');
+  assert.equal(describeState({ state: 'no_data', last_seen: null, latest: {} }, NOW).text, 'No data yet');
+  // a machine in alarm stays alarm, however old its data
+  assert.equal(describeState({ state: 'alarm', latest: old.latest }, NOW).state, 'alarm');
+});
+
+test('durations and time-ago read in round plant units', () => {
+  assert.equal(durationText(30e3), '30 s');
+  assert.equal(durationText(45 * 60e3), '45 min');
+  assert.equal(durationText(3 * 3600e3), '3 h');
+  assert.equal(durationText(3 * 86400e3), '3 d');
+  assert.equal(agoText(NOW - 120e3, NOW), '2 min ago');
+  assert.equal(agoText(null, NOW), 'never');
+});
+
+test('the fleet filter matches state, site and text in asset, site or position names', () => {
+  const fleet = [asset('Pump P-101', 'alarm', { site_id: 1, site_name: 'North' }), asset('Fan F-301', 'healthy', { site_id: 2, site_name: 'South', positions: [{ ...pos('healthy'), name: 'Fan DE' }] })];
+  assert.deepEqual(filterAssets(fleet, { state: 'alarm' }, NOW).map((a) => a.name), ['Pump P-101']);
+  assert.deepEqual(filterAssets(fleet, { site: '2' }, NOW).map((a) => a.name), ['Fan F-301']);
+  assert.deepEqual(filterAssets(fleet, { q: 'fan de' }, NOW).map((a) => a.name), ['Fan F-301']);
+  assert.deepEqual(filterAssets(fleet, { q: 'south' }, NOW).map((a) => a.name), ['Fan F-301']);
+  assert.equal(filterAssets(fleet, {}, NOW).length, 2);
+});
+
+test('the asset page opens on the worst position', () => {
+  const ps = [{ id: 1, ...pos('healthy') }, { id: 2, ...pos('warning') }, { id: 3, ...pos('alarm') }, { id: 4, ...pos('alarm') }];
+  assert.equal(worstPosition(ps, NOW).id, 3);
+  assert.equal(worstPosition([], NOW), null);
+});
+
+test('internal words become plant words; null becomes a dash', () => {
+  assert.equal(plainWord('metric:battery_pct'), 'Battery');
+  assert.equal(plainWord('iso10816_class2'), 'ISO 10816 class II');
+  assert.equal(plainWord('iso10816_class3'), 'ISO 10816 class III');
+  assert.equal(plainWord('sim'), 'Simulated sensor');
+  assert.equal(plainWord('envelope_band_hz'), 'Envelope band');
+  assert.equal(plainWord(null), '—');
+  for (const v of [null, undefined, NaN, 'null', '']) assert.equal(show(v), '—');
+  assert.equal(show(3, ' %'), '3 %');
+});
+
+test('alert titles and timeline lines read in plant words', () => {
+  assert.equal(alertTitle({ title: 'vibrationML on Pump DE', model: 'vibrationML', asset_name: 'Pump P-101', position_name: 'Pump DE' }),
+    'Pump P-101, Pump DE: vibration pattern (learned) out of normal');
+  assert.equal(alertTitle({ title: 'bearing outer-race pattern rising', model: 'vibrationML', asset_name: 'P-101 pump', position_name: 'drive end' }),
+    'P-101 pump, drive end: bearing outer-race pattern rising');
+  assert.equal(eventText({ event: 'acknowledged', actor: 'anna', note: 'on my way' }), 'Acknowledged by anna — “on my way”');
+  assert.equal(eventText({ event: 'opened', actor: 'analytics', note: '' }), 'Opened');
+  assert.equal(relearnText({ relearn: ['temperatureML'] }), 'Temperature (learned) will re-learn (their baselines start again from the next measurements).');
+  assert.equal(relearnText({ relearn: [] }), 'No model will re-learn: what was learned is kept.');
+});
+
+test('learning with nothing left to wait for reads "almost done", not "about 0 h left"', () => {
+  assert.equal(learningText({ learned_hours: 2, learning_hours: 2, remaining_hours: 0 }), 'Learning — almost done (2 of 2 h)');
+});
+
+test('internal words inside the gateway explanations become plant words', async () => {
+  const { plainText } = await import('../../web/public/views/triage.js');
+  assert.equal(plainText('velocity RMS 2.82 mm/s, zone C (iso10816_class2)'), 'velocity RMS 2.82 mm/s, zone C (ISO 10816 class II)');
+  assert.equal(plainText('metric:battery_pct below 20'), 'Battery below 20');
+  assert.equal(plainText(null), '');
+});

@@ -20,15 +20,27 @@ function cookie(name) {
 
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+// Reachability: told after every request whether the gateway answered
+// (app.js shows the "gateway unreachable" banner and the "as of" time).
+let onNetwork = () => {};
+export function setNetworkHandler(fn) { onNetwork = fn; }
 
 export async function api(path, { method = 'GET', body, signal, quiet401 = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = cookie('vigil_csrf');
-  const res = await fetch('/api/v1' + path, {
-    method, headers, signal, credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch('/api/v1' + path, {
+      method, headers, signal, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    onNetwork(false);
+    throw new ApiError(0, 'unreachable', 'The gateway is not answering (network or gateway down).');
+  }
+  onNetwork(res.status < 502 || res.status > 504);
   const type = res.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await res.json() : await res.text();
   if (!res.ok) {
@@ -71,7 +83,7 @@ export function toast(msg, bad = false) {
 
 export const fmt = {
   num(v, d = 2) {
-    if (v === null || v === undefined || Number.isNaN(v)) return '–';
+    if (v === null || v === undefined || Number.isNaN(v)) return '—';
     const a = Math.abs(v);
     return a >= 1000 ? v.toFixed(0) : a >= 100 ? v.toFixed(1) : v.toFixed(d);
   },

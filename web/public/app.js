@@ -2,7 +2,7 @@
 // The vigil dashboard: hash routes (#/fleet, #/asset/ID, #/alerts,
 // #/sensors, #/notifications/TAB, #/settings), first-start setup and sign-in, live updates over
 // Server-Sent Events. Plain ES modules, no build step.
-import { api, ApiError, h, toast, fmt, setUnauthorizedHandler } from './api.js';
+import { api, ApiError, h, toast, fmt, setUnauthorizedHandler, setNetworkHandler } from './api.js';
 import { renderFleet } from './views/fleet.js';
 import { renderAsset } from './views/asset.js';
 import { renderAlerts } from './views/alerts.js';
@@ -52,15 +52,65 @@ function showSetup() {
 
 setUnauthorizedHandler(() => { app.session = null; showLogin(); });
 
+// Live data: "as of" = the last time the gateway answered (a request or a
+// live event). When the live stream fails for more than a few seconds or a
+// request finds no gateway, a banner says so, with Retry; the values on
+// screen are marked stale (body.stale) until the gateway answers again.
+let lastContact = null;
+let downTimer = null;
+const asof = () => document.getElementById('asof');
+function contact() {
+  lastContact = new Date();
+  const el = asof();
+  if (el) { el.textContent = 'as of ' + lastContact.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' }); el.dateTime = lastContact.toISOString(); }
+  clearTimeout(downTimer); downTimer = null;
+  if (document.body.classList.contains('stale')) {
+    document.body.classList.remove('stale');
+    const b = document.getElementById('offline');
+    if (b) b.hidden = true;
+    // back: reload the page's data (a page that failed to load shows again)
+    setTimeout(() => { if (!document.body.classList.contains('stale')) route(); }, 0);
+  }
+}
+function unreachable() {
+  // A failed request makes the live stream prove itself: reopened, it either
+  // connects (the gateway is back) or errors too.
+  if (!document.body.classList.contains('stale') && es) setTimeout(connectLive, 0);
+  document.body.classList.add('stale');
+  let b = document.getElementById('offline');
+  if (!b) {
+    b = h('div.offline-banner', { id: 'offline', role: 'alert' }, h('span.offline-text'),
+      h('button', { type: 'button', onclick: retry }, 'Retry'));
+    document.querySelector('header.top').after(b);
+  }
+  b.querySelector('.offline-text').textContent = 'The gateway is not answering. '
+    + (lastContact ? `The values on screen are from ${lastContact.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })} and may be out of date.` : 'Nothing could be loaded.');
+  b.hidden = false;
+}
+async function retry() {
+  try {
+    await api('/health');
+  } catch (e) { if (!(e instanceof ApiError) || e.status === 0 || e.status >= 502) return; }
+  connectLive();
+  refreshAlertBadge();
+  route();
+}
+app.retry = retry;
+setNetworkHandler((ok) => { if (ok) contact(); else unreachable(); });
+
 let es = null;
 function connectLive() {
   if (es) es.close();
   const dot = document.getElementById('live');
   es = new EventSource('/api/v1/events');
-  es.onopen = () => { dot.className = 'live on'; dot.title = 'live updates connected'; };
-  es.onerror = () => { dot.className = 'live off'; dot.title = 'live updates reconnecting…'; };
+  es.onopen = () => { dot.className = 'live on'; dot.title = 'live updates connected'; contact(); };
+  es.onerror = () => {
+    dot.className = 'live off'; dot.title = 'live updates reconnecting…';
+    if (!downTimer) downTimer = setTimeout(unreachable, es.readyState === EventSource.CLOSED ? 0 : 4000);
+  };
   for (const type of ['reading', 'state', 'alert']) {
     es.addEventListener(type, (e) => {
+      contact();
       let data;
       try { data = JSON.parse(e.data); } catch { return; }
       app.live.dispatchEvent(new CustomEvent(type, { detail: data }));
@@ -79,12 +129,12 @@ async function refreshAlertBadge() {
 }
 
 const routes = [
-  [/^#\/fleet$/, () => renderFleet(main, app)],
-  [/^#\/asset\/(\d+)$/, (m) => renderAsset(main, app, +m[1])],
-  [/^#\/alerts(?:\/(\d+))?$/, (m) => renderAlerts(main, app, m[1] ? +m[1] : null)],
-  [/^#\/sensors$/, () => renderSensors(main, app)],
-  [/^#\/settings$/, () => renderSettings(main, app)],
-  [/^#\/notifications(?:\/(rules|channels|routing|log))?$/, (m) => renderNotifications(main, app, m[1])],
+  [/^#\/fleet$/, (m, v) => renderFleet(v, app)],
+  [/^#\/asset\/(\d+)$/, (m, v) => renderAsset(v, app, +m[1])],
+  [/^#\/alerts(?:\/(\d+))?$/, (m, v) => renderAlerts(v, app, m[1] ? +m[1] : null)],
+  [/^#\/sensors$/, (m, v) => renderSensors(v, app)],
+  [/^#\/settings$/, (m, v) => renderSettings(v, app)],
+  [/^#\/notifications(?:\/(rules|channels|routing|log))?$/, (m, v) => renderNotifications(v, app, m[1])],
 ];
 
 async function route() {
@@ -92,11 +142,16 @@ async function route() {
   for (const fn of app.cleanup.splice(0)) { try { fn(); } catch { /* ignore */ } }
   const hash = location.hash || '#/fleet';
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', hash.startsWith('#/' + a.dataset.nav) || (a.dataset.nav === 'fleet' && hash.startsWith('#/asset')));
+  // Each page draws into a fresh container: a late re-draw of the page just
+  // left (a slow request finishing, a form saved) then lands in a detached
+  // element instead of over the page now shown.
+  const view = h('div.view');
+  main.replaceChildren(view);
   for (const [re, fn] of routes) {
     const m = hash.match(re);
     if (m) {
-      try { await fn(m); } catch (e) {
-        if (!(e instanceof ApiError && e.status === 401)) main.replaceChildren(h('p.error', 'Could not load this page: ' + e.message));
+      try { await fn(m, view); } catch (e) {
+        if (!(e instanceof ApiError && e.status === 401)) view.replaceChildren(h('p.error', 'Could not load this page: ' + e.message));
       }
       return;
     }

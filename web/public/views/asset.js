@@ -6,6 +6,8 @@
 // envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
 import { api, h, fmt, metricLabel, metricUnit, toast } from '../api.js';
 import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
+import { describe, worstPosition, plainWord, plainText } from './triage.js';
+import { stateBadge } from './fleet.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
 const RANGES = [['1d', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['1y', 365 * 86400e3]];
@@ -39,7 +41,8 @@ export async function renderAsset(main, app, id) {
   // The class's ISO zone limits as the gateway scores them (user classes included).
   const classes = await api('/machine-classes').catch(() => []);
   const cls = classes.find((c) => c.name === asset.machine_class);
-  let position = asset.positions[0];
+  // Open on the position in trouble (worst state), not the first.
+  let position = worstPosition(asset.positions, fleetNow) || asset.positions[0];
   const charts = [];
   const destroyAll = () => { for (const c of charts.splice(0)) c.destroy(); };
   app.cleanup.push(destroyAll);
@@ -48,7 +51,7 @@ export async function renderAsset(main, app, id) {
 
   const posTabs = h('div.tabs', asset.positions.map((p) => h('button.tab', {
     dataset: { pos: p.id }, onclick: () => { position = p; show(); },
-  }, h('span.dot.state-' + p.state), p.name)));
+  }, (() => { const d = describe(p, fleetNow); return h('span.st-icon.st-' + d.state, { role: 'img', 'aria-label': d.text, title: d.text }, d.icon); })(), ' ', h('span.tab-name', p.name))));
   const rangeBtns = h('div.ranges', RANGES.map(([label, span]) => h('button', {
     onclick: () => { const to = nowTs + span * 0.02; setAll(to - span, to); },
     title: `show the last ${label}`,
@@ -56,10 +59,10 @@ export async function renderAsset(main, app, id) {
   const body = h('div');
   const zones = cls ? [cls.ab, cls.bc, cls.cd] : null;
   main.replaceChildren(
-    h('div.page-head', h('h1', h('a.back', { href: '#/fleet' }, '‹ '), asset.name),
-      h('span.pill.state-' + asset.state, asset.state.replace('_', ' ')),
+    h('div.page-head', h('h1', h('a.back', { href: '#/fleet', 'aria-label': 'Back to the fleet' }, '‹ '), asset.name),
+      stateBadge(describe(asset, fleetNow)),
       asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
-    h('p.muted', `${asset.machine_class.replace(/_/g, ' ')} · ${asset.shaft_rpm || '?'} rpm`,
+    h('p.muted', `${plainWord(asset.machine_class)} · ${asset.shaft_rpm ? asset.shaft_rpm + ' rpm rated' : 'speed not set'}`,
       asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),
     posTabs, body);
 
@@ -94,10 +97,10 @@ export async function renderAsset(main, app, id) {
       health && health.models.length ? h('div.models', health.models.map((m) => {
         const p = modelPill(m);
         return h('span.pill.state-' + m.persistent, { title: p.title || null, dataset: { model: m.model } }, p.text);
-      }), relearn) : null,
+      }), relearn) : h('p.muted.no-data', series.length ? 'No model has scored this position yet.' : 'No data yet: this position’s sensor has not reported.'),
       explain,
       h('div.chart-tools', rangeBtns, h('span.muted', 'Scroll or pinch to zoom, drag to pan, double-click to reset.'),
-        h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0] || {}).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV')),
+        series.length ? h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0]).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV') : ''),
       trends);
     const onView = (from, to, src) => setAll(from, to, src);
     const onReset = () => setAll(nowTs - 86400e3, nowTs + 3600e3);
@@ -127,7 +130,7 @@ export async function renderAsset(main, app, id) {
           d.mean.push(chunk.reduce((a, b) => a + b, 0) / chunk.length);
         }
         const last = ms.length ? ms.reduce((a, b) => (a.ts > b.ts ? a : b)) : null;
-        explain.replaceChildren(last && last.explanation ? h('p', h('b', 'Latest assessment: '), last.explanation) : '');
+        explain.replaceChildren(last && last.explanation ? h('p', h('b', 'Latest assessment: '), plainText(last.explanation)) : '');
         return d;
       },
       onView, onReset,
@@ -140,7 +143,7 @@ export async function renderAsset(main, app, id) {
     const band = asset.envelope_band_hz;
     body.append(h('h2', 'Spectra'),
       h('p.muted.envelope-band', band ? `Envelope demodulated in ${(band[0] / 1000).toFixed(1)}–${(band[1] / 1000).toFixed(1)} kHz (set for this asset)`
-        : 'Envelope demodulated in the automatic band (from fs/8); an admin can set this asset\'s band to its housing resonance (envelope_band_hz).'),
+        : 'Envelope demodulated in the automatic band (from fs/8); an admin can set this asset\'s envelope band to its housing resonance under Settings.'),
       spec);
     const accel = new SpectrumChart(spec, { title: 'Acceleration spectrum', unit: 'g', maxHz: 1000 });
     const env = new SpectrumChart(spec, { title: 'Envelope spectrum', unit: 'g', maxHz: 500 });

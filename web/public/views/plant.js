@@ -20,8 +20,8 @@ export async function plantCard(rerender) {
   };
 
   // site
-  const siteName = h('input', { name: 'site_name', required: true, maxLength: 200, placeholder: 'site name' });
-  const siteTz = h('input', { name: 'timezone', placeholder: 'time zone, e.g. Europe/Berlin' });
+  const siteName = h('input', { name: 'site_name', required: true, maxLength: 200, placeholder: 'site name', 'aria-label': 'Site name' });
+  const siteTz = h('input', { name: 'timezone', placeholder: 'time zone, e.g. Europe/Berlin', 'aria-label': 'Time zone' });
   const siteForm = h('form.row', {
     onsubmit: submit(() => api('/sites', { method: 'POST', body: { name: siteName.value, timezone: siteTz.value } }),
       () => `Site ${siteName.value} saved`),
@@ -68,9 +68,9 @@ export async function plantCard(rerender) {
 
   // position
   const p = {
-    asset: h('select', { name: 'asset_id', required: true }, assets.map((x) => h('option', { value: x.id }, x.name))),
-    name: h('input', { name: 'position_name', required: true, maxLength: 200, placeholder: 'position, e.g. Motor DE' }),
-    type: h('select', { name: 'type' }, POSITION_TYPES.map((t) => h('option', { value: t }, t))),
+    asset: h('select', { name: 'asset_id', required: true, 'aria-label': 'Asset' }, assets.map((x) => h('option', { value: x.id }, x.name))),
+    name: h('input', { name: 'position_name', required: true, maxLength: 200, placeholder: 'position, e.g. Motor DE', 'aria-label': 'Position name' }),
+    type: h('select', { name: 'type', 'aria-label': 'Position type' }, POSITION_TYPES.map((t) => h('option', { value: t }, t))),
   };
   const positionForm = h('form.row', {
     onsubmit: submit(() => api('/positions', { method: 'POST', body: { asset_id: +p.asset.value, name: p.name.value, type: p.type.value } }),

@@ -2,6 +2,7 @@
 // Sensors: commissioned and discovered, battery, RSSI, last seen; commission
 // by pasting or scanning a QR code (BarcodeDetector where available).
 import { api, h, fmt, toast } from '../api.js';
+import { plainWord, show } from './triage.js';
 
 // QR payloads we understand: "vigil:MAC[:KEY]", JSON {"address","key"},
 // or free text holding a MAC and an optional 32-hex-digit key.
@@ -23,15 +24,15 @@ export async function renderSensors(main, app) {
   const posName = Object.fromEntries(positions.map((p) => [p.id, p.name]));
   const rows = sensors.map((s) => h('tr', { dataset: { address: s.address } },
     h('td', h('code', s.address), s.name ? h('div.muted', s.name) : null),
-    h('td', s.position_id ? posName[s.position_id] || s.position_id : h('span.muted', 'unassigned')),
-    h('td', s.battery_pct !== null ? `${fmt.num(s.battery_pct, 0)} %` : '–'),
-    h('td', s.rssi_dbm !== null ? `${s.rssi_dbm} dBm` : '–'),
-    h('td', { title: s.last_seen || '' }, s.last_seen ? new Date(s.last_seen).toLocaleString() : 'never'),
-    h('td', s.decommissioned ? 'decommissioned' : s.format)));
+    h('td', s.position_id ? posName[s.position_id] || `Position ${s.position_id}` : h('span.muted', 'Not assigned')),
+    h('td', typeof s.battery_pct === 'number' ? `${fmt.num(s.battery_pct, 0)} %` : '—'),
+    h('td', typeof s.rssi_dbm === 'number' ? `${s.rssi_dbm} dBm` : '—'),
+    h('td', { title: s.last_seen || '' }, s.last_seen ? new Date(s.last_seen).toLocaleString() : 'No data yet'),
+    h('td', s.decommissioned ? 'Decommissioned' : show(s.format && plainWord(s.format)))));
   main.replaceChildren(
     h('div.page-head', h('h1', 'Sensors'), h('span.muted', `${sensors.length} commissioned`)),
-    h('div.table-wrap', h('table', h('thead', h('tr', ['Address', 'Position', 'Battery', 'RSSI', 'Last seen', 'Format'].map((c) => h('th', c)))), h('tbody', rows))),
-    discovered.length ? h('section', h('h2', 'Discovered, not commissioned'), h('ul', discovered.map((d) => h('li', h('code', d.address || JSON.stringify(d)), d.rssi_dbm ? ` · ${d.rssi_dbm} dBm` : '')))) : null,
+    h('div.table-wrap', { tabIndex: 0, role: 'region', 'aria-label': 'Commissioned sensors' }, h('table', h('thead', h('tr', ['Address', 'Position', 'Battery', 'Signal (RSSI)', 'Last seen', 'Sensor type'].map((c) => h('th', c)))), h('tbody', rows))),
+    discovered.length ? h('section', h('h2', 'Discovered, not commissioned'), h('ul', discovered.map((d) => h('li', h('code', show(d.address)), typeof d.rssi_dbm === 'number' ? ` · ${d.rssi_dbm} dBm` : '')))) : '',
     app.can('admin') ? commissionForm(positions) : h('p.muted', 'Commissioning needs the admin role.'));
 }
 
@@ -40,7 +41,7 @@ function commissionForm(positions) {
   const key = h('input', { name: 'key', placeholder: '32 hex digits (optional)', pattern: '[0-9A-Fa-f]{32}', autocomplete: 'off' });
   const name = h('input', { name: 'name', placeholder: 'optional' });
   const pos = h('select', { name: 'position_id' }, h('option', { value: '' }, 'unassigned'), positions.map((p) => h('option', { value: p.id }, p.name)));
-  const paste = h('input', { placeholder: 'or paste the QR code text here', oninput: () => fill(paste.value) });
+  const paste = h('input', { placeholder: 'or paste the QR code text here', 'aria-label': 'QR code text', oninput: () => fill(paste.value) });
   const video = h('video.scan.hidden', { playsInline: true, muted: true });
   function fill(text) {
     const c = parseSensorCode(text);

@@ -46,9 +46,9 @@ function setupCard() {
 
 async function usersCard(main, app) {
   const users = await api('/users');
-  const name = h('input', { required: true, placeholder: 'name' });
-  const pw = h('input', { type: 'password', minLength: 8, required: true, placeholder: 'password (8+)', autocomplete: 'new-password' });
-  const role = h('select', ['viewer', 'technician', 'admin'].map((r) => h('option', { value: r }, r)));
+  const name = h('input', { required: true, placeholder: 'name', 'aria-label': 'User name' });
+  const pw = h('input', { type: 'password', minLength: 8, required: true, placeholder: 'password (8+)', 'aria-label': 'Password (at least 8 characters)', autocomplete: 'new-password' });
+  const role = h('select', { 'aria-label': 'Role' }, ['viewer', 'technician', 'admin'].map((r) => h('option', { value: r }, r)));
   return h('section.card', h('h2', 'Users'),
     h('table', h('tbody', users.map((u) => h('tr', h('td', u.name), h('td', u.role), h('td.muted', new Date(u.created_at).toLocaleDateString()),
       h('td', h('button.link', { onclick: async () => { if (!confirm(`Delete ${u.name}?`)) return; try { await api(`/users/${u.id}`, { method: 'DELETE' }); renderSettings(main, app); } catch (e) { toast(e.message, true); } } }, 'delete')))))),
@@ -62,8 +62,8 @@ async function usersCard(main, app) {
 
 async function tokensCard(main, app) {
   const tokens = await api('/tokens');
-  const name = h('input', { placeholder: 'what it is for', required: true });
-  const role = h('select', ['viewer', 'technician', 'admin'].map((r) => h('option', { value: r }, r)));
+  const name = h('input', { placeholder: 'what it is for', 'aria-label': 'Token name (what it is for)', required: true });
+  const role = h('select', { 'aria-label': 'Role' }, ['viewer', 'technician', 'admin'].map((r) => h('option', { value: r }, r)));
   const shown = h('div');
   // Revoking changes only its own row, so a token just created (and shown
   // once, below) stays on screen for copying.
@@ -99,8 +99,8 @@ async function tokensCard(main, app) {
 async function classesCard(main, app) {
   const classes = await api('/machine-classes').catch((e) => { toast(e.message, true); return []; });
   const admin = app.can('admin');
-  const name = h('input', { required: true, placeholder: 'class name', maxLength: 64, pattern: '[A-Za-z0-9._\\-]{1,64}', title: 'letters, digits, . _ -' });
-  const limit = (label) => h('input', { type: 'number', required: true, min: '0.01', max: '1000', step: 'any', inputMode: 'decimal', placeholder: label, title: `${label} (mm/s)` });
+  const name = h('input', { required: true, placeholder: 'class name', 'aria-label': 'Class name', maxLength: 64, pattern: '[A-Za-z0-9._\\-]{1,64}', title: 'letters, digits, . _ -' });
+  const limit = (label) => h('input', { type: 'number', required: true, min: '0.01', max: '1000', step: 'any', inputMode: 'decimal', placeholder: label, 'aria-label': `Zone limit ${label} (mm/s)`, title: `${label} (mm/s)` });
   const ab = limit('A/B'), bc = limit('B/C'), cd = limit('C/D');
   const edit = (c) => { name.value = c.name; ab.value = c.ab; bc.value = c.bc; cd.value = c.cd; name.focus(); };
   const remove = async (c) => {
