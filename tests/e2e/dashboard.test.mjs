@@ -511,8 +511,14 @@ try {
   });
 
   await step('phone: no "null", "undefined" or internal words on the fleet, an asset, alerts and sensors', async () => {
-    const asset = await page.locator('a.tile').first().getAttribute('href').catch(() => null);
-    await noNullOnScreen(page, ['/#/fleet', ...(asset ? ['/' + asset] : []), '/#/alerts', '/#/sensors']);
+    // an asset with data, and the blower added above, which has none yet
+    const assets = (await apiGet('/fleet')).body.sites.flatMap((x) => x.assets);
+    const withData = assets.find((a) => a.positions.some((p) => Object.keys(p.latest).length));
+    const without = assets.find((a) => a.name === 'E2E blower B-9');
+    assert.ok(withData && without, 'an asset with data and one without');
+    await noNullOnScreen(page, ['/#/fleet', `/#/asset/${withData.id}`, `/#/asset/${without.id}`, '/#/alerts', '/#/sensors']);
+    await page.goto(BASE + `/#/asset/${without.id}`);
+    await page.locator('p.no-data', { hasText: /^No (data yet|model has scored)/ }).waitFor();
   });
 
   await step('the asset page opens on the position in trouble', async () => {

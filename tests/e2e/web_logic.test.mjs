@@ -167,3 +167,9 @@ test('internal words inside the gateway explanations become plant words', async 
   assert.equal(plainText('metric:battery_pct below 20'), 'Battery below 20');
   assert.equal(plainText(null), '');
 });
+
+test('a per-metric model pill reads its plant word, not metric:battery_pct', async () => {
+  const { modelPill } = await import('../../web/public/views/asset.js');
+  assert.equal(modelPill({ model: 'metric:battery_pct', persistent: 'healthy' }).text, 'Battery: healthy');
+  assert.equal(modelPill({ model: 'vibrationML', persistent: 'not_running' }).text, 'vibrationML: not running');
+});

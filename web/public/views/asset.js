@@ -29,7 +29,8 @@ export function bearingFrequencies(b, rpm) {
 // whole `learning` text of GET /positions/{id}/health (progress, measurement
 // count, why learning continues) is the pill's title.
 export function modelPill(m) {
-  const text = `${m.model}: ${m.persistent.replace(/_/g, ' ')}`;
+  // per-metric models ("metric:battery_pct") by their plant word ("Battery")
+  const text = `${m.model.startsWith('metric:') ? plainWord(m.model) : m.model}: ${m.persistent.replace(/_/g, ' ')}`;
   if (!m.learning) return { text, title: '' };
   const progress = m.learning.split(';')[0].replace(/\s*\([^)]*\)\s*$/, '').trim();
   return { text: `${text} · ${progress}${progress !== m.learning.trim() ? ' …' : ''}`, title: m.learning };
