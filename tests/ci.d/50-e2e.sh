@@ -11,7 +11,7 @@ BIN=${VIGIL_BIN:-${BUILD_DIR:-$ROOT/build}/vigil}
 E2E=$ROOT/tests/e2e
 if [ ! -x /usr/bin/chromium ]; then echo "50-e2e: /usr/bin/chromium missing (apt-get install chromium)"; exit 1; fi
 cd "$E2E"
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
 fi
 echo "50-e2e: dashboard logic (node --test)"
