@@ -146,6 +146,38 @@ struct AuditEntry {
   std::string actor, action, target, detail;
 };
 
+// The levels of the plant hierarchy the lifecycle operations work on.
+enum class CatalogKind { kSite, kAsset, kPosition };
+const char* to_string(CatalogKind k);  // "site" | "asset" | "position"
+
+// One row of a bulk sensor import (Store::import_sensors), already parsed:
+// the address normalised, the key decoded.
+struct SensorImportRow {
+  int line = 0;                                   // in the source file, for messages
+  std::string address;                            // "AA:BB:CC:DD:EE:FF"
+  std::optional<std::vector<std::uint8_t>> key;   // nullopt: an unencrypted sensor
+  std::string position;                           // a position id, or "Site/Asset/Position"
+  std::string name;                               // optional
+  std::string format;                             // "" = bthome for a new sensor, kept for a known one
+};
+struct SensorImportOutcome {
+  int line = 0;
+  std::string address;
+  Id position_id = 0;
+  std::string action;  // "new" | "recommissioned" | "unchanged"
+  std::optional<Id> sensor_id;  // known sensors, and new ones once applied
+};
+struct SensorImportError {
+  int line = 0;
+  std::string field;  // "address" | "key" | "position" | …
+  std::string message;
+};
+struct SensorImportResult {
+  std::vector<SensorImportOutcome> rows;
+  std::vector<SensorImportError> errors;  // any: nothing was written
+  bool applied = false;
+};
+
 class Store {
  public:
   // Takes the lock, opens (creating if needed) and migrates the database,
@@ -163,11 +195,14 @@ class Store {
   Result<Id> upsert_site(const Site& s);  // by name
   Result<Id> upsert_asset(const Asset& a);  // by (site_id, name)
   Result<Id> upsert_position(const Position& p);  // by (asset_id, name)
-  Result<Id> upsert_sensor(const Sensor& s);  // by address
+  // By address. On another position than before, the sensor's current
+  // series are retired there (history follows positions; see below).
+  Result<Id> upsert_sensor(const Sensor& s);
   // Commissions (or re-commissions) a sensor with its AES key (nullopt: an
-  // unencrypted sensor) in one transaction: the sensor row, its key, its
-  // series' position and the end of any decommissioning become visible
-  // together, so no reader sees the sensor without its key.
+  // unencrypted sensor) in one transaction: the sensor row, its key, the
+  // retirement of its series on a position it leaves and the end of any
+  // decommissioning become visible together, so no reader sees the sensor
+  // without its key.
   Result<Id> commission_sensor(const Sensor& s, const std::optional<std::vector<std::uint8_t>>& key);
   Result<std::vector<Site>> sites();
   Result<std::vector<Asset>> assets(std::optional<Id> site_id = std::nullopt);
@@ -175,6 +210,57 @@ class Store {
   Result<std::vector<Position>> positions(std::optional<Id> asset_id = std::nullopt);
   Result<std::vector<Sensor>> sensors();
   Result<std::optional<Sensor>> sensor_by_address(const std::string& address);
+  // One row by id, archived or not (kNotFound when there is none).
+  Result<Site> site(Id id);
+  Result<Position> position(Id id);
+  Result<Sensor> sensor(Id id);
+
+  // ---- catalog lifecycle ----
+  // Each is one transaction on the writer with its audit row (actor, action
+  // "<kind>.<verb>"). Archived sites, assets and positions are hidden from
+  // sites(), assets() and positions() (lists, fleet, rules, analytics) but
+  // keep their rows, series and measurements: asset(id), position(id) and
+  // series reads still answer. upsert_* of an archived row's name brings it
+  // back. History follows positions, not sensors: series are keyed by
+  // (sensor, position, metric); when a sensor leaves a position its series
+  // there are retired (they keep that position) and ensure_series opens new
+  // ones at the next reading.
+  //
+  // Renames in place (same id). kAlreadyExists when a sibling (archived or
+  // not) has the name; kNotFound for an unknown id.
+  Status rename(CatalogKind kind, Id id, const std::string& name, const std::string& actor);
+  // Archives the row and everything under it; sensors on archived positions
+  // are decommissioned. Archiving an archived row is a no-op.
+  Status archive(CatalogKind kind, Id id, const std::string& actor);
+  Result<bool> archived(CatalogKind kind, Id id);
+  // Deletes an archived row and everything under it: positions, their series
+  // (chunks, roll-ups, unflushed points), measurements and waveforms; sensors
+  // that were on them stay, decommissioned and unassigned. Tables other
+  // modules own (alerts, health states) are theirs to keep or clean.
+  // REQUIRES: confirm_name == the row's name (kFailedPrecondition otherwise)
+  // and the row archived first (kFailedPrecondition), so no sensor writes
+  // into what is being deleted — callers that cache sensors (Ingest)
+  // invalidate between archive() and purge().
+  Status purge(CatalogKind kind, Id id, const std::string& confirm_name, const std::string& actor);
+  // Moves an asset (with its positions and history) to another site.
+  // kAlreadyExists when that site has an asset of the same name.
+  Status move_asset(Id asset_id, Id site_id, const std::string& actor);
+  // Ends a sensor's service: its readings are rejected from now on (Ingest
+  // counts them as "decommissioned"); its rows and history stay.
+  Status decommission_sensor(Id sensor_id, const std::string& actor);
+  // Puts another sensor (address, key) on the old one's position: the old one
+  // is decommissioned and unassigned, the position keeps all its history.
+  // Returns the new sensor's id (an existing row when the address is known).
+  Result<Id> replace_sensor(Id old_sensor_id, const std::string& address,
+                            const std::optional<std::vector<std::uint8_t>>& key, const std::string& actor);
+  // Assigns a sensor to another position; its past stays with the old one.
+  Status move_sensor(Id sensor_id, Id position_id, const std::string& actor);
+  // Validates rows (positions exist and are not archived, no duplicate
+  // addresses) and, unless dry_run or any row is bad, commissions them all
+  // in one transaction. A known sensor on another position moves (as
+  // move_sensor). Each outcome says new, recommissioned or unchanged.
+  Result<SensorImportResult> import_sensors(const std::vector<SensorImportRow>& rows, bool dry_run,
+                                            const std::string& actor);
   // User machine classes (source kUser), by name. Checked with
   // check_machine_class() before they are written.
   Result<std::vector<MachineClass>> machine_classes();
@@ -210,6 +296,11 @@ class Store {
   // ---- measurements, waveforms, audit ----
   Result<Id> put_waveform(const Waveform& w);
   Result<std::optional<Waveform>> latest_waveform(Id position_id);
+  // The position's stored waveform with this id, or else its newest at or
+  // before `at_or_before` (both nullopt: the newest). Decoded (stored
+  // compressed, store/waveform_codec.h); kCorruption for a damaged blob.
+  Result<std::optional<Waveform>> waveform(Id position_id, std::optional<Id> waveform_id,
+                                           std::optional<TimestampMs> at_or_before);
   Result<Id> put_measurement(const Measurement& m);
   // The same row written on `db` inside write_txn, so a module commits it
   // together with rows of its own (the analytics' learned state).

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "analytics/learned_state.h"
+#include "analytics/spectra.h"
 
 namespace vigil::analytics {
 
@@ -122,7 +123,9 @@ CREATE TABLE IF NOT EXISTS health_states(
 CREATE INDEX IF NOT EXISTS health_states_scope ON health_states(scope, scope_id, model, ts);
 )sql",
                                      // v3: learned state (learned_state.h, docs/analytics.md "Learned state").
-                                     kLearnedStateSchema});
+                                     kLearnedStateSchema,
+                                     // v4: the baseline spectrum (spectra.h).
+                                     kBaselineSpectraSchema});
 }
 
 Pipeline::Pipeline(Store& store, PipelineOptions options, const Clock& clock, MetricsRegistry& metrics)
@@ -426,6 +429,10 @@ void Pipeline::run_waveform(const Waveform& w) {
   }
   const std::optional<Id> id = *saved;
   if (opt_.store_spectra) {
+    // The baseline spectrum averages what the vibration model learns from.
+    bool learning = false;
+    for (const auto& ms : a.models)
+      if (ms.model == kVibrationMl) learning = a.running && ms.persistent == HealthState::kInitializing;
     auto st = store_.write_txn([&](sql::Db& db) -> Status {
       for (auto* s : {&best.spectrum, &best.envelope}) {
         const char* kind = s == &best.spectrum ? "accel" : "envelope";
@@ -441,6 +448,7 @@ void Pipeline::run_waveform(const Waveform& w) {
         if (!del) return del.status();
         VIGIL_RETURN_IF_ERROR((*del)->bind(1, w.position_id).bind(2, kind)
                                   .bind(3, std::max(1, opt_.spectra_per_position) - 1).run());
+        VIGIL_RETURN_IF_ERROR(update_baseline_spectrum(db, w.position_id, kind, w.ts, learning, *s));
       }
       return Status::Ok();
     });

@@ -20,12 +20,14 @@
 #include "ble/ble_service.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "http/api_plant.h"
 #include "http/events.h"
 #include "http/server.h"
 #include "http/static_files.h"
 #include "notify/notifier.h"
 #include "rules/rules.h"
 #include "sim/demo_plant.h"
+#include "uplink/plant.h"
 #include "uplink/uplink.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -45,6 +47,7 @@ struct Gateway::Impl {
   std::unique_ptr<Ingest> ingest;
   // Declared before the pipeline, whose workers feed it: its worker is
   // stopped in run(); the object outlives the pipeline's observers.
+  std::unique_ptr<uplink::PlantView> plant_view;  // outlives the uplink that feeds it
   std::unique_ptr<uplink::Uplink> uplink;
   // Declared in this order so the pipeline (whose workers call the alert
   // service) stops first.
@@ -82,6 +85,7 @@ struct Gateway::Impl {
   void reload();
   Status wire_rules_and_notifications();
   void wire_self_monitor();
+  void wire_plant(const std::string& url);
 };
 
 namespace {
@@ -234,7 +238,7 @@ void Gateway::Impl::wire_self_monitor() {
       return s.value("connected", false);
     };
   }
-  if (g.ble) {
+  if (g.ble && g.config.ble.enabled) {  // not with relays alone (no radio)
     ble::BleService* b = g.ble.get();
     p.ble_problem = [b]() -> std::optional<std::string> {
       auto s = b->scanner().state();
@@ -270,6 +274,48 @@ void Gateway::Impl::housekeeping() {
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
+
+// The plant (docs/plant.md): our retained state document on the uplink,
+// the other gateways' documents into the plant view.
+void Gateway::Impl::wire_plant(const std::string& url) {
+  const auto& c = config;
+  uplink::PlantOptions po;
+  po.plant_id = c.plant.id;
+  po.gateway_id = c.gateway.id;
+  po.max_gateways = static_cast<std::size_t>(c.plant.max_gateways);
+  plant_view = std::make_unique<uplink::PlantView>(po);
+  uplink::PlantView* view = plant_view.get();
+  uplink->add_subscription(uplink::plant_state_filter(c.plant.id), uplink::kMaxPlantDocBytes,
+                           [view](const std::string& topic, const std::string& payload) {
+                             std::string why;
+                             if (!view->on_message(topic, payload, SystemClock::instance().now_ms(), &why) &&
+                                 !why.empty())
+                               spdlog::debug("plant: message on {} dropped: {}", topic.substr(0, 200), why);
+                           });
+  uplink::GatewayInfo self{c.plant.id, c.gateway.id, c.gateway.name, VIGIL_VERSION, url, c.plant.state_interval_s};
+  view->set_self({{"name", self.name}, {"url", self.url}, {"version", self.version}, {"assets", nlohmann::json::array()}},
+                 0);
+  http::ApiContext* ctx = &api;
+  uplink->add_retained(
+      uplink::plant_state_topic(c.plant.id, c.gateway.id),
+      [self, ctx, view]() -> std::string {
+        auto fleet = http::fleet_document(*ctx);
+        if (!fleet) {
+          spdlog::warn("plant: state document: {}", fleet.status().ToString());
+          return {};
+        }
+        const TimestampMs now = SystemClock::instance().now_ms();
+        std::string doc = uplink::plant_state_document(self, *fleet, now);
+        view->set_self(nlohmann::json::parse(doc), now);
+        return doc;
+      },
+      c.plant.state_interval_s);
+  // Alert and state changes reach the plant soon, not at the next interval.
+  uplink::Uplink* up = uplink.get();
+  if (alerts)
+    alerts->on_event([up](const alerts::Alert&, const std::string&, const std::string&) { up->refresh_retained(); });
+  if (pipeline) pipeline->on_state_change([up](const analytics::StateChange&) { up->refresh_retained(); });
+}
 
 // Sensor-health alerts (BLE) go to the alert service, the alerts table's owner.
 void Gateway::Impl::wire_sensor_alerts() {
@@ -396,11 +442,16 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     g->plant = std::make_unique<sim::DemoPlant>(*g->store, *g->ingest, c.demo, g->clock->now_ms());
     VIGIL_RETURN_IF_ERROR(g->plant->setup());
   }
-  if (c.ble.enabled) {
+  const bool relays = c.uplink.enabled && !c.ble.relay_topics.empty();
+  if (!c.ble.relay_topics.empty() && !c.uplink.enabled)
+    spdlog::warn("ble.relay_topics is set but uplink.enabled is false: relays are not heard");
+  if (c.ble.enabled || relays) {
     // A missing bus, bluetoothd or adapter is a status of the "ble" health
     // component, not a start-up failure: the rest of vigil keeps working.
+    // With relays alone (ble.enabled off) there is no radio and no D-Bus.
     ble::ServiceOptions bo;
     bo.scanner = ble::scanner_options(c.ble);
+    bo.radio = c.ble.enabled;
     auto b = ble::BleService::create(*g->store, *g->ingest, *g->clock, bo);
     if (!b) return b.status();
     g->ble = std::move(*b);
@@ -422,13 +473,33 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   }
 
   // ---- uplink (cloud, MQTT/TLS) ----
+  if (!c.plant.id.empty() && !c.uplink.enabled)
+    spdlog::warn("plant.id is set but uplink.enabled is false: this gateway stays out of plant '{}'", c.plant.id);
+  std::string plant_url = c.plant.url;
+  if (plant_url.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0]) std::snprintf(host, sizeof host, "localhost");
+    plant_url = std::string(c.http.tls ? "https://" : "http://") + host + ":" + std::to_string(c.http.port) + "/";
+  }
   if (c.uplink.enabled) {
-    auto u = uplink::Uplink::from_config(c.uplink, c.gateway.id, *g->store, *g->clock, g->pipeline.get(),
-                                         g->alerts.get());
+    const bool in_plant = !c.plant.id.empty();
+    auto u = uplink::Uplink::from_config(
+        c.uplink, c.gateway.id, *g->store, *g->clock, g->pipeline.get(), g->alerts.get(),
+        in_plant ? uplink::plant_state_topic(c.plant.id, c.gateway.id) : std::string(),
+        in_plant ? uplink::plant_will_payload(c.plant.id, c.gateway.id) : std::string());
     if (!u) return u.status();
     g->uplink = std::move(*u);
     if (g->pipeline) g->uplink->attach(*g->pipeline);
     g->uplink->attach_raw(*g->ingest);
+    if (in_plant) g->wire_plant(plant_url);
+    if (g->ble && relays) {
+      ble::BleService* b = g->ble.get();
+      for (const auto& f : c.ble.relay_topics)
+        g->uplink->add_subscription(f, ble::kMaxRelayJsonBytes,
+                                    [b](const std::string& topic, const std::string& payload) {
+                                      b->relay_message(topic, payload);
+                                    });
+    }
   }
 
   // ---- HTTP ----
@@ -449,6 +520,19 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   g->wire_self_monitor();
   http::register_api(g->router, api);
   if (g->ble) http::register_ble_api(g->router, api, *g->ble);
+  if (g->ble && !c.ble.enabled) {
+    // Relays alone: no radio to report on, and nothing wrong with that.
+    api.components["ble"] = [] {
+      auto& m = MetricsRegistry::global();
+      return nlohmann::json{{"status", "relays_only"}, {"ok", true}, {"radio", false},
+                            {"relay_adverts", m.counter_value("vigil_ble_relay_adverts_total")}};
+    };
+  }
+  {
+    http::PlantApi pa{nullptr, c.gateway.id, c.gateway.name, plant_url};
+    if (g->plant_view) pa.snapshot = [v = g->plant_view.get()] { return v->snapshot(); };
+    http::register_plant_api(g->router, api, std::move(pa));
+  }
   g->router.set_fallback(http::serve_static);
 
   auto* st = g->store.get();

@@ -9,6 +9,8 @@
 #include "analytics/backtest.h"
 #include "app/admin_commands.h"
 #include "app/gateway.h"
+#include "app/sensor_import.h"
+#include "app/storage_commands.h"
 #include "auth/cli.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -202,6 +204,80 @@ int main(int argc, char** argv) {
       return;
     }
     rc = sensor_list(*cfg, std::cout, std::cerr);
+  });
+  SensorImportOptions si;
+  auto* simport = sensor->add_subcommand(
+      "import", "Commission sensors in bulk from a CSV (address,key,position); nothing is written if a row is bad "
+                "(while serve runs: refused, exit 3; use POST /api/v1/sensors/import)");
+  simport->add_option("file", si.file, "CSV file with the header address,key,position")->required();
+  simport->add_option("--config,-c", sensor_config, "configuration file")->required();
+  simport->add_flag("--dry-run", si.dry_run, "only say what would change (new, recommissioned, unchanged)");
+  simport->add_flag("--json", si.json, "print the result as JSON");
+  simport->callback([&] {
+    auto cfg = load_config(sensor_config);
+    if (!cfg) {
+      rc = fail("sensor import", cfg.status());
+      return;
+    }
+    rc = sensor_import(*cfg, si, std::cout, std::cerr);
+  });
+
+  // Storage: the report and the backup only read the database (they run
+  // beside a live gateway); restore replaces it and refuses while one runs.
+  auto* storage = app.add_subcommand("storage", "Inspect the database's storage");
+  storage->require_subcommand(1);
+  std::string report_db, report_config;
+  auto* sreport = storage->add_subcommand(
+      "report", "Print bytes per point and per waveform, bytes written, days until the disk is full (JSON)");
+  auto* report_db_opt = sreport->add_option("--db", report_db, "database file");
+  sreport->add_option("--config,-c", report_config, "configuration file (its storage.path)")->excludes(report_db_opt);
+  sreport->callback([&] {
+    if (report_db.empty()) {
+      if (report_config.empty()) {
+        std::cerr << "vigil storage report: give --db PATH or --config FILE" << std::endl;
+        rc = 2;
+        return;
+      }
+      auto cfg = load_config(report_config);
+      if (!cfg) {
+        rc = fail("storage report", cfg.status());
+        return;
+      }
+      report_db = cfg->storage.path;
+    }
+    rc = storage_report_command(report_db, std::cout, std::cerr);
+  });
+  BackupOptions bko;
+  std::string backup_config;
+  auto* backup = app.add_subcommand("backup", "Write one backup file: database snapshot, configuration, TLS material "
+                                              "(works while the gateway runs)");
+  backup->add_option("--config,-c", backup_config, "configuration file")->required();
+  backup->add_option("--out,-o", bko.out, "backup file to create")->required();
+  backup->add_option("--passphrase-file", bko.passphrase_file,
+                     "encrypt with the passphrase in this file (AES-256-GCM, scrypt); "
+                     "or set VIGIL_BACKUP_PASSPHRASE");
+  backup->callback([&] {
+    auto cfg = load_config(backup_config);
+    if (!cfg) {
+      rc = fail("backup", cfg.status());
+      return;
+    }
+    rc = backup_command(*cfg, bko, std::cout, std::cerr);
+  });
+  RestoreOptions rso;
+  std::string restore_config;
+  auto* restore = app.add_subcommand("restore", "Bring a gateway back from a backup file (refused while serve runs)");
+  restore->add_option("file", rso.file, "backup file")->required();
+  restore->add_option("--config,-c", restore_config, "configuration file of this box (where the database goes)")
+      ->required();
+  restore->add_option("--passphrase-file", rso.passphrase_file, "the passphrase of an encrypted backup");
+  restore->callback([&] {
+    auto cfg = load_config(restore_config);
+    if (!cfg) {
+      rc = fail("restore", cfg.status());
+      return;
+    }
+    rc = restore_command(*cfg, rso, std::cout, std::cerr);
   });
 
   // Accounts: work on the configured database; while serve owns it they

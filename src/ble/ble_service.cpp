@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "ble/sdbus_bus.h"
@@ -28,7 +29,47 @@ Result<std::unique_ptr<BleService>> BleService::create(Store& store, Ingest& ing
 }
 
 BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFactory f)
-    : o_(std::move(o)), factory_(std::move(f)), scanner_(std::move(scanner)) {}
+    : o_(std::move(o)), factory_(std::move(f)), scanner_(std::move(scanner)) {
+  auto& m = MetricsRegistry::global();
+  relay_accepted_ = m.counter("vigil_ble_relay_adverts_total", "Relayed adverts of commissioned sensors decoded");
+  const char* rh = "Relayed adverts dropped, by reason (relay.h)";
+  relay_unknown_ = m.counter("vigil_ble_relay_rejected_total", rh, "reason=\"not_commissioned\"");
+  relay_queue_full_ = m.counter("vigil_ble_relay_rejected_total", rh, "reason=\"queue_full\"");
+}
+
+bool BleService::relay_message(const std::string& topic, const std::string& payload) {
+  auto a = parse_relay_json(payload, topic);
+  if (!a) {
+    const std::string reason = relay_reject_reason(a.status());
+    MetricsRegistry::global()
+        .counter("vigil_ble_relay_rejected_total", "Relayed adverts dropped, by reason (relay.h)",
+                 "reason=\"" + reason + "\"")
+        ->inc();
+    // At most one warning a minute; the counters have the rest.
+    static std::atomic<std::int64_t> last_log{0};
+    const std::int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::int64_t prev = last_log.load();
+    if (now_s - prev >= 60 && last_log.compare_exchange_strong(prev, now_s))
+      spdlog::warn("ble: relay message on {} rejected: {}", topic.substr(0, 200), a.status().message());
+    return false;
+  }
+  relay(std::move(*a));
+  return true;
+}
+
+void BleService::relay(RelayedAdvert advert) {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    if (relayed_.size() >= o_.max_queued_relayed) {
+      relay_queue_full_->inc();
+      return;
+    }
+    relayed_.push_back(std::move(advert));
+  }
+  cv_.notify_one();
+}
 
 BleService::~BleService() { stop(); }
 
@@ -71,7 +112,7 @@ void BleService::push(BusEvent e) {
 
 void BleService::try_bus() {
   auto now = std::chrono::steady_clock::now();
-  if (bus_ || now < next_bus_try_) return;
+  if (!o_.radio || bus_ || now < next_bus_try_) return;
   next_bus_try_ = now + std::chrono::seconds(o_.bus_retry_s);
   auto b = factory_();
   if (!b) {
@@ -91,13 +132,15 @@ void BleService::try_bus() {
 void BleService::run() {
   auto next_tick = std::chrono::steady_clock::now();
   std::deque<BusEvent> batch;
+  std::deque<RelayedAdvert> relayed;
   std::uint64_t reported_dropped = 0;
   while (true) {
     {
       std::unique_lock lk(mu_);
-      cv_.wait_until(lk, next_tick, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait_until(lk, next_tick, [this] { return stopping_ || !queue_.empty() || !relayed_.empty(); });
       if (stopping_) return;
       batch.swap(queue_);
+      relayed.swap(relayed_);
       if (dropped_ != reported_dropped) {
         scanner_->note_dropped(dropped_ - reported_dropped);
         reported_dropped = dropped_;
@@ -105,6 +148,15 @@ void BleService::run() {
     }
     for (auto& e : batch) scanner_->handle(e);
     batch.clear();
+    for (auto& r : relayed) {
+      if (scanner_->handle_relayed(r.address, r.props, r.via)) {
+        relay_accepted_->inc();
+      } else {
+        relay_unknown_->inc();
+        spdlog::debug("ble: relayed advert of {} (not commissioned) via {} ignored", r.address, r.via);
+      }
+    }
+    relayed.clear();
     if (std::chrono::steady_clock::now() >= next_tick) {
       try_bus();
       scanner_->tick();

@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "ble/bluez_bus.h"
+#include "ble/relay.h"
 #include "ble/scanner.h"
 #include "config/config.h"
 
@@ -35,6 +36,10 @@ struct ServiceOptions {
   std::size_t max_queued_events = 65536;
   int bus_retry_s = 10;
   std::chrono::milliseconds tick{1000};
+  // false = relays only (ble.enabled off, ble.relay_topics set): no D-Bus,
+  // no radio; relayed adverts are still decoded and stored.
+  bool radio = true;
+  std::size_t max_queued_relayed = 4096;
 };
 
 ScannerOptions scanner_options(const BleConfig& c);
@@ -55,6 +60,15 @@ class BleService {
   // Where the scanner's sensor alerts go (Scanner::set_alert_sink; any thread).
   void set_alert_sink(SensorAlertSink sink);
 
+  // A relayed advert (relay.h), from any thread: queued (bounded; overflow
+  // counted in vigil_ble_relay_rejected_total{reason="queue_full"}) and
+  // decoded on the worker like the radio's adverts.
+  void relay(RelayedAdvert advert);
+  // One relay MQTT message (parse_relay_json): a bad one is counted in
+  // vigil_ble_relay_rejected_total{reason} and logged, never stored; a good
+  // one goes to relay(). False when rejected.
+  bool relay_message(const std::string& topic, const std::string& payload);
+
   Scanner& scanner() { return *scanner_; }
   const Scanner& scanner() const { return *scanner_; }
   std::uint64_t events_dropped() const;
@@ -72,6 +86,8 @@ class BleService {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<BusEvent> queue_;
+  std::deque<RelayedAdvert> relayed_;
+  Counter *relay_accepted_, *relay_unknown_, *relay_queue_full_;
   std::uint64_t dropped_ = 0;
   bool stopping_ = false;
   std::thread worker_;

@@ -85,7 +85,33 @@ struct Scanner::Impl {
       if (!d || d->info.address.empty()) return;
       address = d->info.address;
       if (!router.find(address)) return;  // discovered only: nothing is decoded or stored
-      health.on_advert(address, d->info.rssi_dbm, t);
+      health.on_advert(address, d->info.rssi_dbm, t, "radio");
+      decode_locked(address, p, t, readings, alerts);
+    }
+    submit(address, readings, alerts);
+  }
+
+  // A relayed advert (relay.h): no BlueZ object, so no device table; the
+  // rest is the radio's road. False when the address is not commissioned
+  // (nothing decoded or stored).
+  bool on_relayed(const std::string& address, const DeviceProps& p, const std::string& via) {
+    const TimestampMs t = now();
+    std::vector<Reading> readings;
+    std::vector<SensorAlert> alerts;
+    {
+      std::lock_guard lk(mu);
+      if (!router.find(address)) return false;
+      health.on_advert(address, p.rssi ? std::optional<int>(*p.rssi) : std::nullopt, t, via);
+      decode_locked(address, p, t, readings, alerts);
+    }
+    submit(address, readings, alerts);
+    return true;
+  }
+
+  // Under mu: the frames of a commissioned sensor's message → readings.
+  void decode_locked(const std::string& address, const DeviceProps& p, TimestampMs t, std::vector<Reading>& readings,
+                     std::vector<SensorAlert>& alerts) {
+    {
       for (auto& out : router.route(address, p, t)) {
         if (!out.frame) {
           health.on_rejected(address, out.why, out.frame.status().message(), t, alerts);
@@ -99,6 +125,10 @@ struct Scanner::Impl {
       if (!readings.empty())
         if (auto rssi = health.rssi_reading(address, t)) readings.push_back(std::move(*rssi));
     }
+  }
+
+  // Outside mu: readings to Ingest, alerts to the sink.
+  void submit(const std::string& address, const std::vector<Reading>& readings, const std::vector<SensorAlert>& alerts) {
     if (!readings.empty()) {
       const auto r = ingest.submit(readings);
       std::lock_guard lk(mu);
@@ -275,6 +305,10 @@ void Scanner::handle(const BusEvent& e) {
       m.publish_discovery();
       return;
   }
+}
+
+bool Scanner::handle_relayed(const std::string& address, const DeviceProps& p, const std::string& via) {
+  return impl_->on_relayed(address, p, via);
 }
 
 void Scanner::tick() {

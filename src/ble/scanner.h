@@ -71,6 +71,11 @@ class Scanner {
   void set_alert_sink(SensorAlertSink sink);
 
   void handle(const BusEvent& e);
+  // An advert a relay heard (relay.h): decoded like the radio's own (keys,
+  // replay protection, ingest), `via` recorded as where the sensor was last
+  // heard. False (nothing decoded) when `address` is not commissioned. On
+  // the worker thread, like handle().
+  bool handle_relayed(const std::string& address, const DeviceProps& p, const std::string& via);
   // Periodic work; call about once a second.
   void tick();
   // Re-reads the sensors table at the next tick (after commissioning).

@@ -54,6 +54,7 @@ json to_json(const SensorHealth& h) {
           {"position_id", opt(h.position_id)},
           {"last_seen", opt_ts(h.last_seen)},
           {"rssi_dbm", opt(h.rssi_dbm)},
+          {"heard_via", h.heard_via.empty() ? json(nullptr) : json(h.heard_via)},
           {"battery_pct", opt(h.battery_pct)},
           {"advert_rate_per_min", h.advert_rate_per_min},
           {"expected_interval_s", h.expected_interval_ms ? json(static_cast<double>(*h.expected_interval_ms) / 1000.0)

@@ -63,7 +63,8 @@ struct SensorHealth {
   std::string name;
   std::optional<Id> position_id;
   TimestampMs last_seen = 0;
-  std::optional<int> rssi_dbm;
+  std::optional<int> rssi_dbm;  // of the last advert, by whichever radio heard it
+  std::string heard_via;        // "radio" | "relay:<topic>"; empty = not heard since start
   std::optional<double> battery_pct;
   double advert_rate_per_min = 0;
   std::optional<TimestampMs> expected_interval_ms;

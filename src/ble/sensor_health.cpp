@@ -61,13 +61,15 @@ void SensorHealthTracker::restore(const std::string& address, const SensorHealth
   if (h.battery_pct && *h.battery_pct < o_.battery_low_pct) e->battery_alerted = true;
 }
 
-void SensorHealthTracker::on_advert(const std::string& address, std::optional<int> rssi_dbm, TimestampMs t) {
+void SensorHealthTracker::on_advert(const std::string& address, std::optional<int> rssi_dbm, TimestampMs t,
+                                    const std::string& via) {
   auto* e = entry(address);
   if (!e) return;
   auto& h = e->h;
   e->dirty = true;
   h.last_seen = t;
   ++h.adverts;
+  h.heard_via = via;
   if (rssi_dbm) h.rssi_dbm = rssi_dbm;
   e->advert_times.push_back(t);
   while (!e->advert_times.empty() && (e->advert_times.front() < t - 60000 || e->advert_times.size() > 4096))

@@ -56,7 +56,9 @@ class SensorHealthTracker {
   void restore(const std::string& address, const SensorHealth& stored, std::optional<std::uint32_t> counter);
 
   // An advert from a tracked sensor (any payload, even one that is rejected).
-  void on_advert(const std::string& address, std::optional<int> rssi_dbm, TimestampMs t);
+  // `via`: "radio" or "relay:<topic>" (where the sensor was last heard).
+  void on_advert(const std::string& address, std::optional<int> rssi_dbm, TimestampMs t,
+                 const std::string& via = "radio");
   // A frame the decoder accepted.
   void on_frame(const std::string& address, const protocol::DecodedFrame& f, TimestampMs t,
                 std::vector<SensorAlert>& raise);

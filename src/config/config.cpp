@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config/config.h"
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -153,6 +154,28 @@ Status read_machine_classes(const json& obj, const std::string& file, const std:
   return Status::Ok();
 }
 
+bool valid_plant_id(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char ch : s)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-')) return false;
+  return true;
+}
+
+// MQTT 3.1.1 §4.7: '#' only as the last whole level, '+' only as a whole level.
+bool valid_topic_filter(const std::string& f) {
+  if (f.empty() || f.size() > 256 || f.find('\0') != std::string::npos) return false;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t end = f.find('/', start);
+    std::string level = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (level.find_first_of("+#") != std::string::npos && level.size() != 1) return false;
+    if (level == "#" && end != std::string::npos) return false;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<Config> parse_config(const std::string& text, const std::string& filename) {
@@ -197,7 +220,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
   };
   static const std::set<std::string> kSections = {"gateway", "storage", "http", "ble",
                                                   "analytics", "uplink", "demo", "notifications",
-                                                  "monitoring"};
+                                                  "monitoring", "plant"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!kSections.count(it.key())) {
       return Status::InvalidArgument(line_of(filename, lines, it.key()) + ": unknown section '" + it.key() + "'");
@@ -254,6 +277,13 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("stale_device_s", c.ble.stale_device_s, 10, 86400 * 30);
     r.integer("waveform_pull_interval_s", c.ble.waveform_pull_interval_s, 60, 86400 * 7);
     r.integer("missed_intervals_alert", c.ble.missed_intervals_alert, 1, 1000);
+    r.strings("relay_topics", c.ble.relay_topics);
+    if (c.ble.relay_topics.size() > 64) return r.error_at("ble.relay_topics", "ble.relay_topics: at most 64 filters");
+    for (const auto& f : c.ble.relay_topics)
+      if (!valid_topic_filter(f))
+        return r.error_at("ble.relay_topics", "ble.relay_topics: '" + f +
+                                                  "' is not an MQTT topic filter (1..256 bytes; + and # only as whole "
+                                                  "levels, # last)");
   });
   VIGIL_SECTION("analytics", {
     r.boolean("enabled", c.analytics.enabled);
@@ -283,6 +313,18 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("outbox_max_mb", c.uplink.outbox_max_mb, 1, 100000);
     r.boolean("send_raw_readings", c.uplink.send_raw_readings);
   });
+  VIGIL_SECTION("plant", {
+    r.str("id", c.plant.id);
+    if (!c.plant.id.empty() && !valid_plant_id(c.plant.id))
+      return r.error_at("plant.id", "plant.id: '" + c.plant.id + "' is not a valid plant id (1..64 of A-Z a-z 0-9 . _ -)");
+    r.integer("state_interval_s", c.plant.state_interval_s, 5, 86400);
+    r.str("url", c.plant.url);
+    r.integer("max_gateways", c.plant.max_gateways, 1, 10000);
+  });
+  // The gateway id names our topic in the plant's tree: no MQTT wildcards or levels.
+  if (!c.plant.id.empty() && !valid_plant_id(c.gateway.id))
+    return Status::InvalidArgument(line_of(filename, lines, "plant.id") + ": plant.id is set, so gateway.id '" +
+                                   c.gateway.id + "' must be 1..64 characters of A-Z a-z 0-9 . _ -");
   VIGIL_SECTION("notifications", {
     if (const json* smtp = r.object("smtp")) {
       SectionReader s(*smtp, "notifications.smtp", filename, lines);

@@ -63,6 +63,10 @@ struct BleConfig {
   int stale_device_s = 900;               // remove uncommissioned devices BlueZ caches
   int waveform_pull_interval_s = 3600;
   int missed_intervals_alert = 3;
+  // MQTT topic filters (on the uplink's broker) carrying adverts relayed by
+  // OpenMQTTGateway / Theengs Gateway as JSON (docs/plant.md); they are
+  // decoded like the radio's own. Empty = no relays. Needs uplink.enabled.
+  std::vector<std::string> relay_topics;
 };
 
 struct AnalyticsConfig {
@@ -91,6 +95,15 @@ struct UplinkConfig {
   int summary_interval_s = 3600;
   int outbox_max_mb = 64;
   bool send_raw_readings = false;
+};
+
+// A plant: gateways with the same id on the same broker (the uplink's) share
+// a plant view (docs/plant.md). Needs uplink.enabled.
+struct PlantConfig {
+  std::string id;               // empty = no plant; 1..64 of A-Z a-z 0-9 . _ -
+  int state_interval_s = 60;    // this gateway's state document is republished this often
+  std::string url;              // this gateway's dashboard as others link it; empty = http(s)://<hostname>:<http.port>/
+  int max_gateways = 256;       // plant view bound (gateways beyond are dropped and counted)
 };
 
 // Alerts that reach people (docs/notifications.md). Channels, routes and
@@ -139,6 +152,7 @@ struct Config {
   BleConfig ble;
   AnalyticsConfig analytics;
   UplinkConfig uplink;
+  PlantConfig plant;
   NotificationsConfig notifications;
   MonitoringConfig monitoring;
   DemoConfig demo;

@@ -515,6 +515,12 @@ Response fleet_response(ApiContext& ctx) {
 
 }  // namespace
 
+// The fleet document for the plant state (api_plant.cpp).
+namespace detail {
+Response fleet_for_plant(ApiContext& ctx);
+Response fleet_for_plant(ApiContext& ctx) { return fleet_response(ctx); }
+}  // namespace detail
+
 std::string iso8601(TimestampMs ts) {
   std::time_t secs = static_cast<std::time_t>(ts >= 0 ? ts / 1000 : (ts - 999) / 1000);
   int ms = static_cast<int>(ts - static_cast<TimestampMs>(secs) * 1000);
@@ -827,8 +833,10 @@ void register_api(Router& router, ApiContext& ctx) {
   register_alerts(router, ctx);
   register_auth(router, ctx);
   register_admin(router, ctx);
+  register_catalog(router, ctx);
   register_machine_classes(router, ctx);
   register_analytics(router, ctx);
+  register_spectra(router, ctx);
   register_notifications(router, ctx);
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Alerts (list, acknowledge, mute, close with Monitron close-out codes, CSV
-// export), measurements and spectra. Alerts change only through
+// export) and measurements (spectra: api_spectra.cpp). Alerts change only through
 // alerts::AlertService (the owner of the alerts table); this file reads the
 // table for listings, joined with the asset and position names.
 #include <algorithm>
@@ -393,33 +393,7 @@ void register_alerts(Router& router, ApiContext& ctx) {
     }
     return ok(arr);
   });
-
-  // Newest spectra of a position: kind=accel|envelope, limit (1 = latest;
-  // more = a waterfall, newest first).
-  router.add("GET", "/api/v1/positions/{id}/spectra", [&ctx](const Request& req) {
-    VIGIL_REQUIRE(req, Role::kViewer);
-    auto id = to_int(req.params.at("id"));
-    if (!id) return problem(400, "invalid_argument", "position id must be an integer");
-    std::string kind = req.q("kind").value_or("accel");
-    if (kind != "accel" && kind != "envelope") return problem(400, "invalid_argument", "kind must be accel or envelope");
-    if (auto missing = require_exists(ctx, "position", *id)) return *missing;
-    std::int64_t limit = 1;
-    if (auto v = req.q("limit")) {
-      auto x = to_int(*v);
-      if (!x || *x < 1 || *x > 200) return problem(400, "invalid_argument", "limit must be 1..200");
-      limit = *x;
-    }
-    json arr = json::array();
-    auto sp = analytics::recent_spectra(*ctx.store, *id, kind, static_cast<int>(limit));
-    if (!sp) return from_status(sp.status());
-    for (const auto& s : *sp) {
-      json bins = json::array();
-      for (float b : s.bins) bins.push_back(std::round(static_cast<double>(b) * 1e6) / 1e6);
-      arr.push_back({{"measurement_id", s.measurement_id}, {"ts", s.ts}, {"time", iso8601(s.ts)},
-                     {"kind", s.kind}, {"df_hz", s.df_hz}, {"bins", bins}});
-    }
-    return ok(arr);
-  });
+  // GET /api/v1/positions/{id}/spectra: api_spectra.cpp.
 }
 
 }  // namespace vigil::http::detail

@@ -93,8 +93,10 @@ void audit(ApiContext& ctx, const auth::Principal& who, const std::string& actio
 void register_alerts(Router& router, ApiContext& ctx);
 void register_auth(Router& router, ApiContext& ctx);
 void register_admin(Router& router, ApiContext& ctx);
+void register_catalog(Router& router, ApiContext& ctx);  // api_catalog.cpp: rename, archive, purge, move, import
 void register_machine_classes(Router& router, ApiContext& ctx);
 void register_analytics(Router& router, ApiContext& ctx);  // api_analytics.cpp
+void register_spectra(Router& router, ApiContext& ctx);  // api_spectra.cpp: a position's spectra
 void register_notifications(Router& router, ApiContext& ctx);  // api_notify.cpp: rules, channels, routes, ack links
 
 }  // namespace vigil::http::detail

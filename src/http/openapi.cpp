@@ -141,6 +141,28 @@ json schemas() {
                                        {"assets", arr(ref("Asset"))}},
                                       {"id", "name", "assets"}))}},
                    {"time", "now", "sites", "asset_states", "open_alerts"});
+  // GET /api/v1/plant (docs/plant.md): gateways of this plant, from their
+  // retained state documents on the uplink broker.
+  s["Plant"] = obj(
+      {{"plant_id", nullable(str())},
+       {"gateway_id", str()},
+       {"gateways",
+        arr(obj({{"id", str()},
+                 {"name", nullable(str())},
+                 {"online", boolean()},
+                 {"self", boolean()},
+                 {"last_seen", nullable(str())},
+                 {"url", nullable(str())},
+                 {"version", nullable(str())},
+                 {"open_alerts", nullable(integer())},
+                 {"last_measurement", nullable(str())},
+                 {"truncated", boolean()},
+                 {"assets", arr(obj({{"id", integer()}, {"name", nullable(str())}, {"site", nullable(str())},
+                                     {"state", nullable(str())}, {"triage_state", nullable(str())},
+                                     {"open_alerts", integer()}, {"last_seen", nullable(str())},
+                                     {"positions", arr({{"type", "object"}})}}))}},
+                {"id", "online", "assets"}))}},
+      {"plant_id", "gateway_id", "gateways"});
   s["SeriesInfo"] = obj({{"id", integer()}, {"metric", str()}, {"unit", str()}, {"sensor_id", integer()},
                          {"latest", obj({{"ts", integer()}, {"value", number()}})}},
                         {"id", "metric", "unit", "sensor_id"});
@@ -191,6 +213,7 @@ json schemas() {
                            {"decommissioned", boolean()},
                            {"last_seen", nullable(str())},
                            {"rssi_dbm", nullable(number())},
+                           {"heard_via", nullable(str())},
                            {"battery_pct", nullable(number())},
                            {"advert_rate_per_min", number()},
                            {"expected_interval_s", nullable(number())},
@@ -268,9 +291,24 @@ json schemas() {
                           {"features", {{"type", "object"}}}, {"score", nullable(number())}, {"state", state()},
                           {"explanation", str()}, {"waveform_id", nullable(integer())}},
                          {"id", "position_id", "ts", "features", "state", "explanation"});
-  s["Spectrum"] = obj({{"measurement_id", integer()}, {"ts", integer()}, {"time", str()}, {"kind", str()},
-                       {"df_hz", number()}, {"bins", arr(number())}},
-                      {"measurement_id", "ts", "kind", "df_hz", "bins"});
+  // bins[i] is the amplitude at f0_hz + i·df_hz (full resolution: the FFT
+  // bin; display or reduced: the max-hold group starting there).
+  s["SpectrumMarker"] = obj({{"label", str()}, {"family", str()}, {"order", integer()}, {"hz", number()},
+                             {"gap_hz", number()}, {"resolved", boolean()}, {"amplitude", nullable(number())}},
+                            {"label", "family", "order", "hz", "gap_hz", "resolved", "amplitude"});
+  s["Spectrum"] = obj({{"measurement_id", nullable(integer())}, {"waveform_id", nullable(integer())},
+                       {"ts", integer()}, {"time", str()},
+                       {"kind", {{"type", "string"}, {"enum", {"accel", "velocity", "envelope"}}}},
+                       {"unit", {{"type", "string"}, {"enum", {"g", "mm/s"}}}}, {"amplitude", str()},
+                       {"resolution", {{"type", "string"}, {"enum", {"full", "display"}}}},
+                       {"baseline", boolean()}, {"df_hz", number()}, {"resolution_hz", number()},
+                       {"f0_hz", number()}, {"reduced", boolean()}, {"bins", arr(number())},
+                       {"shaft_rpm", nullable(number())}, {"shaft_hz", nullable(number())},
+                       {"markers", arr(ref("SpectrumMarker"))}, {"cut_hz", number()},
+                       {"sample_rate_hz", number()}, {"samples", integer()},
+                       {"baseline_count", integer()}, {"baseline_from", str()}, {"baseline_to", str()},
+                       {"baseline_complete", boolean()}},
+                      {"measurement_id", "ts", "kind", "unit", "resolution", "df_hz", "f0_hz", "bins", "markers"});
   s["User"] = obj({{"id", integer()}, {"name", str()}, {"role", str()}, {"created_at", str()}},
                   {"id", "name", "role", "created_at"});
   s["Token"] = obj({{"id", integer()}, {"name", str()}, {"role", str()}, {"created_at", str()}, {"created_by", str()},
@@ -360,6 +398,38 @@ json schemas() {
                        {"sent_at", integer()}, {"last_error", str()}},
                       {"id", "channel_id", "kind", "status", "attempts"});
   s["TestQueued"] = obj({{"delivery_id", integer()}}, {"delivery_id"});
+  // ---- the fleet lifecycle (api_catalog.cpp) ----
+  s["Rename"] = obj({{"name", str()}}, {"name"});
+  s["AssetPatch"] = obj({{"name", str()}, {"site_id", integer()}});
+  s["AssetPatch"]["description"] = "name renames in place (same id; 409 when a sibling has it); site_id moves the "
+                                   "asset with its positions and history to another site";
+  s["CatalogNode"] = obj({{"id", integer()}, {"name", str()}, {"archived", boolean()}, {"site_id", integer()},
+                          {"asset_id", integer()}, {"timezone", str()}, {"machine_class", str()}, {"type", str()},
+                          {"purged", boolean()}},
+                         {"id", "name", "archived"});
+  s["CatalogNode"]["description"] = "a site, asset or position; purged: true (and nothing else but id and name) "
+                                    "after DELETE with mode=purge";
+  s["SensorState"] = obj({{"id", integer()}, {"address", str()}, {"name", str()}, {"format", str()},
+                          {"position_id", nullable(integer())}, {"commissioned_at", str()},
+                          {"decommissioned", boolean()}, {"decommissioned_at", nullable(str())},
+                          {"has_key", boolean()}},
+                         {"id", "address", "position_id", "decommissioned"});
+  s["SensorReplace"] = obj({{"address", str()}, {"key", str()}}, {"address"});
+  s["SensorReplaced"] = obj({{"old", ref("SensorState")}, {"new", ref("SensorState")}}, {"old", "new"});
+  s["SensorMove"] = obj({{"position_id", integer()}}, {"position_id"});
+  s["SensorImport"] = obj(
+      {{"dry_run", boolean()},
+       {"applied", boolean()},
+       {"counts", obj({{"new", integer()}, {"recommissioned", integer()}, {"unchanged", integer()}})},
+       {"rows", arr(obj({{"line", integer()}, {"address", str()}, {"position_id", integer()},
+                         {"action", {{"type", "string"}, {"enum", {"new", "recommissioned", "unchanged"}}}},
+                         {"sensor_id", nullable(integer())}},
+                        {"line", "address", "position_id", "action"}))},
+       {"errors", arr(obj({{"line", integer()}, {"field", str()}, {"message", str()}}, {"line", "field", "message"}))}},
+      {"dry_run", "applied", "counts", "rows", "errors"});
+  s["SensorImport"]["description"] =
+      "Per row what the import would do (dry_run) or did. With any bad row the answer is 422 (code bad_rows, "
+      "field csv) carrying these same fields: errors name each bad line, nothing is written";
   return s;
 }
 
@@ -383,7 +453,18 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/openapi.json", "This document", "", {{"type", "object"}}},
       {"GET", "/metrics", "Prometheus metrics (text exposition format)", "", str(), 200, nullptr, "text/plain"},
       {"GET", "/api/v1/fleet", "Sites, assets and positions with states, open alerts and latest readings", "viewer", ref("Fleet")},
+      {"GET", "/api/v1/plant", "Every gateway of this plant (plant.id) with its assets' states, open alerts and last measurement; offline ones greyed by last_seen", "viewer", ref("Plant")},
       {"GET", "/api/v1/sites", "List sites", "viewer", arr(ref("Site"))},
+      {"PATCH", "/api/v1/sites/{id}", "Rename a site in place (same id; 409 already_exists when another site has the name)", "admin", ref("CatalogNode"), 200, "Rename"},
+      {"DELETE", "/api/v1/sites/{id}", "Archive a site with its assets and positions (mode=archive, the default: hidden, history kept and readable, sensors on it decommissioned) or delete it with all its history (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
+      {"PATCH", "/api/v1/assets/{id}", "Rename an asset in place (same id) and/or move it to another site (site_id)", "admin", ref("CatalogNode"), 200, "AssetPatch"},
+      {"DELETE", "/api/v1/assets/{id}", "Archive an asset with its positions (mode=archive, default) or purge it (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
+      {"PATCH", "/api/v1/positions/{id}", "Rename a position in place (same id)", "admin", ref("CatalogNode"), 200, "Rename"},
+      {"DELETE", "/api/v1/positions/{id}", "Archive a position (mode=archive, default) or purge it with its series, measurements and waveforms (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
+      {"POST", "/api/v1/sensors/{id}/decommission", "Decommission a sensor: its readings are ignored from now on (counted as vigil_ingest_rejected_total{reason=\"decommissioned\"}); its history stays", "admin", ref("SensorState")},
+      {"POST", "/api/v1/sensors/{id}/replace", "Put another sensor (address, key) on this sensor's position: the old one is decommissioned, the position keeps its history", "admin", ref("SensorReplaced"), 200, "SensorReplace"},
+      {"POST", "/api/v1/sensors/{id}/move", "Move a sensor to another position: its past stays with the old position, new readings go to the new one", "admin", ref("SensorState"), 200, "SensorMove"},
+      {"POST", "/api/v1/sensors/import", "Commission sensors in bulk from CSV (text/csv; header address,key,position; optional name, format; at most 5000 rows, 1 MiB); dry_run=1 only reports new / recommissioned / unchanged; any bad row: 422 listing each by line, nothing written", "admin", ref("SensorImport")},
       {"POST", "/api/v1/sites", "Create or rename a site", "admin", ref("Site"), 201, "Result"},
       {"GET", "/api/v1/assets", "List assets (filter: site_id)", "viewer", arr(ref("Asset"))},
       {"POST", "/api/v1/assets", "Create or update an asset (class, speed, bearing geometry, envelope band)", "admin", ref("Result"), 201, "AssetInput"},
@@ -397,7 +478,7 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/positions/{id}/health", "Per-model health state of a position", "viewer", ref("PositionHealth")},
       {"POST", "/api/v1/positions/{id}/relearn", "Re-learn: every learned model of the position forgets its baseline and learns again from its next measurement (audited; 202 queued, 503 analytics off or busy)", "technician", ref("Relearn"), 202},
       {"GET", "/api/v1/positions/{id}/measurements", "Measurements (features, score, explanation); from, to, limit", "viewer", arr(ref("Measurement"))},
-      {"GET", "/api/v1/positions/{id}/spectra", "Newest spectra (kind=accel|envelope, limit)", "viewer", arr(ref("Spectrum"))},
+      {"GET", "/api/v1/positions/{id}/spectra", "Spectra of a position. kind=accel|velocity|envelope (velocity: the acceleration spectrum integrated, mm/s peak, a/(2πf), 0 below cut_hz, default 10 Hz or 2 Hz below 600 rpm). Without selection: the newest `limit` (1..200) display spectra, newest first. One spectrum at full resolution (recomputed from the stored waveform; `resolution` says display when it is no longer kept) with at (epoch ms: the newest at or before), measurement_id, waveform_id, from_hz/to_hz (zoom band) or resolution=full; baseline=1: the mean spectrum of the learning period. max_bins (16..16384, default 8192) bounds the bins (a wider band is max-hold reduced: reduced=true). Markers (shaft 1×–10×, bearing defects 1–3×) are resolved when df_hz < gap_hz/2. 400 malformed, 422 conflicting parameters (limit>1 with a selection, to_hz<=from_hz, from_hz above the spectrum), 404 unknown position or measurement", "viewer", arr(ref("Spectrum"))},
       {"GET", "/api/v1/series/{id}", "Range query downsampled to `points` min/max/mean buckets; format=csv exports (raw=1 for raw points)", "viewer", ref("SeriesData")},
       {"GET", "/api/v1/sensors", "Commissioned sensors with last seen, battery, RSSI and latest values", "viewer", arr(ref("Sensor"))},
       {"POST", "/api/v1/sensors", "Commission a sensor by address, key and position", "admin", ref("SensorCommissioned"), 201, "Result"},
@@ -488,12 +569,23 @@ json build() {
     }
     if (op.request)
       o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", ref(op.request)}}}}}};
+    if (std::string(op.path) == "/api/v1/sensors/import")
+      o["requestBody"] = {{"required", true}, {"content", {{"text/csv", {{"schema", str()}}}}}};
     json ok = {{"description", "Success"}, {"content", {{op.media, {{"schema", op.response}}}}}};
     if (std::string(op.path) == "/api/v1/series/{id}" || std::string(op.path) == "/api/v1/alerts")
       ok["content"]["text/csv"] = {{"schema", str()}};
     o["responses"] = {{std::to_string(op.status), ok}, {"default", problem}};
     if (std::string(op.method) == "PUT") o["responses"]["201"] = ok;  // created rather than replaced
     if (*op.role) o["responses"]["401"] = problem;
+    // DELETE of a site, asset or position: archive (default) or purge.
+    const std::string path = op.path;
+    if (std::string(op.method) == "DELETE" &&
+        (path == "/api/v1/sites/{id}" || path == "/api/v1/assets/{id}" || path == "/api/v1/positions/{id}")) {
+      o["parameters"].push_back({{"name", "mode"}, {"in", "query"}, {"required", false},
+                                 {"schema", {{"type", "string"}, {"enum", {"archive", "purge"}}}}});
+      o["parameters"].push_back({{"name", "confirm"}, {"in", "query"}, {"required", false}, {"schema", str()},
+                                 {"description", "with mode=purge: the row's exact name (422 field confirm otherwise)"}});
+    }
     doc["paths"][op.path][method] = o;
   }
   return doc;

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "store/lifecycle.h"
 #include "store/store_impl.h"
+#include "store/waveform_codec.h"
 
 namespace vigil {
 namespace {
@@ -25,9 +27,7 @@ Result<std::vector<T>> collect(sql::Stmt& q, RowFn row) {
 }
 
 // Runs an upsert returning the row id (RETURNING works for both branches).
-Result<Id> upsert_returning(WriteMutex& mu, sql::Db& db, const std::string& sqltext,
-                            const std::function<void(sql::Stmt&)>& bind) {
-  std::lock_guard lk(mu);
+Result<Id> upsert_on(sql::Db& db, const std::string& sqltext, const std::function<void(sql::Stmt&)>& bind) {
   auto q = db.prepare(sqltext);
   if (!q) return q.status();
   bind(**q);
@@ -37,6 +37,11 @@ Result<Id> upsert_returning(WriteMutex& mu, sql::Db& db, const std::string& sqlt
   Id id = (*q)->i64(0);
   (*q)->reset();
   return id;
+}
+Result<Id> upsert_returning(WriteMutex& mu, sql::Db& db, const std::string& sqltext,
+                            const std::function<void(sql::Stmt&)>& bind) {
+  std::lock_guard lk(mu);
+  return upsert_on(db, sqltext, bind);
 }
 
 std::string bearing_to_json(const std::optional<BearingGeometry>& b) {
@@ -92,7 +97,7 @@ constexpr const char* kSensorCols =
 Result<Id> Store::upsert_site(const Site& s) {
   return upsert_returning(impl_->write_mu, *impl_->writer,
                           "INSERT INTO sites(name, timezone) VALUES(?, ?) ON CONFLICT(name) DO UPDATE "
-                          "SET timezone = excluded.timezone RETURNING id",
+                          "SET timezone = excluded.timezone, archived_at = NULL RETURNING id",
                           [&](sql::Stmt& q) { q.bind(1, s.name).bind(2, s.timezone); });
 }
 
@@ -103,7 +108,8 @@ Result<Id> Store::upsert_asset(const Asset& a) {
       "VALUES(?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT(site_id, name) DO UPDATE SET machine_class = excluded.machine_class, "
       "shaft_rpm = excluded.shaft_rpm, bearing_json = excluded.bearing_json, "
-      "envelope_lo_hz = excluded.envelope_lo_hz, envelope_hi_hz = excluded.envelope_hi_hz RETURNING id",
+      "envelope_lo_hz = excluded.envelope_lo_hz, envelope_hi_hz = excluded.envelope_hi_hz, archived_at = NULL "
+      "RETURNING id",
       [&](sql::Stmt& q) {
         q.bind(1, a.site_id).bind(2, a.name).bind(3, a.machine_class).bind(4, a.shaft_rpm);
         auto bj = bearing_to_json(a.bearing);
@@ -115,13 +121,18 @@ Result<Id> Store::upsert_asset(const Asset& a) {
 Result<Id> Store::upsert_position(const Position& p) {
   return upsert_returning(impl_->write_mu, *impl_->writer,
                           "INSERT INTO positions(asset_id, name, type) VALUES(?, ?, ?) "
-                          "ON CONFLICT(asset_id, name) DO UPDATE SET type = excluded.type RETURNING id",
+                          "ON CONFLICT(asset_id, name) DO UPDATE SET type = excluded.type, archived_at = NULL RETURNING id",
                           [&](sql::Stmt& q) { q.bind(1, p.asset_id).bind(2, p.name).bind(3, to_string(p.type)); });
 }
 
 Result<Id> Store::upsert_sensor(const Sensor& s) {
-  auto id = upsert_returning(
-      impl_->write_mu, *impl_->writer,
+  std::lock_guard lk(impl_->write_mu);
+  auto& db = *impl_->writer;
+  sql::Transaction txn(db);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  VIGIL_RETURN_IF_ERROR(store_detail::retire_series_if_moving(db, s.address, s.position_id, impl_->clock->now_ms()));
+  auto id = upsert_on(
+      db,
       "INSERT INTO sensors(address, name, format, position_id, commissioned_at, decommissioned_at) "
       "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET name = excluded.name, "
       "format = excluded.format, position_id = excluded.position_id, "
@@ -131,17 +142,15 @@ Result<Id> Store::upsert_sensor(const Sensor& s) {
         q.bind(5, s.commissioned_at).bind(6, s.decommissioned_at);
       });
   if (!id) return id;
-  // The sensor's series follow it to its (new) position.
-  std::lock_guard lk(impl_->write_mu);
-  auto q = impl_->writer->prepare("UPDATE series SET position_id = ? WHERE sensor_id = ?");
-  if (!q) return q.status();
-  VIGIL_RETURN_IF_ERROR((*q)->bind(1, s.position_id).bind(2, *id).run());
+  VIGIL_RETURN_IF_ERROR(txn.commit());
   return id;
 }
 
 Result<Id> Store::commission_sensor(const Sensor& s, const std::optional<std::vector<std::uint8_t>>& key) {
   Id id = 0;
   auto st = write_txn([&](sql::Db& db) -> Status {
+    // History follows positions: moving, the sensor leaves its series behind.
+    VIGIL_RETURN_IF_ERROR(store_detail::retire_series_if_moving(db, s.address, s.position_id, impl_->clock->now_ms()));
     auto q = db.prepare(
         "INSERT INTO sensors(address, name, format, position_id, commissioned_at, decommissioned_at, key) "
         "VALUES(?, ?, ?, ?, ?, NULL, ?) ON CONFLICT(address) DO UPDATE SET name = excluded.name, "
@@ -156,9 +165,7 @@ Result<Id> Store::commission_sensor(const Sensor& s, const std::optional<std::ve
     if (!*r) return Status::Internal("commissioning returned no row");
     id = (*q)->i64(0);
     (*q)->reset();
-    auto u = db.prepare("UPDATE series SET position_id = ? WHERE sensor_id = ?");
-    if (!u) return u.status();
-    return (*u)->bind(1, s.position_id).bind(2, id).run();
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return id;
@@ -167,7 +174,7 @@ Result<Id> Store::commission_sensor(const Sensor& s, const std::optional<std::ve
 Result<std::vector<Site>> Store::sites() {
   std::vector<Site> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
-    auto q = db.prepare("SELECT id, name, timezone FROM sites ORDER BY id");
+    auto q = db.prepare("SELECT id, name, timezone FROM sites WHERE archived_at IS NULL ORDER BY id");
     if (!q) return q.status();
     auto r = collect<Site>(**q, [](sql::Stmt& s) { return Site{s.i64(0), s.text(1), s.text(2)}; });
     if (!r) return r.status();
@@ -181,7 +188,7 @@ Result<std::vector<Asset>> Store::assets(std::optional<Id> site_id) {
   std::vector<Asset> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
     auto q = db.prepare(std::string("SELECT ") + kAssetCols +
-                        " FROM assets WHERE ?1 IS NULL OR site_id = ?1 ORDER BY id");
+                        " FROM assets WHERE (?1 IS NULL OR site_id = ?1) AND archived_at IS NULL ORDER BY id");
     if (!q) return q.status();
     (*q)->bind(1, site_id);
     auto r = collect<Asset>(**q, asset_row);
@@ -211,7 +218,8 @@ Result<std::vector<Position>> Store::positions(std::optional<Id> asset_id) {
   std::vector<Position> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
     auto q = db.prepare(
-        "SELECT id, asset_id, name, type FROM positions WHERE ?1 IS NULL OR asset_id = ?1 ORDER BY id");
+        "SELECT id, asset_id, name, type FROM positions WHERE (?1 IS NULL OR asset_id = ?1) AND archived_at IS NULL "
+        "ORDER BY id");
     if (!q) return q.status();
     (*q)->bind(1, asset_id);
     auto r = collect<Position>(**q, [](sql::Stmt& s) {
@@ -309,7 +317,7 @@ Result<Id> Store::ensure_series(Id sensor_id, const std::string& metric, const s
       impl_->write_mu, *impl_->writer,
       "INSERT INTO series(sensor_id, position_id, metric, unit) "
       "VALUES(?1, (SELECT position_id FROM sensors WHERE id = ?1), ?2, ?3) "
-      "ON CONFLICT(sensor_id, metric) DO UPDATE SET unit = excluded.unit RETURNING id",
+      "ON CONFLICT(sensor_id, metric) WHERE retired_at IS NULL DO UPDATE SET unit = excluded.unit RETURNING id",
       [&](sql::Stmt& q) { q.bind(1, sensor_id).bind(2, metric).bind(3, unit); });
 }
 
@@ -332,16 +340,22 @@ Result<std::vector<Series>> Store::series(std::optional<Id> position_id) {
 }
 
 Result<Id> Store::put_waveform(const Waveform& w) {
+  if (w.axes < 1 || w.samples.size() % static_cast<std::size_t>(w.axes) != 0)
+    return Status::InvalidArgument("waveform: samples are not a whole number of axes");
+  // Compressed outside the writer lock (store/waveform_codec.h: lossless,
+  // about half of plain int16 on vibration data).
+  const auto blob = store_detail::encode_waveform(w.samples, w.axes);
   std::lock_guard lk(impl_->write_mu);
   auto& db = *impl_->writer;
   sql::Transaction txn(db);
   VIGIL_RETURN_IF_ERROR(txn.begin());
   auto q = db.prepare(
-      "INSERT INTO waveforms(position_id, ts, sample_rate_hz, axes, scale, samples) VALUES(?, ?, ?, ?, ?, ?)");
+      "INSERT INTO waveforms(position_id, ts, sample_rate_hz, axes, scale, samples, codec, n_samples) "
+      "VALUES(?, ?, ?, ?, ?, ?, 1, ?)");
   if (!q) return q.status();
   (*q)->bind(1, w.position_id).bind(2, w.ts).bind(3, w.sample_rate_hz).bind(4, w.axes).bind(5, w.scale);
-  // int16 little-endian on disk (x86 and ARM Linux are little-endian hosts).
-  (*q)->bind_blob(6, w.samples.data(), w.samples.size() * sizeof(std::int16_t));
+  (*q)->bind_blob(6, blob.data(), blob.size());
+  (*q)->bind(7, static_cast<std::int64_t>(w.samples.size()));
   VIGIL_RETURN_IF_ERROR((*q)->run());
   Id id = db.last_insert_id();
   auto prune = db.prepare(
@@ -353,31 +367,55 @@ Result<Id> Store::put_waveform(const Waveform& w) {
   return id;
 }
 
+namespace {
+// One row of `waveforms` (id, position_id, ts, sample_rate_hz, axes, scale,
+// samples, codec, n_samples): codec 0 = plain int16 little-endian (vigils
+// before storage v5), 1 = store/waveform_codec.h.
+Result<Waveform> read_waveform_row(sql::Stmt& q) {
+  Waveform w;
+  w.id = q.i64(0);
+  w.position_id = q.i64(1);
+  w.ts = q.i64(2);
+  w.sample_rate_hz = q.f64(3);
+  w.axes = static_cast<int>(q.i64(4));
+  w.scale = q.f64(5);
+  auto b = q.blob(6);
+  if (q.i64(7) == 1) {
+    VIGIL_RETURN_IF_ERROR(store_detail::decode_waveform(b, static_cast<std::size_t>(std::max<std::int64_t>(0, q.i64(8))),
+                                                        w.samples)
+                              .Annotate("waveform " + std::to_string(w.id)));
+  } else {
+    w.samples.resize(b.size() / 2);
+    if (!w.samples.empty()) std::memcpy(w.samples.data(), b.data(), w.samples.size() * 2);
+  }
+  return w;
+}
+}  // namespace
+
 Result<std::optional<Waveform>> Store::latest_waveform(Id position_id) {
+  return waveform(position_id, std::nullopt, std::nullopt);
+}
+
+Result<std::optional<Waveform>> Store::waveform(Id position_id, std::optional<Id> waveform_id,
+                                                std::optional<TimestampMs> at_or_before) {
   std::optional<Waveform> out;
   VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
     auto q = db.prepare(
-        "SELECT id, position_id, ts, sample_rate_hz, axes, scale, samples FROM waveforms "
-        "WHERE position_id = ? ORDER BY ts DESC LIMIT 1");
+        "SELECT id, position_id, ts, sample_rate_hz, axes, scale, samples, codec, n_samples FROM waveforms "
+        "WHERE position_id = ?1 AND (?2 IS NULL OR id = ?2) AND (?3 IS NULL OR ts <= ?3) "
+        "ORDER BY ts DESC LIMIT 1");
     if (!q) return q.status();
-    (*q)->bind(1, position_id);
+    (*q)->bind(1, position_id).bind(2, waveform_id).bind(3, at_or_before);
     auto r = (*q)->step();
     if (!r) return r.status();
+    Status st = Status::Ok();
     if (*r) {
-      Waveform w;
-      w.id = (*q)->i64(0);
-      w.position_id = (*q)->i64(1);
-      w.ts = (*q)->i64(2);
-      w.sample_rate_hz = (*q)->f64(3);
-      w.axes = static_cast<int>((*q)->i64(4));
-      w.scale = (*q)->f64(5);
-      auto b = (*q)->blob(6);
-      w.samples.resize(b.size() / 2);
-      std::memcpy(w.samples.data(), b.data(), w.samples.size() * 2);
-      out = std::move(w);
+      auto w = read_waveform_row(**q);
+      if (w) out = std::move(*w);
+      else st = w.status();
     }
     (*q)->reset();
-    return Status::Ok();
+    return st;
   }));
   return out;
 }

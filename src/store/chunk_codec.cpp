@@ -2,7 +2,9 @@
 #include "store/chunk_codec.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace vigil::store_detail {
 namespace {
@@ -34,28 +36,430 @@ std::int64_t unzigzag(std::uint64_t v) {
 }
 }  // namespace
 
-std::vector<std::uint8_t> encode_chunk(std::span<const Point> points) {
-  std::vector<std::uint8_t> b;
-  b.reserve(4 + points.size() * 11);
-  b.push_back(kVersion);
-  put_varint(b, points.size());
-  std::int64_t prev = 0;
-  for (const auto& p : points) {
-    // Wrapping subtraction: deltas of arbitrary int64 never overflow UB.
-    auto d = static_cast<std::int64_t>(static_cast<std::uint64_t>(p.ts) - static_cast<std::uint64_t>(prev));
-    put_varint(b, zigzag(d));
-    prev = p.ts;
+// ---- format v2: delta-of-delta timestamps, per-chunk value coding ----
+namespace {
+
+class BitWriter {
+ public:
+  explicit BitWriter(std::vector<std::uint8_t>& b) : b_(b) {}
+  void put(std::uint64_t v, int bits) {  // the low `bits` of v, most significant first
+    for (int i = bits - 1; i >= 0; --i) {
+      acc_ = static_cast<std::uint8_t>((acc_ << 1) | ((v >> i) & 1));
+      if (++n_ == 8) {
+        b_.push_back(acc_);
+        acc_ = 0;
+        n_ = 0;
+      }
+    }
   }
-  for (const auto& p : points) {
+  void flush() {
+    if (n_ > 0) b_.push_back(static_cast<std::uint8_t>(acc_ << (8 - n_)));
+    acc_ = 0;
+    n_ = 0;
+  }
+
+ private:
+  std::vector<std::uint8_t>& b_;
+  std::uint8_t acc_ = 0;
+  int n_ = 0;
+};
+
+class BitReader {
+ public:
+  BitReader(std::span<const std::uint8_t> b, std::size_t byte) : b_(b), pos_(byte * 8) {}
+  bool get(int bits, std::uint64_t& v) {
+    if (bits < 0 || bits > 64 || pos_ + static_cast<std::size_t>(bits) > b_.size() * 8) return false;
+    v = 0;
+    for (int i = 0; i < bits; ++i, ++pos_) v = (v << 1) | ((b_[pos_ / 8] >> (7 - pos_ % 8)) & 1);
+    return true;
+  }
+  std::size_t byte_end() const { return (pos_ + 7) / 8; }
+
+ private:
+  std::span<const std::uint8_t> b_;
+  std::size_t pos_;
+};
+
+// Signed integers as zig-zag Rice codes with a parameter k chosen per
+// stream: unary(z >> k) then the low k bits. A quotient of 32 or more is an
+// escape: 32 ones, then z in 64 bits (an outlier costs 12 bytes, never a
+// run of thousands of ones). Reception jitter of a few hundred ms costs
+// about 11 bits a timestamp; a regular series 1 bit.
+constexpr std::uint64_t kRiceEscape = 32;
+
+std::uint64_t zz(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzz(std::uint64_t v) { return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1); }
+
+std::uint64_t rice_bits(std::uint64_t z, int k) {
+  const std::uint64_t q = z >> k;
+  return q >= kRiceEscape ? kRiceEscape + 64 : q + 1 + static_cast<std::uint64_t>(k);
+}
+// The k that codes these values in the fewest bits.
+int best_rice_k(std::span<const std::uint64_t> z) {
+  int best = 0;
+  std::uint64_t best_bits = ~std::uint64_t{0};
+  for (int k = 0; k < 63; ++k) {
+    std::uint64_t bits = 0;
+    for (auto v : z) bits += rice_bits(v, k);
+    if (bits < best_bits) best_bits = bits, best = k;
+  }
+  return best;
+}
+void put_rice(BitWriter& w, std::uint64_t z, int k) {
+  const std::uint64_t q = z >> k;
+  if (q >= kRiceEscape) {
+    w.put(~std::uint64_t{0}, static_cast<int>(kRiceEscape));
+    w.put(z, 64);
+    return;
+  }
+  w.put(~std::uint64_t{0}, static_cast<int>(q));  // q ones (q < 32)
+  w.put(0, 1);
+  if (k > 0) w.put(z, k);
+}
+bool get_rice(BitReader& r, int k, std::uint64_t& z) {
+  std::uint64_t q = 0, bit = 0;
+  while (q < kRiceEscape) {
+    if (!r.get(1, bit)) return false;
+    if (bit == 0) break;
+    ++q;
+  }
+  if (q == kRiceEscape) return r.get(64, z);
+  std::uint64_t low = 0;
+  if (k > 0 && !r.get(k, low)) return false;
+  z = (q << k) | low;
+  return true;
+}
+// A stream of signed integers: 6 bits of k; the first value as 7 bits of
+// length and that many bits (it is a level, not a step, so it rarely suits
+// k); the rest as Rice codes.
+void put_int_stream(BitWriter& w, std::span<const std::int64_t> v) {
+  std::vector<std::uint64_t> z;
+  z.reserve(v.size());
+  for (auto x : v) z.push_back(zz(x));
+  const int k = z.size() > 1 ? best_rice_k(std::span<const std::uint64_t>(z).subspan(1)) : 0;
+  w.put(static_cast<std::uint64_t>(k), 6);
+  if (z.empty()) return;
+  const int len = z[0] == 0 ? 0 : 64 - __builtin_clzll(z[0]);
+  w.put(static_cast<std::uint64_t>(len), 7);
+  w.put(z[0], len);
+  for (std::size_t i = 1; i < z.size(); ++i) put_rice(w, z[i], k);
+}
+bool get_int_stream(BitReader& r, std::size_t n, std::vector<std::int64_t>& out) {
+  std::uint64_t k;
+  if (!r.get(6, k) || k > 62) return false;
+  if (n == 0) return true;
+  std::uint64_t len, first = 0;
+  if (!r.get(7, len) || len > 64 || !r.get(static_cast<int>(len), first)) return false;
+  out.push_back(unzz(first));
+  for (std::size_t i = 1; i < n; ++i) {
+    std::uint64_t z;
+    if (!get_rice(r, static_cast<int>(k), z)) return false;
+    out.push_back(unzz(z));
+  }
+  return true;
+}
+
+std::int64_t wrap_sub(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+std::int64_t wrap_add(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
+constexpr double kPow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+constexpr double kNegPow10[] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
+// kScaledUlp: k / 10^e is within a few ulps of each value but not exact
+// (values made by arithmetic such as 1.0 + 3 * 0.01): the difference in
+// ulps is kept per value, so the coding stays lossless.
+enum ValueMode : std::uint8_t { kXor = 0, kScaledMul = 1, kScaledDiv = 2, kScaledUlp = 3 };
+constexpr std::int64_t kMaxUlps = 1 << 16;
+
+double unscale(std::int64_t k, int e, ValueMode m) {
+  return m == kScaledMul ? static_cast<double>(k) * kNegPow10[e] : static_cast<double>(k) / kPow10[e];
+}
+std::int64_t bits_of(double d) {
+  std::int64_t b;
+  std::memcpy(&b, &d, 8);
+  return b;
+}
+double from_bits(std::int64_t b) {
+  double d;
+  std::memcpy(&d, &b, 8);
+  return d;
+}
+
+// k and ulp corrections of every value at exponent e in mode m; false when
+// a value is not within kMaxUlps of k / 10^e (or not exact, for the exact
+// modes).
+bool scale_at(std::span<const double> v, int e, ValueMode m, std::vector<std::int64_t>& k,
+              std::vector<std::int64_t>& ulps) {
+  k.clear();
+  ulps.clear();
+  for (double x : v) {
+    const double s = x * kPow10[e];
+    if (!(std::fabs(s) < 9.0e15)) return false;  // also false for NaN and inf
+    const auto kv = static_cast<std::int64_t>(std::llround(s));
+    const double r = unscale(kv, e, m);
+    if (std::signbit(r) != std::signbit(x)) return false;
+    const std::int64_t d = bits_of(x) - bits_of(r);  // same sign: the distance in ulps
+    if (m != kScaledUlp ? d != 0 : (d > kMaxUlps || d < -kMaxUlps)) return false;
+    k.push_back(kv);
+    if (m == kScaledUlp) ulps.push_back(d);
+  }
+  return true;
+}
+
+// Values quantised at a sensor's resolution (0.01 °C) are integers times a
+// power of ten, exactly (k*0.01 or k/100: they differ in the last bit) or
+// within a few ulps. Finds the smallest exponent that describes them all.
+bool find_scale(std::span<const double> v, int& e_out, ValueMode& m_out, std::vector<std::int64_t>& k_out,
+                std::vector<std::int64_t>& ulps_out) {
+  for (int e = 0; e <= 9; ++e) {
+    for (ValueMode m : {kScaledMul, kScaledDiv, kScaledUlp}) {
+      if (scale_at(v, e, m, k_out, ulps_out)) {
+        e_out = e;
+        m_out = m;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void put_xor_values(BitWriter& w, std::span<const double> v) {
+  std::uint64_t prev = 0;
+  int lead = -1, trail = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
     std::uint64_t bits;
-    std::memcpy(&bits, &p.value, 8);
-    for (int k = 0; k < 8; ++k) b.push_back(static_cast<std::uint8_t>(bits >> (8 * k)));
+    std::memcpy(&bits, &v[i], 8);
+    if (i == 0) {
+      w.put(bits, 64);
+      prev = bits;
+      continue;
+    }
+    const std::uint64_t x = bits ^ prev;
+    prev = bits;
+    if (x == 0) {
+      w.put(0, 1);
+      continue;
+    }
+    const int l = std::min(__builtin_clzll(x), 31);
+    const int t = __builtin_ctzll(x);
+    if (lead >= 0 && l >= lead && t >= trail) {
+      w.put(0b10, 2);
+      w.put(x >> trail, 64 - lead - trail);
+    } else {
+      lead = l;
+      trail = t;
+      const int len = 64 - l - t;  // 1..64
+      w.put(0b11, 2);
+      w.put(static_cast<std::uint64_t>(l), 5);
+      w.put(static_cast<std::uint64_t>(len - 1), 6);
+      w.put(x >> t, len);
+    }
   }
+}
+bool get_xor_values(BitReader& r, std::size_t n, std::vector<double>& out) {
+  std::uint64_t prev = 0, b = 0;
+  int lead = -1, trail = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i == 0) {
+      if (!r.get(64, prev)) return false;
+    } else {
+      if (!r.get(1, b)) return false;
+      if (b == 1) {
+        if (!r.get(1, b)) return false;
+        if (b == 1) {
+          std::uint64_t l, len1;
+          if (!r.get(5, l) || !r.get(6, len1)) return false;
+          const int len = static_cast<int>(len1) + 1;
+          if (static_cast<int>(l) + len > 64) return false;
+          lead = static_cast<int>(l);
+          trail = 64 - lead - len;
+        } else if (lead < 0) {
+          return false;  // "same window" before any window
+        }
+        std::uint64_t m;
+        if (!r.get(64 - lead - trail, m)) return false;
+        prev ^= trail >= 64 ? 0 : (m << trail);
+      }
+    }
+    double d;
+    std::memcpy(&d, &prev, 8);
+    out.push_back(d);
+  }
+  return true;
+}
+
+void put_values(BitWriter& w, std::span<const double> v, ValueMode mode, std::span<const std::int64_t> k,
+                std::span<const std::int64_t> ulps) {
+  if (v.empty()) return;
+  if (mode == kXor) {
+    put_xor_values(w, v);
+    return;
+  }
+  // The first value, then the steps between values (small for a slowly
+  // changing quantity), in one Rice stream; the first value is usually an
+  // escape. kScaledUlp adds the corrections as a second stream.
+  std::vector<std::int64_t> d(k.size());
+  d[0] = k[0];
+  for (std::size_t i = 1; i < k.size(); ++i) d[i] = wrap_sub(k[i], k[i - 1]);
+  put_int_stream(w, d);
+  if (mode == kScaledUlp) put_int_stream(w, ulps);
+}
+bool get_values(BitReader& r, std::size_t n, ValueMode mode, int e, std::vector<double>& out) {
+  if (n == 0) return true;
+  if (mode == kXor) return get_xor_values(r, n, out);
+  std::vector<std::int64_t> d, ulps;
+  d.reserve(n);
+  if (!get_int_stream(r, n, d)) return false;
+  if (mode == kScaledUlp) {
+    ulps.reserve(n);
+    if (!get_int_stream(r, n, ulps)) return false;
+  }
+  std::int64_t kv = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    kv = i == 0 ? d[0] : wrap_add(kv, d[i]);
+    double x = unscale(kv, e, mode);
+    if (mode == kScaledUlp) x = from_bits(static_cast<std::int64_t>(static_cast<std::uint64_t>(bits_of(x)) +
+                                                                   static_cast<std::uint64_t>(ulps[i])));
+    out.push_back(x);
+  }
+  return true;
+}
+std::uint8_t mode_byte(ValueMode m, int e) { return static_cast<std::uint8_t>(m | (e << 4)); }
+bool parse_mode(std::uint8_t b, ValueMode& m, int& e) {
+  m = static_cast<ValueMode>(b & 0x0f);
+  e = b >> 4;
+  return m <= kScaledUlp && e <= 9;
+}
+
+std::vector<std::uint8_t> encode_v2(std::span<const Point> points, bool allow_scaled, ValueMode& mode) {
+  std::vector<std::uint8_t> b;
+  b.reserve(16 + points.size() * 3);
+  b.push_back(2);
+  put_varint(b, points.size());
+  std::vector<double> values;
+  values.reserve(points.size());
+  for (const auto& p : points) values.push_back(p.value);
+  int e = 0;
+  mode = kXor;
+  std::vector<std::int64_t> k, ulps;
+  if (!allow_scaled || !find_scale(values, e, mode, k, ulps)) mode = kXor, e = 0;
+  b.push_back(mode_byte(mode, e));
+  if (points.empty()) return b;
+  put_varint(b, zigzag(points[0].ts));
+  // Timestamps after the first: delta-of-delta (irregular series), or the
+  // offset from a regular grid of the chunk's mean interval (readings on a
+  // sensor's own clock, received with jitter) — whichever Rice-codes smaller.
+  const std::size_t n = points.size();
+  std::int64_t interval = 0;
+  if (n > 1) {
+    // Only a predictor: a wrapped span of extreme timestamps still decodes
+    // exactly (the offsets wrap the same way), it just codes larger.
+    interval = wrap_sub(points[n - 1].ts, points[0].ts) / static_cast<std::int64_t>(n - 1);
+  }
+  std::vector<std::int64_t> dod, grid;
+  std::int64_t prev_delta = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    const std::int64_t d = wrap_sub(points[i].ts, points[i - 1].ts);
+    dod.push_back(wrap_sub(d, prev_delta));
+    prev_delta = d;
+    grid.push_back(wrap_sub(wrap_sub(points[i].ts, points[0].ts),
+                            static_cast<std::int64_t>(static_cast<std::uint64_t>(interval) * i)));
+  }
+  auto cost = [](std::span<const std::int64_t> v) {
+    std::vector<std::uint64_t> z;
+    for (auto x : v) z.push_back(zz(x));
+    const int k = best_rice_k(z);
+    std::uint64_t bits = 0;
+    for (auto x : z) bits += rice_bits(x, k);
+    return bits;
+  };
+  const bool use_grid = n > 1 && cost(grid) < cost(dod);
+  b.push_back(use_grid ? 1 : 0);
+  if (use_grid) put_varint(b, zigzag(interval));
+  BitWriter w(b);
+  if (n > 1) put_int_stream(w, use_grid ? grid : dod);
+  put_values(w, values, mode, k, ulps);
+  w.flush();
   return b;
 }
 
+Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
+  std::size_t i = 1;
+  std::uint64_t n;
+  if (!get_varint(b, i, n) || n > kMaxPoints) return Status::Corruption("chunk: bad count");
+  if (i >= b.size()) return Status::Corruption("chunk: truncated header");
+  ValueMode mode;
+  int e;
+  if (!parse_mode(b[i++], mode, e)) return Status::Corruption("chunk: unknown value coding");
+  if (n == 0) return i == b.size() ? Status::Ok() : Status::Corruption("chunk: length mismatch");
+  // Every point costs at least two bits: a count the blob cannot hold is
+  // rejected before anything is allocated for it.
+  if (n > (b.size() - i) * 4 + 1) return Status::Corruption("chunk: count exceeds the data");
+  std::uint64_t z;
+  if (!get_varint(b, i, z)) return Status::Corruption("chunk: truncated timestamps");
+  const std::size_t base = out.size();
+  out.resize(base + n);
+  auto fail = [&](const char* what) {
+    out.resize(base);
+    return Status::Corruption(what);
+  };
+  if (i >= b.size()) return fail("chunk: truncated timestamps");
+  const std::uint8_t ts_mode = b[i++];
+  if (ts_mode > 1) return fail("chunk: unknown timestamp coding");
+  std::int64_t interval = 0;
+  if (ts_mode == 1) {
+    std::uint64_t zi;
+    if (!get_varint(b, i, zi)) return fail("chunk: truncated timestamps");
+    interval = unzigzag(zi);
+  }
+  BitReader r(b, i);
+  const std::int64_t first = unzigzag(z);
+  out[base].ts = first;
+  if (n > 1) {
+    std::vector<std::int64_t> t;
+    t.reserve(n - 1);
+    if (!get_int_stream(r, n - 1, t)) return fail("chunk: truncated timestamps");
+    std::int64_t ts = first, delta = 0;
+    for (std::uint64_t k = 1; k < n; ++k) {
+      if (ts_mode == 1) {
+        ts = wrap_add(wrap_add(first, static_cast<std::int64_t>(static_cast<std::uint64_t>(interval) * k)), t[k - 1]);
+      } else {
+        delta = wrap_add(delta, t[k - 1]);
+        ts = wrap_add(ts, delta);
+      }
+      out[base + k].ts = ts;
+    }
+  }
+  std::vector<double> v;
+  v.reserve(n);
+  if (!get_values(r, n, mode, e, v)) return fail("chunk: truncated values");
+  for (std::uint64_t k = 0; k < n; ++k) out[base + k].value = v[k];
+  if (r.byte_end() != b.size()) return fail("chunk: length mismatch");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_chunk(std::span<const Point> points) {
+  // Whichever of the two value codings is smaller for this chunk.
+  ValueMode mode;
+  auto scaled = encode_v2(points, true, mode);
+  if (mode != kXor) {
+    auto plain = encode_v2(points, false, mode);
+    if (plain.size() < scaled.size()) return plain;
+  }
+  return scaled;
+}
+
 Status decode_chunk(std::span<const std::uint8_t> b, std::vector<Point>& out) {
-  if (b.empty() || b[0] != kVersion) return Status::Corruption("chunk: unknown version");
+  if (b.empty()) return Status::Corruption("chunk: empty");
+  if (b[0] == 2) return decode_v2(b, out);
+  if (b[0] != kVersion) return Status::Corruption("chunk: unknown version");
   std::size_t i = 1;
   std::uint64_t n;
   if (!get_varint(b, i, n) || n > kMaxPoints) return Status::Corruption("chunk: bad count");
@@ -86,11 +490,6 @@ Status decode_chunk(std::span<const std::uint8_t> b, std::vector<Point>& out) {
 }
 
 namespace {
-void put_f64(std::vector<std::uint8_t>& b, double v) {
-  std::uint64_t bits;
-  std::memcpy(&bits, &v, 8);
-  for (int k = 0; k < 8; ++k) b.push_back(static_cast<std::uint8_t>(bits >> (8 * k)));
-}
 double get_f64(std::span<const std::uint8_t> b, std::size_t i) {
   std::uint64_t bits = 0;
   for (int j = 0; j < 8; ++j) bits |= static_cast<std::uint64_t>(b[i + static_cast<std::size_t>(j)]) << (8 * j);
@@ -100,23 +499,61 @@ double get_f64(std::span<const std::uint8_t> b, std::size_t i) {
 }
 }  // namespace
 
+namespace {
+
+}  // namespace
+
 std::vector<std::uint8_t> encode_rollup_day(std::span<const HourAggregate> hours) {
+  // v2: u8 2, u24 hour mask (bit h = hour h present), a varint count per
+  // hour present, then min, max and sum of those hours, each a mode byte
+  // (chunk v2's value coding) and its bits, byte-aligned.
   std::vector<std::uint8_t> b;
-  b.reserve(1 + hours.size() * 28);
-  b.push_back(kVersion);
-  for (const auto& h : hours) {
-    b.push_back(static_cast<std::uint8_t>(h.hour));
-    put_varint(b, static_cast<std::uint64_t>(h.count));
-    put_f64(b, h.min);
-    put_f64(b, h.max);
-    put_f64(b, h.sum);
+  b.reserve(8 + hours.size() * 8);
+  b.push_back(2);
+  std::uint32_t mask = 0;
+  for (const auto& h : hours) mask |= 1u << h.hour;
+  for (int k = 0; k < 3; ++k) b.push_back(static_cast<std::uint8_t>(mask >> (8 * k)));
+  {
+    std::vector<std::int64_t> counts;
+    for (const auto& h : hours) counts.push_back(h.count);
+    BitWriter w(b);
+    put_int_stream(w, counts);
+    w.flush();
   }
+  std::vector<double> mins, maxs, sums;
+  for (const auto& h : hours) {
+    mins.push_back(h.min);
+    maxs.push_back(h.max);
+    sums.push_back(h.sum);
+  }
+  // min and max quantised → the sums are kept at the finer of their scales
+  // (with ulp corrections: a float sum is rarely the exact decimal).
+  int e_min = 0, e_max = 0;
+  ValueMode m_min = kXor, m_max = kXor;
+  std::vector<std::int64_t> k_min, k_max, k_sum, u_min, u_max, u_sum;
+  if (!find_scale(mins, e_min, m_min, k_min, u_min)) m_min = kXor, e_min = 0;
+  if (!find_scale(maxs, e_max, m_max, k_max, u_max)) m_max = kXor, e_max = 0;
+  ValueMode m_sum = kXor;
+  int e_sum = 0;
+  if (m_min != kXor && m_max != kXor && scale_at(sums, std::max(e_min, e_max), kScaledUlp, k_sum, u_sum)) {
+    m_sum = kScaledUlp;
+    e_sum = std::max(e_min, e_max);
+  }
+  auto stream = [&](std::span<const double> v, ValueMode m, int e, std::span<const std::int64_t> k,
+                    std::span<const std::int64_t> u) {
+    b.push_back(mode_byte(m, e));
+    BitWriter w(b);
+    put_values(w, v, m, k, u);
+    w.flush();
+  };
+  stream(mins, m_min, e_min, k_min, u_min);
+  stream(maxs, m_max, e_max, k_max, u_max);
+  stream(sums, m_sum, e_sum, k_sum, u_sum);
   return b;
 }
 
-Status decode_rollup_day(std::span<const std::uint8_t> b, std::vector<HourAggregate>& out) {
-  out.clear();
-  if (b.empty() || b[0] != kVersion) return Status::Corruption("roll-up: unknown version");
+namespace {
+Status decode_rollup_v1(std::span<const std::uint8_t> b, std::vector<HourAggregate>& out) {
   std::size_t i = 1;
   int last = -1;
   while (i < b.size()) {
@@ -134,6 +571,49 @@ Status decode_rollup_day(std::span<const std::uint8_t> b, std::vector<HourAggreg
     i += 24;
     last = h.hour;
     out.push_back(h);
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status decode_rollup_day(std::span<const std::uint8_t> b, std::vector<HourAggregate>& out) {
+  out.clear();
+  if (b.empty()) return Status::Corruption("roll-up: empty");
+  if (b[0] == kVersion) return decode_rollup_v1(b, out);
+  if (b[0] != 2 || b.size() < 4) return Status::Corruption("roll-up: unknown version");
+  const std::uint32_t mask = b[1] | (static_cast<std::uint32_t>(b[2]) << 8) | (static_cast<std::uint32_t>(b[3]) << 16);
+  std::size_t i = 4;
+  std::vector<int> present;
+  for (int h = 0; h < 24; ++h)
+    if (mask >> h & 1) present.push_back(h);
+  if (mask >> 24) return Status::Corruption("roll-up: bad hour mask");
+  {
+    std::vector<std::int64_t> counts;
+    BitReader r(b, i);
+    if (!get_int_stream(r, present.size(), counts)) return Status::Corruption("roll-up: truncated counts");
+    i = r.byte_end();
+    for (std::size_t k = 0; k < present.size(); ++k) out.push_back({present[k], counts[k], 0, 0, 0});
+  }
+  for (int field = 0; field < 3; ++field) {
+    ValueMode m;
+    int e;
+    if (i >= b.size() || !parse_mode(b[i], m, e)) {
+      out.clear();
+      return Status::Corruption("roll-up: bad value coding");
+    }
+    ++i;
+    std::vector<double> v;
+    BitReader r(b, i);
+    if (!get_values(r, out.size(), m, e, v)) {
+      out.clear();
+      return Status::Corruption("roll-up: truncated values");
+    }
+    i = r.byte_end();
+    for (std::size_t k = 0; k < out.size(); ++k) (field == 0 ? out[k].min : field == 1 ? out[k].max : out[k].sum) = v[k];
+  }
+  if (i != b.size()) {
+    out.clear();
+    return Status::Corruption("roll-up: length mismatch");
   }
   return Status::Ok();
 }

@@ -2,10 +2,22 @@
 //
 // On-disk encoding of a chunk of time-series points (table `chunks`).
 //
-// Format v1: u8 version=1, varint count, then count zig-zag varint timestamp
-// deltas (the first against 0), then count little-endian IEEE-754 doubles.
-// 10-minute data costs ~11 bytes a point. decode_chunk() treats the blob as
-// untrusted (a damaged file) and rejects anything malformed with kCorruption.
+// Format v2 (written; in the class of Gorilla, lossless): u8 version=2,
+// varint count, u8 value mode (low nibble: 0 = XOR, 1 = k*10^-e, 2 = k/10^e, 3 = k/10^e + ulps;
+// high nibble e), zig-zag varint first timestamp, u8 timestamp mode (0 =
+// delta-of-delta, 1 = offsets from a regular grid, then its zig-zag varint
+// interval), then one bit stream: the timestamps after the first as a
+// zig-zag Rice stream (6-bit parameter, escapes for outliers), then the
+// values — XOR against the previous value with leading/trailing-zero
+// windows, or, for values quantised at a sensor's resolution (every value
+// is k * 10^-e or k / 10^e exactly, or within 2^16 ulps of k / 10^e with
+// the ulps kept as a second stream: mode 3), k's first value and steps as
+// a Rice stream (the first value in 7 bits of length and its bits). The encoder picks the smaller codings per chunk.
+// Format v1 (still read): u8 version=1, varint count, zig-zag varint
+// timestamp deltas, then little-endian doubles (~11 bytes a point).
+// decode_chunk() treats the blob as untrusted (a damaged file) and rejects
+// anything malformed with kCorruption; it never allocates more points than
+// the blob's bits can hold.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +33,11 @@ std::vector<std::uint8_t> encode_chunk(std::span<const Point> points);
 
 // Hourly aggregates of one series for one UTC day (table `rollup_daily`): one
 // row per series and day instead of per hour keeps the checkpoint's roll-up
-// writes 24× fewer. Format v1: u8 version=1, then for each hour present, in
-// ascending order: u8 hour (0–23), varint count, f64 min, f64 max, f64 sum.
+// writes 24× fewer. Format v2 (written): u8 2, u24 mask of the hours present,
+// the counts as a Rice stream, then min, max and sum as three value streams
+// of chunk v2's coding (each byte-aligned, lossless; sums at the finer scale
+// of min and max with ulp corrections). Format v1 (read): u8 1, then per hour
+// u8 hour, varint count, f64 min, f64 max, f64 sum.
 struct HourAggregate {
   int hour = 0;
   std::int64_t count = 0;

@@ -105,6 +105,38 @@ CREATE TABLE machine_classes(
 ALTER TABLE assets ADD COLUMN envelope_lo_hz REAL NOT NULL DEFAULT 0;
 ALTER TABLE assets ADD COLUMN envelope_hi_hz REAL NOT NULL DEFAULT 0;
 )sql",
+      // v4: the fleet lifecycle. Sites, assets and positions can be archived
+      // (hidden, history kept). History follows positions, not sensors: a
+      // series belongs to (sensor, position, metric); when a sensor leaves a
+      // position its series there are retired (retired_at) and keep that
+      // position, and the sensor's next reading opens a new one. SQLite
+      // cannot drop the old UNIQUE(sensor_id, metric), so the table is
+      // rebuilt (the quoted name is the old table, only inside this script).
+      R"sql(
+ALTER TABLE sites ADD COLUMN archived_at INTEGER;
+ALTER TABLE assets ADD COLUMN archived_at INTEGER;
+ALTER TABLE positions ADD COLUMN archived_at INTEGER;
+DROP INDEX IF EXISTS series_position;
+ALTER TABLE series RENAME TO "series_v3";
+CREATE TABLE series(
+  id INTEGER PRIMARY KEY,
+  sensor_id INTEGER NOT NULL REFERENCES sensors(id),
+  position_id INTEGER REFERENCES positions(id),
+  metric TEXT NOT NULL,
+  unit TEXT NOT NULL DEFAULT '',
+  retired_at INTEGER);
+INSERT INTO series(id, sensor_id, position_id, metric, unit)
+  SELECT id, sensor_id, position_id, metric, unit FROM "series_v3";
+DROP TABLE "series_v3";
+CREATE INDEX series_position ON series(position_id);
+CREATE UNIQUE INDEX series_current ON series(sensor_id, metric) WHERE retired_at IS NULL;
+)sql",
+      // v5: waveforms stored compressed (codec 1, store/waveform_codec.h);
+      // rows of older vigils stay plain int16 (codec 0) and read as before.
+      R"sql(
+ALTER TABLE waveforms ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE waveforms ADD COLUMN n_samples INTEGER;
+)sql",
   };
   return kMigrations;
 }

@@ -66,11 +66,17 @@ class MosquittoTransport final : public Transport {
   }
 
   Result<int> publish(const std::string& topic, const std::string& payload, int qos) override {
+    return publish_impl(topic, payload, qos, false);
+  }
+  Result<int> publish_retained(const std::string& topic, const std::string& payload, int qos) override {
+    return publish_impl(topic, payload, qos, true);
+  }
+  Result<int> publish_impl(const std::string& topic, const std::string& payload, int qos, bool retain) {
     std::lock_guard lk(mu_);
     if (!mosq_ || !connected_) return Status::Unavailable("uplink: not connected");
     int mid = 0;
     int rc = mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos,
-                               false);
+                               retain);
     if (rc != MOSQ_ERR_SUCCESS) return Status::Unavailable(std::string("uplink: publish: ") + mosquitto_strerror(rc));
     return mid;
   }
@@ -143,6 +149,11 @@ class MosquittoTransport final : public Transport {
     mosquitto_publish_v5_callback_set(m, &on_publish);
     mosquitto_message_v5_callback_set(m, &on_message);
     mosquitto_log_callback_set(m, &on_log);
+    if (!opt_.will_topic.empty()) {
+      int rc = mosquitto_will_set(m, opt_.will_topic.c_str(), static_cast<int>(opt_.will_payload.size()),
+                                  opt_.will_payload.data(), 1, true);
+      if (rc != MOSQ_ERR_SUCCESS) return fail("will", rc);
+    }
     if (opt_.tls) {
       // TLS 1.2 or newer (libmosquitto's default disables 1.0/1.1), peer
       // verification on, host name checked against the certificate.
@@ -178,7 +189,14 @@ class MosquittoTransport final : public Transport {
     }
     if (!m) return;
     if (graceful) {
-      mosquitto_disconnect_v5(m, 0, nullptr);
+      // 0x04 "disconnect with will message" (MQTT 5): others learn of a
+      // stopped gateway at once instead of never (no will on a clean close).
+      // MQTT 3.1.1 has no such reason: publish the will ourselves first.
+      if (!opt_.mqtt5 && !opt_.will_topic.empty())
+        mosquitto_publish(m, nullptr, opt_.will_topic.c_str(), static_cast<int>(opt_.will_payload.size()),
+                          opt_.will_payload.data(), 1, true);
+      const int reason = opt_.mqtt5 && !opt_.will_topic.empty() ? 4 : 0;
+      mosquitto_disconnect_v5(m, reason, nullptr);
       mosquitto_loop(m, 50, 1);  // flush the DISCONNECT
     }
     mosquitto_destroy(m);

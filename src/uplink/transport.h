@@ -11,6 +11,8 @@
 //   publish()    QoS 0/1; returns the packet id whose PUBACK later arrives as
 //                on_puback(mid, reason) (reason 0 = accepted; MQTT 5 reason
 //                codes ≥ 0x80 = refused). Unavailable when not connected.
+//   publish_retained()  as publish() with the MQTT retain flag (the plant's
+//                state documents, docs/plant.md).
 //   subscribe()  QoS 1; incoming messages arrive as on_message(topic, payload).
 //
 // Handlers run on the transport's own thread: keep them short and post the
@@ -38,6 +40,11 @@ struct TransportOptions {
   std::string client_id;
   int keepalive_s = 60;
   int connect_timeout_ms = 10000;  // TCP + TLS + CONNACK
+  // Last will (retained, QoS 1) the broker publishes when the connection is
+  // lost without a DISCONNECT; empty topic = none. With MQTT 5 a graceful
+  // disconnect() asks the broker to publish it too (reason 0x04), so other
+  // gateways see a stopped gateway offline at once.
+  std::string will_topic, will_payload;
 };
 
 struct TransportHandlers {
@@ -55,6 +62,9 @@ class Transport {
   // Closes the connection (if any) without reporting on_status.
   virtual void disconnect() = 0;
   virtual Result<int> publish(const std::string& topic, const std::string& payload, int qos) = 0;
+  virtual Result<int> publish_retained(const std::string& topic, const std::string& payload, int qos) {
+    return publish(topic, payload, qos);
+  }
   virtual Status subscribe(const std::string& topic_filter, int qos) = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "uplink/messages.h"
+#include "uplink/plant.h"
 
 namespace vigil::uplink {
 using nlohmann::json;
@@ -35,6 +36,8 @@ Uplink::Uplink(UplinkOptions o, std::unique_ptr<Transport> t, Store& store, cons
   cmd_rejected_ = metrics_.counter("vigil_uplink_commands_total", ch, "result=\"rejected\"");
   cmd_failed_ = metrics_.counter("vigil_uplink_commands_total", ch, "result=\"failed\"");
   events_dropped_ = metrics_.counter("vigil_uplink_events_dropped_total", "Uplink worker events dropped (queue full)");
+  inbound_dropped_ = metrics_.counter("vigil_uplink_inbound_dropped_total",
+                                      "Incoming MQTT messages dropped before handling (too large, or too many waiting)");
   backoff_ms_ = opt_.backoff_min_ms;
 }
 
@@ -59,9 +62,7 @@ Result<std::unique_ptr<Uplink>> Uplink::create(UplinkOptions options, std::uniqu
     self->post([self, up, why] { up ? self->on_connected() : self->on_down(why); });
   };
   h.on_puback = [self](int mid, int reason) { self->post([self, mid, reason] { self->on_puback(mid, reason); }); };
-  h.on_message = [self](const std::string& topic, const std::string& payload) {
-    self->post([self, topic, payload] { self->on_command(topic, payload); });
-  };
+  h.on_message = [self](const std::string& topic, const std::string& payload) { self->on_incoming(topic, payload); };
   u->transport_->set_handlers(std::move(h));
   // Every alert change (opened, escalated, updated, acknowledged, muted,
   // unmuted, closed) goes up as an alert event, whoever made it.
@@ -75,7 +76,8 @@ Result<std::unique_ptr<Uplink>> Uplink::create(UplinkOptions options, std::uniqu
 
 Result<std::unique_ptr<Uplink>> Uplink::from_config(const UplinkConfig& c, const std::string& gateway_id,
                                                     Store& store, const Clock& clock,
-                                                    analytics::Pipeline* pipeline, alerts::AlertService* alerts) {
+                                                    analytics::Pipeline* pipeline, alerts::AlertService* alerts,
+                                                    std::string will_topic, std::string will_payload) {
   TransportOptions t;
   t.host = c.host;
   t.port = c.port;
@@ -85,6 +87,8 @@ Result<std::unique_ptr<Uplink>> Uplink::from_config(const UplinkConfig& c, const
   t.key_file = c.key_file;
   t.client_id = c.client_id.empty() ? gateway_id : c.client_id;
   t.keepalive_s = c.keepalive_s;
+  t.will_topic = std::move(will_topic);
+  t.will_payload = std::move(will_payload);
   auto tr = make_mosquitto_transport(t);
   if (!tr) return tr.status();
   UplinkOptions o;
@@ -163,6 +167,64 @@ void Uplink::run() {
   events_.clear();
 }
 
+void Uplink::add_subscription(std::string filter, std::size_t max_bytes, MessageHandler handler) {
+  subs_.push_back({std::move(filter), max_bytes, std::move(handler)});
+}
+
+void Uplink::add_retained(std::string topic, std::function<std::string()> make, int interval_s) {
+  retained_.push_back({std::move(topic), std::move(make), std::max(1, interval_s), {}});
+}
+
+void Uplink::refresh_retained() {
+  post([this] {
+    const auto now = WallClock::now();
+    for (auto& r : retained_) r.next = std::min(r.next, std::max(now, r.last + kMinRetainedGap));
+  });
+}
+
+bool Uplink::connected() const {
+  std::lock_guard lk(status_mu_);
+  return snap_.connected;
+}
+
+void Uplink::on_incoming(const std::string& topic, const std::string& payload) {
+  // Transport thread: route, bound, post.
+  for (const auto& sub : subs_) {
+    if (!topic_matches(sub.filter, topic)) continue;
+    const std::size_t n = payload.size() + topic.size();
+    if (payload.size() > sub.max_bytes || inbound_bytes_.load() + n > inbound_max_bytes_) {
+      inbound_dropped_->inc();
+      spdlog::debug("uplink: dropped a {}-byte message on {}", payload.size(), topic.substr(0, 200));
+      return;
+    }
+    inbound_bytes_ += n;
+    const MessageHandler* h = &sub.handler;
+    if (!post([this, h, topic, payload, n] {
+          inbound_bytes_ -= n;
+          (*h)(topic, payload);
+        })) {
+      inbound_bytes_ -= n;
+      inbound_dropped_->inc();
+    }
+    return;
+  }
+  post([this, topic, payload] { on_command(topic, payload); });
+}
+
+void Uplink::publish_retained_all() {
+  const auto now = WallClock::now();
+  for (auto& r : retained_) {
+    if (now < r.next) continue;
+    r.next = now + std::chrono::seconds(r.interval_s);
+    r.last = now;
+    std::string payload = r.make();
+    if (payload.empty()) continue;
+    auto mid = transport_->publish_retained(r.topic, payload, 1);
+    if (!mid) return;  // the transport reports the lost connection itself
+    published_->inc();
+  }
+}
+
 void Uplink::set_error(const std::string& e) {
   std::lock_guard lk(status_mu_);
   if (snap_.last_error != e) spdlog::warn("uplink: {}", e);
@@ -182,6 +244,7 @@ void Uplink::tick() {
   }
   if (conn_ == Conn::kConnected) {
     if (now >= next_heartbeat_) heartbeat("periodic");
+    publish_retained_all();
     pump();
   }
   check_summaries();
@@ -210,6 +273,10 @@ void Uplink::on_connected() {
   spdlog::info("uplink: connected to {} ({}), backlog {}", opt_.broker, opt_.protocol, outbox_->rows());
   auto s = transport_->subscribe(prefix_ + "/cmd/#", 1);
   if (!s.ok()) set_error(s.message());
+  for (const auto& sub : subs_)
+    if (auto ss = transport_->subscribe(sub.filter, 1); !ss.ok()) set_error(ss.message());
+  for (auto& r : retained_) r.next = WallClock::time_point{};  // at once on every connection
+  publish_retained_all();
   heartbeat("connect");
   pump();
 }

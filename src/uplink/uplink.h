@@ -29,6 +29,7 @@
 // thread; attach*() before data flows.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -40,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "alerts/alerts.h"
 #include "config/config.h"
@@ -92,7 +94,8 @@ class Uplink {
   // transport; client_id defaults to the gateway id.
   static Result<std::unique_ptr<Uplink>> from_config(const UplinkConfig& c, const std::string& gateway_id,
                                                      Store& store, const Clock& clock,
-                                                     analytics::Pipeline* pipeline, alerts::AlertService* alerts);
+                                                     analytics::Pipeline* pipeline, alerts::AlertService* alerts,
+                                                     std::string will_topic = {}, std::string will_payload = {});
 
   // Starts the worker (first connection attempt at once).
   void start();
@@ -110,6 +113,23 @@ class Uplink {
   Status state_change(const analytics::StateChange& c);
   Status enqueue(Kind kind, const nlohmann::json& data);
   Status summaries(TimestampMs from, TimestampMs to, std::optional<Id> position = std::nullopt);
+
+  // ---- more topics (call before start()) ----
+  using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
+  // Subscribes (QoS 1, on every connection) to `filter`; messages on a
+  // matching topic go to `handler` on the worker thread instead of the
+  // command parser. Larger payloads than max_bytes, or more than
+  // inbound_max_bytes waiting in all, are dropped before queueing and
+  // counted (vigil_uplink_inbound_dropped_total).
+  void add_subscription(std::string filter, std::size_t max_bytes, MessageHandler handler);
+  // A retained document (QoS 1) published on every connection and then
+  // every interval_s (and soon after refresh_retained(): at once, or 2 s
+  // after the last publication, so a burst of changes costs one message);
+  // `make` runs on the worker thread and returns the payload ("" = skip).
+  void add_retained(std::string topic, std::function<std::string()> make, int interval_s);
+  void refresh_retained();
+  // With the transport's last will set (from_config's `will`).
+  bool connected() const;
 
   // For /api/v1/health: connected, backlog, last delivery, last error, …
   nlohmann::json status() const;
@@ -131,6 +151,8 @@ class Uplink {
   void on_down(const Status& why);
   void on_puback(int mid, int reason);
   void on_command(const std::string& topic, const std::string& payload);
+  void on_incoming(const std::string& topic, const std::string& payload);  // transport thread
+  void publish_retained_all();
   Status execute(const Command& c, const std::string& actor, nlohmann::json& result);
   void heartbeat(const char* reason);
   void check_summaries();
@@ -150,6 +172,25 @@ class Uplink {
   std::unique_ptr<Outbox> outbox_;
   Counter *delivered_, *published_, *refused_, *reconnects_, *cmd_accepted_, *cmd_rejected_, *cmd_failed_,
       *events_dropped_;
+
+  struct Subscription {
+    std::string filter;
+    std::size_t max_bytes;
+    MessageHandler handler;
+  };
+  struct Retained {
+    std::string topic;
+    std::function<std::string()> make;
+    int interval_s;
+    std::chrono::steady_clock::time_point next{}, last{};
+  };
+  // refresh_retained() republishes at most this often.
+  static constexpr std::chrono::seconds kMinRetainedGap{2};
+  std::vector<Subscription> subs_;   // fixed once started
+  std::vector<Retained> retained_;   // worker-only once started
+  std::size_t inbound_max_bytes_ = 16u << 20;
+  std::atomic<std::size_t> inbound_bytes_{0};
+  Counter *inbound_dropped_ = nullptr;
 
   // Worker queue.
   mutable std::mutex mu_;

@@ -108,6 +108,80 @@ try {
   });
 
   // Fleet order and words at this size (phone), then at desktop size below.
+  // Marker labels of a chart canvas (data-label-boxes, CSS px): none overlaps
+  // another and none leaves the canvas.
+  async function labelsDoNotOverlap(canvas, what) {
+    const boxes = JSON.parse((await canvas.getAttribute('data-label-boxes')) || '[]');
+    const width = await canvas.evaluate((c) => c.clientWidth);
+    for (const b of boxes) assert.ok(b.x >= 0 && b.x + b.w <= width + 0.5, `${what}: label ${b.label} inside the canvas (${b.x}+${b.w} of ${width})`);
+    for (let i = 0; i < boxes.length; ++i) {
+      for (let j = i + 1; j < boxes.length; ++j) {
+        const a = boxes[i], b = boxes[j];
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        assert.ok(!overlap, `${what}: labels ${a.label} and ${b.label} overprint`);
+      }
+    }
+    return boxes;
+  }
+
+  // The analyst's spectra on the pump (an asset page already open on `p`):
+  // velocity in mm/s, two dates and the baseline overlaid with a legend,
+  // zoom fetching full resolution, labels that never overprint, a waterfall
+  // with markers.
+  async function analystSpectra(p, size) {
+    const main = p.locator('.spectra .chart.spectrum').first();
+    await main.locator('.spectrum-summary', { hasText: /^peak / }).waitFor({ timeout: 40000 });
+    const canvas = main.locator('canvas');
+    // velocity
+    await p.getByRole('button', { name: 'Velocity (mm/s)' }).click();
+    await main.locator('canvas[data-unit="mm/s"]').waitFor();
+    await main.locator('.chart-head', { hasText: 'Velocity spectrum' }).waitFor();
+    await main.locator('.spectrum-summary', { hasText: /^peak [\d.e+-]+ mm\/s at / }).waitFor();
+    assert.match(await p.locator('.spectra-note').textContent(), /Velocity in mm\/s .*zero below \d+ Hz/);
+    assert.equal(await p.getByRole('button', { name: 'Velocity (mm/s)' }).getAttribute('aria-pressed'), 'true');
+    // compare with an older date, with the baseline (on by default)
+    for (let i = 0; i < 40 && (await p.locator('#spec-compare option').count()) < 3; ++i) await p.waitForTimeout(500);
+    await p.locator('#spec-compare').selectOption({ index: 2 });
+    await main.locator('canvas[data-series="3"]').waitFor({ timeout: 15000 });
+    const legend = await main.locator('.spectrum-legend .legend-item').allTextContents();
+    assert.equal(legend.length, 3, `legend ${legend}`);
+    assert.match(legend[0], /newest/);
+    assert.match(legend[2], /^Baseline \(mean of \d+ spectra/);
+    // full resolution, and zooming fetches the band at full resolution
+    const full = /Full resolution: ([\d.]+) Hz bins; shaft speed 1× = 24\.7 Hz/.exec(await p.locator('.spectra-note').textContent());
+    assert.ok(full, 'the note gives the full resolution and the shaft speed');
+    const zoomed = p.waitForRequest((r) => /\/spectra\?kind=velocity&from_hz=[\d.]+&to_hz=[\d.]+/.test(r.url()) && !/to_hz=1000&/.test(r.url()), { timeout: 10000 });
+    await main.getByRole('button', { name: 'Zoom in' }).click();
+    await main.getByRole('button', { name: 'Zoom in' }).click();
+    const req = await zoomed;
+    const u = new URL(req.url());
+    assert.ok(+u.searchParams.get('to_hz') - +u.searchParams.get('from_hz') < 1000, 'the zoom asks for a narrower band');
+    await main.locator('.band', { hasText: /Hz/ }).waitFor();
+    await p.waitForTimeout(800);
+    assert.ok(Math.abs(+(await canvas.getAttribute('data-df-hz')) - +full[1]) < 0.01, 'the zoomed band is at full resolution');
+    const boxes = await labelsDoNotOverlap(canvas, `${size} zoomed spectrum`);
+    assert.ok(boxes.length >= 1, `${size}: resolved markers are labelled in the zoomed band`);
+    await main.getByRole('button', { name: 'Full range' }).click();
+    await p.waitForTimeout(800);
+    await labelsDoNotOverlap(canvas, `${size} full-range spectrum`);
+    const hidden = (await canvas.getAttribute('data-hidden-labels')) || '';
+    if (hidden) await main.locator('.hidden-markers', { hasText: 'hidden' }).waitFor();
+    await labelsDoNotOverlap(p.locator('.spectra .chart.spectrum').nth(1).locator('canvas'), `${size} envelope`);
+    // waterfall with markers (labelled where resolved, the rest in its title)
+    const wf = p.locator('canvas.waterfall');
+    await wf.and(p.locator('[data-label-boxes]')).waitFor();
+    const wfLabels = (await wf.getAttribute('data-markers')) || '';
+    const wfTitle = (await wf.getAttribute('title')) || '';
+    assert.ok(wfLabels || /Not resolved/.test(wfTitle), `${size}: the waterfall has markers ("${wfLabels}", "${wfTitle}")`);
+    await labelsDoNotOverlap(wf, `${size} waterfall`);
+    await p.locator('.spectrum-controls').screenshot({ path: ART + `spectra-controls-${size}.png` }).catch(() => {});
+    await main.screenshot({ path: ART + `spectrum-${size}.png` }).catch(() => {});
+    await wf.screenshot({ path: ART + `waterfall-${size}.png` }).catch(() => {});
+    console.log(`     ${size}: spectrum labels ${await canvas.getAttribute('data-labels')}; hidden: ${hidden || 'none'}; waterfall: ${wfLabels || wfTitle.replace(/\n/g, '; ')}`);
+    await p.getByRole('button', { name: 'Acceleration (g)' }).click();
+    await main.locator('canvas[data-unit="g"]').waitFor();
+  }
+
   async function fleetSortsWorstFirst(p) {
     await p.goto(BASE + '/#/fleet');
     await p.locator('a.tile').first().waitFor();
@@ -209,6 +283,16 @@ try {
     assert.match(await wf.getAttribute('aria-label'), /^Waterfall of \d+ spectra/);
   });
 
+  await step('spectra for the analyst: velocity in mm/s, two dates and the baseline, full resolution on zoom, labels that never overprint, waterfall markers (phone and desktop)', async () => {
+    await analystSpectra(page, 'phone');
+    const desk = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: await context.storageState() });
+    const p = await desk.newPage();
+    try {
+      await p.goto(page.url());
+      await analystSpectra(p, 'desktop');
+    } finally { await desk.close(); }
+  });
+
   await step('an admin creates an API token, sees it once, and revokes it', async () => {
     await page.goto(BASE + '/#/settings');
     const card = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'API tokens' }) });
@@ -303,6 +387,19 @@ try {
     assert.equal(await status(), 'closed');
     await page.locator('button.tab', { hasText: 'Closed' }).click();
     await page.locator(`article.alert-card[data-alert-id="${alert.id}"]`).getByText(/Closed by admin: Lubrication/).waitFor();
+  });
+
+  await step('the pump\'s trends mark when its alerts opened and closed', async () => {
+    await page.goto(BASE + '/#/fleet');
+    await page.locator('a.tile', { hasText: 'Cooling water pump' }).click();
+    await page.waitForURL(/#\/asset\/\d+/);
+    await page.locator('button.tab', { hasText: 'Pump DE' }).click();
+    await page.locator('button.tab.active', { hasText: 'Pump DE' }).waitFor();
+    await page.locator('button', { hasText: '30d' }).click();
+    const trend = page.locator('.charts .chart').first();
+    await trend.locator('.alert-legend', { hasText: /▲ \d+ opened, ▽ [1-9]\d* closed/ }).waitFor({ timeout: 15000 });
+    await trend.locator('canvas:not([data-alert-marks="0"])[data-alert-marks]').waitFor();
+    assert.ok(+(await trend.locator('canvas').getAttribute('data-alert-marks')) >= 2, 'an opened and a closed mark in view');
   });
 
   await step('commission a sensor by pasting its QR code', async () => {

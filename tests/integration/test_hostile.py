@@ -220,7 +220,8 @@ QUERY = {
     "/api/v1/series/{id}": ["from", "to", "points", "format", "raw"],
     "/api/v1/alerts": ["status", "severity", "asset_id", "position_id", "since", "limit", "format"],
     "/api/v1/positions/{id}/measurements": ["from", "to", "limit"],
-    "/api/v1/positions/{id}/spectra": ["kind", "limit"],
+    "/api/v1/positions/{id}/spectra": ["kind", "limit", "at", "measurement_id", "waveform_id", "from_hz", "to_hz",
+                                       "cut_hz", "max_bins", "baseline", "resolution"],
     "/api/v1/audit": ["limit"],
 }
 

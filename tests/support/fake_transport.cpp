@@ -38,6 +38,14 @@ Result<int> FakeTransport::publish(const std::string& topic, const std::string& 
   return mid;
 }
 
+Result<int> FakeTransport::publish_retained(const std::string& topic, const std::string& payload, int qos) {
+  std::lock_guard lk(s_->mu);
+  if (!s_->connected) return Status::Unavailable("fake: not connected");
+  int mid = s_->next_mid++;
+  s_->published.push_back({mid, topic, payload, qos, true});
+  return mid;
+}
+
 Status FakeTransport::subscribe(const std::string& filter, int) {
   std::lock_guard lk(s_->mu);
   if (!s_->connected) return Status::Unavailable("fake: not connected");

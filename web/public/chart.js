@@ -92,6 +92,23 @@ export class TimeChart {
 
   destroy() { this.ro.disconnect(); if (this.abort) this.abort.abort(); }
 
+  // Alert markers: [{ts, kind: 'opened' | 'closed', severity, title}], drawn
+  // as vertical lines (opened: solid in the severity's colour, closed:
+  // dashed grey) with a legend in the chart's head.
+  setEvents(events) {
+    this.events = events || [];
+    if (!this.eventsEl) {
+      this.eventsEl = document.createElement('span');
+      this.eventsEl.className = 'muted alert-legend';
+      this.head.insertBefore(this.eventsEl, this.readout);
+    }
+    const opened = this.events.filter((e) => e.kind === 'opened').length;
+    const closed = this.events.filter((e) => e.kind === 'closed').length;
+    this.eventsEl.textContent = this.events.length ? `alerts: ▲ ${opened} opened, ▽ ${closed} closed` : '';
+    this.eventsEl.title = this.events.map((e) => `${new Date(e.ts).toLocaleString()} ${e.kind}: ${e.title || e.severity}`).join('\n');
+    this.draw();
+  }
+
   setView(from, to, { fetch = true, notify = false } = {}) {
     this.view = { from, to };
     this.draw();
@@ -281,6 +298,22 @@ export class TimeChart {
       ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
       ctx.fillText(d ? 'no data in this range' : 'loading…', this.padL + pw / 2, padT + ph / 2);
     }
+    // alert markers: opened ▲ (severity colour), closed ▽ (grey, dashed)
+    let marks = 0;
+    for (const e of this.events || []) {
+      if (e.ts < from || e.ts > to) continue;
+      marks++;
+      const x = Math.round(X(e.ts)) + 0.5;
+      const color = e.kind === 'opened' ? (e.severity === 'alarm' ? css('--alarm', '#c62828') : css('--warn', '#c77c00')) : muted;
+      ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 1.5;
+      ctx.setLineDash(e.kind === 'opened' ? [] : [4, 3]);
+      ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.setLineDash([]);
+      ctx.beginPath();
+      if (e.kind === 'opened') { ctx.moveTo(x - 5, padT + 8); ctx.lineTo(x + 5, padT + 8); ctx.lineTo(x, padT); ctx.fill(); }
+      else { ctx.moveTo(x - 5, padT); ctx.lineTo(x + 5, padT); ctx.lineTo(x, padT + 8); ctx.closePath(); ctx.stroke(); }
+      ctx.lineWidth = 1;
+    }
+    this.canvas.dataset.alertMarks = String(marks);
     ctx.restore();
     // hover readout
     if (this.hover !== null && d && d.ts.length) {
@@ -299,12 +332,46 @@ export class TimeChart {
   }
 }
 
+// Marker labels that never overprint: each label (its x and measured width)
+// goes into the first of `rows` rows where it clears the previous label by
+// `gap` px, kept inside [0, width] (a label at the right edge is drawn left
+// of its line, never clipped); a label that fits no row is hidden, and the
+// caller lists it (legend, tooltip). items: [{label, x, w}] → {placed:
+// [{label, x0, x1, row}], hidden: [label]}.
+export function layoutMarkerLabels(items, width, rows = 3, gap = 4) {
+  const ends = new Array(rows).fill(-Infinity);
+  const placed = [], hidden = [];
+  for (const it of [...items].sort((a, b) => a.x - b.x)) {
+    let x0 = it.x + 2;
+    if (x0 + it.w > width) x0 = Math.max(0, it.x - 2 - it.w);
+    const x1 = x0 + it.w;
+    const row = ends.findIndex((e) => x0 >= e + gap);
+    if (row < 0 || x1 > width) { hidden.push(it.label); continue; }
+    ends[row] = x1;
+    placed.push({ label: it.label, x0, x1, row });
+  }
+  return { placed, hidden };
+}
+
+const MARKER_COLORS = { shaft: '#4a5250', BPFO: '#c62828', BPFI: '#a15c00', BSF: '#1565c0', FTF: '#6a1b9a' };
+export const markerColor = (m) => m.color || MARKER_COLORS[m.family] || '#4a5250';
+
+// Server markers ({label, family, hz, resolved}) in the chart's form ({f, label, …}).
+export const toMarkers = (list) => (list || []).map((m) => ({ ...m, f: m.f !== undefined ? m.f : m.hz }));
+
 export class SpectrumChart {
-  // opts: { title, unit, height, maxHz }
+  // opts: { title, unit, height, maxHz, onZoom(lo, hi) (null, null = full range) }
+  // set(spectrum | [{ s, label, color, dash }], markers): one spectrum or
+  // several overlaid (dates compared, the baseline) with a legend; markers
+  // default to the first spectrum's server markers. Resolved markers are
+  // labelled without overprinting; unresolved ones are drawn faint and
+  // listed ("zoom in to resolve"). Wheel or the buttons zoom, drag pans;
+  // a changed band is reported through onZoom after a short pause, so the
+  // caller can fetch the band at full resolution.
   constructor(container, opts) {
-    this.opts = { height: 200, ...opts };
+    this.opts = { height: 220, ...opts };
     this.el = document.createElement('div');
-    this.el.className = 'chart';
+    this.el.className = 'chart spectrum';
     const head = document.createElement('div');
     head.className = 'chart-head';
     this.titleEl = document.createElement('span');
@@ -312,97 +379,261 @@ export class SpectrumChart {
     this.readout = document.createElement('span');
     this.readout.className = 'muted readout';
     head.append(this.titleEl, this.readout);
+    this.tools = document.createElement('div');
+    this.tools.className = 'spectrum-tools';
+    const btn = (text, label, fn) => {
+      const b = document.createElement('button');
+      b.type = 'button'; b.textContent = text; b.title = label;
+      if (label !== text) b.setAttribute('aria-label', label);
+      b.addEventListener('click', fn);
+      this.tools.append(b);
+      return b;
+    };
+    btn('+', 'Zoom in', () => this.zoomBy(0.5));
+    btn('−', 'Zoom out', () => this.zoomBy(2));
+    this.resetBtn = btn('Full range', 'Full range', () => this.setBand(null));
+    this.resetBtn.title = 'Show the full frequency range (or double-click the chart)';
+    this.resetBtn.disabled = true;
+    this.bandEl = document.createElement('span');
+    this.bandEl.className = 'muted band';
+    this.tools.append(this.bandEl);
     this.canvas = document.createElement('canvas');
     this.canvas.setAttribute('role', 'img');
+    this.legend = document.createElement('div');
+    this.legend.className = 'spectrum-legend';
     // The spectrum in plain words: its strongest line and the marker it
     // sits on ("peak 0.031 g at 231 Hz, at BPFO (236 Hz)").
     this.summary = document.createElement('p');
     this.summary.className = 'muted spectrum-summary';
-    this.el.append(head, this.canvas, this.summary);
+    this.el.append(head, this.tools, this.canvas, this.legend, this.summary);
     container.append(this.el);
     this.hover = null;
-    this.canvas.addEventListener('pointermove', (e) => { this.hover = e.offsetX; this.draw(); });
-    this.canvas.addEventListener('pointerleave', () => { this.hover = null; this.draw(); });
+    this.band = null;
+    this.series = [];
+    this.markers = [];
+    this.bind();
     this.ro = new ResizeObserver(() => this.draw());
     this.ro.observe(this.canvas);
   }
-  destroy() { this.ro.disconnect(); }
-  set(spectrum, markers) {
-    this.s = spectrum; this.markers = markers || [];
-    const text = spectrum && spectrum.bins.length ? summarizeSpectrum(spectrum, this.markers, this.opts.maxHz, this.opts.unit) : '';
+  destroy() { this.ro.disconnect(); clearTimeout(this.zoomTimer); }
+  setTitle(title, unit) { this.opts.title = title; this.opts.unit = unit; this.titleEl.textContent = title; }
+  fullRange() {
+    const s = this.series[0] && this.series[0].s;
+    return [0, this.opts.maxHz || (s ? (s.f0_hz || 0) + s.bins.length * s.df_hz : 1000)];
+  }
+  range() { return this.band ? [this.band.lo, this.band.hi] : this.fullRange(); }
+  setBand(band, { notify = true } = {}) {
+    const maxHz = this.opts.maxHz || Infinity;
+    if (band) {
+      let { lo, hi } = band;
+      const span = Math.max(hi - lo, 2);
+      lo = Math.max(0, lo); hi = Math.min(maxHz, lo + span); lo = Math.max(0, hi - span);
+      band = { lo, hi };
+    }
+    this.band = band;
+    this.bandEl.textContent = band ? `${band.lo.toFixed(band.hi - band.lo < 50 ? 1 : 0)}–${band.hi.toFixed(band.hi - band.lo < 50 ? 1 : 0)} Hz` : '';
+    this.resetBtn.disabled = !band;
+    this.draw();
+    if (notify && this.opts.onZoom) {
+      clearTimeout(this.zoomTimer);
+      this.zoomTimer = setTimeout(() => this.opts.onZoom(band ? band.lo : null, band ? band.hi : null), 250);
+    }
+  }
+  zoomBy(k, center) {
+    const [lo, hi] = this.range();
+    const c = center === undefined ? (lo + hi) / 2 : center;
+    const f = (c - lo) / (hi - lo || 1);
+    const span = Math.max((hi - lo) * k, 2);
+    const full = this.opts.maxHz || Infinity;
+    if (span >= full) { this.setBand(null); return; }
+    this.setBand({ lo: c - f * span, hi: c + (1 - f) * span });
+  }
+  bind() {
+    const c = this.canvas;
+    c.style.touchAction = 'pan-y';
+    const fAt = (x) => { const [lo, hi] = this.range(); return lo + ((x - this.padL) / (this.pw || 1)) * (hi - lo); };
+    c.addEventListener('wheel', (e) => {
+      if (!this.series.length) return;
+      e.preventDefault();
+      this.zoomBy(Math.exp(Math.sign(e.deltaY) * Math.min(Math.abs(e.deltaY), 100) / 200), fAt(e.offsetX));
+    }, { passive: false });
+    c.addEventListener('pointerdown', (e) => { c.setPointerCapture(e.pointerId); this.drag = { x: e.offsetX, range: this.range() }; });
+    c.addEventListener('pointermove', (e) => {
+      if (this.drag && this.band) {
+        const [lo, hi] = this.drag.range;
+        const df = ((e.offsetX - this.drag.x) / (this.pw || 1)) * (hi - lo);
+        if (Math.abs(e.offsetX - this.drag.x) > 2) this.setBand({ lo: lo - df, hi: hi - df });
+        return;
+      }
+      this.hover = e.offsetX; this.draw();
+    });
+    const up = () => { this.drag = null; };
+    c.addEventListener('pointerup', up);
+    c.addEventListener('pointercancel', up);
+    c.addEventListener('pointerleave', () => { this.hover = null; this.draw(); });
+    c.addEventListener('dblclick', () => this.setBand(null));
+  }
+  set(spectra, markers) {
+    const list = Array.isArray(spectra) ? spectra : [{ s: spectra }];
+    this.series = list.filter((x) => x && x.s && x.s.bins && x.s.bins.length);
+    const first = this.series[0] && this.series[0].s;
+    this.markers = toMarkers(markers || (first && first.markers) || []);
+    const text = first ? summarizeSpectrum(first, this.markers, this.range()[1], this.opts.unit, this.range()[0]) : '';
     this.summary.textContent = text;
     this.canvas.setAttribute('aria-label', `${this.opts.title}${text ? ': ' + text : ': no spectrum yet'}`);
-    this.canvas.dataset.markers = this.markers.filter((m) => m.f > 0 && m.f <= (this.opts.maxHz || Infinity)).map((m) => m.label).join(' ');
+    const [lo, hi] = this.range();
+    this.canvas.dataset.markers = this.markers.filter((m) => m.f > lo && m.f <= hi).map((m) => m.label).join(' ');
+    this.canvas.dataset.series = String(this.series.length);
+    this.canvas.dataset.unit = this.opts.unit || '';
+    this.canvas.dataset.dfHz = first ? String(first.df_hz) : '';
+    this.renderLegend();
     this.draw();
+  }
+  renderLegend(hidden = [], unresolved = []) {
+    const items = [];
+    if (this.series.length > 1) {
+      for (const x of this.series) {
+        const it = document.createElement('span');
+        it.className = 'legend-item';
+        const sw = document.createElement('span');
+        sw.className = 'swatch' + (x.dash ? ' dashed' : '');
+        sw.style.borderColor = x.color || css('--accent', '#0f6b5c');
+        it.append(sw, document.createTextNode(x.label || ''));
+        items.push(it);
+      }
+    }
+    const note = (cls, text, title) => { const n = document.createElement('span'); n.className = 'muted ' + cls; n.textContent = text; n.title = title; items.push(n); };
+    if (hidden.length) note('hidden-markers', `+${hidden.length} label${hidden.length > 1 ? 's' : ''} hidden (crowded): ${hidden.join(', ')}`, 'Markers drawn without a label so that labels do not overprint; zoom in to see them labelled.');
+    if (unresolved.length) note('unresolved-markers', `Not resolved at ${fmtHz(this.series[0] ? this.series[0].s.df_hz : 0)} bins (zoom in): ${unresolved.join(', ')}`, 'A marker is named only when the bin width is below half the distance to its neighbouring markers.');
+    this.legend.replaceChildren(...items);
   }
   draw() {
     const { ctx, w, h } = setupCanvas(this.canvas, this.opts.height);
-    const padL = 48, padR = 8, padT = 14, padB = 20, pw = w - padL - padR, ph = h - padT - padB;
+    const padL = 48, padR = 8, rows = 3, padT = 6 + rows * 12, padB = 20, pw = w - padL - padR, ph = h - padT - padB;
+    this.padL = padL; this.pw = pw;
     const muted = css('--muted', '#888'), grid = css('--grid', '#ddd'), line = css('--accent', '#0f6b5c');
     ctx.clearRect(0, 0, w, h);
     ctx.font = '11px system-ui, sans-serif';
-    const s = this.s;
-    if (!s || !s.bins.length) {
+    if (!this.series.length) {
       ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectrum yet (analytics stores one per waveform)', w / 2, h / 2);
+      this.canvas.dataset.labelBoxes = '[]';
       return;
     }
-    const n = s.bins.length;
-    const maxHz = Math.min(this.opts.maxHz || Infinity, n * s.df_hz);
-    const nShown = Math.max(2, Math.min(n, Math.ceil(maxHz / s.df_hz)));
-    let hi = 0;
-    for (let i = 1; i < nShown; i++) hi = Math.max(hi, s.bins[i]);
-    hi = hi * 1.1 || 1;
-    const X = (f) => padL + (f / maxHz) * pw;
-    const Y = (v) => padT + ph - (v / hi) * ph;
-    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
-    for (const v of niceTicks(0, hi, 4)) { const y = Math.round(Y(v)) + 0.5; ctx.beginPath(); ctx.moveTo(padL, y); ctx.lineTo(w - padR, y); ctx.stroke(); ctx.fillText(String(+v.toPrecision(3)), padL - 4, y); }
-    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-    for (const f of niceTicks(0, maxHz, Math.max(2, Math.floor(pw / 70)))) { const x = Math.round(X(f)) + 0.5; ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.fillText(f + ' Hz', x, padT + ph + 4); }
-    // markers
-    for (const m of this.markers) {
-      if (m.f <= 0 || m.f > maxHz) continue;
-      const x = Math.round(X(m.f)) + 0.5;
-      ctx.strokeStyle = m.color; ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.setLineDash([]);
-      ctx.fillStyle = m.color; ctx.textAlign = 'left'; ctx.textBaseline = 'top'; ctx.fillText(m.label, x + 2, padT - 12 + (m.row || 0) * 11);
+    const [lo, hi0] = this.range();
+    const hiF = hi0 > lo ? hi0 : lo + 1;
+    const X = (f) => padL + ((f - lo) / (hiF - lo)) * pw;
+    let top = 0;
+    for (const { s } of this.series) {
+      const f0 = s.f0_hz || 0;
+      for (let i = 0; i < s.bins.length; i++) {
+        const f = f0 + i * s.df_hz;
+        if (f < Math.max(lo, s.df_hz * 1.5) || f > hiF) continue;  // skip DC and the first bin's skirt
+        if (s.bins[i] > top) top = s.bins[i];
+      }
     }
-    ctx.strokeStyle = line; ctx.lineWidth = 1.2; ctx.beginPath();
-    for (let i = 0; i < nShown; i++) { const x = X(i * s.df_hz), y = Y(s.bins[i]); if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); }
-    ctx.stroke();
+    top = top * 1.1 || 1;
+    const Y = (v) => padT + ph - (Math.min(v, top) / top) * ph;
+    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.textAlign = 'right'; ctx.textBaseline = 'middle'; ctx.lineWidth = 1;
+    for (const v of niceTicks(0, top, 4)) { const y = Math.round(Y(v)) + 0.5; ctx.beginPath(); ctx.moveTo(padL, y); ctx.lineTo(w - padR, y); ctx.stroke(); ctx.fillText(String(+v.toPrecision(3)), padL - 4, y); }
+    ctx.textAlign = 'center'; ctx.textBaseline = 'top';
+    for (const f of niceTicks(lo, hiF, Math.max(2, Math.floor(pw / 70)))) { const x = Math.round(X(f)) + 0.5; ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.fillText(f + ' Hz', x, padT + ph + 4); }
+    // markers: lines, then labels laid out so that none overprints
+    const inView = this.markers.filter((m) => m.f > lo && m.f <= hiF);
+    const items = [];
+    const unresolved = [];
+    for (const m of inView) {
+      const x = Math.round(X(m.f)) + 0.5;
+      const resolved = m.resolved !== false;
+      ctx.strokeStyle = markerColor(m); ctx.globalAlpha = resolved ? 0.9 : 0.3;
+      ctx.setLineDash(resolved ? [3, 3] : [1, 3]); ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.setLineDash([]);
+      ctx.globalAlpha = 1;
+      if (resolved) items.push({ label: m.label, x, w: ctx.measureText(m.label).width, m });
+      else unresolved.push(m.label);
+    }
+    const layout = layoutMarkerLabels(items, w, rows);
+    const boxes = [];
+    ctx.textAlign = 'left'; ctx.textBaseline = 'top';
+    for (const p of layout.placed) {
+      const m = items.find((it) => it.label === p.label).m;
+      const y = 3 + p.row * 12;
+      ctx.fillStyle = markerColor(m); ctx.fillText(p.label, p.x0, y);
+      boxes.push({ label: p.label, x: p.x0, y, w: p.x1 - p.x0, h: 11 });
+    }
+    this.canvas.dataset.labelBoxes = JSON.stringify(boxes);
+    this.canvas.dataset.labels = layout.placed.map((p) => p.label).join(' ');
+    this.canvas.dataset.hiddenLabels = layout.hidden.join(' ');
+    this.canvas.dataset.unresolved = unresolved.join(' ');
+    if (this.legendKey !== layout.hidden.join() + '|' + unresolved.join() + '|' + this.series.length) {
+      this.legendKey = layout.hidden.join() + '|' + unresolved.join() + '|' + this.series.length;
+      this.renderLegend(layout.hidden, unresolved);
+    }
+    // series, the first (the chosen spectrum) on top
+    ctx.save(); ctx.beginPath(); ctx.rect(padL, padT - 1, pw, ph + 2); ctx.clip();
+    for (const x of [...this.series].reverse()) {
+      const s = x.s, f0 = s.f0_hz || 0;
+      ctx.strokeStyle = x.color || line; ctx.lineWidth = 1.2; ctx.setLineDash(x.dash ? [4, 3] : []); ctx.beginPath();
+      let started = false;
+      for (let i = 0; i < s.bins.length; i++) {
+        const f = f0 + i * s.df_hz;
+        if (f < lo - s.df_hz || f > hiF + s.df_hz) continue;
+        const px = X(f), py = Y(s.bins[i]);
+        if (started) ctx.lineTo(px, py); else { ctx.moveTo(px, py); started = true; }
+      }
+      ctx.stroke(); ctx.setLineDash([]);
+    }
+    ctx.restore();
+    const s = this.series[0].s;
     if (this.hover !== null) {
-      const f = ((this.hover - padL) / pw) * maxHz;
-      const i = Math.max(0, Math.min(nShown - 1, Math.round(f / s.df_hz)));
-      this.readout.textContent = `${(i * s.df_hz).toFixed(1)} Hz · ${(+s.bins[i].toPrecision(3))} ${this.opts.unit || ''}`;
+      const f = lo + ((this.hover - padL) / pw) * (hiF - lo);
+      const i = Math.max(0, Math.min(s.bins.length - 1, Math.round((f - (s.f0_hz || 0)) / s.df_hz)));
+      const near = inView.filter((m) => Math.abs(X(m.f) - this.hover) < 4).map((m) => m.label + (m.resolved === false ? ' (not resolved)' : ''));
+      this.readout.textContent = `${((s.f0_hz || 0) + i * s.df_hz).toFixed(1)} Hz · ${(+s.bins[i].toPrecision(3))} ${this.opts.unit || ''}${near.length ? ' · ' + near.join(', ') : ''}`;
     } else {
-      this.readout.textContent = new Date(s.ts).toLocaleString();
+      this.readout.textContent = `${new Date(s.ts).toLocaleString()} · ${fmtHz(s.df_hz)} bins${s.resolution === 'full' ? ' (full resolution)' : ''}`;
     }
   }
 }
 
-// The strongest line of a spectrum below maxHz (ignoring the first bins,
-// which hold DC and the high-pass skirt) and, when it stands out (at least
-// 4× the median bin), the nearest marker within 3 % of it (the defect
+const fmtHz = (df) => `${(+(+df).toPrecision(3))} Hz`;
+
+// The strongest line of a spectrum in [minHz, maxHz] (ignoring the first
+// bins, which hold DC and the high-pass skirt) and, when it stands out (at
+// least 4× the median bin), the nearest marker within 3 % of it (the defect
 // windows' tolerance: bearings slip). A peak in a flat noise floor names no
-// marker: a technician should not read "BPFI" into noise.
-export function summarizeSpectrum(s, markers, maxHz, unit) {
-  const n = Math.min(s.bins.length, Math.ceil((maxHz || Infinity) / s.df_hz));
+// marker: a technician should not read "BPFI" into noise; nor does a marker
+// the bin width cannot resolve (resolved: false): 15.6 Hz bins cannot tell
+// 1× at 24.7 Hz from 2×. Bins lie at f0_hz + k·df_hz (f0_hz: a zoom band).
+export function summarizeSpectrum(s, markers, maxHz, unit, minHz = 0) {
+  const f0 = s.f0_hz || 0;
+  const fAt = (i) => f0 + i * s.df_hz;
   let k = -1;
-  for (let i = 2; i < n; i++) if (k < 0 || s.bins[i] > s.bins[k]) k = i;
+  const vals = [];
+  for (let i = 0; i < s.bins.length; i++) {
+    const f = fAt(i);
+    if (f < Math.max(minHz, 1.5 * s.df_hz) || f > (maxHz || Infinity)) continue;
+    vals.push(s.bins[i]);
+    if (k < 0 || s.bins[i] > s.bins[k]) k = i;
+  }
   if (k < 0) return '';
-  const f = k * s.df_hz;
+  const f = fAt(k);
   let text = `peak ${+s.bins[k].toPrecision(3)} ${unit || ''} at ${f.toFixed(f < 100 ? 1 : 0)} Hz`;
-  const sorted = Array.from(s.bins.slice(2, n)).sort((a, b) => a - b);
+  const sorted = vals.sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)] || 0;
   if (!(s.bins[k] >= 4 * median)) return text + ' (no dominant line)';
   let best = null;
   for (const m of markers || []) {
+    if (m.resolved === false) continue;
     if (m.f > 0 && Math.abs(f - m.f) <= Math.max(0.03 * m.f, s.df_hz) && (!best || Math.abs(f - m.f) < Math.abs(f - best.f))) best = m;
   }
   if (best) text += `, at ${best.label} (${best.f.toFixed(best.f < 100 ? 1 : 0)} Hz)`;
   return text;
 }
 
-// Spectra over time: one row per spectrum (newest at the top), colour = log amplitude.
-export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
+// Spectra over time: one row per spectrum (newest at the top), colour = log
+// amplitude, with the markers (lines over the rows, labels above them laid
+// out so that none overprints or is clipped; hidden and unresolved ones are
+// listed in the canvas's title) and date labels in a margin that fits them.
+export function drawWaterfall(canvas, spectra, maxHz, height = 240, markers = []) {
   const { ctx, w, h } = setupCanvas(canvas, height);
   ctx.clearRect(0, 0, w, h);
   const muted = css('--muted', '#888');
@@ -410,8 +641,13 @@ export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
   canvas.setAttribute('role', 'img');
   canvas.dataset.rows = String(spectra.length);
   canvas.setAttribute('aria-label', spectra.length ? `Waterfall of ${spectra.length} spectra, ${new Date(spectra[spectra.length - 1].ts).toLocaleString()} to ${new Date(spectra[0].ts).toLocaleString()}` : 'Waterfall: no spectra yet');
-  if (!spectra.length) { ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectra yet', w / 2, h / 2); return; }
-  const padL = 48, padB = 18, pw = w - padL - 8, ph = h - padB - 4;
+  if (!spectra.length) { ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no spectra yet', w / 2, h / 2); canvas.dataset.markers = ''; return; }
+  const dateLabel = (t) => new Date(t).toLocaleDateString([], { month: 'short', day: 'numeric', hour: '2-digit' });
+  const rows = spectra.length;
+  const dates = [dateLabel(spectra[0].ts), dateLabel(spectra[rows - 1].ts)];
+  const padL = Math.ceil(Math.max(...dates.map((d) => ctx.measureText(d).width))) + 8, padR = 10;
+  const labelRows = 2, padT = 4 + labelRows * 12, padB = 18;
+  const pw = Math.max(10, w - padL - padR), ph = Math.max(10, h - padT - padB);
   const df = spectra[0].df_hz, n = spectra[0].bins.length;
   const top = Math.min(maxHz || Infinity, n * df);
   const nShown = Math.max(2, Math.min(n, Math.ceil(top / df)));
@@ -419,7 +655,6 @@ export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
   for (const s of spectra) for (let i = 1; i < nShown; i++) hi = Math.max(hi, s.bins[i] || 0);
   const lo = hi / 1000;
   const img = ctx.createImageData(Math.max(1, Math.floor(pw)), Math.max(1, Math.floor(ph)));
-  const rows = spectra.length;
   for (let y = 0; y < img.height; y++) {
     const s = spectra[Math.min(rows - 1, Math.floor((y / img.height) * rows))];
     for (let x = 0; x < img.width; x++) {
@@ -433,17 +668,45 @@ export function drawWaterfall(canvas, spectra, maxHz, height = 220) {
       img.data[o + 3] = 255;
     }
   }
-  const dpr = window.devicePixelRatio || 1;
   const tmp = document.createElement('canvas');
   tmp.width = img.width; tmp.height = img.height;
   tmp.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(tmp, padL, 4, pw, ph);
-  void dpr;
-  ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-  for (const f of niceTicks(0, top, Math.max(2, Math.floor(pw / 70)))) ctx.fillText(f + ' Hz', padL + (f / top) * pw, 4 + ph + 2);
+  ctx.drawImage(tmp, padL, padT, pw, ph);
+  const X = (f) => padL + (f / top) * pw;
+  // markers: white lines over the rows, labels above
+  const list = toMarkers(markers).filter((m) => m.f > 0 && m.f <= top);
+  const items = [], unresolved = [];
+  for (const m of list) {
+    const x = Math.round(X(m.f)) + 0.5;
+    const resolved = m.resolved !== false;
+    ctx.strokeStyle = '#fff'; ctx.globalAlpha = resolved ? 0.75 : 0.3; ctx.setLineDash(resolved ? [3, 3] : [1, 3]);
+    ctx.beginPath(); ctx.moveTo(x, padT); ctx.lineTo(x, padT + ph); ctx.stroke(); ctx.setLineDash([]); ctx.globalAlpha = 1;
+    ctx.strokeStyle = markerColor(m); ctx.beginPath(); ctx.moveTo(x, padT - 4); ctx.lineTo(x, padT); ctx.stroke();
+    if (resolved) items.push({ label: m.label, x, w: ctx.measureText(m.label).width, m });
+    else unresolved.push(m.label);
+  }
+  const layout = layoutMarkerLabels(items, w, labelRows);
+  const boxes = [];
+  ctx.textAlign = 'left'; ctx.textBaseline = 'top';
+  for (const p of layout.placed) {
+    const m = items.find((it) => it.label === p.label).m;
+    ctx.fillStyle = markerColor(m); ctx.fillText(p.label, p.x0, 2 + p.row * 12);
+    boxes.push({ label: p.label, x: p.x0, y: 2 + p.row * 12, w: p.x1 - p.x0, h: 11 });
+  }
+  canvas.dataset.markers = layout.placed.map((p) => p.label).join(' ');
+  canvas.dataset.labelBoxes = JSON.stringify(boxes);
+  canvas.title = [layout.hidden.length ? `Labels hidden (crowded): ${layout.hidden.join(', ')}` : '',
+    unresolved.length ? `Not resolved at ${+(+df).toPrecision(3)} Hz bins: ${unresolved.join(', ')}` : ''].filter(Boolean).join('\n');
+  // frequency axis (end labels kept inside the canvas) and dates
+  ctx.fillStyle = muted; ctx.textBaseline = 'top';
+  for (const f of niceTicks(0, top, Math.max(2, Math.floor(pw / 70)))) {
+    const text = f + ' Hz', tw = ctx.measureText(text).width;
+    ctx.textAlign = 'left';
+    ctx.fillText(text, Math.max(0, Math.min(w - tw, X(f) - tw / 2)), padT + ph + 3);
+  }
   ctx.textAlign = 'right'; ctx.textBaseline = 'top';
-  ctx.fillText(new Date(spectra[0].ts).toLocaleDateString([], { month: 'short', day: 'numeric', hour: '2-digit' }), padL - 4, 4);
+  ctx.fillText(dates[0], padL - 4, padT);
   ctx.textBaseline = 'bottom';
-  ctx.fillText(new Date(spectra[rows - 1].ts).toLocaleDateString([], { month: 'short', day: 'numeric', hour: '2-digit' }), padL - 4, 4 + ph);
+  ctx.fillText(dates[1], padL - 4, padT + ph);
 }

@@ -26,6 +26,7 @@ class FakeTransport final : public Transport {
     int mid = 0;
     std::string topic, payload;
     int qos = 0;
+    bool retain = false;
   };
   // Shared state so the test keeps access after the Uplink owns the transport.
   struct State {
@@ -45,6 +46,7 @@ class FakeTransport final : public Transport {
   Status connect() override;
   void disconnect() override;
   Result<int> publish(const std::string& topic, const std::string& payload, int qos) override;
+  Result<int> publish_retained(const std::string& topic, const std::string& payload, int qos) override;
   Status subscribe(const std::string& filter, int qos) override;
 
   // ---- test controls ----

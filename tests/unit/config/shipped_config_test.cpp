@@ -44,11 +44,12 @@ const std::map<std::string, std::set<std::string>> kOptions = {
       "worker_threads", "max_queued_requests"}},
     {"ble",
      {"enabled", "adapter", "discovery_silence_restart_s", "stale_device_s", "waveform_pull_interval_s",
-      "missed_intervals_alert"}},
+      "missed_intervals_alert", "relay_topics"}},
     {"analytics", {"enabled", "learning_hours", "persistence_n", "persistence_m", "threads", "machine_classes"}},
     {"uplink",
      {"enabled", "host", "port", "protocol", "ca_file", "cert_file", "key_file", "client_id", "topic_prefix",
       "keepalive_s", "summary_interval_s", "outbox_max_mb", "send_raw_readings"}},
+    {"plant", {"id", "state_interval_s", "url", "max_gateways"}},
     {"notifications", {"smtp", "email_to", "public_url", "ack_link_ttl_h"}},
     {"monitoring",
      {"disk_free_warning_pct", "disk_free_alarm_pct", "uplink_down_alert_min", "ble_down_alert_min",
@@ -175,6 +176,12 @@ TEST_CASE("shipped config equals the struct defaults except the documented diffe
   CHECK(f.ble.stale_device_s == d.ble.stale_device_s);
   CHECK(f.ble.waveform_pull_interval_s == d.ble.waveform_pull_interval_s);
   CHECK(f.ble.missed_intervals_alert == d.ble.missed_intervals_alert);
+  CHECK(f.ble.relay_topics == d.ble.relay_topics);
+  // plant
+  CHECK(f.plant.id == d.plant.id);
+  CHECK(f.plant.state_interval_s == d.plant.state_interval_s);
+  CHECK(f.plant.url == d.plant.url);
+  CHECK(f.plant.max_gateways == d.plant.max_gateways);
   // analytics
   CHECK(f.analytics.enabled == d.analytics.enabled);
   CHECK(f.analytics.learning_hours == d.analytics.learning_hours);

@@ -16,6 +16,7 @@
 #include "analytics/pipeline.h"
 #include "auth/auth.h"
 #include "http/api.h"
+#include "http/api_plant.h"
 #include "http/events.h"
 #include "notify/notifier.h"
 #include "rules/rules.h"
@@ -143,6 +144,9 @@ struct ApiFixture {
       viewer_token = auth->create_token("v", auth::Role::kViewer, "test")->second;
     }
     http::register_api(router, ctx);
+    // The gateway registers GET /api/v1/plant beside register_api; here
+    // without a plant (plant.id ""): this gateway alone.
+    http::register_plant_api(router, ctx, {nullptr, "gw-test", "test gateway", "http://localhost:8080/"});
   }
   ~ApiFixture() {
     notifier.reset();

@@ -2,12 +2,13 @@
 // Asset: per position, linked trend charts (velocity RMS with ISO zone lines,
 // acceleration, temperature, anomaly score; the learned baseline band once
 // the position's models have learned) that zoom and pan together and
-// fetch downsampled buckets for the visible range; the latest spectrum and
-// envelope spectrum with 1×/2× and bearing-defect markers; a waterfall.
+// fetch downsampled buckets for the visible range, with the position's
+// alerts marked where they opened and closed; the spectra (spectra.js).
 import { api, h, fmt, metricLabel, metricUnit, toast } from '../api.js';
-import { TimeChart, SpectrumChart, drawWaterfall } from '../chart.js';
+import { TimeChart } from '../chart.js';
 import { describe, worstPosition, plainWord, plainText } from './triage.js';
 import { stateBadge } from './fleet.js';
+import { spectraSection } from './spectra.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
 const RANGES = [['1d', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['1y', 365 * 86400e3]];
@@ -36,6 +37,18 @@ export function modelPill(m) {
   return { text: `${text} · ${progress}${progress !== m.learning.trim() ? ' …' : ''}`, title: m.learning };
 }
 
+// The buckets of every series of one metric on a position, merged in time
+// order (one request per series; usually there is one).
+export async function positionHistory(list, from, to, points, signal) {
+  const parts = await Promise.all(list.map((x) => api(`/series/${x.id}?from=${from}&to=${to}&points=${points}`, { signal })));
+  if (parts.length === 1) return parts[0];
+  const rows = [];
+  for (const p of parts) for (let i = 0; i < p.ts.length; i++) rows.push([p.ts[i], p.count[i], p.min[i], p.max[i], p.mean[i]]);
+  rows.sort((a, b) => a[0] - b[0]);
+  return { ...parts[parts.length - 1], ts: rows.map((r) => r[0]), count: rows.map((r) => r[1]),
+           min: rows.map((r) => r[2]), max: rows.map((r) => r[3]), mean: rows.map((r) => r[4]) };
+}
+
 export async function renderAsset(main, app, id) {
   const asset = await api(`/assets/${id}`);
   const fleetNow = (await api('/fleet')).now;
@@ -59,9 +72,24 @@ export async function renderAsset(main, app, id) {
   }, label)));
   const body = h('div');
   const zones = cls ? [cls.ab, cls.bc, cls.cd] : null;
+  // Admins rename the asset in place (PATCH: same asset, positions and history).
+  const nameEl = h('span.asset-name', asset.name);
+  const rename = app.can && app.can('admin') ? h('button.rename', {
+    title: 'Rename this asset; its positions and history stay with it',
+    onclick: async () => {
+      const name = (prompt(`New name for ${asset.name}`, asset.name) || '').trim();
+      if (!name || name === asset.name) return;
+      try {
+        const r = await api(`/assets/${asset.id}`, { method: 'PATCH', body: { name } });
+        asset.name = r.name;
+        nameEl.textContent = r.name;
+        toast(`Renamed to ${r.name}`);
+      } catch (e) { toast(e.message, true); }
+    },
+  }, 'Rename') : null;
   main.replaceChildren(
-    h('div.page-head', h('h1', h('a.back', { href: '#/fleet', 'aria-label': 'Back to the fleet' }, '‹ '), asset.name),
-      stateBadge(describe(asset, fleetNow)),
+    h('div.page-head', h('h1', h('a.back', { href: '#/fleet', 'aria-label': 'Back to the fleet' }, '‹ '), nameEl),
+      stateBadge(describe(asset, fleetNow)), rename,
       asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
     h('p.muted', `${plainWord(asset.machine_class)} · ${asset.shaft_rpm ? asset.shaft_rpm + ' rpm rated' : 'speed not set'}`,
       asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),
@@ -77,7 +105,10 @@ export async function renderAsset(main, app, id) {
     for (const b of posTabs.children) b.classList.toggle('active', +b.dataset.pos === position.id);
     const series = await api(`/positions/${position.id}/series`);
     const health = await api(`/positions/${position.id}/health`).catch(() => null);
-    const byMetric = Object.fromEntries(series.map((s) => [s.metric, s]));
+    const byMetric = Object.fromEntries(series.map((s) => [s.metric, s]));  // the newest series per metric
+    // History follows the position: after a sensor was replaced or moved
+    // here, a metric's past is in older series of the position too.
+    const allOf = (m) => series.filter((x) => x.metric === m);
     const trends = h('div.charts');
     const explain = h('div.explain');
     // What the position learned survives restarts; it learns again only when
@@ -111,7 +142,7 @@ export async function renderAsset(main, app, id) {
       const c = new TimeChart(trends, {
         title: metricLabel(m), unit: metricUnit(m, s.unit), zones: m === 'velocity_rms_mm_s' ? zones : null,
         baseline: (health && health.baseline && health.baseline[m]) || null,
-        fetch: (from, to, points, signal) => api(`/series/${s.id}?from=${from}&to=${to}&points=${points}`, { signal }),
+        fetch: (from, to, points, signal) => positionHistory(allOf(m), from, to, points, signal),
         onView, onReset,
       });
       c.seriesId = s.id; c.metric = m;
@@ -139,34 +170,21 @@ export async function renderAsset(main, app, id) {
     charts.push(scoreChart);
     for (const c of charts) c.setView(view.from, view.to);
 
-    // spectra
-    const spec = h('div.spectra');
-    const band = asset.envelope_band_hz;
-    body.append(h('h2', 'Spectra'),
-      h('p.muted.envelope-band', band ? `Envelope demodulated in ${(band[0] / 1000).toFixed(1)}–${(band[1] / 1000).toFixed(1)} kHz (set for this asset)`
-        : 'Envelope demodulated in the automatic band (from fs/8); an admin can set this asset\'s envelope band to its housing resonance under Settings.'),
-      spec);
-    const accel = new SpectrumChart(spec, { title: 'Acceleration spectrum', unit: 'g', maxHz: 1000 });
-    const env = new SpectrumChart(spec, { title: 'Envelope spectrum', unit: 'g', maxHz: 500 });
-    charts.push(accel, env);
-    const wfCanvas = h('canvas.waterfall');
-    body.append(h('h3', 'Waterfall (acceleration, newest at the top)'), wfCanvas);
-    const fr = asset.shaft_rpm / 60;
-    const markers = [];
-    if (fr) markers.push({ f: fr, label: '1×', color: '#555' }, { f: 2 * fr, label: '2×', color: '#555' }, { f: 3 * fr, label: '3×', color: '#999' });
-    const bf = bearingFrequencies(asset.bearing, asset.shaft_rpm);
-    const colors = { BPFO: '#c62828', BPFI: '#d08400', BSF: '#1565c0', FTF: '#6a1b9a' };
-    if (bf) Object.entries(bf).forEach(([k, f], i) => { markers.push({ f, label: k, color: colors[k], row: i % 2 }); markers.push({ f: 2 * f, label: '2×' + k, color: colors[k], row: (i + 1) % 2 }); });
-    const loadSpectra = async () => {
-      const [a, e, wf] = await Promise.all([
-        api(`/positions/${position.id}/spectra?kind=accel&limit=1`),
-        api(`/positions/${position.id}/spectra?kind=envelope&limit=1`),
-        api(`/positions/${position.id}/spectra?kind=accel&limit=60`),
-      ]);
-      accel.set(a[0], markers);
-      env.set(e[0], markers.filter((m) => m.label !== '3×'));
-      drawWaterfall(wfCanvas, wf, 1000);
+    // Alert markers on the trends: when this position's alerts opened and closed.
+    const loadAlertMarks = async () => {
+      const alerts = await api(`/alerts?position_id=${position.id}&limit=200`);
+      const events = [];
+      for (const a of alerts) {
+        events.push({ ts: Date.parse(a.opened_at), kind: 'opened', severity: a.severity, title: a.title });
+        if (a.closed_at) events.push({ ts: Date.parse(a.closed_at), kind: 'closed', severity: a.severity, title: a.title });
+      }
+      for (const c of charts) if (c instanceof TimeChart) c.setEvents(events);
     };
+    loadAlertMarks().catch(() => {});
+
+    // spectra: full resolution on zoom, velocity, dates and baseline compared, markers, waterfall
+    const spectra = spectraSection(body, asset, position, charts);
+    const loadSpectra = () => spectra.reload();
     loadSpectra().catch(() => {});
 
     // live: append readings to the charts of this position
@@ -178,10 +196,19 @@ export async function renderAsset(main, app, id) {
     };
     let specTimer = null;
     const onState = () => { clearTimeout(specTimer); specTimer = setTimeout(() => loadSpectra().catch(() => {}), 1000); };
+    let alertTimer = null;
+    const onAlert = (ev) => {
+      if (ev.detail && ev.detail.position_id !== position.id) return;
+      clearTimeout(alertTimer); alertTimer = setTimeout(() => loadAlertMarks().catch(() => {}), 500);
+    };
     app.live.addEventListener('reading', onReading);
     app.live.addEventListener('state', onState);
+    app.live.addEventListener('alert', onAlert);
     const t = setInterval(() => loadSpectra().catch(() => {}), 15000);
-    charts.push({ destroy: () => { app.live.removeEventListener('reading', onReading); app.live.removeEventListener('state', onState); clearInterval(t); } });
+    charts.push({ destroy: () => {
+      app.live.removeEventListener('reading', onReading); app.live.removeEventListener('state', onState);
+      app.live.removeEventListener('alert', onAlert); clearInterval(t); clearTimeout(specTimer); clearTimeout(alertTimer);
+    } });
     for (const c of charts) if (c instanceof TimeChart) c.follow = true;
   }
   if (position) await show(); else body.append(h('p.muted', 'This asset has no positions yet.'));

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Whole-database operations for the admin commands that run beside a live
+// gateway: the storage report, an online backup copy, and replacing a
+// database with a restored one.
+//
+// None of these writes a database that a `vigil serve` owns: the report and
+// the backup read through a read-only connection (no lock, a consistent WAL
+// snapshot, so they work while the gateway ingests); replace_database takes
+// the store's lock and is refused while a server holds it.
+//
+// Thread-safety: free functions, each with its own connections.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "vigil/model.h"
+#include "vigil/status.h"
+
+namespace vigil {
+
+// What `vigil storage report` prints (docs/storage.md explains each figure).
+struct StorageReport {
+  std::int64_t series = 0;
+  std::int64_t points = 0;          // raw points: in chunks plus the ingest log
+  std::int64_t chunk_points = 0;
+  std::int64_t log_points = 0;      // awaiting the next checkpoint
+  std::int64_t chunks = 0;
+  std::int64_t chunk_bytes = 0;     // pages the chunks table occupies (dbstat), or its payload
+  std::int64_t rollup_bytes = 0;    // hourly roll-ups
+  std::int64_t log_bytes = 0;
+  double bytes_per_point = 0;       // (chunks + roll-ups + log) / points
+  std::int64_t waveforms = 0;
+  std::int64_t waveform_bytes = 0;  // pages the waveforms table occupies
+  std::int64_t waveform_raw_bytes = 0;  // the same snapshots as plain int16
+  double bytes_per_waveform = 0;
+  std::int64_t measurements = 0;
+  std::int64_t db_file_bytes = 0;   // the database file
+  std::int64_t wal_file_bytes = 0;  // its write-ahead log
+  std::int64_t page_size = 0;
+  std::int64_t free_pages = 0;
+  std::optional<TimestampMs> oldest_ts, newest_ts;  // stored points
+  std::int64_t disk_total_bytes = 0, disk_free_bytes = 0;  // the file system holding it
+  // Bytes the stored data grows by per day: what it occupies over the days
+  // of data it holds (0 below one day of data).
+  double growth_bytes_per_day = 0;
+  std::optional<double> days_until_full;  // disk_free / growth
+  bool exact_sizes = true;  // false: dbstat unavailable, payload bytes only
+};
+
+// The report for the database at `path`, read-only. kNotFound when there is
+// no file; kCorruption when it is not a vigil database.
+Result<StorageReport> storage_report(const std::string& path);
+
+// Writes a consistent copy of the database at `db_path` to `dest_path`
+// through SQLite's online backup API, from a read-only connection, so the
+// gateway keeps ingesting (it copies a step of pages at a time and restarts
+// when a writer changed copied pages; the result is one snapshot). `dest`
+// must not exist. progress(done_pages, total_pages) is called between steps.
+Status backup_database(const std::string& db_path, const std::string& dest_path,
+                       const std::function<void(int, int)>& progress = {});
+
+// PRAGMA integrity_check on the file, read-only; kCorruption naming the first
+// problems. Also checks it is a vigil database (schema_migrations "core").
+Status check_database(const std::string& path);
+
+// The core schema version this vigil creates and reads (newer: refused).
+std::int64_t known_core_schema_version();
+
+// The schema versions a vigil database records, by module.
+Result<std::vector<std::pair<std::string, std::int64_t>>> schema_versions(const std::string& path);
+
+// Replaces the database at `db_path` by the file `staged_path` (on the same
+// file system), under the store's lock: refused (kFailedPrecondition) while
+// a gateway holds the database. The previous database and its WAL are kept
+// beside it as "<db_path>.before-restore-<UTC stamp>" (returned), so a
+// restore never destroys data; a stale -shm is removed.
+Result<std::string> replace_database(const std::string& db_path, const std::string& staged_path,
+                                     const std::string& who);
+
+}  // namespace vigil

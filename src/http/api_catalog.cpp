@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The fleet lifecycle over REST (admin role): rename and move sites, assets
+// and positions (PATCH), archive or purge them (DELETE), decommission,
+// replace and move sensors, and commission sensors in bulk from a CSV. The
+// work is the Store's typed lifecycle functions (one transaction each, with
+// the audit row); these handlers check the input (422 naming the `field`)
+// and tell the caches: rules (catalog_changed), analytics (machines_changed)
+// and ingest (invalidate_sensors). The BLE scanner re-reads the sensors at
+// its next poll.
+#include "http/api_internal.h"
+#include "http/sensor_csv.h"
+#include "protocol/types.h"
+
+namespace vigil::http::detail {
+namespace {
+
+// A 422 problem naming the request field at fault.
+Response field_problem(const std::string& field, const std::string& detail, const char* code = "bad_field") {
+  Response r = problem(422, code, detail);
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_object()) {
+    j["field"] = field;
+    r.body = json_text(j);
+  }
+  return r;
+}
+
+// Adds `field` to a problem made by a shared helper (get_string, check_name)
+// or from_status (a 409 name clash).
+Response with_field(Response r, const std::string& field) {
+  if (r.status < 400 || r.status >= 500) return r;
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_object() && !j.contains("field")) {
+    j["field"] = field;
+    r.body = json_text(j);
+  }
+  return r;
+}
+
+std::optional<Id> path_id(const Request& req) {
+  auto id = to_int(req.params.at("id"));
+  if (!id || *id <= 0) return std::nullopt;
+  return *id;
+}
+
+// A positive integer id in the body; a problem naming the field otherwise.
+std::optional<Response> body_id(const json& j, const char* key, std::optional<Id>& out, bool required) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    if (required) return field_problem(key, std::string("field '") + key + "' is required", "missing_field");
+    return std::nullopt;
+  }
+  const bool positive = it->is_number_unsigned() ? it->get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX)
+                                                 : it->is_number_integer() && it->get<std::int64_t>() > 0;
+  if (!it->is_number_integer() || !positive)
+    return field_problem(key, std::string("field '") + key + "' must be a positive integer id");
+  out = it->get<Id>();
+  return std::nullopt;
+}
+
+// Refuses body fields a route does not know, so a typo is not silently ignored.
+std::optional<Response> only_fields(const json& body, std::initializer_list<const char*> known) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) return field_problem(it.key(), "unknown field '" + it.key() + "'");
+  }
+  return std::nullopt;
+}
+
+json sensor_json(const Sensor& s) {
+  return {{"id", s.id},
+          {"address", s.address},
+          {"name", s.name},
+          {"format", s.format},
+          {"position_id", s.position_id ? json(*s.position_id) : json(nullptr)},
+          {"commissioned_at", iso8601(s.commissioned_at)},
+          {"decommissioned", s.decommissioned_at.has_value()},
+          {"decommissioned_at", s.decommissioned_at ? json(iso8601(*s.decommissioned_at)) : json(nullptr)}};
+}
+
+// The row as the lifecycle routes answer it.
+Result<json> node_json(Store& store, CatalogKind kind, Id id) {
+  json j;
+  if (kind == CatalogKind::kSite) {
+    auto s = store.site(id);
+    if (!s) return s.status();
+    j = {{"id", s->id}, {"name", s->name}, {"timezone", s->timezone}};
+  } else if (kind == CatalogKind::kAsset) {
+    auto a = store.asset(id);
+    if (!a) return a.status();
+    j = {{"id", a->id}, {"site_id", a->site_id}, {"name", a->name}, {"machine_class", a->machine_class}};
+  } else {
+    auto p = store.position(id);
+    if (!p) return p.status();
+    j = {{"id", p->id}, {"asset_id", p->asset_id}, {"name", p->name}, {"type", to_string(p->type)}};
+  }
+  auto archived = store.archived(kind, id);
+  if (!archived) return archived.status();
+  j["archived"] = *archived;
+  return j;
+}
+
+// The row's name (for the purge confirmation), archived or not.
+Result<std::string> node_name(Store& store, CatalogKind kind, Id id) {
+  auto j = node_json(store, kind, id);
+  if (!j) return j.status();
+  return (*j)["name"].get<std::string>();
+}
+
+void changed(ApiContext& ctx, bool machines, bool sensors) {
+  if (sensors && ctx.ingest) ctx.ingest->invalidate_sensors();
+  if (machines && ctx.machines_changed) ctx.machines_changed();
+  if (ctx.catalog_changed) ctx.catalog_changed();  // rules re-read scopes, names and time zones
+}
+
+// PATCH {name} for every kind; assets also take {site_id} (a move).
+void add_patch(Router& router, ApiContext& ctx, CatalogKind kind, const std::string& path) {
+  router.add("PATCH", path, [&ctx, kind](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", std::string(to_string(kind)) + " id must be a positive integer");
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    const bool asset = kind == CatalogKind::kAsset;
+    if (auto e = asset ? only_fields(body, {"name", "site_id"}) : only_fields(body, {"name"})) return *e;
+    std::string name;
+    std::optional<Id> site;
+    if (auto e = get_string(body, "name", name, !asset)) return with_field(*e, "name");
+    if (asset)
+      if (auto e = body_id(body, "site_id", site, false)) return *e;
+    if (body.contains("name"))
+      if (auto e = check_name(name, "name")) return with_field(*e, "name");
+    if (asset && !body.contains("name") && !site) return field_problem("name", "send name and/or site_id", "missing_field");
+    if (auto missing = require_exists(ctx, to_string(kind), *id)) return *missing;
+    if (site) {
+      if (auto missing = require_exists(ctx, "site", *site)) {
+        if (missing->status != 404) return *missing;
+        return field_problem("site_id", "site " + std::to_string(*site) + " does not exist");
+      }
+      if (auto st = ctx.store->move_asset(*id, *site, who.name); !st.ok()) {
+        if (st.code() == Status::Code::kFailedPrecondition) return field_problem("site_id", st.message());
+        return from_status(st);
+      }
+    }
+    if (body.contains("name"))
+      if (auto st = ctx.store->rename(kind, *id, name, who.name); !st.ok()) {
+        if (st.code() == Status::Code::kAlreadyExists) return with_field(from_status(st), "name");  // 409: a sibling has it
+        return from_status(st);
+      }
+    changed(ctx, asset, false);
+    auto j = node_json(*ctx.store, kind, *id);
+    if (!j) return from_status(j.status());
+    return ok(*j);
+  });
+}
+
+// DELETE: ?mode=archive (default; history kept and readable) or
+// ?mode=purge&confirm=<name> (everything under it deleted).
+void add_delete(Router& router, ApiContext& ctx, CatalogKind kind, const std::string& path) {
+  router.add("DELETE", path, [&ctx, kind](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", std::string(to_string(kind)) + " id must be a positive integer");
+    const std::string mode = req.q("mode").value_or("archive");
+    if (mode != "archive" && mode != "purge") return field_problem("mode", "mode must be archive or purge");
+    auto name = node_name(*ctx.store, kind, *id);
+    if (!name) return from_status(name.status());
+    if (mode == "purge") {
+      auto confirm = req.q("confirm");
+      if (!confirm)
+        return field_problem("confirm", "purging deletes the history: repeat the " + std::string(to_string(kind)) +
+                                            "'s name in ?confirm=", "missing_field");
+      if (*confirm != *name)
+        return field_problem("confirm", "confirm does not match the " + std::string(to_string(kind)) + "'s name");
+    }
+    // Archive first (sensors on it are decommissioned), let ingest forget
+    // them, then purge: no reading lands in what is being deleted.
+    if (auto st = ctx.store->archive(kind, *id, who.name); !st.ok()) return from_status(st);
+    changed(ctx, kind != CatalogKind::kPosition, true);
+    if (mode == "archive") {
+      auto j = node_json(*ctx.store, kind, *id);
+      if (!j) return from_status(j.status());
+      return ok(*j);
+    }
+    if (auto st = ctx.store->purge(kind, *id, *name, who.name); !st.ok()) return from_status(st);
+    changed(ctx, kind != CatalogKind::kPosition, true);
+    return ok({{"id", *id}, {"name", *name}, {"archived", true}, {"purged", true}});
+  });
+}
+
+// The import's answer: what would change (or changed) per row, and the bad rows.
+json import_json(const SensorImportResult& r, bool dry_run) {
+  json rows = json::array(), errors = json::array();
+  json counts = {{"new", 0}, {"recommissioned", 0}, {"unchanged", 0}};
+  for (const auto& o : r.rows) {
+    rows.push_back({{"line", o.line},
+                    {"address", o.address},
+                    {"position_id", o.position_id},
+                    {"action", o.action},
+                    {"sensor_id", o.sensor_id ? json(*o.sensor_id) : json(nullptr)}});
+    counts[o.action] = counts[o.action].get<int>() + 1;
+  }
+  for (const auto& e : r.errors) errors.push_back({{"line", e.line}, {"field", e.field}, {"message", e.message}});
+  return {{"dry_run", dry_run}, {"applied", r.applied}, {"counts", counts}, {"rows", rows}, {"errors", errors}};
+}
+
+}  // namespace
+
+void register_catalog(Router& router, ApiContext& ctx) {
+  add_patch(router, ctx, CatalogKind::kSite, "/api/v1/sites/{id}");
+  add_patch(router, ctx, CatalogKind::kAsset, "/api/v1/assets/{id}");
+  add_patch(router, ctx, CatalogKind::kPosition, "/api/v1/positions/{id}");
+  add_delete(router, ctx, CatalogKind::kSite, "/api/v1/sites/{id}");
+  add_delete(router, ctx, CatalogKind::kAsset, "/api/v1/assets/{id}");
+  add_delete(router, ctx, CatalogKind::kPosition, "/api/v1/positions/{id}");
+
+  router.add("POST", "/api/v1/sensors/{id}/decommission", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", "sensor id must be a positive integer");
+    if (auto st = ctx.store->decommission_sensor(*id, who.name); !st.ok()) return from_status(st);
+    changed(ctx, false, true);
+    auto s = ctx.store->sensor(*id);
+    if (!s) return from_status(s.status());
+    return ok(sensor_json(*s));
+  });
+
+  router.add("POST", "/api/v1/sensors/{id}/replace", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", "sensor id must be a positive integer");
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    if (auto e = only_fields(body, {"address", "key"})) return *e;
+    std::string address, key_hex;
+    if (auto e = get_string(body, "address", address, true)) return with_field(*e, "address");
+    if (auto e = get_string(body, "key", key_hex, false)) return with_field(*e, "key");
+    auto mac = protocol::Mac::parse(address);
+    if (!mac) return field_problem("address", "address must be a MAC address (AA:BB:CC:DD:EE:FF)");
+    std::optional<std::vector<std::uint8_t>> key;
+    if (!key_hex.empty()) {
+      auto k = protocol::parse_key(key_hex);
+      if (!k) return field_problem("key", "key must be 32 hex digits (an AES-128 key)");
+      key = std::vector<std::uint8_t>(k->begin(), k->end());
+    }
+    auto fresh = ctx.store->replace_sensor(*id, mac->to_string(), key, who.name);
+    if (!fresh) {
+      const auto& st = fresh.status();
+      if (st.code() == Status::Code::kInvalidArgument) return field_problem("address", st.message());
+      return from_status(st);
+    }
+    changed(ctx, false, true);
+    auto old_s = ctx.store->sensor(*id);
+    auto new_s = ctx.store->sensor(*fresh);
+    if (!old_s) return from_status(old_s.status());
+    if (!new_s) return from_status(new_s.status());
+    json nj = sensor_json(*new_s);
+    nj["has_key"] = key.has_value();
+    return ok({{"old", sensor_json(*old_s)}, {"new", nj}});
+  });
+
+  router.add("POST", "/api/v1/sensors/{id}/move", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", "sensor id must be a positive integer");
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    if (auto e = only_fields(body, {"position_id"})) return *e;
+    std::optional<Id> position;
+    if (auto e = body_id(body, "position_id", position, true)) return *e;
+    if (auto s = ctx.store->sensor(*id); !s) return from_status(s.status());
+    if (auto p = ctx.store->position(*position); !p) {
+      if (p.status().code() == Status::Code::kNotFound)
+        return field_problem("position_id", "position " + std::to_string(*position) + " does not exist");
+      return from_status(p.status());
+    }
+    if (auto st = ctx.store->move_sensor(*id, *position, who.name); !st.ok()) {
+      if (st.code() == Status::Code::kFailedPrecondition) return field_problem("position_id", st.message());
+      return from_status(st);
+    }
+    changed(ctx, false, true);
+    auto s = ctx.store->sensor(*id);
+    if (!s) return from_status(s.status());
+    return ok(sensor_json(*s));
+  });
+
+  // Bulk commissioning: the CSV of http/sensor_csv.h as the body
+  // (text/csv). ?dry_run=1 only reports. Any bad row: 422 listing every
+  // bad row by line, nothing written.
+  router.add("POST", "/api/v1/sensors/import", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    const std::string ct = req.header("content-type");
+    if (ct.rfind("text/csv", 0) != 0 && ct.rfind("text/plain", 0) != 0)
+      return problem(415, "unsupported_media_type", "send the CSV as text/csv");
+    const std::string dry = req.q("dry_run").value_or("0");
+    if (dry != "0" && dry != "1" && dry != "true" && dry != "false")
+      return field_problem("dry_run", "dry_run must be 1 or 0");
+    const bool dry_run = dry == "1" || dry == "true";
+    auto csv = parse_sensor_csv(req.body);
+    SensorImportResult result;
+    if (csv.errors.empty()) {
+      auto r = ctx.store->import_sensors(csv.rows, dry_run, who.name);
+      if (!r) return from_status(r.status());
+      result = std::move(*r);
+    } else {
+      result.errors = std::move(csv.errors);
+    }
+    json out = import_json(result, dry_run);
+    if (!result.errors.empty()) {
+      static Counter* bad = MetricsRegistry::global().counter(
+          "vigil_sensor_import_rejected_total", "Sensor imports refused for bad rows (nothing written)");
+      bad->inc();
+      Response r = field_problem("csv", std::to_string(result.errors.size()) +
+                                            " bad row(s): nothing was imported; see errors", "bad_rows");
+      json j = json::parse(r.body, nullptr, false);
+      j.update(out);
+      r.body = json_text(j);
+      return r;
+    }
+    if (result.applied) changed(ctx, false, true);
+    return ok(out);
+  });
+}
+
+}  // namespace vigil::http::detail

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Own your data (issue 17): the storage report, backup while the gateway
+runs, restore on a new box, and every way a backup can be bad.
+
+A fast demo plant fills a real database (points, waveforms, learned state,
+alerts); the commands run beside it as a user would."""
+import hashlib
+import json
+import os
+import resource
+import signal
+import sqlite3
+import struct
+import subprocess
+import time
+
+import requests
+
+from conftest import VIGIL, Gateway, free_port
+
+
+def cli(*args, **kw):
+    return subprocess.run([VIGIL, *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+def write_config(path, db, port=None):
+    cfg = {"storage": {"path": str(db), "checkpoint_interval_s": 1},
+           "http": {"address": "127.0.0.1", "port": port or free_port(), "tls": False},
+           "analytics": {"learning_hours": 1}}  # as the demo below learns
+    path.write_text("// box configuration\n" + json.dumps(cfg, indent=2))
+    return str(path)
+
+
+def report(db):
+    r = cli("storage", "report", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def wait_for(fn, timeout=60, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def start_demo(tmp_path):
+    g = Gateway(tmp_path, mode="demo", extra={
+        "demo": {"time_factor": 7200}, "analytics": {"learning_hours": 1}})
+    g.start()
+    db = tmp_path / "demo.db"
+    wait_for(lambda: (lambda r: r["points"] > 2000 and r["waveforms"] > 5 and r["chunks"] > 0)(report(db)),
+             what="the demo to store points, chunks and waveforms")
+    return g, db
+
+
+def plant_of(db):
+    """Sites, assets, positions, sensors (with keys) and learned state, read from a stopped database."""
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+    try:
+        q = lambda sql: sorted(con.execute(sql).fetchall())
+        return {
+            "sites": q("SELECT id, name FROM sites"),
+            "assets": q("SELECT id, site_id, name FROM assets"),
+            "positions": q("SELECT id, asset_id, name FROM positions"),
+            "sensors": q("SELECT id, address, hex(key), position_id FROM sensors"),
+        }
+    finally:
+        con.close()
+
+
+def test_storage_report_and_backup_run_beside_the_live_gateway_and_restore_brings_the_plant_back(tmp_path):
+    box1 = tmp_path / "box1"
+    box1.mkdir()
+    g, db = start_demo(box1)
+    try:
+        before = report(db)
+        for key in ("points", "bytes_per_point", "waveforms", "bytes_per_waveform", "db_file_bytes"):
+            assert key in before, key
+        assert before["bytes_per_point"] > 0 and before["bytes_per_waveform"] > 0
+        assert before["db_file_bytes"] == os.path.getsize(db)
+        assert before.get("gateway_pid") == g.proc.pid  # bytes written come from the running gateway
+
+        cfg1 = write_config(box1 / "box.json", db)
+        passfile = tmp_path / "pass"
+        passfile.write_text("correct horse battery staple\n")
+        plain, secret = tmp_path / "plain.vgb", tmp_path / "secret.vgb"
+        r = cli("backup", "--config", cfg1, "--out", str(plain))
+        assert r.returncode == 0, r.stderr
+        assert "backup written" in r.stdout
+        r = cli("backup", "--config", cfg1, "--out", str(secret), "--passphrase-file", str(passfile))
+        assert r.returncode == 0, r.stderr
+        assert "encrypted" in r.stdout
+        # The gateway kept ingesting during the backups.
+        assert requests.get(g.url("/api/v1/health"), timeout=5).status_code == 200
+        after = report(db)
+        assert after["points"] >= before["points"]
+
+        # An existing --out is never overwritten.
+        r = cli("backup", "--config", cfg1, "--out", str(plain))
+        assert r.returncode == 1 and "exists" in r.stderr
+
+        # A restore onto the database the gateway runs on is refused.
+        r = cli("restore", str(plain), "--config", cfg1)
+        assert r.returncode == 3, r.stderr
+        assert "running" in r.stderr
+    finally:
+        assert g.stop() == 0
+    source = plant_of(db)
+
+    # A new box: nothing there yet.
+    box2 = tmp_path / "box2"
+    box2.mkdir()
+    db2 = box2 / "vigil.db"
+    port2 = free_port()
+    cfg2 = write_config(box2 / "vigil.json", db2, port2)
+
+    r = cli("restore", str(secret), "--config", cfg2)
+    assert r.returncode == 1 and "give the passphrase" in r.stderr  # encrypted, none given
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+    r = cli("restore", str(secret), "--config", cfg2, "--passphrase-file", str(wrong))
+    assert r.returncode == 1 and "wrong passphrase" in r.stderr and "nothing was changed" in r.stderr
+    assert not db2.exists()
+
+    r = cli("restore", str(secret), "--config", cfg2, "--passphrase-file", str(passfile))
+    assert r.returncode == 0, r.stderr
+    assert "database restored" in r.stdout
+    restored = plant_of(db2)
+    assert restored == source  # sensors with their keys, positions, assets, sites
+    rep2 = report(db2)
+    assert before["points"] <= rep2["points"] <= after["points"] + 100000
+    assert rep2["waveforms"] >= before["waveforms"] * 0.5
+    # No restore leftovers next to the database.
+    assert not [p for p in os.listdir(box2) if p.startswith(".vigil-restore")]
+
+    # The restored box serves the plant: the same assets, history and learned baselines.
+    r = cli("token", "create", "--role", "viewer", "--config", cfg2)
+    assert r.returncode == 0, r.stderr
+    auth = {"Authorization": "Bearer " + r.stdout.strip()}
+    g2 = subprocess.Popen([VIGIL, "serve", "--config", cfg2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        base = "http://127.0.0.1:%d" % port2
+
+        def answering():
+            assert g2.poll() is None, g2.stderr.read()
+            try:
+                return requests.get(base + "/api/v1/assets", headers=auth, timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+        # The demo's data runs ahead of the real clock (7200× faster), so the
+        # restored box reports its clock as behind (503 health): it still serves.
+        wait_for(answering, timeout=30, what="the restored gateway to answer")
+        assets = requests.get(base + "/api/v1/assets", headers=auth, timeout=10).json()
+        assert sorted(a["name"] for a in assets) == sorted(n for _, _, n in source["assets"])
+        positions = requests.get(base + "/api/v1/positions", headers=auth, timeout=10).json()
+        learned = 0
+        for p in positions:
+            h = requests.get(base + "/api/v1/positions/%d/health" % p["id"], headers=auth, timeout=10)
+            assert h.status_code == 200
+            if h.json().get("baseline"):
+                learned += 1
+        assert learned > 0, "the learned baselines came back with the backup: %s" % h.text[:500]
+        series = requests.get(base + "/api/v1/positions/%d/series" % positions[0]["id"], headers=auth, timeout=10).json()
+        assert series, "the position's series came back"
+    finally:
+        g2.send_signal(signal.SIGTERM)
+        assert g2.wait(timeout=30) == 0
+
+    # Restoring again keeps the database it replaces beside it.
+    r = cli("restore", str(plain), "--config", cfg2)
+    assert r.returncode == 0, r.stderr
+    assert "kept as" in r.stdout
+    kept = [p for p in os.listdir(box2) if ".before-restore-" in p and not p.endswith("-wal")]
+    assert kept
+
+
+def _archive(manifest, db_bytes):
+    """A plain backup file written by hand, as docs/storage.md describes the format."""
+    body = b""
+    for name, data in (("manifest.json", json.dumps(manifest).encode()), ("vigil.db", db_bytes)):
+        body += struct.pack("<BH", 1, len(name)) + name.encode() + struct.pack("<Q", len(data)) + data
+    body += b"\x00"
+    return b"VIGILBK\x00" + bytes([1, 0]) + body + hashlib.sha256(body).digest()
+
+
+def test_bad_backups_are_refused_with_the_place_named_and_nothing_changed(tmp_path):
+    # A small real database to back up.
+    box = tmp_path / "box"
+    box.mkdir()
+    g = Gateway(box)
+    r = cli("token", "create", "--role", "admin", "--config", g.config)
+    assert r.returncode == 0, r.stderr
+    g.start()
+    r = requests.post(g.url("/api/v1/sites"), json={"name": "Hall 1"},
+                      headers={"Authorization": "Bearer " + r.stdout.strip()}, timeout=5)
+    assert r.status_code in (200, 201), r.text
+    cfg = g.config
+    good = tmp_path / "good.vgb"
+    r = cli("backup", "--config", cfg, "--out", str(good))
+    assert r.returncode == 0, r.stderr
+    assert g.stop() == 0
+    db = box / "vigil.db"
+    original = db.read_bytes()
+    data = good.read_bytes()
+
+    def refused(blob, *needles):
+        bad = tmp_path / ("bad-%d.vgb" % time.time_ns())
+        bad.write_bytes(blob)
+        r = cli("restore", str(bad), "--config", cfg)
+        assert r.returncode != 0, r.stdout
+        for n in needles:
+            assert n in r.stderr, r.stderr
+        assert "nothing was changed" in r.stderr
+        assert db.read_bytes() == original
+        assert not [p for p in os.listdir(box) if p.startswith(".vigil-restore") or ".before-restore" in p]
+
+    refused(data[: len(data) // 2], "truncated")
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x01
+    refused(bytes(flipped), "tampered")
+    refused(b"PK\x03\x04 not a backup at all", "not a vigil backup")
+
+    # A backup made by a newer vigil (well formed, checksum right) is refused.
+    snapshot = sqlite3.connect(str(db))
+    snapshot.close()
+    newer = _archive({"format": 1, "vigil_version": "99.0.0", "files": []}, original)
+    refused(newer, "newer than this vigil")
+    # A database that fails SQLite's integrity check is refused before anything is replaced.
+    damaged_db = bytearray(original)
+    page = 4096
+    for off in range(page, len(damaged_db), page):  # every b-tree page but the schema's: bad page type
+        damaged_db[off] = 0xFF
+    refused(_archive({"format": 1, "vigil_version": "0.0.1", "files": []}, bytes(damaged_db)), "vigil.db")
+
+
+def test_a_backup_that_hits_a_full_disk_leaves_no_file_behind(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    g = Gateway(box)
+    g.start()
+    assert g.stop() == 0
+    out = tmp_path / "full.vgb"
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    r = subprocess.run([VIGIL, "backup", "--config", g.config, "--out", str(out)], capture_output=True, text=True,
+                       timeout=60, preexec_fn=small_disk)
+    assert r.returncode == 1
+    assert "vigil backup:" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["box"], os.listdir(tmp_path)

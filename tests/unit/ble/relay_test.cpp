@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+// Relayed adverts (ble/relay.h): the OpenMQTTGateway/Theengs JSON parser,
+// and a relayed advert's road through the Scanner — the radio's road, so a
+// frame heard by the radio and by a relay (or twice by relays) is stored once.
+#include <catch2/catch.hpp>
+
+#include "vigil_test/temp_dir.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ble/relay.h"
+#include "ble/scanner.h"
+#include "protocol/decoder.h"
+#include "vigil/ingest.h"
+#include "vigil/store.h"
+#include "vigil_test/fake_bus.h"
+
+using namespace vigil;
+using namespace vigil::ble;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kMac = "C0:FF:EE:00:00:01";
+constexpr const char* kPath = "/org/bluez/hci0/dev_C0_FF_EE_00_00_01";
+constexpr const char* kBthome = "0000fcd2-0000-1000-8000-00805f9b34fb";
+const protocol::Key kKey = *protocol::parse_key("00112233445566778899aabbccddeeff");
+
+std::string hex(const ByteVec& b) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (auto x : b) {
+    s += d[x >> 4];
+    s += d[x & 15];
+  }
+  return s;
+}
+
+// Encrypted BTHome service data (no UUID), as BlueZ and relays carry it.
+ByteVec bthome_frame(std::uint32_t counter, double temp_c = 25.0) {
+  auto t = static_cast<std::int16_t>(temp_c * 100);
+  std::vector<std::uint8_t> objects = {0x01, 95, 0x02, static_cast<std::uint8_t>(t & 0xff),
+                                       static_cast<std::uint8_t>((t >> 8) & 0xff)};
+  auto f = protocol::encrypt_bthome(kKey, *protocol::Mac::parse(kMac), counter, objects);
+  return ByteVec(f.begin() + 2, f.end());
+}
+
+std::string theengs(const ByteVec& sd, int rssi = -77, json extra = json::object()) {
+  json j = {{"id", kMac}, {"mac_type", 0}, {"name", "vigil"}, {"rssi", rssi},
+            {"servicedata", hex(sd)}, {"servicedatauuid", "0xfcd2"}};
+  for (auto& [k, v] : extra.items()) j[k] = v;
+  return j.dump();
+}
+
+std::string reason(const std::string& payload) {
+  auto r = parse_relay_json(payload, "home/esp32/BTtoMQTT/C0FFEE000001");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kInvalidArgument);
+  return relay_reject_reason(r.status());
+}
+
+}  // namespace
+
+TEST_CASE("relay JSON in the Theengs/OpenMQTTGateway shape becomes Device1-like properties", "[relay]") {
+  auto r = parse_relay_json(theengs(bthome_frame(1), -77, {{"brand", "x"}, {"tempc", 25.0}}), "home/gw/BTtoMQTT/x");
+  REQUIRE(r.ok());
+  CHECK(r->address == kMac);
+  CHECK(r->via == "relay:home/gw/BTtoMQTT/x");
+  REQUIRE(r->props.rssi);
+  CHECK(*r->props.rssi == -77);
+  REQUIRE(r->props.service_data);
+  REQUIRE(r->props.service_data->count(kBthome) == 1);
+  CHECK(r->props.service_data->at(kBthome) == bthome_frame(1));
+  CHECK_FALSE(r->props.manufacturer_data);
+
+  // Lower-case address, 128-bit UUID, no rssi.
+  auto r2 = parse_relay_json(json({{"id", "c0:ff:ee:00:00:01"}, {"servicedata", "40026608"},
+                                   {"servicedatauuid", "0000FCD2-0000-1000-8000-00805F9B34FB"}})
+                                 .dump(),
+                             "t");
+  REQUIRE(r2.ok());
+  CHECK(r2->address == kMac);
+  CHECK_FALSE(r2->props.rssi);
+  CHECK(r2->props.service_data->count(kBthome) == 1);
+
+  // Manufacturer data: the company id first, little endian.
+  auto r3 = parse_relay_json(json({{"id", kMac}, {"manufacturerdata", "ffff5611aabb"}, {"rssi", -50}}).dump(), "t");
+  REQUIRE(r3.ok());
+  REQUIRE(r3->props.manufacturer_data);
+  REQUIRE(r3->props.manufacturer_data->count(0xFFFF) == 1);
+  CHECK(r3->props.manufacturer_data->at(0xFFFF) == ByteVec{0x56, 0x11, 0xaa, 0xbb});
+}
+
+TEST_CASE("malformed, oversized and incomplete relay JSON is rejected with a reason", "[relay]") {
+  CHECK(reason("{\"id\": ") == "malformed_json");
+  CHECK(reason("[1,2,3]") == "malformed_json");
+  CHECK(reason("") == "malformed_json");
+  CHECK(reason(std::string(kMaxRelayJsonBytes + 1, ' ')) == "oversized");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"name", std::string(kMaxRelayJsonBytes, 'n')}})) == "oversized");
+  CHECK(reason(json({{"servicedata", "40"}, {"servicedatauuid", "0xfcd2"}}).dump()) == "bad_address");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"id", "C0:FF:EE:00:00"}})) == "bad_address");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"id", 42}})) == "bad_address");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"servicedata", "4002660"}})) == "bad_hex");   // odd length
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"servicedata", "40zz6608"}})) == "bad_hex");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"servicedata", std::string(2 * 256, 'a')}})) == "bad_hex");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"servicedata", 1234}})) == "bad_hex");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"servicedatauuid", "0xfcd"}})) == "bad_uuid");
+  CHECK(reason(json({{"id", kMac}, {"servicedata", "40"}}).dump()) == "bad_uuid");
+  CHECK(reason(theengs(bthome_frame(1), 500)) == "bad_rssi");
+  CHECK(reason(theengs(bthome_frame(1), -77, {{"rssi", "-77"}})) == "bad_rssi");
+  CHECK(reason(json({{"id", kMac}, {"rssi", -60}, {"name", "no payload"}}).dump()) == "no_payload");
+  CHECK(reason(json({{"id", kMac}, {"manufacturerdata", "ff"}}).dump()) == "bad_hex");
+}
+
+namespace {
+struct Rig {
+  TempDir db;
+  ManualClock clock{1767225600000};
+  MetricsRegistry metrics;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Ingest> ingest;
+  test::FakeBus bus;
+  std::unique_ptr<Scanner> scanner;
+
+  Rig() {
+    bus.objects.adapters["/org/bluez/hci0"] = AdapterProps{std::string("00:01:02:03:04:05"), true, false};
+    StoreOptions so;
+    so.path = db.file("vigil.db");
+    so.clock = &clock;
+    auto s = Store::open(so);
+    REQUIRE(s.ok());
+    store = std::move(*s);
+    ingest = std::make_unique<Ingest>(*store, clock, metrics);
+    scanner = std::make_unique<Scanner>(&bus, *ingest, *store, clock, ScannerOptions{}, metrics);
+    scanner->set_alert_sink([](const SensorAlert&) { return Status::Ok(); });
+    REQUIRE(scanner->init().ok());
+  }
+  void commission() {
+    auto site = store->upsert_site({0, "plant", "UTC"});
+    REQUIRE(site.ok());
+    Asset a;
+    a.site_id = *site;
+    a.name = "pump 1";
+    auto asset = store->upsert_asset(a);
+    REQUIRE(asset.ok());
+    auto pos = store->upsert_position({0, *asset, "motor DE", PositionType::kMotor});
+    REQUIRE(pos.ok());
+    Sensor s;
+    s.address = kMac;
+    s.format = "bthome";
+    s.position_id = *pos;
+    s.commissioned_at = clock.now_ms();
+    auto id = store->upsert_sensor(s);
+    REQUIRE(id.ok());
+    REQUIRE(store
+                ->write_txn([&](sql::Db& d) -> Status {
+                  auto q = d.prepare("UPDATE sensors SET key = ? WHERE id = ?");
+                  if (!q) return q.status();
+                  (*q)->bind_blob(1, kKey.data(), kKey.size()).bind(2, *id);
+                  return (*q)->run();
+                })
+                .ok());
+    scanner->reload_sensors_soon();
+    scanner->tick();
+  }
+  void radio(const ByteVec& sd) {
+    BusEvent e;
+    e.kind = BusEvent::Kind::kDeviceChanged;
+    e.path = kPath;
+    e.device.address = kMac;
+    e.device.rssi = -60;
+    e.device.service_data = std::map<std::string, ByteVec>{{kBthome, sd}};
+    scanner->handle(e);
+  }
+  bool relay(const std::string& payload, const std::string& topic = "home/esp32/BTtoMQTT/C0FFEE000001") {
+    auto a = parse_relay_json(payload, topic);
+    REQUIRE(a.ok());
+    return scanner->handle_relayed(a->address, a->props, a->via);
+  }
+  std::size_t points(const std::string& metric) {
+    REQUIRE(store->flush().ok());
+    auto series = store->series();
+    REQUIRE(series.ok());
+    for (auto& s : *series)
+      if (s.metric == metric) {
+        auto pts = store->range(s.id, 0, clock.now_ms() + 1);
+        REQUIRE(pts.ok());
+        return pts->size();
+      }
+    return 0;
+  }
+};
+}  // namespace
+
+TEST_CASE("a relayed advert takes the radio's road: decoded, stored once, heard via the relay", "[relay]") {
+  Rig r;
+  r.commission();
+  CHECK(r.relay(theengs(bthome_frame(1, 21.5), -81)));
+  CHECK(r.points("temperature_c") == 1);
+  auto h = r.scanner->health_all();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].heard_via == "relay:home/esp32/BTtoMQTT/C0FFEE000001");
+  CHECK(h[0].rssi_dbm == -81);
+  CHECK(to_json(h[0])["heard_via"] == "relay:home/esp32/BTtoMQTT/C0FFEE000001");
+
+  // The same frame again through another relay and through the radio: duplicates, not stored.
+  r.clock.advance(200);
+  CHECK(r.relay(theengs(bthome_frame(1, 21.5), -90), "other/relay"));
+  r.radio(bthome_frame(1, 21.5));
+  CHECK(r.points("temperature_c") == 1);
+  CHECK(r.scanner->frames_accepted() == 1);
+  CHECK(r.scanner->health_all()[0].heard_via == "radio");
+
+  // The next frame, heard by the radio first and then relayed: once.
+  r.clock.advance(1000);
+  r.radio(bthome_frame(2, 22.0));
+  CHECK(r.relay(theengs(bthome_frame(2, 22.0))));
+  CHECK(r.points("temperature_c") == 2);
+  // A replayed older frame via a relay is refused.
+  r.clock.advance(1000);
+  CHECK(r.relay(theengs(bthome_frame(1, 21.5))));
+  CHECK(r.points("temperature_c") == 2);
+  CHECK(r.scanner->health_all()[0].rejected.count("replay") == 1);
+}
+
+TEST_CASE("a relayed advert of a sensor nobody commissioned is neither decoded nor stored", "[relay]") {
+  Rig r;
+  r.scanner->tick();
+  CHECK_FALSE(r.relay(theengs(bthome_frame(1))));
+  auto series = r.store->series();
+  REQUIRE(series.ok());
+  CHECK(series->empty());
+  CHECK(r.scanner->frames_accepted() == 0);
+}
