@@ -11,7 +11,7 @@ build_pkgs=(
   libboost1.81-dev libsdbus-c++-dev libssl-dev libsqlite3-dev sqlite3
   libeigen3-dev libfftw3-dev nlohmann-json3-dev catch2 libmosquitto-dev
   libsystemd-dev libcli11-dev libspdlog-dev libfmt-dev libcurl4-openssl-dev
-  libhowardhinnant-date-dev
+  libhowardhinnant-date-dev zlib1g-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev

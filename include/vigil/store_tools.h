@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -80,5 +81,50 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> schema_versions(const 
 // restore never destroys data; a stale -shm is removed.
 Result<std::string> replace_database(const std::string& db_path, const std::string& staged_path,
                                      const std::string& who);
+
+// ---- export (vigil export, GET /api/v1/export) ----
+
+// Which points to export: every non-empty filter narrows (ids of the
+// catalog; archived rows included, their history is still theirs).
+struct ExportFilter {
+  std::optional<Id> site_id, asset_id, position_id;
+  std::string metric;  // empty = all
+  TimestampMs from = std::numeric_limits<TimestampMs>::min();
+  TimestampMs to = std::numeric_limits<TimestampMs>::max();
+};
+
+// One exported point with the plant words it belongs to.
+struct ExportRow {
+  std::string site, asset, position, sensor, metric, unit;
+  Id series_id = 0;
+  TimestampMs ts = 0;
+  double value = 0;
+};
+
+// How many series and (at most) points an export would produce, without
+// decoding: for limits and progress (points are counted from chunk headers
+// and the ingest log, so a chunk straddling `from`/`to` counts whole).
+struct ExportEstimate {
+  std::int64_t series = 0;
+  std::int64_t points = 0;
+};
+Result<ExportEstimate> estimate_export(const std::string& db_path, const ExportFilter& filter);
+
+// Streams the matching points, series by series in time order, to `sink`
+// from one read-only snapshot of the database at db_path (the gateway keeps
+// writing). Stops with sink's error when it returns one.
+Status export_points(const std::string& db_path, const ExportFilter& filter,
+                     const std::function<Status(const ExportRow&)>& sink);
+
+// The file formats: CSV with a header (timestamp in UTC ISO 8601 with ms,
+// ts_ms, site, asset, position, sensor, metric, unit, value; RFC 4180
+// quoting) or JSON Lines with the same keys. Non-finite values are empty
+// (CSV) or null (JSON).
+enum class ExportFormat { kCsv, kJsonLines };
+std::string export_header(ExportFormat f);
+void append_export_row(std::string& out, const ExportRow& row, ExportFormat f);
+
+// A gzip member (RFC 1952) of `data`, for exports asked for compressed.
+std::string gzip_compress(const std::string& data);
 
 }  // namespace vigil

@@ -37,11 +37,13 @@ struct MdCtx {
 
 Result<std::array<unsigned char, kKeyLen>> derive_key(const std::string& pass, const unsigned char* salt,
                                                       std::uint8_t log2_n, std::uint8_t r, std::uint8_t p) {
-  if (log2_n < 10 || log2_n > 20 || r == 0 || r > 16 || p == 0 || p > 4)
+  // Bounded so a hostile header cannot make a restore spend gigabytes or
+  // minutes (at most 64 MiB: N = 2^16, r = 8).
+  if (log2_n < 10 || log2_n > 16 || r == 0 || r > 8 || p == 0 || p > 2)
     return Status::Corruption("archive: implausible key-derivation parameters");
   std::array<unsigned char, kKeyLen> key{};
   if (EVP_PBE_scrypt(pass.data(), pass.size(), salt, kSaltLen, std::uint64_t{1} << log2_n, r, p,
-                     std::uint64_t{1} << 30, key.data(), key.size()) != 1)
+                     std::uint64_t{160} << 20, key.data(), key.size()) != 1)
     return Status::Internal("archive: scrypt failed");
   return key;
 }

@@ -530,7 +530,12 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   }
   {
     http::PlantApi pa{nullptr, c.gateway.id, c.gateway.name, plant_url};
-    if (g->plant_view) pa.snapshot = [v = g->plant_view.get()] { return v->snapshot(); };
+    if (g->plant_view)
+      pa.snapshot = [v = g->plant_view.get(), up = g->uplink.get()] {
+        auto j = v->snapshot(SystemClock::instance().now_ms());
+        j["connected"] = up->connected();  // false: the view is as of the last connection
+        return j;
+      };
     http::register_plant_api(g->router, api, std::move(pa));
   }
   g->router.set_fallback(http::serve_static);

@@ -280,6 +280,32 @@ int main(int argc, char** argv) {
     rc = restore_command(*cfg, rso, std::cout, std::cerr);
   });
 
+  ExportOptions exo;
+  std::string export_config;
+  long long ex_site = -1, ex_asset = -1, ex_position = -1;
+  auto* exportc = app.add_subcommand("export", "Export stored points as CSV or JSON Lines (works while the gateway runs)");
+  exportc->add_option("--config,-c", export_config, "configuration file")->required();
+  exportc->add_option("--out,-o", exo.out, "file to create, or - for stdout")->required();
+  exportc->add_option("--site", ex_site, "only this site (id)");
+  exportc->add_option("--asset", ex_asset, "only this asset (id)");
+  exportc->add_option("--position", ex_position, "only this position (id)");
+  exportc->add_option("--metric", exo.metric, "only this metric (velocity_rms_mm_s, temperature_c, …)");
+  exportc->add_option("--from", exo.from, "first time: ms since the epoch or ISO 8601 (2026-11-01T00:00:00Z)");
+  exportc->add_option("--to", exo.to, "last time, as --from");
+  exportc->add_option("--format", exo.format, "csv | jsonl")->check(CLI::IsMember({"csv", "jsonl"}));
+  exportc->add_flag("--gzip", exo.gzip, "gzip the output");
+  exportc->callback([&] {
+    auto cfg = load_config(export_config);
+    if (!cfg) {
+      rc = fail("export", cfg.status());
+      return;
+    }
+    if (ex_site >= 0) exo.site_id = ex_site;
+    if (ex_asset >= 0) exo.asset_id = ex_asset;
+    if (ex_position >= 0) exo.position_id = ex_position;
+    rc = export_command(*cfg, exo, std::cout, std::cerr);
+  });
+
   // Accounts: work on the configured database; while serve owns it they
   // refuse (exit 3) and say where to do it instead.
   std::string acct_config, acct_role = "viewer", user_name, token_name;

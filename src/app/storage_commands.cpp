@@ -4,8 +4,11 @@
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -343,6 +346,120 @@ int restore_command(const Config& config, const RestoreOptions& o, std::ostream&
       out << role << ": restored " << target << "\n";
     else
       out << role << ": this box has a different " << target << "; the backup's copy is " << dest << "\n";
+  }
+  return 0;
+}
+
+std::optional<TimestampMs> parse_time_arg(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  if (s.find_first_not_of("-0123456789") == std::string::npos) {
+    try {
+      return std::stoll(s);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  std::tm tm{};
+  const char* rest = strptime(s.c_str(), "%Y-%m-%d", &tm);
+  if (!rest) return std::nullopt;
+  if (*rest == 'T' || *rest == ' ') {
+    rest = strptime(rest + 1, "%H:%M:%S", &tm);
+    if (!rest) return std::nullopt;
+  }
+  long offset_s = 0;
+  if (*rest == 'Z') {
+    ++rest;
+  } else if (*rest == '+' || *rest == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
+    offset_s = (*rest == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+    rest += 6;
+  }
+  if (*rest != '\0') return std::nullopt;
+  return (static_cast<TimestampMs>(timegm(&tm)) - offset_s) * 1000;
+}
+
+int export_command(const Config& config, const ExportOptions& o, std::ostream& out, std::ostream& err) {
+  ExportFilter f;
+  if (o.site_id) f.site_id = *o.site_id;
+  if (o.asset_id) f.asset_id = *o.asset_id;
+  if (o.position_id) f.position_id = *o.position_id;
+  f.metric = o.metric;
+  if (!o.from.empty()) {
+    auto t = parse_time_arg(o.from);
+    if (!t) {
+      err << "vigil export: --from '" << o.from << "' is not a time (ms, or ISO 8601 like 2026-11-01T00:00:00Z)\n";
+      return 2;
+    }
+    f.from = *t;
+  }
+  if (!o.to.empty()) {
+    auto t = parse_time_arg(o.to);
+    if (!t) {
+      err << "vigil export: --to '" << o.to << "' is not a time (ms, or ISO 8601 like 2026-11-01T00:00:00Z)\n";
+      return 2;
+    }
+    f.to = *t;
+  }
+  if (f.to < f.from) {
+    err << "vigil export: --to is before --from\n";
+    return 2;
+  }
+  const ExportFormat fmt = o.format == "jsonl" ? ExportFormat::kJsonLines : ExportFormat::kCsv;
+  const bool to_stdout = o.out == "-";
+  const std::string partial = o.out + ".partial";
+  std::error_code ec;
+  if (!to_stdout && fs::exists(o.out, ec)) {
+    err << "vigil export: " << o.out << " exists; choose another --out\n";
+    return 1;
+  }
+  gzFile gz = nullptr;
+  FILE* plain = nullptr;
+  if (to_stdout) {
+    plain = stdout;
+    if (o.gzip) gz = gzdopen(::dup(::fileno(stdout)), "wb6");
+  } else if (o.gzip) {
+    gz = gzopen(partial.c_str(), "wb6");
+  } else {
+    plain = std::fopen(partial.c_str(), "wb");
+  }
+  if ((o.gzip && !gz) || (!o.gzip && !plain)) {
+    err << "vigil export: cannot create " << (to_stdout ? std::string("stdout") : partial) << "\n";
+    return 1;
+  }
+  std::string buf = export_header(fmt);
+  std::int64_t rows = 0;
+  auto write_out = [&]() -> Status {
+    if (buf.empty()) return Status::Ok();
+    const bool ok = o.gzip ? gzwrite(gz, buf.data(), static_cast<unsigned>(buf.size())) == static_cast<int>(buf.size())
+                           : std::fwrite(buf.data(), 1, buf.size(), plain) == buf.size();
+    buf.clear();
+    return ok ? Status::Ok() : Status::IoError("cannot write " + (to_stdout ? std::string("stdout") : partial) +
+                                               " (disk full?)");
+  };
+  Status st = export_points(config.storage.path, f, [&](const ExportRow& r) -> Status {
+    append_export_row(buf, r, fmt);
+    ++rows;
+    return buf.size() >= (1 << 16) ? write_out() : Status::Ok();
+  });
+  if (st.ok()) st = write_out();
+  bool closed_ok = true;
+  if (gz) closed_ok = gzclose(gz) == Z_OK;
+  if (plain && !to_stdout) closed_ok = (std::fflush(plain) == 0 && ::fsync(::fileno(plain)) == 0) & (std::fclose(plain) == 0);
+  if (st.ok() && !closed_ok) st = Status::IoError("cannot finish " + partial + " (disk full?)");
+  if (!st.ok()) {
+    if (!to_stdout) fs::remove(partial, ec);
+    err << "vigil export: " << st.message() << "\n";
+    return 1;
+  }
+  if (!to_stdout) {
+    fs::rename(partial, o.out, ec);
+    if (ec) {
+      fs::remove(partial, ec);
+      err << "vigil export: cannot rename " << partial << ": " << ec.message() << "\n";
+      return 1;
+    }
+    out << "exported " << rows << " points to " << o.out << "\n";
   }
   return 0;
 }

@@ -10,9 +10,11 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
+#include "vigil/model.h"
 #include "vigil/status.h"
 
 namespace vigil::app {
@@ -38,6 +40,22 @@ struct RestoreOptions {
   std::string passphrase_file;
 };
 int restore_command(const Config& config, const RestoreOptions& o, std::ostream& out, std::ostream& err);
+
+struct ExportOptions {
+  std::string out;  // "-" = stdout
+  std::optional<long long> site_id, asset_id, position_id;
+  std::string metric;
+  std::string from, to;     // ms since the epoch or ISO 8601 (UTC unless it has an offset)
+  std::string format = "csv";  // csv | jsonl
+  bool gzip = false;
+};
+// Writes the points to o.out (via "<out>.partial", renamed when complete:
+// a full disk leaves no partial file). Reads one snapshot through a
+// read-only connection, so it runs beside a live gateway.
+int export_command(const Config& config, const ExportOptions& o, std::ostream& out, std::ostream& err);
+
+// "1700000000000", "2026-11-01", "2026-11-01T10:00:00Z", "…+01:00" → ms.
+std::optional<TimestampMs> parse_time_arg(const std::string& s);
 
 // The passphrase from a file (first line) or $VIGIL_BACKUP_PASSPHRASE.
 Result<std::string> read_passphrase(const std::string& file);

@@ -838,6 +838,7 @@ void register_api(Router& router, ApiContext& ctx) {
   register_analytics(router, ctx);
   register_spectra(router, ctx);
   register_notifications(router, ctx);
+  register_export(router, ctx);
 }
 
 }  // namespace vigil::http

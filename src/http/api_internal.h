@@ -98,6 +98,7 @@ void register_machine_classes(Router& router, ApiContext& ctx);
 void register_analytics(Router& router, ApiContext& ctx);  // api_analytics.cpp
 void register_spectra(Router& router, ApiContext& ctx);  // api_spectra.cpp: a position's spectra
 void register_notifications(Router& router, ApiContext& ctx);  // api_notify.cpp: rules, channels, routes, ack links
+void register_export(Router& router, ApiContext& ctx);  // api_export.cpp: exports, waveform downloads, storage report
 
 }  // namespace vigil::http::detail
 

@@ -206,6 +206,8 @@ bool PlantView::on_message(const std::string& topic, const std::string& payload,
   Entry& e = it->second;
   e.online = online->get<bool>();
   if (e.online) {
+    if (auto iv = doc.find("state_interval_s"); iv != doc.end() && iv->is_number_integer())
+      e.interval_s = static_cast<int>(std::clamp<std::int64_t>(iv->get<std::int64_t>(), 1, 86400));
     e.doc = std::move(doc);
     e.last_seen = now;
   } else if (e.doc.is_null()) {
@@ -226,12 +228,14 @@ std::size_t PlantView::size() const {
   return gateways_.size();
 }
 
-json PlantView::snapshot() const {
-  auto entry = [](const std::string& id, const json& d, bool online, TimestampMs last_seen, bool self) {
+json PlantView::snapshot(TimestampMs now) const {
+  auto entry = [](const std::string& id, const json& d, bool online, TimestampMs last_seen, bool self,
+                  bool stale) {
     json assets = d.is_object() && d.contains("assets") && d["assets"].is_array() ? d["assets"] : json::array();
     return json{{"id", id},
                 {"name", d.is_object() ? text(d, "name") : json(nullptr)},
-                {"online", online},
+                {"online", online && !stale},
+                {"stale", stale},
                 {"self", self},
                 {"last_seen", last_seen ? json(iso8601_ms(last_seen)) : json(nullptr)},
                 {"url", d.is_object() ? text(d, "url", 2048) : json(nullptr)},
@@ -245,8 +249,11 @@ json PlantView::snapshot() const {
   };
   std::lock_guard lk(mu_);
   json gws = json::array();
-  gws.push_back(entry(o_.gateway_id, self_, true, self_ts_, true));
-  for (const auto& [id, e] : gateways_) gws.push_back(entry(id, e.doc, e.online, e.last_seen, false));
+  gws.push_back(entry(o_.gateway_id, self_, true, self_ts_, true, false));
+  for (const auto& [id, e] : gateways_) {
+    const bool stale = now > 0 && e.online && now - e.last_seen > (3LL * e.interval_s + 30) * 1000;
+    gws.push_back(entry(id, e.doc, e.online, e.last_seen, false, stale));
+  }
   return {{"plant_id", o_.plant_id}, {"gateway_id", o_.gateway_id}, {"gateways", std::move(gws)}};
 }
 

@@ -88,9 +88,13 @@ class PlantView {
   void set_self(nlohmann::json doc, TimestampMs now);
 
   // {"plant_id", "gateway_id" (this one), "gateways": [...]} — every gateway
-  // (this one first, online), each {"id", "name", "online", "last_seen",
-  // "url", "version", "assets", "open_alerts", "last_measurement", "self"}.
-  nlohmann::json snapshot() const;
+  // (this one first, online), each {"id", "name", "online", "stale",
+  // "last_seen", "url", "version", "assets", "open_alerts",
+  // "last_measurement", "self"}. With `now` (wall ms), a gateway whose last
+  // document is older than 3 of its state intervals + 30 s reads offline
+  // and "stale" (its will may not have reached us, e.g. while our own link
+  // was down).
+  nlohmann::json snapshot(TimestampMs now = 0) const;
   std::size_t size() const;
   const PlantOptions& options() const { return o_; }
   std::uint64_t dropped(const std::string& reason) const;
@@ -100,6 +104,7 @@ class PlantView {
     nlohmann::json doc;          // the newest full document (kept when a will follows)
     bool online = false;
     TimestampMs last_seen = 0;   // when a document (or the will) arrived
+    int interval_s = 60;         // the gateway's state_interval_s
   };
   void drop(const std::string& reason, std::string* why);
   PlantOptions o_;

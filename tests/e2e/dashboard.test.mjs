@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Drives the dashboard of a running `vigil demo` (URL in VIGIL_URL) with
 // Chromium: first-start admin, sign-in, fleet, asset page, chart zoom and the
-// learned baseline band, spectra with defect markers and the waterfall, an
+// learned baseline band, spectra with defect markers and the waterfall; the
+// analyst's spectra (velocity in mm/s, two dates and the baseline overlaid,
+// full resolution on zoom, marker labels that never overprint, waterfall
+// markers) at phone and desktop size; alert marks on the trends; an
 // API token's life, acknowledging and closing an alert the gateway raised
 // for the demo's developing bearing fault, sensor commissioning, a machine
 // class of one's own, building the plant (an asset with bearing and envelope

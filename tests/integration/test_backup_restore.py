@@ -254,3 +254,106 @@ def test_a_backup_that_hits_a_full_disk_leaves_no_file_behind(tmp_path):
     assert r.returncode == 1
     assert "vigil backup:" in r.stderr
     assert sorted(os.listdir(tmp_path)) == ["box"], os.listdir(tmp_path)
+
+
+def test_export_of_points_and_waveforms_from_cli_and_rest_beside_the_live_gateway(tmp_path):
+    import csv
+    import gzip
+    import io
+    box = tmp_path / "box"
+    box.mkdir()
+    g, db = start_demo(box)
+    try:
+        cfg = write_config(box / "box.json", db)
+        # The CLI, while the demo ingests: CSV of one asset, JSON Lines gzipped of everything.
+        assets = requests.get(g.url("/api/v1/assets"), timeout=10).json()
+        asset = assets[0]
+        out_csv = tmp_path / "asset.csv"
+        r = cli("export", "--config", cfg, "--out", str(out_csv), "--asset", str(asset["id"]))
+        assert r.returncode == 0, r.stderr
+        rows = list(csv.DictReader(open(out_csv)))
+        assert rows, "the asset has stored points"
+        assert set(rows[0]) == {"timestamp", "ts_ms", "site", "asset", "position", "sensor", "metric", "unit", "value"}
+        assert {row["asset"] for row in rows} == {asset["name"]}
+        for row in rows[:50]:
+            float(row["value"])
+            assert row["timestamp"].endswith("Z")
+        out_jsonl = tmp_path / "all.jsonl.gz"
+        r = cli("export", "--config", cfg, "--out", str(out_jsonl), "--format", "jsonl", "--gzip")
+        assert r.returncode == 0, r.stderr
+        lines = gzip.open(out_jsonl, "rt").read().splitlines()
+        assert len(lines) > len(rows)
+        first = json.loads(lines[0])
+        assert {"timestamp", "ts_ms", "metric", "value", "position"} <= set(first)
+        # A time window narrows it; a bad time is a clear error.
+        mid = int(rows[len(rows) // 2]["ts_ms"])
+        out_win = tmp_path / "window.csv"
+        r = cli("export", "--config", cfg, "--out", str(out_win), "--asset", str(asset["id"]), "--from", str(mid))
+        assert r.returncode == 0, r.stderr
+        win = list(csv.DictReader(open(out_win)))
+        assert win and all(int(x["ts_ms"]) >= mid for x in win)
+        r = cli("export", "--config", cfg, "--out", str(tmp_path / "x.csv"), "--from", "yesterday")
+        assert r.returncode == 2 and "--from" in r.stderr
+
+        # REST: the estimate, then the same asset's CSV; gzip on request.
+        est = requests.get(g.url("/api/v1/export/estimate"), params={"asset": asset["id"]}, timeout=10).json()
+        assert est["points"] >= len(rows) // 2 and est["limit"] == 200000
+        resp = requests.get(g.url("/api/v1/export"), params={"asset": asset["id"], "to": rows[-1]["ts_ms"]}, timeout=30)
+        assert resp.status_code == 200, resp.text
+        assert "attachment" in resp.headers["Content-Disposition"]
+        rest_rows = list(csv.DictReader(io.StringIO(resp.text)))
+        assert len(rest_rows) >= len(rows)  # the gateway kept storing since
+        assert int(resp.headers["X-Vigil-Export-Points"]) == len(rest_rows)
+        gz = requests.get(g.url("/api/v1/export"), params={"asset": asset["id"], "format": "jsonl", "gzip": 1},
+                          timeout=30)
+        assert gz.status_code == 200 and gz.headers["Content-Type"] == "application/gzip"
+        assert gzip.decompress(gz.content).count(b"\n") >= len(rest_rows)
+        for bad in ({"format": "xml"}, {"asset": "x"}, {"from": "10", "to": "5"}, {"gzip": "yes"}):
+            assert requests.get(g.url("/api/v1/export"), params=bad, timeout=10).status_code == 400, bad
+
+        # Waveforms: listed per position, downloaded as WAV (the counts) and CSV (g).
+        positions = requests.get(g.url("/api/v1/positions"), timeout=10).json()
+        listed = []
+        for p in positions:
+            listed = requests.get(g.url("/api/v1/positions/%d/waveforms" % p["id"]), timeout=10).json()
+            if listed:
+                break
+        assert listed, "the demo stores raw waveforms"
+        w = listed[0]
+        wav = requests.get(g.url("/api/v1/positions/%d/waveforms/%d" % (p["id"], w["id"])), timeout=10)
+        assert wav.status_code == 200 and wav.content[:4] == b"RIFF" and wav.content[8:16] == b"WAVEfmt "
+        channels, rate = struct.unpack("<HI", wav.content[22:28])
+        assert channels == w["axes"] and rate == round(w["sample_rate_hz"])
+        data_len = struct.unpack("<I", wav.content[40:44])[0]
+        assert data_len == 2 * w["axes"] * w["samples_per_axis"] == len(wav.content) - 44
+        wcsv = requests.get(g.url("/api/v1/positions/%d/waveforms/%d?format=csv" % (p["id"], w["id"])), timeout=10)
+        assert wcsv.status_code == 200
+        assert wcsv.text.count("\n") == w["samples_per_axis"] + 1
+        assert requests.get(g.url("/api/v1/positions/%d/waveforms/999999" % p["id"]), timeout=10).status_code == 404
+
+        storage = requests.get(g.url("/api/v1/storage"), timeout=30).json()
+        assert storage["points"] > 0 and storage["bytes_per_point"] > 0 and storage["waveforms"] > 0
+        assert storage["waveform_bytes"] < storage["waveform_raw_bytes"]  # stored compressed
+    finally:
+        assert g.stop() == 0
+
+
+def test_an_export_that_hits_a_full_disk_leaves_no_file_behind(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    g, db = start_demo(box)  # running: the export reads beside it
+    try:
+        cfg = write_config(box / "box.json", db)
+        out = tmp_path / "out"
+        out.mkdir()
+
+        def small_disk():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+        r = subprocess.run([VIGIL, "export", "--config", cfg, "--out", str(out / "all.csv")], capture_output=True,
+                           text=True, timeout=60, preexec_fn=small_disk)
+        assert r.returncode == 1 and "disk full" in r.stderr, r.stderr
+        assert os.listdir(out) == []
+    finally:
+        assert g.stop() == 0

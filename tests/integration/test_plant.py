@@ -120,6 +120,7 @@ def test_two_gateways_form_a_plant_and_a_killed_one_goes_offline_by_its_will(tmp
         va = wait_for(lambda: both_online(a), what="gw-a lists gw-a and gw-b online")
         vb = wait_for(lambda: both_online(b), what="gw-b lists gw-a and gw-b online")
         assert va["plant_id"] == "hall" and vb["plant_id"] == "hall"
+        assert va["connected"] is True and gw(va, "gw-b")["stale"] is False
         assert va["gateways"][0]["id"] == "gw-a" and va["gateways"][0]["self"] is True
         assert gw(va, "gw-x") is None and gw(vb, "gw-x") is None
         assert [x["id"] for x in plant(other)["gateways"]] == ["gw-x"]

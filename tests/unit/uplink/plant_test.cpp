@@ -113,6 +113,22 @@ TEST_CASE("plant view keeps other gateways and marks them offline on their will"
   CHECK(v.snapshot()["gateways"][0]["online"] == true);
 }
 
+TEST_CASE("a gateway silent for 3 of its intervals reads offline and stale", "[plant]") {
+  MetricsRegistry m;
+  PlantView v({"p1", "self", 256, kMaxPlantDocBytes}, m);
+  REQUIRE(v.on_message(plant_state_topic("p1", "gw-b"), doc("p1", "gw-b", true, {{"state_interval_s", 10}}), 1000));
+  auto b = gateway(v.snapshot(1000 + 59'000), "gw-b");
+  CHECK(b["online"] == true);
+  CHECK(b["stale"] == false);
+  b = gateway(v.snapshot(1000 + 61'000), "gw-b");
+  CHECK(b["online"] == false);
+  CHECK(b["stale"] == true);
+  CHECK(gateway(v.snapshot(), "gw-b")["online"] == true);  // no clock given: as received
+  // A fresh document: online again.
+  REQUIRE(v.on_message(plant_state_topic("p1", "gw-b"), doc("p1", "gw-b", true, {{"state_interval_s", 10}}), 70'000));
+  CHECK(gateway(v.snapshot(71'000), "gw-b")["online"] == true);
+}
+
 TEST_CASE("plant view drops and counts other plants, bad documents and too many gateways", "[plant]") {
   MetricsRegistry m;
   PlantView v({"p1", "self", 2, 1024}, m);

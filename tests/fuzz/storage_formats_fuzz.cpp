@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Everything vigil reads back from disk that a damaged card or a hostile
+// backup file can hand it: chunk and roll-up blobs, compressed waveforms,
+// and backup archives. The first byte picks the format; each decoder must
+// reject or decode without reading out of bounds, allocating without limit
+// or leaving files behind. Decoded chunks and waveforms re-encode to the
+// same values (lossless round trip).
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "app/backup_archive.h"
+#include "store/chunk_codec.h"
+#include "store/waveform_codec.h"
+
+using namespace vigil;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::uint8_t which = data[0] % 4;
+  std::span<const std::uint8_t> blob(data + 1, size - 1);
+  if (which == 0) {
+    std::vector<Point> pts;
+    if (store_detail::decode_chunk(blob, pts).ok()) {
+      std::vector<Point> again;
+      auto re = store_detail::encode_chunk(pts);
+      if (!store_detail::decode_chunk(re, again).ok() || again.size() != pts.size()) __builtin_trap();
+      for (std::size_t i = 0; i < pts.size(); ++i)
+        if (again[i].ts != pts[i].ts || std::memcmp(&again[i].value, &pts[i].value, 8) != 0) __builtin_trap();
+    }
+  } else if (which == 1) {
+    std::vector<store_detail::HourAggregate> h;
+    (void)store_detail::decode_rollup_day(blob, h);
+  } else if (which == 2) {
+    if (blob.size() < 2) return 0;
+    const std::size_t expected = (static_cast<std::size_t>(blob[0]) << 8 | blob[1]) * 4;
+    std::vector<std::int16_t> out;
+    if (store_detail::decode_waveform(blob.subspan(2), expected, out).ok()) {
+      std::vector<std::int16_t> again;
+      if (!store_detail::decode_waveform(store_detail::encode_waveform(out, 1), out.size(), again).ok() ||
+          again != out)
+        __builtin_trap();
+    }
+  } else {
+    // A backup file: plain, or encrypted with the passphrase "fuzz".
+    static const std::string dir = [] {
+      char tmpl[] = "/tmp/vigil-fuzz-archive-XXXXXX";
+      const char* d = mkdtemp(tmpl);
+      return std::string(d ? d : "/tmp");
+    }();
+    const std::string path = dir + "/in.vgb";
+    if (FILE* f = std::fopen(path.c_str(), "wb")) {
+      std::fwrite(blob.data(), 1, blob.size(), f);
+      std::fclose(f);
+    }
+    auto r = app::read_archive(path, "fuzz", dir);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      // Only a verified archive leaves its entries; a refused one none.
+      if (!r && e.path().filename() != "in.vgb") __builtin_trap();
+      if (e.path().filename() != "in.vgb") std::filesystem::remove(e.path(), ec);
+    }
+  }
+  return 0;
+}
