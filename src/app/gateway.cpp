@@ -12,7 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "alerts/alerts.h"
+#include "app/scheduled_backup.h"
 #include "app/self_monitor.h"
+#include "app/storage_commands.h"
 #include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"
 #include "auth/auth.h"
@@ -59,6 +61,7 @@ struct Gateway::Impl {
   std::unique_ptr<notify::Sender> sender;
   std::unique_ptr<notify::Notifier> notifier;
   std::unique_ptr<SelfMonitor> self_monitor;
+  std::unique_ptr<ScheduledBackup> backup;  // storage.backup_dir; its thread joins before the rest goes
   std::unique_ptr<analytics::Pipeline> pipeline;
   std::unique_ptr<auth::AuthService> auth;
   http::Router router;
@@ -262,6 +265,7 @@ void Gateway::Impl::housekeeping() {
   if (rules) rules->tick();
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (backup) backup->tick();
   if (self_monitor && now >= next_self_check_ms) {
     self_monitor->check();
     next_self_check_ms = now + config.monitoring.interval_s * 1000LL;
@@ -518,6 +522,28 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     api.components["uplink"] = [up] { return up->status(); };
   }
   g->wire_self_monitor();
+  if (!c.storage.backup_dir.empty()) {
+    std::string pass;
+    if (!c.storage.backup_passphrase_file.empty()) {
+      auto p = read_passphrase(c.storage.backup_passphrase_file);
+      if (!p) return p.status().Annotate("storage.backup_passphrase_file");
+      pass = *p;
+    }
+    alerts::AlertService* as = g->alerts.get();
+    g->backup = std::make_unique<ScheduledBackup>(
+        c.storage, c.gateway.id,
+        [snapshot = c, pass](const std::string& out) { return write_backup(snapshot, out, pass); },
+        [as](const alerts::ExternalAlert& e) { return as->raise(e).status(); },
+        [] { return SystemClock::instance().now_ms(); },
+        [](TimestampMs now) {
+          std::time_t t = static_cast<std::time_t>(now / 1000);
+          std::tm tm{};
+          localtime_r(&t, &tm);
+          return tm.tm_hour * 60 + tm.tm_min;
+        });
+    spdlog::info("backup: every day at {} (local time) to {}, keeping {}", c.storage.backup_at, c.storage.backup_dir,
+                 c.storage.backup_keep);
+  }
   http::register_api(g->router, api);
   if (g->ble) http::register_ble_api(g->router, api, *g->ble);
   if (g->ble && !c.ble.enabled) {

@@ -252,6 +252,18 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("waveforms_per_position", c.storage.waveforms_per_position, 0, 1000000);
     r.integer("integrity_check_interval_h", c.storage.integrity_check_interval_h, 0, 8760);
     r.integer("clock_tolerance_s", c.storage.clock_tolerance_s, 1, 30 * 86400);
+    r.str("backup_dir", c.storage.backup_dir);
+    r.str("backup_at", c.storage.backup_at);
+    {
+      const std::string& at = c.storage.backup_at;
+      const bool ok = at.size() == 5 && at[2] == ':' && std::isdigit(static_cast<unsigned char>(at[0])) &&
+                      std::isdigit(static_cast<unsigned char>(at[1])) && std::isdigit(static_cast<unsigned char>(at[3])) &&
+                      std::isdigit(static_cast<unsigned char>(at[4])) && (at[0] - '0') * 10 + (at[1] - '0') < 24 &&
+                      (at[3] - '0') * 10 + (at[4] - '0') < 60;
+      if (!ok) return r.error_at("storage.backup_at", "must be a time of day HH:MM (00:00..23:59), got '" + at + "'");
+    }
+    r.integer("backup_keep", c.storage.backup_keep, 1, 3650);
+    r.str("backup_passphrase_file", c.storage.backup_passphrase_file);
   });
   VIGIL_SECTION("http", {
     r.boolean("enabled", c.http.enabled);

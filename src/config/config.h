@@ -33,6 +33,13 @@ struct StorageConfig {
   int waveforms_per_position = 500;  // newest raw waveform snapshots kept
   int integrity_check_interval_h = 6;  // PRAGMA quick_check this often (and at start); 0 = only at start
   int clock_tolerance_s = 300;         // health: clock behind the newest stored point by more = broken
+  // Nightly backup (docs/storage.md): empty = off. A directory (a USB stick,
+  // a network share) where `vigil backup` files are written every day at
+  // backup_at (local time), and at start when the newest is older than a day.
+  std::string backup_dir;
+  std::string backup_at = "02:00";     // HH:MM local time
+  int backup_keep = 7;                 // newest backups kept in backup_dir
+  std::string backup_passphrase_file;  // encrypt them (recommended: they hold keys)
   // Command line only (vigil serve --new-database), never read from the file:
   // start with an empty database although one existed at `path`.
   bool new_database = false;

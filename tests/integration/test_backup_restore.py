@@ -357,3 +357,49 @@ def test_an_export_that_hits_a_full_disk_leaves_no_file_behind(tmp_path):
         assert os.listdir(out) == []
     finally:
         assert g.stop() == 0
+
+
+def test_the_nightly_backup_catches_up_at_start_and_a_failing_one_raises_an_alert(tmp_path):
+    # Backups on: the first start writes one at once (nothing in the last day).
+    usb = tmp_path / "usb"
+    (tmp_path / "ok").mkdir()
+    g = Gateway(tmp_path / "ok", extra={"storage": {"backup_dir": str(usb), "backup_keep": 2}})
+    g.start()
+    try:
+        files = wait_for(lambda: [p for p in os.listdir(usb) if p.endswith(".vgb")] if usb.exists() else None,
+                         timeout=30, what="the catch-up backup")
+        assert files[0].startswith("vigil-backup-vigil-gw-")
+        assert not [p for p in os.listdir(usb) if p.endswith(".partial")]
+    finally:
+        assert g.stop() == 0
+    # The file is a real backup: it restores on another box.
+    box2 = tmp_path / "box2"
+    box2.mkdir()
+    cfg2 = write_config(box2 / "vigil.json", box2 / "vigil.db")
+    r = cli("restore", str(usb / files[0]), "--config", cfg2)
+    assert r.returncode == 0, r.stderr
+
+    # A backup directory that cannot exist (below a regular file): an alert says so.
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    g2 = Gateway(bad, extra={"storage": {"backup_dir": str(blocker / "backups")}})
+    r = cli("token", "create", "--role", "viewer", "--config", g2.config)
+    auth = {"Authorization": "Bearer " + r.stdout.strip()}
+    g2.start()
+    try:
+        def failed_alert():
+            alerts = requests.get(g2.url("/api/v1/alerts?status=active"), headers=auth, timeout=5).json()
+            items = alerts["items"] if isinstance(alerts, dict) else alerts
+            return [a for a in items if "backup" in json.dumps(a).lower()]
+        found = wait_for(failed_alert, timeout=30, what="the backup_failed alert")
+        assert "backups" in json.dumps(found[0])  # names the directory
+    finally:
+        assert g2.stop() == 0
+
+    # A malformed backup time is a configuration error with its line.
+    cfgbad = tmp_path / "badtime.json"
+    cfgbad.write_text('{\n  "storage": {\n    "backup_dir": "/tmp/x",\n    "backup_at": "25:00"\n  }\n}\n')
+    r = cli("serve", "--config", str(cfgbad))
+    assert r.returncode == 1 and "badtime.json:4" in r.stderr and "HH:MM" in r.stderr, r.stderr

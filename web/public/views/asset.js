@@ -9,6 +9,7 @@ import { TimeChart } from '../chart.js';
 import { describe, worstPosition, plainWord, plainText } from './triage.js';
 import { stateBadge } from './fleet.js';
 import { spectraSection } from './spectra.js';
+import { exportSection, waveformSection } from './export.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
 const RANGES = [['1d', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['1y', 365 * 86400e3]];
@@ -55,6 +56,8 @@ export async function renderAsset(main, app, id) {
   // The class's ISO zone limits as the gateway scores them (user classes included).
   const classes = await api('/machine-classes').catch(() => []);
   const cls = classes.find((c) => c.name === asset.machine_class);
+  // the site's time zone, for the times of the raw waveforms
+  const siteTz = ((await api('/sites').catch(() => [])).find((s) => s.id === asset.site_id) || {}).timezone;
   // Open on the position in trouble (worst state), not the first.
   let position = worstPosition(asset.positions, fleetNow) || asset.positions[0];
   const charts = [];
@@ -93,7 +96,7 @@ export async function renderAsset(main, app, id) {
       asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
     h('p.muted', `${plainWord(asset.machine_class)} · ${asset.shaft_rpm ? asset.shaft_rpm + ' rpm rated' : 'speed not set'}`,
       asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),
-    posTabs, body);
+    posTabs, body, exportSection(asset, () => nowTs));
 
   function setAll(from, to, except) {
     view = { from, to };
@@ -186,6 +189,12 @@ export async function renderAsset(main, app, id) {
     const spectra = spectraSection(body, asset, position, charts);
     const loadSpectra = () => spectra.reload();
     loadSpectra().catch(() => {});
+    // the position's raw waveforms with WAV / CSV downloads (views/export.js)
+    const waves = waveformSection(position, siteTz);
+    body.append(waves.el);
+    waves.reload().catch(() => {});
+    const waveTimer = setInterval(() => waves.reload().catch(() => {}), 30000);
+    charts.push({ destroy: () => clearInterval(waveTimer) });
 
     // live: append readings to the charts of this position
     const onReading = (ev) => {

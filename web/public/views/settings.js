@@ -3,6 +3,7 @@
 // the plant (sites, assets, positions), users, API tokens.
 import { api, h, fmt, toast } from '../api.js';
 import { plantCard } from './plant.js';
+import { storageCard } from './storage.js';
 
 export async function renderSettings(main, app) {
   const sys = await api('/system');
@@ -19,6 +20,7 @@ export async function renderSettings(main, app) {
       h('dt', 'Points stored'), h('dd', String(sys.store.points_committed)),
       h('dt', 'Live clients'), h('dd', String(sys.live.clients)),
       h('dt', 'Signed in as'), h('dd', `${sys.you.name} (${sys.you.role})`))));
+  parts.push(await storageCard());
   const comps = Object.entries(health.components || {});
   parts.push(h('section.card', h('h2', 'Cloud uplink and components'),
     comps.length ? h('dl.kv-list', comps.flatMap(([k, v]) => [h('dt', k), h('dd', typeof v === 'object' ? (v.status || '') + ' ' + JSON.stringify(v) : String(v))]))
