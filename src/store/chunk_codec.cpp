@@ -96,11 +96,19 @@ std::uint64_t rice_bits(std::uint64_t z, int k) {
   const std::uint64_t q = z >> k;
   return q >= kRiceEscape ? kRiceEscape + 64 : q + 1 + static_cast<std::uint64_t>(k);
 }
-// The k that codes these values in the fewest bits.
+// The k that codes these values in the fewest bits. The optimum sits next
+// to log2 of the mean (a geometric-like spread), so only the neighbours of
+// that estimate are costed: three passes instead of 63 at every checkpoint.
 int best_rice_k(std::span<const std::uint64_t> z) {
+  if (z.empty()) return 0;
+  long double sum = 0;
+  for (auto v : z) sum += static_cast<long double>(v);
+  const long double mean = sum / static_cast<long double>(z.size());
+  int est = 0;
+  while (est < 62 && static_cast<long double>(std::uint64_t{1} << (est + 1)) <= mean + 1) ++est;
   int best = 0;
   std::uint64_t best_bits = ~std::uint64_t{0};
-  for (int k = 0; k < 63; ++k) {
+  for (int k = std::max(0, est - 2); k <= std::min(62, est + 1); ++k) {
     std::uint64_t bits = 0;
     for (auto v : z) bits += rice_bits(v, k);
     if (bits < best_bits) best_bits = bits, best = k;

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+// Browser checks of "own your data" on the dashboard (dashboard.test.mjs
+// runs them at phone and desktop size): the Storage card of the settings
+// page, the asset page's export (a CSV download; a large export split into
+// slices downloaded one after another with a progress bar) and the
+// position's raw-waveform downloads.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+
+export const CSV_HEADER = 'timestamp,ts_ms,site,asset,position,sensor,metric,unit,value';
+
+// The Storage card: bytes per point, the projection in words, nothing
+// unfilled; every line explained.
+export async function storageCardShows(p, base) {
+  await p.goto(base + '/#/settings');
+  const card = p.locator('section.storage');
+  await card.getByRole('heading', { name: 'Storage' }).waitFor();
+  const bpp = card.locator('dd[data-field="Bytes per point"]');
+  await bpp.filter({ hasText: /^\d+(\.\d)? B$/ }).waitFor({ timeout: 10000 });
+  const until = (await card.locator('dd[data-field="Until full"]').textContent()).trim();
+  assert.match(until, /^(about .+ until the disk is full at the current rate \(.+ a day\)|less than a day of data: no projection yet|the database is not growing: no projection)$/);
+  await card.locator('summary', { hasText: 'What do these lines mean?' }).click();
+  await card.locator('details.storage-help dd', { hasText: 'Disk space one stored value costs' }).waitFor();
+  const text = await card.innerText();
+  assert.ok(!/\b(null|undefined|NaN)\b/.test(text), `the storage card shows: ${text}`);
+  for (const dt of await card.locator('dl.storage-list dt').all()) assert.ok((await dt.getAttribute('title')).length > 20, 'each line is explained');
+  return { bytesPerPoint: await bpp.textContent(), until };
+}
+
+const readDownload = async (d) => {
+  const buf = readFileSync(await d.path());
+  return (d.suggestedFilename().endsWith('.gz') ? gunzipSync(buf) : buf).toString('utf8');
+};
+
+// Export a CSV of the asset page open on `p`. With `split` (range 'all'),
+// the estimates the page reads are rewritten in the browser: the limit is
+// lowered so that the export must be split into several slices, and a
+// slice's estimate is its share of the whole range (the gateway's estimate
+// counts whole chunks, too coarse for a few minutes of demo data). The
+// downloads themselves are the gateway's, each slowed a little so that the
+// progress bar can be seen saying "slice k of n"; together they must hold
+// every point once.
+export async function exportCsv(p, { range = '24h', gzip = false, split = false } = {}) {
+  const form = p.locator('form.export-form');
+  await form.waitFor();
+  await form.getByLabel('Format').selectOption('csv');
+  await form.getByLabel('Time range').selectOption(range);
+  await form.getByLabel('Compress (gzip)').setChecked(gzip);
+  const downloads = [];
+  const onDownload = (d) => downloads.push(d);
+  p.on('download', onDownload);
+  let limit = null, whole = 0, span = null;
+  const isEstimate = (u) => u.pathname === '/api/v1/export/estimate';
+  const isExport = (u) => u.pathname === '/api/v1/export';
+  if (split) {
+    await p.route(isEstimate, async (route) => {
+      const u = new URL(route.request().url());
+      const res = await route.fetch();
+      const j = await res.json();
+      if (limit === null) { whole = j.points; limit = Math.max(1, Math.ceil(j.points / 3.5)); }
+      if (u.searchParams.has('from')) {
+        const a = +u.searchParams.get('from'), b = +u.searchParams.get('to');
+        if (!span) span = [a, b];
+        j.points = Math.round((whole * (b - a + 1)) / (span[1] - span[0] + 1));
+      }
+      await route.fulfill({ status: res.status(), contentType: 'application/json', body: JSON.stringify({ ...j, limit }) });
+    });
+    await p.route(isExport, async (route) => {
+      const res = await route.fetch();
+      await new Promise((r) => setTimeout(r, 700));
+      await route.fulfill({ response: res });
+    });
+  }
+  try {
+    await form.getByRole('button', { name: 'Export' }).click();
+    await form.locator('.export-estimate', { hasText: /^About [\d,]+ points in \d+ series\./ }).waitFor({ timeout: 20000 });
+    const bar = form.getByRole('progressbar', { name: 'Export progress' });
+    if (split) {
+      await form.locator('progress[aria-valuetext^="Downloading slice 2 of"]').waitFor({ timeout: 20000 });
+      assert.match(await form.locator('.export-progress-text').textContent(), /^Downloading slice 2 of \d+…/);
+      assert.equal(await bar.getAttribute('value'), '1');
+    }
+    const done = form.locator('.export-progress-text', { hasText: /^Done: / });
+    await done.waitFor({ timeout: 60000 });
+    assert.equal(await form.locator('.export-error').isVisible(), false, 'no error');
+    const m = /^Done: (?:(\d+) files, )?([\d,]+) points\.$/.exec(await done.textContent());
+    assert.ok(m, await done.textContent());
+    const files = m[1] ? +m[1] : 1;
+    for (let i = 0; i < 50 && downloads.length < files; ++i) await p.waitForTimeout(100);
+    assert.equal(downloads.length, files, 'one download per slice');
+    if (split) assert.ok(files >= 3, `the export was split (${files} files)`);
+    let rows = 0;
+    const seen = new Set();
+    for (const d of downloads) {
+      assert.match(d.suggestedFilename(), gzip ? /\.csv\.gz$/ : /\.csv$/);
+      const lines = (await readDownload(d)).split('\n').filter(Boolean);
+      assert.equal(lines[0], CSV_HEADER);
+      assert.match(lines[1] || '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z,\d+,/);
+      rows += lines.length - 1;
+      for (const l of lines.slice(1)) {
+        const c = l.split(',');
+        const key = `${c[1]} ${c[4]} ${c[6]}`;  // ts_ms, position, metric
+        assert.ok(!seen.has(key), `a point in two slices: ${key}`);
+        seen.add(key);
+      }
+    }
+    assert.equal(rows, +m[2].replace(/,/g, ''), 'the files hold the points the page reports');
+    return { files, rows, names: downloads.map((d) => d.suggestedFilename()) };
+  } finally {
+    p.off('download', onDownload);
+    if (split) { await p.unroute(isEstimate); await p.unroute(isExport); }
+  }
+}
+
+// The raw-waveform list of the position shown: newest first, WAV and CSV
+// links that answer audio/wav and a CSV of time and g.
+export async function waveformDownloads(p) {
+  const list = p.locator('section.waveform-list');
+  await list.getByRole('heading', { name: 'Raw waveforms' }).waitFor();
+  const wav = list.locator('li a[data-format=wav]').first();
+  await wav.waitFor({ timeout: 30000 });
+  const stamps = await list.locator('li time').evaluateAll((ts) => ts.map((t) => Date.parse(t.dateTime)));
+  assert.deepEqual(stamps, [...stamps].sort((a, b) => b - a), 'newest first');
+  const shown = await list.locator('li time').first().textContent();
+  assert.ok(shown.trim() && !/null|NaN|Invalid/.test(shown), `time shown: ${shown}`);
+  const got = await p.evaluate(async ([w, c]) => {
+    const a = await fetch(w, { credentials: 'same-origin' });
+    const bytes = new Uint8Array(await a.arrayBuffer());
+    const b = await fetch(c, { credentials: 'same-origin' });
+    return { status: a.status, type: a.headers.get('Content-Type'), magic: String.fromCharCode(...bytes.slice(0, 4)), size: bytes.length,
+      csvType: b.headers.get('Content-Type'), csvHead: (await b.text()).split('\n')[0] };
+  }, [await wav.getAttribute('href'), await list.locator('li a[data-format=csv]').first().getAttribute('href')]);
+  assert.equal(got.status, 200);
+  assert.equal(got.type, 'audio/wav');
+  assert.equal(got.magic, 'RIFF');
+  assert.ok(got.size > 44, 'the WAV holds samples');
+  assert.match(got.csvType, /^text\/csv/);
+  assert.match(got.csvHead, /^t_s,axis0_g/);
+  return { count: stamps.length, shown, wavBytes: got.size };
+}
