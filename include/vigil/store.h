@@ -39,10 +39,12 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vigil/clock.h"
@@ -178,6 +180,23 @@ struct SensorImportResult {
   bool applied = false;
 };
 
+// Tags (key=value: line=2, area=north, criticality=A) on sensors, assets and
+// positions (core schema v6, table catalog_tags). Bounded: at most kMaxTags
+// per row; keys 1..64 bytes of [A-Za-z0-9_.-], values 1..64 printable bytes.
+enum class TagKind { kSensor, kAsset, kPosition };
+const char* to_string(TagKind k);  // "sensor" | "asset" | "position"
+using Tags = std::map<std::string, std::string>;
+inline constexpr std::size_t kMaxTags = 32;
+inline constexpr std::size_t kMaxTagBytes = 64;
+// kInvalidArgument naming the first bad tag (or the count).
+Status check_tags(const Tags& tags);
+bool valid_tag_key(std::string_view key);
+struct TagRow {
+  TagKind kind = TagKind::kSensor;
+  Id id = 0;
+  std::string key, value;
+};
+
 class Store {
  public:
   // Takes the lock, opens (creating if needed) and migrates the database,
@@ -261,6 +280,18 @@ class Store {
   // move_sensor). Each outcome says new, recommissioned or unchanged.
   Result<SensorImportResult> import_sensors(const std::vector<SensorImportRow>& rows, bool dry_run,
                                             const std::string& actor);
+  // Replaces the row's tags (check_tags first; an empty map clears them), one
+  // transaction with its audit row ("<kind>.tags"). kNotFound for an unknown
+  // id. Purging a row deletes its tags.
+  Status set_tags(TagKind kind, Id id, const Tags& tags, const std::string& actor);
+  Result<Tags> tags(TagKind kind, Id id);
+  // Every tag of every row (at most kMaxTags per row), for the fleet search.
+  Result<std::vector<TagRow>> all_tags();
+  // The firmware version a sensor last advertised ("1.3.0"); written only
+  // when it changes. kNotFound for an unknown address.
+  Status set_sensor_firmware(const std::string& address, const std::string& version);
+  // sensor id → last advertised firmware version (sensors that sent one).
+  Result<std::map<Id, std::string>> sensor_firmware();
   // User machine classes (source kUser), by name. Checked with
   // check_machine_class() before they are written.
   Result<std::vector<MachineClass>> machine_classes();

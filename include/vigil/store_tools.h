@@ -57,10 +57,10 @@ struct StorageReport {
 Result<StorageReport> storage_report(const std::string& path);
 
 // Writes a consistent copy of the database at `db_path` to `dest_path`
-// through SQLite's online backup API, from a read-only connection, so the
-// gateway keeps ingesting (it copies a step of pages at a time and restarts
-// when a writer changed copied pages; the result is one snapshot). `dest`
-// must not exist. progress(done_pages, total_pages) is called between steps.
+// through SQLite's online backup API, from a read-only connection, in one
+// step inside one read transaction: a WAL snapshot, so the gateway keeps
+// ingesting and the copy is never restarted by its commits. `dest` must not
+// exist. progress(done_pages, total_pages) is called before and after.
 Status backup_database(const std::string& db_path, const std::string& dest_path,
                        const std::function<void(int, int)>& progress = {});
 

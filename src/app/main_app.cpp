@@ -9,6 +9,7 @@
 #include "analytics/backtest.h"
 #include "app/admin_commands.h"
 #include "app/gateway.h"
+#include "app/history_import.h"
 #include "app/sensor_import.h"
 #include "app/storage_commands.h"
 #include "auth/cli.h"
@@ -304,6 +305,23 @@ int main(int argc, char** argv) {
     if (ex_asset >= 0) exo.asset_id = ex_asset;
     if (ex_position >= 0) exo.position_id = ex_position;
     rc = export_command(*cfg, exo, std::cout, std::cerr);
+  });
+
+  ImportOptions imo;
+  std::string import_config;
+  auto* importc = app.add_subcommand("import", "Import history: a CSV of readings or an Amazon Monitron export "
+                                               "(refused while serve runs; bad lines import nothing)");
+  importc->add_option("file", imo.file, "the file to import")->required();
+  importc->add_option("--config,-c", import_config, "configuration file")->required();
+  importc->add_option("--format", imo.format, "csv | monitron")->check(CLI::IsMember({"csv", "monitron"}));
+  importc->add_flag("--dry-run", imo.dry_run, "check every line and say what would be imported; write nothing");
+  importc->callback([&] {
+    auto cfg = load_config(import_config);
+    if (!cfg) {
+      rc = fail("import", cfg.status());
+      return;
+    }
+    rc = import_command(*cfg, imo, std::cout, std::cerr);
   });
 
   // Accounts: work on the configured database; while serve owns it they

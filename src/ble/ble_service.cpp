@@ -3,12 +3,62 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "ble/sdbus_bus.h"
 
 namespace vigil::ble {
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Relay latency on /metrics, process-wide (the gauges outlive any service).
+struct RelayLatencyMetrics {
+  RelayLatency latency;
+  std::array<Counter*, RelayLatency::kBucketsS.size() + 1> buckets{};
+  Counter *count, *sum_ms;
+
+  RelayLatencyMetrics() {
+    auto& m = MetricsRegistry::global();
+    const char* bh = "Relayed adverts by publish-to-ingest latency (cumulative; le in seconds)";
+    for (std::size_t i = 0; i < RelayLatency::kBucketsS.size(); ++i) {
+      char le[32];
+      std::snprintf(le, sizeof le, "le=\"%g\"", RelayLatency::kBucketsS[i]);
+      buckets[i] = m.counter("vigil_ble_relay_latency_seconds_bucket", bh, le);
+    }
+    buckets.back() = m.counter("vigil_ble_relay_latency_seconds_bucket", bh, "le=\"+Inf\"");
+    count = m.counter("vigil_ble_relay_latency_seconds_count", "Relayed adverts with a latency sample");
+    sum_ms = m.counter("vigil_ble_relay_latency_ms_sum", "Sum of relayed adverts' publish-to-ingest latency, ms");
+    m.gauge("vigil_ble_relay_latency_p50_seconds", "Median relay latency over the last 1024 relayed adverts",
+            [this] { return latency.quantile_s(0.5); });
+    m.gauge("vigil_ble_relay_latency_p99_seconds", "p99 relay latency over the last 1024 relayed adverts",
+            [this] { return latency.quantile_s(0.99); });
+  }
+  void record(const RelayedAdvert& a, std::int64_t ingested_ms) {
+    const std::int64_t ms = std::max<std::int64_t>(ingested_ms - a.published_ms.value_or(a.received_ms), 0);
+    latency.record_ms(ms);
+    const double s = static_cast<double>(ms) / 1000.0;
+    for (std::size_t i = 0; i < RelayLatency::kBucketsS.size(); ++i)
+      if (s <= RelayLatency::kBucketsS[i]) buckets[i]->inc();
+    buckets.back()->inc();
+    count->inc();
+    sum_ms->inc(static_cast<std::uint64_t>(ms));
+  }
+  static RelayLatencyMetrics& get() {
+    static RelayLatencyMetrics m;
+    return m;
+  }
+};
+
+}  // namespace
 
 ScannerOptions scanner_options(const BleConfig& c) {
   ScannerOptions o;
@@ -17,6 +67,7 @@ ScannerOptions scanner_options(const BleConfig& c) {
   o.stale_device_s = c.stale_device_s;
   o.waveform_pull_interval_s = c.waveform_pull_interval_s;
   o.missed_intervals_alert = c.missed_intervals_alert;
+  o.relay_rate_per_s = c.relay_rate_per_s;
   return o;
 }
 
@@ -29,16 +80,27 @@ Result<std::unique_ptr<BleService>> BleService::create(Store& store, Ingest& ing
 }
 
 BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFactory f)
-    : o_(std::move(o)), factory_(std::move(f)), scanner_(std::move(scanner)) {
+    : o_(std::move(o)), factory_(std::move(f)), scanner_(std::move(scanner)),
+      limiter_(static_cast<double>(o_.scanner.relay_rate_per_s)) {
   auto& m = MetricsRegistry::global();
   relay_accepted_ = m.counter("vigil_ble_relay_adverts_total", "Relayed adverts of commissioned sensors decoded");
   const char* rh = "Relayed adverts dropped, by reason (relay.h)";
   relay_unknown_ = m.counter("vigil_ble_relay_rejected_total", rh, "reason=\"not_commissioned\"");
   relay_queue_full_ = m.counter("vigil_ble_relay_rejected_total", rh, "reason=\"queue_full\"");
+  relay_rate_ = m.counter("vigil_ble_relay_rejected_total", rh, "reason=\"rate\"");
+  relay_messages_ = m.counter("vigil_ble_relay_messages_total", "Relay messages received (before any check)");
+  RelayLatencyMetrics::get();
 }
 
 bool BleService::relay_message(const std::string& topic, const std::string& payload) {
+  relay_messages_->inc();
+  const std::int64_t received = wall_ms();
+  if (!limiter_.allow(topic, received)) {
+    relay_rate_->inc();
+    return false;
+  }
   auto a = parse_relay_json(payload, topic);
+  if (a) a->received_ms = received;
   if (!a) {
     const std::string reason = relay_reject_reason(a.status());
     MetricsRegistry::global()
@@ -59,6 +121,7 @@ bool BleService::relay_message(const std::string& topic, const std::string& payl
 }
 
 void BleService::relay(RelayedAdvert advert) {
+  if (advert.received_ms == 0) advert.received_ms = wall_ms();
   {
     std::lock_guard lk(mu_);
     if (stopping_) return;
@@ -151,7 +214,8 @@ void BleService::run() {
     for (auto& r : relayed) {
       if (scanner_->handle_relayed(r.address, r.props, r.via)) {
         relay_accepted_->inc();
-      } else {
+        RelayLatencyMetrics::get().record(r, wall_ms());
+      } else if (!scanner_->is_decommissioned(r.address)) {  // those: counted by the scanner
         relay_unknown_->inc();
         spdlog::debug("ble: relayed advert of {} (not commissioned) via {} ignored", r.address, r.via);
       }

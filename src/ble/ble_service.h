@@ -64,9 +64,12 @@ class BleService {
   // counted in vigil_ble_relay_rejected_total{reason="queue_full"}) and
   // decoded on the worker like the radio's adverts.
   void relay(RelayedAdvert advert);
-  // One relay MQTT message (parse_relay_json): a bad one is counted in
-  // vigil_ble_relay_rejected_total{reason} and logged, never stored; a good
-  // one goes to relay(). False when rejected.
+  // One relay MQTT message: counted in vigil_ble_relay_messages_total; over
+  // the relay's rate (RelayRateLimiter, ble.relay_rate_per_s) it is dropped
+  // as vigil_ble_relay_rejected_total{reason="rate"}; then parse_relay_json:
+  // a bad one is counted in vigil_ble_relay_rejected_total{reason} and
+  // logged, never stored; a good one goes to relay(). False when rejected.
+  // Decoded ones feed vigil_ble_relay_latency_seconds_* (publish → ingest).
   bool relay_message(const std::string& topic, const std::string& payload);
 
   Scanner& scanner() { return *scanner_; }
@@ -87,7 +90,8 @@ class BleService {
   std::condition_variable cv_;
   std::deque<BusEvent> queue_;
   std::deque<RelayedAdvert> relayed_;
-  Counter *relay_accepted_, *relay_unknown_, *relay_queue_full_;
+  Counter *relay_accepted_, *relay_unknown_, *relay_queue_full_, *relay_rate_, *relay_messages_;
+  RelayRateLimiter limiter_;
   std::uint64_t dropped_ = 0;
   bool stopping_ = false;
   std::thread worker_;

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -22,6 +23,7 @@ struct Scanner::Impl {
   const Clock& clock;
   const ScannerOptions o;
   Counter* c_alerts;
+  Counter* c_ignored_decommissioned;
 
   // ---- the worker thread's alone (no lock) ----
   BluezBus* bus;
@@ -36,12 +38,20 @@ struct Scanner::Impl {
   SensorHealthTracker health;
   DiscoveryStatus discovery_status;  // discovery.status(), published for snapshots
   bool reload_sensors = true;
+  // Addresses of decommissioned sensors: known, so not "discovered", and
+  // ignored (counted) — nothing they send is decoded or stored.
+  std::set<std::string> decommissioned;
+  // The firmware version each sensor last advertised, as stored (bounded by
+  // the commissioned sensors; Store::set_sensor_firmware when it changes).
+  std::map<std::string, std::string> firmware;
   std::uint64_t dropped = 0;
   SensorAlertSink sink;
 
   Impl(BluezBus* b, Ingest& i, Store& s, const Clock& c, ScannerOptions opts, MetricsRegistry& m)
       : ingest(i), store(s), clock(c), o(std::move(opts)),
         c_alerts(m.counter("vigil_ble_alerts_total", "Sensor health alerts raised (silent, battery low, spoofing)")),
+        c_ignored_decommissioned(m.counter("vigil_ble_adverts_ignored_total",
+                                           "Adverts of known sensors ignored, by reason", "reason=\"decommissioned\"")),
         bus(b), discovery(o, m), waveforms(o, m), devices(o.max_devices, m), router(m), health(o) {
     discovery.set_bus(b);
   }
@@ -79,16 +89,20 @@ struct Scanner::Impl {
     std::string address;
     std::vector<Reading> readings;
     std::vector<SensorAlert> alerts;
+    std::optional<std::string> fw;
     {
       std::lock_guard lk(mu);
       const auto* d = devices.on_properties(path, p, t);
       if (!d || d->info.address.empty()) return;
       address = d->info.address;
-      if (!router.find(address)) return;  // discovered only: nothing is decoded or stored
+      if (!router.find(address)) {  // nothing is decoded or stored
+        if (decommissioned.contains(address)) c_ignored_decommissioned->inc();
+        return;  // else: discovered only
+      }
       health.on_advert(address, d->info.rssi_dbm, t, "radio");
-      decode_locked(address, p, t, readings, alerts);
+      decode_locked(address, p, t, readings, alerts, fw);
     }
-    submit(address, readings, alerts);
+    submit(address, readings, alerts, fw);
   }
 
   // A relayed advert (relay.h): no BlueZ object, so no device table; the
@@ -98,19 +112,23 @@ struct Scanner::Impl {
     const TimestampMs t = now();
     std::vector<Reading> readings;
     std::vector<SensorAlert> alerts;
+    std::optional<std::string> fw;
     {
       std::lock_guard lk(mu);
-      if (!router.find(address)) return false;
+      if (!router.find(address)) {
+        if (decommissioned.contains(address)) c_ignored_decommissioned->inc();
+        return false;
+      }
       health.on_advert(address, p.rssi ? std::optional<int>(*p.rssi) : std::nullopt, t, via);
-      decode_locked(address, p, t, readings, alerts);
+      decode_locked(address, p, t, readings, alerts, fw);
     }
-    submit(address, readings, alerts);
+    submit(address, readings, alerts, fw);
     return true;
   }
 
   // Under mu: the frames of a commissioned sensor's message → readings.
   void decode_locked(const std::string& address, const DeviceProps& p, TimestampMs t, std::vector<Reading>& readings,
-                     std::vector<SensorAlert>& alerts) {
+                     std::vector<SensorAlert>& alerts, std::optional<std::string>& fw) {
     {
       for (auto& out : router.route(address, p, t)) {
         if (!out.frame) {
@@ -118,6 +136,13 @@ struct Scanner::Impl {
           continue;
         }
         health.on_frame(address, *out.frame, t, alerts);
+        if (const auto& v = out.frame->firmware_version; v && !v->empty() && v->size() <= 64) {
+          auto& known = firmware[address];
+          if (known != *v) {
+            known = *v;
+            fw = *v;
+          }
+        }
         waveforms.on_frame(address, *out.frame, t);
         auto rs = out.frame->readings();
         readings.insert(readings.end(), std::make_move_iterator(rs.begin()), std::make_move_iterator(rs.end()));
@@ -128,7 +153,11 @@ struct Scanner::Impl {
   }
 
   // Outside mu: readings to Ingest, alerts to the sink.
-  void submit(const std::string& address, const std::vector<Reading>& readings, const std::vector<SensorAlert>& alerts) {
+  void submit(const std::string& address, const std::vector<Reading>& readings, const std::vector<SensorAlert>& alerts,
+              const std::optional<std::string>& fw = std::nullopt) {
+    if (fw)  // a new version (or the first since start): kept per sensor for the fleet search
+      if (auto st = store.set_sensor_firmware(address, *fw); !st.ok())
+        spdlog::warn("ble: sensor {}: storing firmware version {}: {}", address, *fw, st.ToString());
     if (!readings.empty()) {
       const auto r = ingest.submit(readings);
       std::lock_guard lk(mu);
@@ -143,14 +172,27 @@ struct Scanner::Impl {
       spdlog::warn("ble: reading commissioned sensors: {}", fresh.status().ToString());
       return;
     }
+    // Decommissioned sensors: the same table, rows with decommissioned_at
+    // (addresses are unique, so an address is one or the other).
+    std::set<std::string> retired;
+    if (auto all = store.sensors(); all.ok()) {
+      for (const auto& s : *all) {
+        if (!s.decommissioned_at) continue;
+        if (auto mac = protocol::Mac::parse(s.address)) retired.insert(mac->to_string());
+      }
+    } else {
+      spdlog::warn("ble: reading decommissioned sensors: {}", all.status().ToString());
+    }
     bool changed = false;
     {
       std::lock_guard lk(mu);
+      decommissioned = std::move(retired);
       auto ch = router.set_sensors(std::move(*fresh));
       std::set<std::string> addresses;
       for (auto& [addr, s] : router.sensors()) addresses.insert(addr);
       devices.set_commissioned(std::move(addresses));
       for (auto& addr : ch.removed) {
+        firmware.erase(addr);
         health.forget(addr);
         waveforms.forget(addr);
       }
@@ -375,6 +417,10 @@ nlohmann::json Scanner::status_json() const {
   std::lock_guard lk(m.mu);
   const auto& d = m.discovery_status;
   const auto counts = m.devices.counts();
+  std::size_t decommissioned_heard = 0;
+  if (!m.decommissioned.empty())
+    for (const auto& d : m.devices.heard())  // bounded by max_devices
+      if (!d.commissioned && m.decommissioned.contains(d.address)) ++decommissioned_heard;
   const TimestampMs last = m.devices.last_advert();
   return {{"status", to_string(d.state)},
           {"ok", d.state == BleState::kScanning},
@@ -383,7 +429,9 @@ nlohmann::json Scanner::status_json() const {
           {"discovering", d.discovering},
           {"devices_known", counts.known},
           {"devices_heard", counts.heard},
-          {"discovered", counts.uncommissioned},
+          {"discovered", counts.uncommissioned - std::min(counts.uncommissioned, decommissioned_heard)},
+          {"decommissioned_known", decommissioned_heard},
+          {"adverts_ignored_decommissioned", m.c_ignored_decommissioned->value()},
           {"commissioned", m.router.sensors().size()},
           {"commissioned_heard", m.health.heard()},
           {"adverts_total", m.devices.adverts()},
@@ -398,13 +446,20 @@ nlohmann::json Scanner::status_json() const {
 
 std::vector<DiscoveredDevice> Scanner::devices() const {
   std::lock_guard lk(impl_->mu);
-  return impl_->devices.heard();
+  auto all = impl_->devices.heard();
+  for (auto& d : all) d.decommissioned = impl_->decommissioned.contains(d.address);
+  return all;
 }
 
 std::vector<DiscoveredDevice> Scanner::discovered() const {
   auto all = devices();
-  std::erase_if(all, [](const DiscoveredDevice& d) { return d.commissioned; });
+  std::erase_if(all, [](const DiscoveredDevice& d) { return d.commissioned || d.decommissioned; });
   return all;
+}
+
+bool Scanner::is_decommissioned(const std::string& address) const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->decommissioned.contains(address);
 }
 
 std::optional<SensorHealth> Scanner::health(Id sensor_id) const {

@@ -15,7 +15,9 @@
 // to Ingest (the one ingest path), sensor alerts to the SensorAlertSink
 // (sensor_alerts.h; the alerts module records them). Devices that are not
 // commissioned are only listed as discovered: nothing they send is decoded
-// or stored.
+// or stored. Decommissioned sensors are known but ignored: not listed as
+// discovered, their adverts counted in vigil_ble_adverts_ignored_total
+// {reason="decommissioned"}.
 //
 // Threading.
 //   - handle(), tick(), pull_waveform() and set_bus() run on one thread (the
@@ -73,7 +75,8 @@ class Scanner {
   void handle(const BusEvent& e);
   // An advert a relay heard (relay.h): decoded like the radio's own (keys,
   // replay protection, ingest), `via` recorded as where the sensor was last
-  // heard. False (nothing decoded) when `address` is not commissioned. On
+  // heard. False (nothing decoded) when `address` is not commissioned (a
+  // decommissioned one's is counted as ignored, see is_decommissioned). On
   // the worker thread, like handle().
   bool handle_relayed(const std::string& address, const DeviceProps& p, const std::string& via);
   // Periodic work; call about once a second.
@@ -86,13 +89,17 @@ class Scanner {
   // ---- snapshots (any thread) ----
   nlohmann::json status_json() const;
   BleState state() const;
-  // Devices heard and not commissioned, newest first.
+  // Devices heard, neither commissioned nor decommissioned, newest first.
   std::vector<DiscoveredDevice> discovered() const;
   std::vector<DiscoveredDevice> devices() const;  // every device heard, commissioned too
   std::optional<SensorHealth> health(Id sensor_id) const;
   std::vector<SensorHealth> health_all() const;
   std::uint64_t frames_accepted() const;
   std::uint64_t adverts_total() const;
+  // A decommissioned sensor's address (normalised): its adverts are ignored
+  // and counted in vigil_ble_adverts_ignored_total{reason="decommissioned"},
+  // and it is not listed as discovered.
+  bool is_decommissioned(const std::string& address) const;
 
   // Pulls the waveform of a commissioned sensor now and hands it to ingest
   // (tests, CLI). On the worker thread only.

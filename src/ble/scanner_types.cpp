@@ -44,7 +44,8 @@ json to_json(const DiscoveredDevice& d) {
   return {{"address", d.address},   {"name", d.name},
           {"rssi_dbm", opt(d.rssi_dbm)}, {"format", d.format},
           {"first_seen", opt_ts(d.first_seen)}, {"last_seen", opt_ts(d.last_seen)},
-          {"adverts", d.adverts},   {"commissioned", d.commissioned}};
+          {"adverts", d.adverts},   {"commissioned", d.commissioned},
+          {"decommissioned", d.decommissioned}};
 }
 
 json to_json(const SensorHealth& h) {

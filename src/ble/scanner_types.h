@@ -37,6 +37,9 @@ struct ScannerOptions {
   int rssi_reading_interval_s = 60;  // rssi_dbm readings per sensor
   TimestampMs interval_min_gap_ms = 1000;  // gaps below this are one burst
   std::size_t max_devices = 8192;        // device table bound
+  // Relayed adverts a second per relay (ble.relay_rate_per_s; applied by
+  // BleService before the scanner sees them).
+  int relay_rate_per_s = 1000;
   std::size_t max_removals_per_tick = 64;
   std::chrono::milliseconds call_timeout{5000};
   std::chrono::milliseconds connect_timeout{15000};
@@ -55,6 +58,7 @@ struct DiscoveredDevice {
   TimestampMs first_seen = 0, last_seen = 0;
   std::uint64_t adverts = 0;
   bool commissioned = false;
+  bool decommissioned = false;  // a decommissioned sensor's: ignored, not "discovered"
 };
 
 struct SensorHealth {

@@ -289,6 +289,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("stale_device_s", c.ble.stale_device_s, 10, 86400 * 30);
     r.integer("waveform_pull_interval_s", c.ble.waveform_pull_interval_s, 60, 86400 * 7);
     r.integer("missed_intervals_alert", c.ble.missed_intervals_alert, 1, 1000);
+    r.integer("relay_rate_per_s", c.ble.relay_rate_per_s, 1, 100000);
     r.strings("relay_topics", c.ble.relay_topics);
     if (c.ble.relay_topics.size() > 64) return r.error_at("ble.relay_topics", "ble.relay_topics: at most 64 filters");
     for (const auto& f : c.ble.relay_topics)

@@ -74,6 +74,9 @@ struct BleConfig {
   // OpenMQTTGateway / Theengs Gateway as JSON (docs/plant.md); they are
   // decoded like the radio's own. Empty = no relays. Needs uplink.enabled.
   std::vector<std::string> relay_topics;
+  // Relayed adverts a second per relay (token bucket, 1 s burst); the excess
+  // is counted in vigil_ble_relay_rejected_total{reason="rate"}.
+  int relay_rate_per_s = 1000;
 };
 
 struct AnalyticsConfig {

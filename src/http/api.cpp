@@ -779,6 +779,7 @@ void register_api(Router& router, ApiContext& ctx) {
     if (!sensors) return from_status(sensors.status());
     auto all_series = ctx.store->series();
     if (!all_series) return from_status(all_series.status());
+    const auto heard = ctx.sensors_heard ? ctx.sensors_heard() : std::map<Id, json>{};
     json arr = json::array();
     for (const auto& s : *sensors) {
       json latest = json::object();
@@ -800,7 +801,15 @@ void register_api(Router& router, ApiContext& ctx) {
                 {"last_seen", last_seen ? json(iso8601(last_seen)) : json(nullptr)},
                 {"battery_pct", latest.contains("battery_pct") ? latest["battery_pct"] : json(nullptr)},
                 {"rssi_dbm", latest.contains("rssi_dbm") ? latest["rssi_dbm"] : json(nullptr)},
+                {"heard_via", nullptr},
+                {"heard_at", nullptr},
                 {"latest", latest}};
+      // The last advert (radio or relay) is fresher than the rssi_dbm reading.
+      if (auto h = heard.find(s.id); h != heard.end()) {
+        j["heard_via"] = h->second["heard_via"];
+        j["heard_at"] = h->second["heard_at"];
+        if (!h->second["rssi_dbm"].is_null()) j["rssi_dbm"] = h->second["rssi_dbm"];
+      }
       arr.push_back(std::move(j));
     }
     return ok(arr);

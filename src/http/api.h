@@ -92,6 +92,10 @@ struct ApiContext {
   std::function<Status(Id position_id)> relearn_position;
   // BLE devices heard but not commissioned (the BLE module), as JSON array.
   std::function<nlohmann::json()> discovered_sensors;
+  // How each commissioned sensor was last heard (the BLE module): sensor id →
+  // {"heard_via": "radio" | "relay:<topic>", "rssi_dbm", "heard_at"}, for
+  // the sensors heard since start. Absent: the list shows none of it.
+  std::function<std::map<Id, nlohmann::json>()> sensors_heard;
 
   // ---- machine classes (analytics::MachineClasses, wired by the gateway) ----
   // Every ISO zone class scoring knows: built-in, configured and user.

@@ -4,6 +4,8 @@
 //
 //   GET /api/v1/sensors/discovered     (route in api.cpp; filled here via
 //                                       ApiContext::discovered_sensors)
+//   GET /api/v1/sensors                (route in api.cpp; heard_via, RSSI
+//                                       via ApiContext::sensors_heard)
 //   GET /api/v1/sensors/{id}/health    one commissioned sensor's BLE health
 //   GET /api/v1/ble/health             every commissioned sensor's health
 //   /api/v1/health components["ble"]   scanner state (scanning, no_adapter,
@@ -30,6 +32,16 @@ void register_ble_api(Router& router, ApiContext& ctx, ble::BleService& svc) {
     json arr = json::array();
     for (const auto& d : svc.scanner().discovered()) arr.push_back(ble::to_json(d));
     return arr;
+  };
+  ctx.sensors_heard = [&svc] {
+    std::map<Id, json> out;
+    for (const auto& h : svc.scanner().health_all()) {
+      if (h.heard_via.empty() || !h.last_seen) continue;
+      out[h.sensor_id] = {{"heard_via", h.heard_via},
+                          {"rssi_dbm", h.rssi_dbm ? json(*h.rssi_dbm) : json(nullptr)},
+                          {"heard_at", iso8601(h.last_seen)}};
+    }
+    return out;
   };
   router.add("GET", "/api/v1/sensors/{id}/health", [&ctx, &svc](const Request& req) {
     auto who = require(ctx, req, auth::Role::kViewer);

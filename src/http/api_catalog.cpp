@@ -9,6 +9,7 @@
 // and ingest (invalidate_sensors). The BLE scanner re-reads the sensors at
 // its next poll.
 #include "http/api_internal.h"
+#include "http/fleet_query.h"
 #include "http/sensor_csv.h"
 #include "protocol/types.h"
 
@@ -69,6 +70,26 @@ std::optional<Response> only_fields(const json& body, std::initializer_list<cons
   return std::nullopt;
 }
 
+// {"tags": {"key": "value", …}} → Tags; a 422 naming "tags" otherwise.
+std::optional<Response> body_tags(const json& body, Tags& out) {
+  const auto it = body.find("tags");
+  if (it == body.end()) return std::nullopt;
+  if (!it->is_object()) return field_problem("tags", "tags must be an object of key: value strings");
+  if (it->size() > kMaxTags)
+    return field_problem("tags", "at most " + std::to_string(kMaxTags) + " tags (got " + std::to_string(it->size()) + ")");
+  for (auto t = it->begin(); t != it->end(); ++t) {
+    if (!t->is_string()) return field_problem("tags", "tag '" + t.key().substr(0, 64) + "': the value must be a string");
+    out[t.key()] = t->get<std::string>();
+  }
+  if (auto st = check_tags(out); !st.ok()) return field_problem("tags", st.message());
+  return std::nullopt;
+}
+
+json tags_json(Store& store, TagKind kind, Id id) {
+  auto t = store.tags(kind, id);
+  return t ? json(*t) : json::object();
+}
+
 json sensor_json(const Sensor& s) {
   return {{"id", s.id},
           {"address", s.address},
@@ -99,6 +120,7 @@ Result<json> node_json(Store& store, CatalogKind kind, Id id) {
   auto archived = store.archived(kind, id);
   if (!archived) return archived.status();
   j["archived"] = *archived;
+  if (kind != CatalogKind::kSite) j["tags"] = tags_json(store, kind == CatalogKind::kAsset ? TagKind::kAsset : TagKind::kPosition, id);
   return j;
 }
 
@@ -115,7 +137,8 @@ void changed(ApiContext& ctx, bool machines, bool sensors) {
   if (ctx.catalog_changed) ctx.catalog_changed();  // rules re-read scopes, names and time zones
 }
 
-// PATCH {name} for every kind; assets also take {site_id} (a move).
+// PATCH {name} for every kind; assets also take {site_id} (a move); assets
+// and positions take {tags} (replacing their tags).
 void add_patch(Router& router, ApiContext& ctx, CatalogKind kind, const std::string& path) {
   router.add("PATCH", path, [&ctx, kind](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
@@ -125,15 +148,24 @@ void add_patch(Router& router, ApiContext& ctx, CatalogKind kind, const std::str
     if (auto* r = std::get_if<Response>(&b)) return *r;
     const json& body = std::get<json>(b);
     const bool asset = kind == CatalogKind::kAsset;
-    if (auto e = asset ? only_fields(body, {"name", "site_id"}) : only_fields(body, {"name"})) return *e;
+    const bool taggable = kind != CatalogKind::kSite;
+    if (auto e = asset      ? only_fields(body, {"name", "site_id", "tags"})
+                 : taggable ? only_fields(body, {"name", "tags"})
+                            : only_fields(body, {"name"}))
+      return *e;
     std::string name;
     std::optional<Id> site;
-    if (auto e = get_string(body, "name", name, !asset)) return with_field(*e, "name");
+    Tags tags;
+    const bool has_tags = taggable && body.contains("tags");
+    if (auto e = get_string(body, "name", name, !taggable)) return with_field(*e, "name");
     if (asset)
       if (auto e = body_id(body, "site_id", site, false)) return *e;
+    if (has_tags)
+      if (auto e = body_tags(body, tags)) return *e;
     if (body.contains("name"))
       if (auto e = check_name(name, "name")) return with_field(*e, "name");
-    if (asset && !body.contains("name") && !site) return field_problem("name", "send name and/or site_id", "missing_field");
+    if (taggable && !body.contains("name") && !site && !has_tags)
+      return field_problem("name", asset ? "send name, site_id and/or tags" : "send name and/or tags", "missing_field");
     if (auto missing = require_exists(ctx, to_string(kind), *id)) return *missing;
     if (site) {
       if (auto missing = require_exists(ctx, "site", *site)) {
@@ -150,6 +182,9 @@ void add_patch(Router& router, ApiContext& ctx, CatalogKind kind, const std::str
         if (st.code() == Status::Code::kAlreadyExists) return with_field(from_status(st), "name");  // 409: a sibling has it
         return from_status(st);
       }
+    if (has_tags)
+      if (auto st = ctx.store->set_tags(asset ? TagKind::kAsset : TagKind::kPosition, *id, tags, who.name); !st.ok())
+        return with_field(from_status(st), "tags");
     changed(ctx, asset, false);
     auto j = node_json(*ctx.store, kind, *id);
     if (!j) return from_status(j.status());
@@ -216,6 +251,126 @@ void register_catalog(Router& router, ApiContext& ctx) {
   add_delete(router, ctx, CatalogKind::kSite, "/api/v1/sites/{id}");
   add_delete(router, ctx, CatalogKind::kAsset, "/api/v1/assets/{id}");
   add_delete(router, ctx, CatalogKind::kPosition, "/api/v1/positions/{id}");
+
+  // A sensor's tags: PATCH {"tags": {...}} replaces them.
+  router.add("PATCH", "/api/v1/sensors/{id}", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kAdmin);
+    auto id = path_id(req);
+    if (!id) return problem(400, "invalid_argument", "sensor id must be a positive integer");
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    if (auto e = only_fields(body, {"tags"})) return *e;
+    if (!body.contains("tags")) return field_problem("tags", "send tags", "missing_field");
+    Tags tags;
+    if (auto e = body_tags(body, tags)) return *e;
+    if (auto st = ctx.store->set_tags(TagKind::kSensor, *id, tags, who.name); !st.ok()) return from_status(st);
+    auto s = ctx.store->sensor(*id);
+    if (!s) return from_status(s.status());
+    json j = sensor_json(*s);
+    j["tags"] = tags_json(*ctx.store, TagKind::kSensor, *id);
+    return ok(j);
+  });
+
+  // The fleet search: sensors (not decommissioned, on live positions or none)
+  // matching every term of q (http/fleet_query.h).
+  router.add("GET", "/api/v1/fleet/search", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, Role::kViewer);
+    static Counter* bad = MetricsRegistry::global().counter("vigil_fleet_search_rejected_total",
+                                                            "Fleet searches refused for a malformed query");
+    const std::string q = req.q("q").value_or("");
+    FleetQuery query;
+    if (auto e = parse_fleet_query(q, query)) {
+      bad->inc();
+      Response r = problem(400, "bad_query", "term '" + e->term + "': " + e->message);
+      json j = json::parse(r.body, nullptr, false);
+      j["field"] = "q";
+      j["term"] = e->term;
+      r.body = json_text(j);
+      return r;
+    }
+    std::size_t limit = 1000;
+    if (auto l = req.q("limit")) {
+      auto n = to_int(*l);
+      if (!n || *n < 1 || *n > 10000) return problem(400, "invalid_argument", "limit must be 1..10000");
+      limit = static_cast<std::size_t>(*n);
+    }
+    auto sensors = ctx.store->sensors();
+    auto positions = ctx.store->positions();
+    auto assets = ctx.store->assets();
+    auto series = ctx.store->series();
+    auto tags = ctx.store->all_tags();
+    auto firmware = ctx.store->sensor_firmware();
+    if (!sensors) return from_status(sensors.status());
+    if (!positions) return from_status(positions.status());
+    if (!assets) return from_status(assets.status());
+    if (!series) return from_status(series.status());
+    if (!tags) return from_status(tags.status());
+    if (!firmware) return from_status(firmware.status());
+    std::map<Id, const Position*> pos;
+    for (const auto& p : *positions) pos[p.id] = &p;
+    std::map<Id, const Asset*> ast;
+    for (const auto& a : *assets) ast[a.id] = &a;
+    std::map<std::pair<int, Id>, std::vector<std::pair<std::string, std::string>>> tag_of;
+    for (auto& t : *tags) tag_of[{static_cast<int>(t.kind), t.id}].emplace_back(std::move(t.key), std::move(t.value));
+    struct Seen {
+      std::optional<Point> battery;
+      std::optional<TimestampMs> last;
+    };
+    std::map<Id, Seen> seen;
+    for (const auto& se : *series) {
+      auto p = ctx.store->latest(se.id);  // in memory
+      if (!p) continue;
+      auto& s = seen[se.sensor_id];
+      if (!s.last || p->ts > *s.last) s.last = p->ts;
+      if (se.metric == "battery_pct" && (!s.battery || p->ts > s.battery->ts)) s.battery = *p;
+    }
+    const TimestampMs now = ctx.clock ? ctx.clock->now_ms() : SystemClock().now_ms();
+    json out = json::array();
+    std::size_t count = 0;
+    for (const auto& s : *sensors) {
+      if (s.decommissioned_at) continue;
+      const Position* p = nullptr;
+      const Asset* a = nullptr;
+      if (s.position_id) {
+        auto it = pos.find(*s.position_id);
+        if (it == pos.end()) continue;  // archived position
+        p = it->second;
+        if (auto ai = ast.find(p->asset_id); ai != ast.end()) a = ai->second;
+      }
+      FleetSubject subj;
+      const auto& sn = seen[s.id];
+      if (sn.battery) subj.battery_pct = sn.battery->value;
+      subj.last_data = sn.last;
+      if (auto f = firmware->find(s.id); f != firmware->end()) subj.firmware = f->second;
+      json tj = json::object();
+      auto add_tags = [&](TagKind k, Id id) {
+        auto it = tag_of.find({static_cast<int>(k), id});
+        if (it == tag_of.end()) return;
+        for (const auto& kv : it->second) {
+          subj.tags.push_back(kv);
+          if (!tj.contains(kv.first)) tj[kv.first] = kv.second;  // the sensor's own first, then position, asset
+        }
+      };
+      add_tags(TagKind::kSensor, s.id);
+      if (p) add_tags(TagKind::kPosition, p->id);
+      if (a) add_tags(TagKind::kAsset, a->id);
+      if (!fleet_matches(query, subj, now)) continue;
+      if (++count > limit) continue;
+      out.push_back({{"id", s.id},
+                     {"address", s.address},
+                     {"name", s.name},
+                     {"position_id", p ? json(p->id) : json(nullptr)},
+                     {"position", p ? json(p->name) : json(nullptr)},
+                     {"asset_id", a ? json(a->id) : json(nullptr)},
+                     {"asset", a ? json(a->name) : json(nullptr)},
+                     {"battery_pct", subj.battery_pct ? json(*subj.battery_pct) : json(nullptr)},
+                     {"firmware", subj.firmware ? json(*subj.firmware) : json(nullptr)},
+                     {"last_data", subj.last_data ? json(iso8601(*subj.last_data)) : json(nullptr)},
+                     {"tags", std::move(tj)}});
+    }
+    return ok(json{{"q", q}, {"count", count}, {"truncated", count > limit}, {"sensors", std::move(out)}});
+  });
 
   router.add("POST", "/api/v1/sensors/{id}/decommission", [&ctx](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);

@@ -204,6 +204,8 @@ json schemas() {
                      {"last_seen", nullable(str())},
                      {"battery_pct", nullable(number())},
                      {"rssi_dbm", nullable(number())},
+                     {"heard_via", nullable(str())},
+                     {"heard_at", nullable(str())},
                      {"latest", {{"type", "object"}}}},
                     {"id", "address", "name", "format", "position_id", "commissioned_at", "last_seen", "latest"});
   // BLE module (served when ble.enabled): live health from the scanner, or
@@ -402,12 +404,35 @@ json schemas() {
   s["TestQueued"] = obj({{"delivery_id", integer()}}, {"delivery_id"});
   // ---- the fleet lifecycle (api_catalog.cpp) ----
   s["Rename"] = obj({{"name", str()}}, {"name"});
-  s["AssetPatch"] = obj({{"name", str()}, {"site_id", integer()}});
+  // Tags: key=value, at most 32, keys [A-Za-z0-9_.-] and values ≤ 64 bytes.
+  const json tags = {{"type", "object"}, {"additionalProperties", str()}, {"maxProperties", 32}};
+  s["AssetPatch"] = obj({{"name", str()}, {"site_id", integer()}, {"tags", tags}});
   s["AssetPatch"]["description"] = "name renames in place (same id; 409 when a sibling has it); site_id moves the "
-                                   "asset with its positions and history to another site";
+                                   "asset with its positions and history to another site; tags replaces its tags";
+  s["PositionPatch"] = obj({{"name", str()}, {"tags", tags}});
+  s["PositionPatch"]["description"] = "name renames in place (same id); tags replaces its tags";
+  s["SensorPatch"] = obj({{"tags", tags}}, {"tags"});
+  s["SensorTagged"] = obj({{"id", integer()}, {"address", str()}, {"position_id", nullable(integer())},
+                           {"decommissioned", boolean()}, {"tags", tags}},
+                          {"id", "address", "tags"});
+  s["FleetSearch"] = obj(
+      {{"q", str()},
+       {"count", integer()},
+       {"truncated", boolean()},
+       {"sensors", arr(obj({{"id", integer()}, {"address", str()}, {"name", str()},
+                            {"position_id", nullable(integer())}, {"position", nullable(str())},
+                            {"asset_id", nullable(integer())}, {"asset", nullable(str())},
+                            {"battery_pct", nullable(number())}, {"firmware", nullable(str())},
+                            {"last_data", nullable(str())}, {"tags", tags}},
+                           {"id", "address", "tags"}))}},
+      {"q", "count", "truncated", "sensors"});
+  s["FleetSearch"]["description"] =
+      "sensors matching every term of q (space-separated, AND): battery<20, firmware<1.3, no_data>2h, "
+      "criticality=A, line!=2 (tags of the sensor, its position or its asset); operators < <= > >= = !=; "
+      "at most 16 terms, 512 bytes; a malformed term: 400 bad_query naming it (field q, term)";
   s["CatalogNode"] = obj({{"id", integer()}, {"name", str()}, {"archived", boolean()}, {"site_id", integer()},
                           {"asset_id", integer()}, {"timezone", str()}, {"machine_class", str()}, {"type", str()},
-                          {"purged", boolean()}},
+                          {"purged", boolean()}, {"tags", tags}},
                          {"id", "name", "archived"});
   s["CatalogNode"]["description"] = "a site, asset or position; purged: true (and nothing else but id and name) "
                                     "after DELETE with mode=purge";
@@ -461,7 +486,9 @@ std::vector<Op> operations() {
       {"DELETE", "/api/v1/sites/{id}", "Archive a site with its assets and positions (mode=archive, the default: hidden, history kept and readable, sensors on it decommissioned) or delete it with all its history (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
       {"PATCH", "/api/v1/assets/{id}", "Rename an asset in place (same id) and/or move it to another site (site_id)", "admin", ref("CatalogNode"), 200, "AssetPatch"},
       {"DELETE", "/api/v1/assets/{id}", "Archive an asset with its positions (mode=archive, default) or purge it (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
-      {"PATCH", "/api/v1/positions/{id}", "Rename a position in place (same id)", "admin", ref("CatalogNode"), 200, "Rename"},
+      {"PATCH", "/api/v1/positions/{id}", "Rename a position in place (same id) and/or replace its tags", "admin", ref("CatalogNode"), 200, "PositionPatch"},
+      {"PATCH", "/api/v1/sensors/{id}", "Replace a sensor's tags (key=value, at most 32)", "admin", ref("SensorTagged"), 200, "SensorPatch"},
+      {"GET", "/api/v1/fleet/search", "Search the fleet's sensors: q=battery<20 firmware<1.3 no_data>2h criticality=A line=2 (AND); limit (1..10000, default 1000)", "viewer", ref("FleetSearch")},
       {"DELETE", "/api/v1/positions/{id}", "Archive a position (mode=archive, default) or purge it with its series, measurements and waveforms (mode=purge&confirm=<its name>)", "admin", ref("CatalogNode")},
       {"POST", "/api/v1/sensors/{id}/decommission", "Decommission a sensor: its readings are ignored from now on (counted as vigil_ingest_rejected_total{reason=\"decommissioned\"}); its history stays", "admin", ref("SensorState")},
       {"POST", "/api/v1/sensors/{id}/replace", "Put another sensor (address, key) on this sensor's position: the old one is decommissioned, the position keeps its history", "admin", ref("SensorReplaced"), 200, "SensorReplace"},

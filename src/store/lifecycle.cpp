@@ -375,7 +375,16 @@ Status Store::purge(CatalogKind kind, Id id, const std::string& confirm_name, co
                               "coalesce(decommissioned_at, ?) WHERE position_id = ?",
                               now, p));
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM positions WHERE id = ?", p));
+    VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM catalog_tags WHERE kind = 'position' AND id = ?", p));
   }
+  // Tags go with their rows (ids may be reused).
+  if (kind == CatalogKind::kSite)
+    VIGIL_RETURN_IF_ERROR(run(db,
+                              "DELETE FROM catalog_tags WHERE kind = 'asset' AND id IN "
+                              "(SELECT id FROM assets WHERE site_id = ?)",
+                              id));
+  else if (kind == CatalogKind::kAsset)
+    VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM catalog_tags WHERE kind = 'asset' AND id = ?", id));
   if (kind == CatalogKind::kSite) {
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM assets WHERE site_id = ?", id));
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM sites WHERE id = ?", id));
@@ -593,6 +602,146 @@ Result<SensorImportResult> Store::import_sensors(const std::vector<SensorImportR
   VIGIL_RETURN_IF_ERROR(txn.commit());
   res.applied = true;
   return res;
+}
+
+// ---- tags (core v6) ----
+
+const char* to_string(TagKind k) {
+  switch (k) {
+    case TagKind::kSensor: return "sensor";
+    case TagKind::kAsset: return "asset";
+    case TagKind::kPosition: return "position";
+  }
+  return "sensor";
+}
+
+bool valid_tag_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxTagBytes) return false;
+  for (char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status check_tags(const Tags& tags) {
+  if (tags.size() > kMaxTags)
+    return Status::InvalidArgument("at most " + std::to_string(kMaxTags) + " tags (got " +
+                                   std::to_string(tags.size()) + ")");
+  for (const auto& [k, v] : tags) {
+    if (!valid_tag_key(k))
+      return Status::InvalidArgument("tag key '" + k.substr(0, kMaxTagBytes) + "': 1 to " +
+                                     std::to_string(kMaxTagBytes) + " characters of A-Z a-z 0-9 _ - .");
+    if (v.empty() || v.size() > kMaxTagBytes)
+      return Status::InvalidArgument("tag '" + k + "': the value must be 1 to " + std::to_string(kMaxTagBytes) +
+                                     " bytes");
+    for (unsigned char c : v)
+      if (c < 0x20 || c == 0x7f || c == ' ')
+        return Status::InvalidArgument("tag '" + k + "': the value must not contain spaces or control characters");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+TagKind tag_kind_of(const std::string& s) {
+  if (s == "asset") return TagKind::kAsset;
+  if (s == "position") return TagKind::kPosition;
+  return TagKind::kSensor;
+}
+
+Status require_tag_target(sql::Db& db, TagKind kind, Id id) {
+  const char* text = kind == TagKind::kSensor  ? "SELECT 1 FROM sensors WHERE id = ?"
+                     : kind == TagKind::kAsset ? "SELECT 1 FROM assets WHERE id = ?"
+                                               : "SELECT 1 FROM positions WHERE id = ?";
+  auto r = scalar(db, text, id);
+  if (!r) return r.status();
+  if (!*r) return Status::NotFound(std::string(to_string(kind)) + " " + std::to_string(id) + " does not exist");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Store::set_tags(TagKind kind, Id id, const Tags& tags, const std::string& actor) {
+  VIGIL_RETURN_IF_ERROR(check_tags(tags));
+  const TimestampMs now = impl_->clock->now_ms();
+  const std::string k = to_string(kind);
+  return write_txn([&](sql::Db& db) -> Status {
+    VIGIL_RETURN_IF_ERROR(require_tag_target(db, kind, id));
+    VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM catalog_tags WHERE kind = ? AND id = ?", k, id));
+    std::string detail;
+    for (const auto& [key, value] : tags) {
+      VIGIL_RETURN_IF_ERROR(
+          run(db, "INSERT INTO catalog_tags(kind, id, key, value) VALUES(?, ?, ?, ?)", k, id, key, value));
+      detail += (detail.empty() ? "" : " ") + key + "=" + value;
+    }
+    return audit(db, now, actor, k + ".tags", std::to_string(id), detail.empty() ? "(none)" : detail);
+  });
+}
+
+Result<Tags> Store::tags(TagKind kind, Id id) {
+  Tags out;
+  VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
+    VIGIL_RETURN_IF_ERROR(require_tag_target(db, kind, id));
+    auto q = prepared(db, "SELECT key, value FROM catalog_tags WHERE kind = ? AND id = ? LIMIT 64",
+                      std::string(to_string(kind)), id);
+    if (!q) return q.status();
+    for (;;) {
+      auto r = (*q)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      out[(*q)->text(0)] = (*q)->text(1);
+    }
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<TagRow>> Store::all_tags() {
+  std::vector<TagRow> out;
+  VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT kind, id, key, value FROM catalog_tags");
+    if (!q) return q.status();
+    for (;;) {
+      auto r = (*q)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      out.push_back({tag_kind_of((*q)->text(0)), (*q)->i64(1), (*q)->text(2), (*q)->text(3)});
+    }
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status Store::set_sensor_firmware(const std::string& address, const std::string& version) {
+  if (version.empty() || version.size() > kMaxTagBytes)
+    return Status::InvalidArgument("firmware version must be 1 to 64 bytes");
+  return write_txn([&](sql::Db& db) -> Status {
+    auto id = scalar(db, "SELECT id FROM sensors WHERE address = ?", address);
+    if (!id) return id.status();
+    if (!*id) return Status::NotFound("sensor " + address + " does not exist");
+    return run(db, "UPDATE sensors SET firmware = ? WHERE id = ? AND firmware IS NOT ?", version, **id, version);
+  });
+}
+
+Result<std::map<Id, std::string>> Store::sensor_firmware() {
+  std::map<Id, std::string> out;
+  VIGIL_RETURN_IF_ERROR(impl_->with_reader([&](sql::Db& db) -> Status {
+    auto q = db.prepare("SELECT id, firmware FROM sensors WHERE firmware IS NOT NULL");
+    if (!q) return q.status();
+    for (;;) {
+      auto r = (*q)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      out[(*q)->i64(0)] = (*q)->text(1);
+    }
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  return out;
 }
 
 }  // namespace vigil

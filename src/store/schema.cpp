@@ -137,6 +137,18 @@ CREATE UNIQUE INDEX series_current ON series(sensor_id, metric) WHERE retired_at
 ALTER TABLE waveforms ADD COLUMN codec INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE waveforms ADD COLUMN n_samples INTEGER;
 )sql",
+      // v6: tags (key=value) on sensors, assets and positions for the fleet
+      // search, and the firmware version a sensor last advertised.
+      R"sql(
+CREATE TABLE catalog_tags(
+  kind TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(kind, id, key)) WITHOUT ROWID;
+CREATE INDEX catalog_tags_kv ON catalog_tags(key, value);
+ALTER TABLE sensors ADD COLUMN firmware TEXT;
+)sql",
   };
   return kMigrations;
 }

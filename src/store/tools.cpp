@@ -175,14 +175,17 @@ Status backup_database(const std::string& db_path, const std::string& dest_path,
   if (!dst) return dst.status().Annotate("backup: " + dest_path);
   sqlite3_backup* b = sqlite3_backup_init((*dst)->raw(), "main", (*src)->raw(), "main");
   if (!b) return (*dst)->error("backup: init");
-  // Steps of 1024 pages (4 MiB): the gateway's writer is never blocked for
-  // long; a page it changes meanwhile makes the backup restart, so busy
-  // plants get a short pause between steps to let the copy finish.
+  // One step over the whole file: the copy then runs inside one read
+  // transaction of the source, a WAL snapshot, so the gateway's writer goes
+  // on meanwhile and the copy is never restarted. (Stepping a few pages at a
+  // time restarts the copy whenever another connection commits — under
+  // steady ingest it would never finish. The price: the WAL cannot be
+  // checkpointed past the snapshot until the copy is done.)
+  if (progress) progress(0, sqlite3_backup_pagecount(b));
   int rc;
-  while ((rc = sqlite3_backup_step(b, 1024)) == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-    if (progress) progress(sqlite3_backup_pagecount(b) - sqlite3_backup_remaining(b), sqlite3_backup_pagecount(b));
-    if (rc != SQLITE_OK) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (progress) progress(sqlite3_backup_pagecount(b), sqlite3_backup_pagecount(b));
   sqlite3_backup_finish(b);
   if (rc != SQLITE_DONE) {
     Status s = Status::IoError(std::string("backup: ") + sqlite3_errstr(rc) + " writing " + dest_path);

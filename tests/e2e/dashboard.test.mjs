@@ -10,7 +10,9 @@
 // class of one's own, building the plant (an asset with bearing and envelope
 // band, a position), re-learning a position, notifications (a rule from the
 // editor with its preview, a webhook channel whose secret stays hidden and
-// its test message, a route, the delivery log). The test only talks to the
+// its test message, a route, the delivery log), the storage card, exports
+// and raw-waveform downloads (storage_export_steps.mjs, phone and desktop).
+// The test only talks to the
 // gateway as a user does (browser, REST): it never writes the live database.
 // The demo's timing (learning period, fault onset and growth) comes from the
 // config tests/ci.d/50-e2e.sh writes. Screenshots of failures go to
@@ -20,6 +22,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { STATE_ORDER, describe as describeState } from '../../web/public/views/triage.js';
+import { storageCardShows, exportCsv, waveformDownloads } from './storage_export_steps.mjs';
 
 const BASE = process.env.VIGIL_URL || 'http://127.0.0.1:8080';
 // The gateway's log: first-start setup needs the one-time code it prints there.
@@ -621,6 +624,21 @@ try {
     await page.locator('p.no-data', { hasText: /^No (data yet|model has scored)/ }).waitFor();
   });
 
+  // Own your data (issue 17): the storage report in words, an export, raw
+  // waveforms (tests/e2e/storage_export_steps.mjs); at desktop size below.
+  async function ownYourData(p, size, exportOpts) {
+    const st = await storageCardShows(p, BASE);
+    await p.goto(BASE + '/#/fleet');
+    await p.locator('a.tile', { hasText: 'Cooling water pump' }).click();
+    await p.waitForURL(/#\/asset\/\d+/);
+    const wf = await waveformDownloads(p);
+    const ex = await exportCsv(p, exportOpts);
+    console.log(`     ${size}: storage ${st.bytesPerPoint} a point, ${st.until}; ${wf.count} waveforms (newest ${wf.shown}, WAV ${wf.wavBytes} B); export ${ex.rows} points in ${ex.files} file(s): ${ex.names.join(', ')}`);
+  }
+  await step('phone: the Storage card in words; an export downloads a CSV; raw waveforms download as WAV and CSV', async () => {
+    await ownYourData(page, 'phone', { range: '24h' });
+  });
+
   await step('the asset page opens on the position in trouble', async () => {
     const fleet = (await apiGet('/fleet')).body;
     const assets = fleet.sites.flatMap((x) => x.assets).filter((a) => a.positions.length > 1);
@@ -703,6 +721,15 @@ try {
       }
       if (report.length) console.log('     ' + report.join('\n     '));
       assert.deepEqual(report, [], 'no serious or critical accessibility violation');
+    } finally { await desk.close(); }
+  });
+
+  await step('desktop: the Storage card; a large export split into slices downloaded one after another with a progress bar (gzip); waveforms', async () => {
+    const desk = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: await context.storageState() });
+    const p = await desk.newPage();
+    p.on('pageerror', (e) => errors.push(String(e)));
+    try {
+      await ownYourData(p, 'desktop', { range: 'all', gzip: true, split: true });
     } finally { await desk.close(); }
   });
 

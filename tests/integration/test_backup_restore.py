@@ -4,6 +4,7 @@ runs, restore on a new box, and every way a backup can be bad.
 
 A fast demo plant fills a real database (points, waveforms, learned state,
 alerts); the commands run beside it as a user would."""
+import calendar
 import hashlib
 import json
 import os
@@ -403,3 +404,87 @@ def test_the_nightly_backup_catches_up_at_start_and_a_failing_one_raises_an_aler
     cfgbad.write_text('{\n  "storage": {\n    "backup_dir": "/tmp/x",\n    "backup_at": "25:00"\n  }\n}\n')
     r = cli("serve", "--config", str(cfgbad))
     assert r.returncode == 1 and "badtime.json:4" in r.stderr and "HH:MM" in r.stderr, r.stderr
+
+
+def _monitron_record(ts, site, asset, position, sensor, velocity, temperature, event="measurement"):
+    return {
+        "timestamp": ts, "eventId": "e-" + ts, "version": "2.0", "accountId": "1", "projectName": "Plant",
+        "projectId": "p", "eventType": event,
+        "eventPayload": {
+            "siteName": site, "assetName": asset, "positionName": position, "companyName": "ACME",
+            "sensor": {"physicalId": sensor, "rssi": -60}, "gateway": {"physicalId": "gw"}, "sequenceNo": 1,
+            "someFieldVigilDoesNotKnow": {"x": 1},
+            "features": {
+                "acceleration": {"band10To1000Hz": {"totalVibration": {"rms": 1.2, "crestFactor": 3.1, "absMax": 4,
+                                                                      "absMin": 0}}},
+                "velocity": {"band10To1000Hz": {"totalVibration": {"rms": velocity},
+                                                "xAxis": {"rms": velocity * 0.6}}},
+                "temperature": temperature,
+            },
+            "models": {"temperatureML": {"persistentClassificationOutput": "HEALTHY"}},
+        },
+    }
+
+
+def test_history_from_a_monitron_export_and_a_csv_imports_once_and_a_broken_file_imports_nothing(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    g = Gateway(box)
+    token = cli("token", "create", "--role", "viewer", "--config", g.config).stdout.strip()
+    export = tmp_path / "monitron.jsonl"
+    # The last few days (inside raw retention), in Monitron's time format.
+    day0 = time.gmtime(time.time() - 10 * 86400)
+    stamp = lambda d: time.strftime("%Y-%m-%d 10:00:00.000", time.gmtime(calendar.timegm(day0) + d * 86400))
+    lines = [json.dumps(_monitron_record(stamp(d), "Hall 3", "P-7 pump", "Drive end", "S1",
+                                         1.5 + d / 10, 40 + d)) for d in range(1, 6)]
+    lines.insert(2, json.dumps({"timestamp": stamp(2), "version": "2.0",
+                                "eventType": "gatewayConnected", "eventPayload": {}}))
+    export.write_text("\n".join(lines) + "\n")
+
+    r = cli("import", str(export), "--config", g.config, "--format", "monitron", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "25 points would be imported" in r.stdout and "1 other events skipped" in r.stdout
+    r = cli("import", str(export), "--config", g.config, "--format", "monitron")
+    assert r.returncode == 0, r.stderr
+    assert "imported 25 points" in r.stdout and "created 3" in r.stdout
+    again = cli("import", str(export), "--config", g.config, "--format", "monitron")
+    assert again.returncode == 0 and "imported 0 points" in again.stdout and "25 already stored" in again.stdout
+
+    # A broken line: a clear error with its place, nothing imported.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(lines[0] + "\n" + '{"timestamp": "2025-04-01 10:00:00", "eventType": "measurement", "eventPa\n')
+    r = cli("import", str(broken), "--config", g.config, "--format", "monitron")
+    assert r.returncode == 2 and "broken.jsonl:2: not JSON" in r.stderr and "nothing was imported" in r.stderr
+
+    # A CSV of readings onto the existing position, by its path.
+    csvf = tmp_path / "readings.csv"
+    first = time.strftime("%Y-%m-%dT00:00:00Z", day0)
+    second_ms = int(calendar.timegm(day0) * 1000) - 86400000
+    csvf.write_text("timestamp,position,metric,value,unit\n"
+                    "%s,Hall 3/P-7 pump/Drive end,temperature_c,21.5,°C\n"
+                    "%d,Hall 3/P-7 pump/Drive end,temperature_c,22.0,°C\n" % (first, second_ms))
+    r = cli("import", str(csvf), "--config", g.config)
+    assert r.returncode == 0 and "imported 2 points" in r.stdout, r.stdout + r.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,position,metric,value\nyesterday,Nowhere/X/Y,temperature_c,abc\n"
+                   "2025-02-01T00:00:00Z,Hall 3/P-7 pump/Drive end,temperature_c,9999\n")
+    r = cli("import", str(bad), "--config", g.config)
+    assert r.returncode == 2 and "bad.csv:2: timestamp" in r.stderr and "bad.csv:3: temperature_c" in r.stderr
+
+    # The served plant has the history on the position, in plant words.
+    g.start()
+    try:
+        r = cli("import", str(csvf), "--config", g.config)
+        assert r.returncode == 3 and "running" in r.stderr
+        auth = {"Authorization": "Bearer " + token}
+        positions = requests.get(g.url("/api/v1/positions"), headers=auth, timeout=10).json()
+        pos = [p for p in positions if p["name"] == "Drive end"]
+        assert len(pos) == 1
+        resp = requests.get(g.url("/api/v1/export"), params={"position": pos[0]["id"]}, headers=auth, timeout=10)
+        assert resp.status_code == 200, resp.text
+        rows = resp.text.strip().splitlines()[1:]
+        temps = [x for x in rows if ",temperature_c," in x]
+        assert len(temps) == 7  # 5 from Monitron + 2 from the CSV
+        assert any(",velocity_rms_mm_s,mm/s,1.6" in x and stamp(1)[:10] in x for x in rows), rows[:5]
+    finally:
+        assert g.stop() == 0

@@ -230,3 +230,49 @@ def test_stale_uncommissioned_devices_are_removed_from_bluez(tmp_path, mock):
         assert ble_component(g)["devices_removed"] >= 1
     finally:
         g.stop()
+
+
+def test_a_decommissioned_sensor_is_ignored_counted_and_not_discovered(tmp_path, mock):
+    ads, _, _ = virtual_sensor(SENSOR, KEY, count=4)
+    mock.add_adapter()
+    g = start_gateway(tmp_path)
+    try:
+        wait_for(lambda: ble_component(g)["status"] == "scanning", what="ble scanning")
+        admin = {"Authorization": "Bearer " + g.admin_token}
+        site = requests.post(g.url("/api/v1/sites"), json={"name": "plant"}, headers=admin, timeout=5).json()["id"]
+        asset = requests.post(g.url("/api/v1/assets"), json={"site_id": site, "name": "pump 1"}, headers=admin,
+                              timeout=5).json()["id"]
+        pos = requests.post(g.url("/api/v1/positions"), json={"asset_id": asset, "name": "motor DE", "type": "motor"},
+                            headers=admin, timeout=5).json()["id"]
+        r = requests.post(g.url("/api/v1/sensors"), headers=admin, timeout=5,
+                          json={"address": SENSOR, "key": KEY, "position_id": pos, "format": "vigil"})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        wait_for(lambda: requests.get(g.url("/api/v1/ble/health"), headers=admin, timeout=5).json()["commissioned"] == 1,
+                 what="sensor picked up")
+        mock.add_device(SENSOR, "vigil-sensor")
+        mock.advertise(SENSOR, ads[0])
+        wait_for(lambda: requests.get(g.url("/api/v1/sensors/%d/health" % sid), headers=admin,
+                                      timeout=5).json()["frames_accepted"] >= 1, what="a frame accepted")
+
+        r = requests.post(g.url("/api/v1/sensors/%d/decommission" % sid), headers=admin, timeout=5)
+        assert r.status_code == 200, r.text
+        wait_for(lambda: requests.get(g.url("/api/v1/ble/health"), headers=admin, timeout=5).json()["commissioned"] == 0,
+                 what="the scanner noticing the decommissioning")
+        points = db_rows(g, "SELECT COUNT(*) FROM ingest_log")[0][0] + db_rows(g, "SELECT COUNT(*) FROM chunks")[0][0]
+
+        def ignored():
+            for line in requests.get(g.url("/metrics"), timeout=5).text.splitlines():
+                if line.startswith('vigil_ble_adverts_ignored_total{reason="decommissioned"}'):
+                    return float(line.split()[-1])
+            return 0
+        for ad in ads[5:10]:
+            mock.advertise(SENSOR, ad)
+        wait_for(lambda: ignored() >= 1, what="decommissioned adverts counted")
+        disc = requests.get(g.url("/api/v1/sensors/discovered"), headers=admin, timeout=5).json()
+        assert not [d for d in disc if d["address"] == SENSOR]
+        assert ble_component(g)["discovered"] == 0
+        assert db_rows(g, "SELECT COUNT(*) FROM ingest_log")[0][0] + \
+            db_rows(g, "SELECT COUNT(*) FROM chunks")[0][0] == points
+    finally:
+        g.stop()

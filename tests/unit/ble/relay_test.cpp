@@ -232,3 +232,98 @@ TEST_CASE("a relayed advert of a sensor nobody commissioned is neither decoded n
   CHECK(series->empty());
   CHECK(r.scanner->frames_accepted() == 0);
 }
+
+TEST_CASE("a relay is its topic without the trailing device address", "[relay]") {
+  CHECK(relay_source("home/OMG_1/BTtoMQTT/A4C138001901") == "home/OMG_1/BTtoMQTT");
+  CHECK(relay_source("home/OMG_1/BTtoMQTT/a4:c1:38:00:19:01") == "home/OMG_1/BTtoMQTT");
+  CHECK(relay_source("home/TheengsGateway/BTtoMQTT") == "home/TheengsGateway/BTtoMQTT");
+  CHECK(relay_source("theengs/ble/A4C13800190") == "theengs/ble/A4C13800190");  // 11 digits: not an address
+  CHECK(relay_source("A4C138001901") == "A4C138001901");
+}
+
+TEST_CASE("relay rate: a token bucket per relay, one second's burst, refilled over time", "[relay]") {
+  RelayRateLimiter lim(10);
+  const std::int64_t t0 = 1'000'000;
+  int passed = 0;
+  for (int i = 0; i < 25; ++i) passed += lim.allow("home/a/BTtoMQTT/A4C138001901", t0) ? 1 : 0;
+  CHECK(passed == 10);  // the burst, then nothing
+  // Another sensor through the same relay shares its bucket…
+  CHECK_FALSE(lim.allow("home/a/BTtoMQTT/A4C138001902", t0));
+  // …another relay has its own.
+  CHECK(lim.allow("home/b/BTtoMQTT/A4C138001901", t0));
+  // 10/s: after 300 ms three more pass, the fourth does not.
+  passed = 0;
+  for (int i = 0; i < 4; ++i) passed += lim.allow("home/a/BTtoMQTT/A4C138001901", t0 + 300) ? 1 : 0;
+  CHECK(passed == 3);
+  // A long pause refills only up to the burst.
+  passed = 0;
+  for (int i = 0; i < 30; ++i) passed += lim.allow("home/a/BTtoMQTT/A4C138001901", t0 + 3'600'000) ? 1 : 0;
+  CHECK(passed == 10);
+  // Time going backwards neither refills nor breaks the bucket.
+  CHECK_FALSE(lim.allow("home/a/BTtoMQTT/A4C138001901", t0));
+}
+
+TEST_CASE("relay rate: the number of buckets is bounded; busy sources beyond it share one", "[relay]") {
+  RelayRateLimiter lim(2, 4);
+  const std::int64_t t0 = 5'000;
+  for (int i = 0; i < 4; ++i) {
+    CHECK(lim.allow("r" + std::to_string(i), t0));  // each bucket now busy (1 of 2 tokens left)
+  }
+  CHECK(lim.sources() == 4);
+  // Four busy buckets: new relays share the overflow bucket (2 tokens).
+  CHECK(lim.allow("x1", t0));
+  CHECK(lim.allow("x2", t0));
+  CHECK_FALSE(lim.allow("x3", t0));
+  CHECK(lim.sources() == 4);
+  // Once the buckets have refilled they are dropped to make room.
+  CHECK(lim.allow("y", t0 + 10'000));
+  CHECK(lim.sources() == 1);
+}
+
+TEST_CASE("relay JSON's time, in seconds, milliseconds or ISO 8601, is when the relay heard it", "[relay]") {
+  auto t = [](json v) {
+    auto r = parse_relay_json(theengs(bthome_frame(1), -70, {{"time", v}}), "t");
+    REQUIRE(r.ok());
+    return r->published_ms;
+  };
+  CHECK(t(1796205600) == std::optional<std::int64_t>(1796205600000));
+  CHECK(t(1796205600.25) == std::optional<std::int64_t>(1796205600250));
+  CHECK(t(1796205600123LL) == std::optional<std::int64_t>(1796205600123));
+  CHECK(t("2026-12-02T10:00:00Z") == std::optional<std::int64_t>(1796205600000));
+  CHECK(t("2026-12-02T10:00:00.5Z") == std::optional<std::int64_t>(1796205600500));
+  CHECK(t("2026-12-02T10:00:00.123456Z") == std::optional<std::int64_t>(1796205600123));
+  // Unreadable: not a reason to drop the advert; latency then starts at receipt.
+  CHECK_FALSE(t("yesterday"));
+  CHECK_FALSE(t("2026-12-02 10:00:00"));
+  CHECK_FALSE(t("2026-13-02T10:00:00Z"));
+  CHECK_FALSE(t(-5));
+  CHECK_FALSE(t(json::array()));
+  auto none = parse_relay_json(theengs(bthome_frame(1)), "t");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->published_ms);
+}
+
+TEST_CASE("relay latency: from the relay's time when given, else from receipt; buckets and quantiles", "[relay]") {
+  RelayLatency l;
+  CHECK(l.count() == 0);
+  CHECK(l.quantile_s(0.99) == 0.0);
+  RelayedAdvert a;
+  a.received_ms = 10'000;
+  l.record(a, 10'004);  // 4 ms after receipt
+  a.published_ms = 9'000;
+  l.record(a, 10'004);  // 1.004 s after the relay heard it
+  a.published_ms = 20'000;
+  l.record(a, 10'004);  // relay clock ahead: 0, not negative
+  CHECK(l.count() == 3);
+  CHECK(l.sum_ms() == 4 + 1004);
+  CHECK(l.bucket(0) == 2);  // <= 5 ms: 4 ms and 0
+  CHECK(l.bucket(7) == 2);  // <= 1 s
+  CHECK(l.bucket(8) == 3);  // <= 2.5 s
+  CHECK(l.bucket(RelayLatency::kBucketsS.size()) == 3);
+  CHECK(l.quantile_s(0.5) == Approx(0.004));
+  CHECK(l.quantile_s(1.0) == Approx(1.004));
+  // The quantile window is bounded: old samples fall out.
+  for (std::size_t i = 0; i < RelayLatency::kWindow; ++i) l.record_ms(20);
+  CHECK(l.quantile_s(1.0) == Approx(0.020));
+  CHECK(l.count() == 3 + RelayLatency::kWindow);
+}

@@ -611,9 +611,53 @@ TEST_CASE("A decommissioned sensor is no longer ingested and its history is kept
   r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 95, 30.0)));
   CHECK(r.latest("temperature_c") == Approx(25.0));
   CHECK(r.scanner->frames_accepted() == 1);
+  // Known but ignored: not discovered, counted as decommissioned.
+  CHECK(r.scanner->discovered().empty());
+  CHECK(r.scanner->is_decommissioned(kSensorMac));
+  CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 1);
+  auto all = r.scanner->devices();
+  REQUIRE(all.size() == 1);
+  CHECK(all[0].decommissioned);
+  CHECK_FALSE(all[0].commissioned);
+  auto st = r.scanner->status_json();
+  CHECK(st["discovered"] == 0);
+  CHECK(st["decommissioned_known"] == 1);
+  // A relayed advert of it is ignored and counted the same way.
+  r.clock.advance(2000);
+  CHECK_FALSE(r.scanner->handle_relayed(kSensorMac, service_data(bthome_frame(3, 95, 31.0)), "relay:test"));
+  CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 2);
+  CHECK(r.latest("temperature_c") == Approx(25.0));
+  // A stranger is still discovered and not counted as decommissioned.
+  r.advert(kStrangerPath, kStrangerMac, service_data(bthome_frame(1)), -71);
   auto d = r.scanner->discovered();
   REQUIRE(d.size() == 1);
-  CHECK(d[0].address == kSensorMac);
+  CHECK(d[0].address == kStrangerMac);
+  CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 2);
+}
+
+TEST_CASE("A sensor decommissioned through the store's lifecycle and commissioned again is decoded again") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(1, 95, 25.0)));
+  REQUIRE(r.store->decommission_sensor(id, "test").ok());
+  r.scanner->reload_sensors_soon();
+  r.scanner->tick();
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(2, 95, 30.0)));
+  CHECK(r.scanner->discovered().empty());
+  CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 1);
+  // Commissioned again (same address): decoded, no longer ignored.
+  auto s = r.store->sensor(id);
+  REQUIRE(s.ok());
+  REQUIRE(r.store->commission_sensor(*s, std::vector<std::uint8_t>(kKey.begin(), kKey.end())).ok());
+  r.scanner->reload_sensors_soon();
+  r.scanner->tick();
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, service_data(bthome_frame(3, 95, 31.0)));
+  CHECK_FALSE(r.scanner->is_decommissioned(kSensorMac));
+  CHECK(r.latest("temperature_c") == Approx(31.0));
+  CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 1);
 }
 
 TEST_CASE("A sensor re-keyed while the gateway was stopped is not taken for a replay after the restart") {

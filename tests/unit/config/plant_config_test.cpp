@@ -52,6 +52,21 @@ TEST_CASE("bad plant ids and topic filters are rejected with file and line") {
   CHECK(c.status().message().find("must be a list of strings") != std::string::npos);
 }
 
+TEST_CASE("ble.relay_rate_per_s defaults to 1000 and names file:line when out of range") {
+  auto c = parse_config("{}", "v.json");
+  REQUIRE(c.ok());
+  CHECK(c->ble.relay_rate_per_s == 1000);
+  c = parse_config("{\"ble\": {\"relay_rate_per_s\": 25}}", "v.json");
+  REQUIRE(c.ok());
+  CHECK(c->ble.relay_rate_per_s == 25);
+  for (const char* bad : {"0", "100001", "1.5", "\"fast\""}) {
+    INFO(bad);
+    auto r = parse_config(std::string("{\n\"ble\": {\n\"relay_rate_per_s\": ") + bad + "}}", "v.json");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message().rfind("v.json:3: ble.relay_rate_per_s", 0) == 0);
+  }
+}
+
 TEST_CASE("a gateway joining a plant needs a gateway id usable as a topic level") {
   auto c = parse_config("{\"gateway\": {\"id\": \"hall/2\"},\n \"plant\": {\"id\": \"p\"}}", "v.json");
   REQUIRE_FALSE(c.ok());

@@ -44,7 +44,7 @@ const std::map<std::string, std::set<std::string>> kOptions = {
       "worker_threads", "max_queued_requests"}},
     {"ble",
      {"enabled", "adapter", "discovery_silence_restart_s", "stale_device_s", "waveform_pull_interval_s",
-      "missed_intervals_alert", "relay_topics"}},
+      "missed_intervals_alert", "relay_topics", "relay_rate_per_s"}},
     {"analytics", {"enabled", "learning_hours", "persistence_n", "persistence_m", "threads", "machine_classes"}},
     {"uplink",
      {"enabled", "host", "port", "protocol", "ca_file", "cert_file", "key_file", "client_id", "topic_prefix",

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// `vigil import FILE --config FILE --format csv|monitron [--dry-run]`: a
+// migrating plant starts with its past (docs/storage.md "Import").
+//
+//   csv       any CSV of readings with a header naming the columns
+//             timestamp, position, metric, value (unit optional, ignored:
+//             the metric's unit is vigil's); position is an id or
+//             "Site/Asset/Position" of an existing position; timestamp is
+//             epoch ms or ISO 8601.
+//   monitron  an Amazon Monitron data export, v2 schema (one JSON record per
+//             line, as the Kinesis/Firehose export writes them): measurement
+//             events become points on site → asset → position (created when
+//             missing), with the features mapped to vigil's metrics
+//             (velocity_rms_mm_s, acceleration_m_s2, crest_factor,
+//             temperature_c); other event types and unknown fields are
+//             counted and skipped.
+//
+// Two passes over the file: the first checks every line and writes
+// nothing; any bad line fails the import with FILE:LINE: message (at most
+// 20 shown), so a broken file changes nothing. The second writes through
+// the store, which `vigil serve` owns: while it runs the import refuses
+// (exit 3). Imported points belong to an import "sensor" per position
+// (address import:<source id>), decommissioned after the import, so the
+// history follows the position and nothing waits for its adverts.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "config/config.h"
+
+namespace vigil::app {
+
+struct ImportOptions {
+  std::string file;
+  std::string format = "csv";  // csv | monitron
+  bool dry_run = false;
+};
+
+int import_command(const Config& config, const ImportOptions& o, std::ostream& out, std::ostream& err);
+
+}  // namespace vigil::app

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/fleet_query.h"
+
+#include <charconv>
+#include <cmath>
+
+#include "vigil/store.h"
+
+namespace vigil::http {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Splits "key<op>value"; false when there is no operator.
+bool split_term(std::string_view t, std::string_view& key, FleetTerm::Op& op, std::string_view& value) {
+  std::size_t i = 0;
+  while (i < t.size() && t[i] != '<' && t[i] != '>' && t[i] != '=' && t[i] != '!') ++i;
+  if (i == t.size()) return false;
+  key = t.substr(0, i);
+  std::size_t n = 1;
+  const char c = t[i];
+  const bool eq_next = i + 1 < t.size() && t[i + 1] == '=';
+  if (c == '<') op = eq_next ? (n = 2, FleetTerm::Op::kLe) : FleetTerm::Op::kLt;
+  else if (c == '>') op = eq_next ? (n = 2, FleetTerm::Op::kGe) : FleetTerm::Op::kGt;
+  else if (c == '=') op = FleetTerm::Op::kEq;
+  else if (eq_next) op = (n = 2, FleetTerm::Op::kNe);
+  else return false;  // a lone '!'
+  value = t.substr(i + n);
+  return true;
+}
+
+std::optional<double> parse_number(std::string_view v) {
+  if (!v.empty() && v.back() == '%') v.remove_suffix(1);
+  if (v.empty() || v.size() > 16) return std::nullopt;
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+std::optional<TimestampMs> parse_duration(std::string_view v) {
+  if (v.size() < 2 || v.size() > 12) return std::nullopt;
+  TimestampMs unit = 0;
+  switch (v.back()) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60 * 1000; break;
+    case 'h': unit = 3600 * 1000; break;
+    case 'd': unit = 86400 * 1000; break;
+    default: return std::nullopt;
+  }
+  v.remove_suffix(1);
+  std::uint32_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n > 3650u * 86400u) return std::nullopt;
+  return static_cast<TimestampMs>(n) * unit;
+}
+
+template <typename T>
+bool compare(FleetTerm::Op op, const T& a, const T& b) {
+  switch (op) {
+    case FleetTerm::Op::kLt: return a < b;
+    case FleetTerm::Op::kLe: return a <= b;
+    case FleetTerm::Op::kGt: return a > b;
+    case FleetTerm::Op::kGe: return a >= b;
+    case FleetTerm::Op::kEq: return a == b;
+    case FleetTerm::Op::kNe: return a != b;
+  }
+  return false;
+}
+
+std::optional<std::string> parse_term(std::string_view t, FleetTerm& out) {
+  std::string_view key, value;
+  if (!split_term(t, key, out.op, value))
+    return "expected key<op>value with an operator < <= > >= = !=";
+  if (key.empty()) return "the key is missing";
+  if (value.empty()) return "the value is missing";
+  if (value.find_first_of("<>=!") != std::string_view::npos) return "more than one operator";
+  out.text = std::string(t);
+  if (key == "battery") {
+    out.field = FleetTerm::Field::kBattery;
+    auto n = parse_number(value);
+    if (!n || *n < 0 || *n > 100) return "battery takes a percentage 0..100";
+    out.number = *n;
+    return std::nullopt;
+  }
+  if (key == "firmware") {
+    out.field = FleetTerm::Field::kFirmware;
+    auto v = parse_version(value);
+    if (!v) return "firmware takes a version like 1.3 or 1.3.0";
+    out.version = std::move(*v);
+    return std::nullopt;
+  }
+  if (key == "no_data") {
+    out.field = FleetTerm::Field::kNoData;
+    if (out.op != FleetTerm::Op::kGt && out.op != FleetTerm::Op::kGe && out.op != FleetTerm::Op::kLt &&
+        out.op != FleetTerm::Op::kLe)
+      return "no_data takes < or > and a duration";
+    auto d = parse_duration(value);
+    if (!d) return "no_data takes a duration like 30m, 2h or 7d";
+    out.duration_ms = *d;
+    return std::nullopt;
+  }
+  out.field = FleetTerm::Field::kTag;
+  if (!valid_tag_key(key)) return "unknown field or bad tag key '" + std::string(key) + "'";
+  if (out.op != FleetTerm::Op::kEq && out.op != FleetTerm::Op::kNe) return "tags take = or !=";
+  if (value.size() > kMaxTagBytes) return "tag value longer than 64 bytes";
+  out.key = std::string(key);
+  out.value = std::string(value);
+  return std::nullopt;
+}
+
+bool has_tag(const FleetSubject& s, const std::string& k, const std::string& v) {
+  for (const auto& [tk, tv] : s.tags)
+    if (tk == k && tv == v) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint32_t>> parse_version(std::string_view v) {
+  if (!v.empty() && (v.front() == 'v' || v.front() == 'V')) v.remove_prefix(1);
+  std::vector<std::uint32_t> out;
+  while (true) {
+    const auto dot = v.find('.');
+    const auto part = v.substr(0, dot);
+    if (part.empty() || part.size() > 9 || out.size() == 4) return std::nullopt;
+    std::uint32_t n = 0;
+    auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+    if (ec != std::errc() || p != part.data() + part.size()) return std::nullopt;
+    out.push_back(n);
+    if (dot == std::string_view::npos) break;
+    v.remove_prefix(dot + 1);
+  }
+  return out;
+}
+
+int compare_versions(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) {
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t x = i < a.size() ? a[i] : 0, y = i < b.size() ? b[i] : 0;
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+std::optional<FleetQueryError> parse_fleet_query(std::string_view q, FleetQuery& out) {
+  out.terms.clear();
+  if (q.size() > kMaxQueryBytes)
+    return FleetQueryError{std::string(q.substr(0, 32)), "the query is longer than " +
+                                                            std::to_string(kMaxQueryBytes) + " bytes"};
+  std::size_t i = 0;
+  while (i < q.size()) {
+    while (i < q.size() && is_space(q[i])) ++i;
+    if (i == q.size()) break;
+    std::size_t j = i;
+    while (j < q.size() && !is_space(q[j])) ++j;
+    const std::string_view t = q.substr(i, j - i);
+    i = j;
+    if (t == "AND" || t == "and") continue;  // AND is implied; allowed for readability
+    if (out.terms.size() == kMaxTerms)
+      return FleetQueryError{std::string(t), "at most " + std::to_string(kMaxTerms) + " terms"};
+    FleetTerm term;
+    if (auto e = parse_term(t, term)) return FleetQueryError{std::string(t), *e};
+    out.terms.push_back(std::move(term));
+  }
+  return std::nullopt;
+}
+
+bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now) {
+  for (const auto& t : q.terms) {
+    switch (t.field) {
+      case FleetTerm::Field::kBattery:
+        if (!s.battery_pct || !compare(t.op, *s.battery_pct, t.number)) return false;
+        break;
+      case FleetTerm::Field::kFirmware: {
+        if (!s.firmware) return false;
+        auto v = parse_version(*s.firmware);
+        if (!v || !compare(t.op, compare_versions(*v, t.version), 0)) return false;
+        break;
+      }
+      case FleetTerm::Field::kNoData: {
+        // Never heard: silent forever (matches >, not <).
+        const bool silent_longer = !s.last_data || now - *s.last_data > t.duration_ms;
+        const bool silent_at_least = !s.last_data || now - *s.last_data >= t.duration_ms;
+        bool ok = false;
+        if (t.op == FleetTerm::Op::kGt) ok = silent_longer;
+        else if (t.op == FleetTerm::Op::kGe) ok = silent_at_least;
+        else if (t.op == FleetTerm::Op::kLt) ok = !silent_at_least;
+        else ok = !silent_longer;
+        if (!ok) return false;
+        break;
+      }
+      case FleetTerm::Field::kTag: {
+        const bool has = has_tag(s, t.key, t.value);
+        if (t.op == FleetTerm::Op::kEq ? !has : has) return false;
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace vigil::http

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The fleet filter language (GET /api/v1/fleet/search?q=…): terms separated
+// by spaces, all of which must hold (AND).
+//
+//   battery<20          the sensor's latest battery_pct (unknown: no match)
+//   firmware<1.3        the firmware version it last advertised, compared
+//                       numerically part by part (unknown: no match)
+//   no_data>2h          nothing from it for longer than 2 h (never: matches);
+//                       no_data<2h: heard within 2 h. Units s, m, h, d.
+//   criticality=A       a tag on the sensor, its position or its asset
+//   line!=2             no such tag on any of them
+//
+// Operators: < <= > >= = != (tags: = and != only). Bounded: at most
+// kMaxQueryBytes of text and kMaxTerms terms; a bad term is an error naming
+// it. Pure functions, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vigil/model.h"
+#include "vigil/status.h"
+
+namespace vigil::http {
+
+inline constexpr std::size_t kMaxQueryBytes = 512;
+inline constexpr std::size_t kMaxTerms = 16;
+
+struct FleetTerm {
+  enum class Field { kBattery, kFirmware, kNoData, kTag };
+  enum class Op { kLt, kLe, kGt, kGe, kEq, kNe };
+  Field field = Field::kTag;
+  Op op = Op::kEq;
+  std::string text;                 // the term as written (for messages)
+  std::string key;                  // tag key
+  std::string value;                // tag value
+  double number = 0;                // battery %
+  std::vector<std::uint32_t> version;  // firmware
+  TimestampMs duration_ms = 0;      // no_data
+};
+
+struct FleetQuery {
+  std::vector<FleetTerm> terms;  // empty: everything matches
+};
+
+// The error when a term is malformed (term = the term as written).
+struct FleetQueryError {
+  std::string term;
+  std::string message;
+};
+
+// nullopt error on success.
+std::optional<FleetQueryError> parse_fleet_query(std::string_view q, FleetQuery& out);
+
+// "1.3.0" → {1, 3, 0}; nullopt when not 1..4 dot-separated numbers (≤ 9 digits each).
+std::optional<std::vector<std::uint32_t>> parse_version(std::string_view v);
+// <0, 0, >0; missing parts count as 0 (1.3 == 1.3.0).
+int compare_versions(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b);
+
+// What one sensor offers the query.
+struct FleetSubject {
+  std::optional<double> battery_pct;
+  std::optional<std::string> firmware;
+  std::optional<TimestampMs> last_data;
+  std::vector<std::pair<std::string, std::string>> tags;  // its own, its position's and its asset's
+};
+
+bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now);
+
+}  // namespace vigil::http
