@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "app/admin_commands.h"
-#include "app/storage_commands.h"
+#include "app/time_arg.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
 
@@ -51,26 +51,6 @@ std::vector<std::string> split_csv(const std::string& line) {
     }
   }
   return f;
-}
-
-// "2023-01-01 10:00:00.000", "2023-01-01T10:00:00Z", "…+02:00", or epoch ms.
-std::optional<TimestampMs> parse_when(std::string s) {
-  for (auto& c : s)
-    if (c == ' ') c = 'T';
-  int ms = 0;
-  auto dot = s.find('.');
-  if (dot != std::string::npos) {
-    std::size_t end = dot + 1;
-    std::string frac;
-    while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) frac += s[end++];
-    if (frac.empty()) return std::nullopt;
-    frac.resize(3, '0');
-    ms = std::stoi(frac.substr(0, 3));
-    s.erase(dot, end - dot);
-  }
-  auto t = parse_time_arg(s);
-  if (!t) return std::nullopt;
-  return *t + (s.find_first_not_of("-0123456789") == std::string::npos ? 0 : ms);
 }
 
 class Importer {
@@ -148,11 +128,12 @@ class Importer {
       return i < f.size() ? f[i] : std::string();
     };
     Record r;
-    auto ts = parse_when(get("timestamp"));
+    auto ts = parse_import_time(get("timestamp"));
     if (!ts) return error("timestamp '" + get("timestamp") + "' is not epoch ms or ISO 8601");
     r.ts = *ts;
     const std::string pos = get("position");
     if (!pos.empty() && pos.find_first_not_of("0123456789") == std::string::npos) {
+      if (pos.size() > 18) return error("position " + pos.substr(0, 40) + " does not exist");
       Id id = std::stoll(pos);
       if (!by_id_.count(id)) return error("position " + pos + " does not exist");
       r.position_id = id;
@@ -171,71 +152,26 @@ class Importer {
   }
 
   void monitron_line(const std::string& line) {
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception& e) {
-      return error(std::string("not JSON: ") + e.what());
-    }
-    if (!j.is_object()) return error("not a JSON object");
-    const bool v2 = j.contains("eventPayload");
-    const std::string type = j.value("eventType", std::string(v2 ? "" : "measurement"));
-    if (type != "measurement") {
-      ++skipped_events_;
-      return;
-    }
-    const json& p = v2 ? j["eventPayload"] : j;
-    if (!p.is_object()) return error("eventPayload is not an object");
-    auto str = [&](const char* k) { return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string(); };
-    Record base;
-    base.site = str(v2 ? "siteName" : "siteDisplayName");
-    base.asset = str(v2 ? "assetName" : "assetDisplayName");
-    base.position = str(v2 ? "positionName" : "sensorPositionDisplayName");
-    if (base.site.empty() || base.asset.empty() || base.position.empty())
-      return error("a measurement without its site, asset and position names");
-    for (auto* n : {&base.site, &base.asset, &base.position})
-      if (n->size() > 200) return error("a name longer than 200 bytes");
-    const json* sensor = p.contains("sensor") ? &p["sensor"] : nullptr;
-    base.source = sensor && sensor->is_object() && sensor->contains("physicalId") && (*sensor)["physicalId"].is_string()
-                      ? (*sensor)["physicalId"].get<std::string>().substr(0, 64)
-                      : "unknown";
-    auto ts = j.contains("timestamp") && j["timestamp"].is_string() ? parse_when(j["timestamp"].get<std::string>())
-                                                                      : std::nullopt;
-    if (!ts) return error("a measurement without a readable timestamp");
-    base.ts = *ts;
-    const json* features = v2 ? (p.contains("features") ? &p["features"] : nullptr)
-                              : (p.contains("measurement") && p["measurement"].is_object() && p["measurement"].contains("features")
-                                     ? &p["measurement"]["features"]
-                                     : nullptr);
-    if (!features || !features->is_object()) return error("a measurement without features");
-    const char* total = v2 ? "totalVibration" : "resultantVector";
-    struct Map {
-      std::vector<const char*> path;
-      const char* metric;
-    };
-    const std::vector<Map> maps = {
-        {{"velocity", "band10To1000Hz", total, "rms"}, "velocity_rms_mm_s"},
-        {{"velocity", "band10To1000Hz", "xAxis", "rms"}, "velocity_rms_mm_s.x"},
-        {{"velocity", "band10To1000Hz", "yAxis", "rms"}, "velocity_rms_mm_s.y"},
-        {{"velocity", "band10To1000Hz", "zAxis", "rms"}, "velocity_rms_mm_s.z"},
-        {{"acceleration", "band10To1000Hz", total, "rms"}, "acceleration_m_s2"},
-        {{"acceleration", "band10To1000Hz", total, "crestFactor"}, "crest_factor"},
-        {{"temperature"}, "temperature_c"},
-    };
-    for (const auto& m : maps) {
-      const json* cur = features;
-      for (const char* k : m.path) {
-        if (!cur || !cur->is_object() || !cur->contains(k)) {
-          cur = nullptr;
-          break;
+    std::vector<ImportedPoint> pts;
+    std::string why;
+    switch (parse_monitron_line(line, pts, why)) {
+      case LineKind::kBad:
+        return error(why);
+      case LineKind::kOtherEvent:
+        ++skipped_events_;
+        return;
+      case LineKind::kPoints:
+        for (auto& p : pts) {
+          Record r;
+          r.site = std::move(p.site);
+          r.asset = std::move(p.asset);
+          r.position = std::move(p.position);
+          r.source = std::move(p.source);
+          r.metric = std::move(p.metric);
+          r.ts = p.ts;
+          r.value = p.value;
+          add(std::move(r));
         }
-        cur = &(*cur)[k];
-      }
-      if (!cur || !cur->is_number()) continue;
-      Record r = base;
-      r.metric = m.metric;
-      r.value = cur->get<double>();
-      add(std::move(r));
     }
   }
 
@@ -368,6 +304,102 @@ class Importer {
 };
 
 }  // namespace
+
+// "2023-01-01 10:00:00.000", "2023-01-01T10:00:00Z", "…+02:00", or epoch ms.
+std::optional<TimestampMs> parse_import_time(std::string s) {
+  for (auto& c : s)
+    if (c == ' ') c = 'T';
+  int ms = 0;
+  auto dot = s.find('.');
+  if (dot != std::string::npos) {
+    std::size_t end = dot + 1;
+    std::string frac;
+    while (end < s.size() && std::isdigit(static_cast<unsigned char>(s[end]))) frac += s[end++];
+    if (frac.empty()) return std::nullopt;
+    frac.resize(3, '0');
+    ms = std::stoi(frac.substr(0, 3));
+    s.erase(dot, end - dot);
+  }
+  auto t = parse_time_arg(s);
+  if (!t) return std::nullopt;
+  const bool epoch_ms = !s.empty() && s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) == std::string::npos;
+  return *t + (epoch_ms ? 0 : ms);
+}
+
+
+LineKind parse_monitron_line(const std::string& line, std::vector<ImportedPoint>& out, std::string& error) {
+  out.clear();
+  auto bad = [&](std::string why) {
+    error = std::move(why);
+    out.clear();
+    return LineKind::kBad;
+  };
+  json j;
+  try {
+    j = json::parse(line);
+  } catch (const json::exception& e) {
+    return bad(std::string("not JSON: ") + e.what());
+  }
+  if (!j.is_object()) return bad("not a JSON object");
+  const bool v2 = j.contains("eventPayload");
+  const json* type = j.contains("eventType") ? &j["eventType"] : nullptr;
+  if (type ? !(type->is_string() && type->get<std::string>() == "measurement") : v2) return LineKind::kOtherEvent;
+  const json& p = v2 ? j["eventPayload"] : j;
+  if (!p.is_object()) return bad("eventPayload is not an object");
+  auto str = [&](const char* k) { return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string(); };
+  ImportedPoint base;
+  base.site = str(v2 ? "siteName" : "siteDisplayName");
+  base.asset = str(v2 ? "assetName" : "assetDisplayName");
+  base.position = str(v2 ? "positionName" : "sensorPositionDisplayName");
+  if (base.site.empty() || base.asset.empty() || base.position.empty())
+    return bad("a measurement without its site, asset and position names");
+  for (auto* n : {&base.site, &base.asset, &base.position})
+    if (n->size() > 200) return bad("a name longer than 200 bytes");
+  const json* sensor = p.contains("sensor") ? &p["sensor"] : nullptr;
+  base.source = sensor && sensor->is_object() && sensor->contains("physicalId") && (*sensor)["physicalId"].is_string()
+                    ? (*sensor)["physicalId"].get<std::string>().substr(0, 64)
+                    : "unknown";
+  auto ts = j.contains("timestamp") && j["timestamp"].is_string() ? parse_import_time(j["timestamp"].get<std::string>())
+                                                                    : std::nullopt;
+  if (!ts) return bad("a measurement without a readable timestamp");
+  base.ts = *ts;
+  const json* features = nullptr;
+  if (v2 && p.contains("features")) features = &p["features"];
+  if (!v2 && p.contains("measurement") && p["measurement"].is_object() && p["measurement"].contains("features"))
+    features = &p["measurement"]["features"];
+  if (!features || !features->is_object()) return bad("a measurement without features");
+  const char* total = v2 ? "totalVibration" : "resultantVector";
+  struct Map {
+    std::vector<const char*> path;
+    const char* metric;
+  };
+  const std::vector<Map> maps = {
+      {{"velocity", "band10To1000Hz", total, "rms"}, "velocity_rms_mm_s"},
+      {{"velocity", "band10To1000Hz", "xAxis", "rms"}, "velocity_rms_mm_s.x"},
+      {{"velocity", "band10To1000Hz", "yAxis", "rms"}, "velocity_rms_mm_s.y"},
+      {{"velocity", "band10To1000Hz", "zAxis", "rms"}, "velocity_rms_mm_s.z"},
+      {{"acceleration", "band10To1000Hz", total, "rms"}, "acceleration_m_s2"},
+      {{"acceleration", "band10To1000Hz", total, "crestFactor"}, "crest_factor"},
+      {{"temperature"}, "temperature_c"},
+  };
+  for (const auto& m : maps) {
+    const json* cur = features;
+    for (const char* k : m.path) {
+      if (!cur || !cur->is_object() || !cur->contains(k)) {
+        cur = nullptr;
+        break;
+      }
+      cur = &(*cur)[k];
+    }
+    if (!cur || !cur->is_number()) continue;
+    ImportedPoint pt = base;
+    pt.metric = m.metric;
+    pt.value = cur->get<double>();
+    out.push_back(std::move(pt));
+  }
+  return LineKind::kPoints;
+}
+
 
 int import_command(const Config& config, const ImportOptions& o, std::ostream& out, std::ostream& err) {
   if (o.format != "csv" && o.format != "monitron") {

@@ -26,9 +26,12 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
+#include "vigil/model.h"
 
 namespace vigil::app {
 
@@ -39,5 +42,17 @@ struct ImportOptions {
 };
 
 int import_command(const Config& config, const ImportOptions& o, std::ostream& out, std::ostream& err);
+
+// The parsers, pure (fuzz target import_formats): one line of a Monitron
+// export, and a timestamp as Monitron and CSV files write them.
+struct ImportedPoint {
+  std::string site, asset, position, source, metric;
+  TimestampMs ts = 0;
+  double value = 0;
+};
+enum class LineKind { kPoints, kOtherEvent, kBad };
+// kBad with `error` set; kOtherEvent for events that are not measurements.
+LineKind parse_monitron_line(const std::string& line, std::vector<ImportedPoint>& out, std::string& error);
+std::optional<TimestampMs> parse_import_time(std::string s);
 
 }  // namespace vigil::app

@@ -18,6 +18,7 @@
 
 #include "app/admin_commands.h"
 #include "app/backup_archive.h"
+#include "app/time_arg.h"
 #include "vigil/clock.h"
 #include "vigil/store.h"
 #include "vigil/store_tools.h"
@@ -348,35 +349,6 @@ int restore_command(const Config& config, const RestoreOptions& o, std::ostream&
       out << role << ": this box has a different " << target << "; the backup's copy is " << dest << "\n";
   }
   return 0;
-}
-
-std::optional<TimestampMs> parse_time_arg(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  if (s.find_first_not_of("-0123456789") == std::string::npos) {
-    try {
-      return std::stoll(s);
-    } catch (...) {
-      return std::nullopt;
-    }
-  }
-  std::tm tm{};
-  const char* rest = strptime(s.c_str(), "%Y-%m-%d", &tm);
-  if (!rest) return std::nullopt;
-  if (*rest == 'T' || *rest == ' ') {
-    rest = strptime(rest + 1, "%H:%M:%S", &tm);
-    if (!rest) return std::nullopt;
-  }
-  long offset_s = 0;
-  if (*rest == 'Z') {
-    ++rest;
-  } else if (*rest == '+' || *rest == '-') {
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
-    offset_s = (*rest == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
-    rest += 6;
-  }
-  if (*rest != '\0') return std::nullopt;
-  return (static_cast<TimestampMs>(timegm(&tm)) - offset_s) * 1000;
 }
 
 int export_command(const Config& config, const ExportOptions& o, std::ostream& out, std::ostream& err) {

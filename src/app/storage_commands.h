@@ -54,8 +54,6 @@ struct ExportOptions {
 // read-only connection, so it runs beside a live gateway.
 int export_command(const Config& config, const ExportOptions& o, std::ostream& out, std::ostream& err);
 
-// "1700000000000", "2026-11-01", "2026-11-01T10:00:00Z", "…+01:00" → ms.
-std::optional<TimestampMs> parse_time_arg(const std::string& s);
 
 // The passphrase from a file (first line) or $VIGIL_BACKUP_PASSPHRASE.
 Result<std::string> read_passphrase(const std::string& file);

@@ -164,7 +164,9 @@ Status decode_waveform(std::span<const std::uint8_t> b, std::size_t expected, st
           v = (static_cast<std::uint64_t>(q) << k) | low;
           if (v > std::numeric_limits<std::uint32_t>::max()) return out.clear(), Status::Corruption("waveform: bad residual");
         }
-        const std::int32_t value = predict(x + start, s, static_cast<int>(order)) + unzz(static_cast<std::uint32_t>(v));
+        // In 64 bits: a damaged residual must not overflow on its way to the range check.
+        const std::int64_t value = static_cast<std::int64_t>(predict(x + start, s, static_cast<int>(order))) +
+                                   unzz(static_cast<std::uint32_t>(v));
         if (value < std::numeric_limits<std::int16_t>::min() || value > std::numeric_limits<std::int16_t>::max())
           return out.clear(), Status::Corruption("waveform: sample out of range");
         x[start + s] = static_cast<std::int16_t>(value);

@@ -9,7 +9,9 @@
 #   csv_series       `vigil backtest --csv` input and timestamps
 #   rule_json        rules as JSON (REST, preview, backtest --rules) and the rule evaluator
 #   sensor_csv       the bulk-commissioning CSV (POST /api/v1/sensors/import, vigil sensor import)
+#   fleet_query      the fleet filter language (GET /api/v1/fleet/search?q=)
 #   storage_formats  chunk, roll-up and waveform blobs read back from disk; backup archives
+#   import_formats   `vigil import`: Monitron export lines, imported timestamps
 # The others run FUZZ_SECONDS_SMALL each (default 20). Any crash, leak,
 # sanitizer report or oracle failure (see each target's header) fails the
 # stage (tests/fuzz/<name>.dict, where present, is its dictionary); the reproducer is printed as base64 and kept under $FUZZ_ARTIFACTS.
@@ -61,7 +63,9 @@ run csv_series "$SMALL" csv || rc=1
 run rule_json "$SMALL" rules || rc=1
 run relay_plant "$SMALL" relay_plant || rc=1
 run sensor_csv "$SMALL" sensor_csv || rc=1
+run fleet_query "$SMALL" fleet_query || rc=1
 run storage_formats "$SMALL" storage || rc=1
+run import_formats "$SMALL" import || rc=1
 wait "$big" || rc=1
 cat "$work/big.out"
 [[ $rc -eq 0 ]] || { echo "== fuzz: a target failed (above)"; exit 1; }

@@ -418,6 +418,15 @@ try {
     await page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]').waitFor();
   });
 
+  await step('the Plant page of a gateway in no plant lists it alone, online in words', async () => {
+    await page.goto(BASE + '/#/plant');
+    const card = page.locator('section.plant-gw').first();
+    await card.waitFor();
+    assert.equal(await page.locator('section.plant-gw').count(), 1);
+    assert.equal((await card.locator('.gw-status').textContent()).trim(), 'Online');
+    await page.getByText('This gateway is in no plant').waitFor();
+  });
+
   await step('add and delete a machine class of our own', async () => {
     await page.goto(BASE + '/#/settings');
     const card = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'Machine classes' }) });

@@ -9,6 +9,11 @@ BLE adverts relayed over MQTT in the OpenMQTTGateway/Theengs JSON shape
   last will      kill -9 of one: the other shows it offline (the broker's
                  retained will) within the keep-alive; a restarted gateway
                  rebuilds the view from retained messages.
+  broker restart two gateways ride out a mosquitto restart: the plant view
+                 recovers by itself, a relayed advert published before and
+                 after (and again after) is stored once.
+  relay rate     a relay over ble.relay_rate_per_s is cut at its rate and the
+                 excess counted as vigil_ble_relay_rejected_total{reason="rate"}.
   relays         a Theengs-shaped JSON with a valid encrypted BTHome advert of
                  a commissioned sensor is stored once (published twice: still
                  once; a replay refused); malformed JSON, bad hex and unknown
@@ -237,6 +242,12 @@ def test_relayed_theengs_adverts_are_decoded_and_stored_once(tmp_path, pki, brok
                     return s
         s = wait_for(sensor_row, what="the relayed reading in /api/v1/sensors")
         assert s["latest"]["temperature_c"] == pytest.approx(4.25)
+        # The sensors list says which radio heard it last, and at what RSSI.
+        assert s["heard_via"] == "relay:" + RELAY_TOPIC and s["rssi_dbm"] == -83 and s["heard_at"]
+        # Relay metrics: every message counted, the decoded one has a latency sample.
+        assert metric(g, "vigil_ble_relay_messages_total") >= 1
+        assert metric(g, "vigil_ble_relay_latency_seconds_count") >= 1
+        assert metric(g, 'vigil_ble_relay_latency_seconds_bucket{le="+Inf"}') >= 1
         fleet = requests.get(g.url("/api/v1/fleet"), headers=h, timeout=5).json()
         series_id = fleet["sites"][0]["assets"][0]["positions"][0]["latest"]["temperature_c"]["series_id"]
 
@@ -279,5 +290,95 @@ def test_relayed_theengs_adverts_are_decoded_and_stored_once(tmp_path, pki, brok
         assert len(points()) == 2
         db_sensors = requests.get(g.url("/api/v1/sensors"), headers=h, timeout=5).json()
         assert [x["address"] for x in db_sensors] == [SENSOR]
+    finally:
+        g.stop()
+
+
+def commission(g):
+    """A site, asset and position on g, and SENSOR commissioned there; returns (sensor id, headers)."""
+    h = auth(g)
+    site = requests.post(g.url("/api/v1/sites"), json={"name": "hall"}, headers=h, timeout=5).json()["id"]
+    asset = requests.post(g.url("/api/v1/assets"), json={"site_id": site, "name": "fridge"}, headers=h,
+                          timeout=5).json()["id"]
+    pos = requests.post(g.url("/api/v1/positions"), json={"asset_id": asset, "name": "cabinet", "type": "other"},
+                        headers=h, timeout=5).json()["id"]
+    r = requests.post(g.url("/api/v1/sensors"), headers=h, timeout=5,
+                      json={"address": SENSOR, "key": KEY, "position_id": pos, "format": "bthome"})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: requests.get(g.url("/api/v1/ble/health"), headers=h, timeout=5).json()["commissioned"] == 1,
+             what="sensor picked up")
+    return r.json()["id"], h
+
+
+def connected(g):
+    return requests.get(g.url("/api/v1/health"), timeout=5).json()["components"]["uplink"]["connected"]
+
+
+def test_a_broker_restart_heals_by_itself_and_stores_nothing_twice(tmp_path, pki, broker):
+    pytest.importorskip("cryptography")
+    a = start(tmp_path, "gw-a", pki, broker, extra={"ble": {"relay_topics": ["relays/+/BTtoMQTT/#"]}})
+    b = start(tmp_path, "gw-b", pki, broker)
+    try:
+        sid, h = commission(a)
+
+        def both_online(g):
+            v = plant(g)
+            x, y = gw(v, "gw-a"), gw(v, "gw-b")
+            return v["connected"] and x and y and x["online"] and y["online"]
+        wait_for(lambda: both_online(a) and both_online(b), what="the plant of two")
+        wait_for(lambda: connected(a), what="gw-a connected")
+
+        def health():
+            return requests.get(a.url("/api/v1/sensors/%d/health" % sid), headers=h, timeout=5).json()
+        frame1 = bthome_encrypted(SENSOR, KEY, 1, 5.0)
+        pub(pki, broker, RELAY_TOPIC, theengs(SENSOR, frame1))
+        wait_for(lambda: health()["frames_accepted"] == 1, what="frame 1 before the restart")
+
+        broker.stop()
+        wait_for(lambda: not connected(a) and not plant(b)["connected"], timeout=30, what="both see the link down")
+        broker.start()  # same port, persistence on: retained state documents survive
+        wait_for(lambda: both_online(a) and both_online(b), timeout=60, what="the plant view back by itself")
+
+        # Frame 1 again (a relay retrying) and frame 2: one new point, one duplicate.
+        pub(pki, broker, RELAY_TOPIC, theengs(SENSOR, frame1))
+        pub(pki, broker, RELAY_TOPIC, theengs(SENSOR, bthome_encrypted(SENSOR, KEY, 2, 5.5)))
+        wait_for(lambda: health()["frames_accepted"] == 2, what="frame 2 after the restart")
+        wait_for(lambda: sum(health()["frames_rejected"].get(k, 0) for k in ("duplicate", "replay")) >= 1,
+                 what="frame 1 refused the second time")
+        fleet = requests.get(a.url("/api/v1/fleet"), headers=h, timeout=5).json()
+        series_id = fleet["sites"][0]["assets"][0]["positions"][0]["latest"]["temperature_c"]["series_id"]
+        now = int(time.time() * 1000)
+
+        def points():
+            r = requests.get(a.url("/api/v1/series/%d?from=0&to=%d&raw=1&format=csv" % (series_id, now + 60000)),
+                             headers=h, timeout=5)
+            assert r.status_code == 200, r.text
+            return [ln for ln in r.text.splitlines()[1:] if ln.strip()]
+        wait_for(lambda: len(points()) == 2, what="two stored points")
+        time.sleep(1)
+        assert len(points()) == 2
+        assert health()["frames_accepted"] == 2
+    finally:
+        for g in (a, b):
+            g.stop()
+
+
+def test_a_relay_over_its_rate_is_cut_and_counted(tmp_path, pki, broker):
+    g = start(tmp_path, "gw-rate", pki, broker,
+              extra={"ble": {"relay_topics": ["relays/+/BTtoMQTT/#"], "relay_rate_per_s": 5}})
+    try:
+        wait_for(lambda: connected(g), what="uplink connected")
+        # 200 messages from one relay in well under a second (mosquitto_pub -l: one per line).
+        lines = "\n".join(json.dumps({"id": STRANGER, "servicedata": "40", "servicedatauuid": "0xfcd2"})
+                          for _ in range(200)) + "\n"
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "--cafile", pki("ca.crt"),
+                "--cert", pki("subscriber.crt"), "--key", pki("subscriber.key"), "-q", "1",
+                "-t", "relays/flood/BTtoMQTT/A4C138001999", "-l"]
+        subprocess.run(args, input=lines.encode(), check=True, timeout=30)
+        wait_for(lambda: metric(g, "vigil_ble_relay_messages_total") >= 200, what="all 200 received")
+        rate = metric(g, 'vigil_ble_relay_rejected_total{reason="rate"}')
+        passed = metric(g, 'vigil_ble_relay_rejected_total{reason="not_commissioned"}')
+        assert rate + passed == 200
+        assert rate >= 100 and 5 <= passed < 100  # burst of 5, then 5 a second
     finally:
         g.stop()

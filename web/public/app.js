@@ -7,6 +7,7 @@ import { renderFleet } from './views/fleet.js';
 import { renderAsset } from './views/asset.js';
 import { renderAlerts } from './views/alerts.js';
 import { renderSensors } from './views/sensors.js';
+import { renderPlant } from './views/plant_view.js';
 import { renderSettings } from './views/settings.js';
 import { renderNotifications } from './views/notifications.js';
 
@@ -133,6 +134,7 @@ const routes = [
   [/^#\/asset\/(\d+)$/, (m, v) => renderAsset(v, app, +m[1])],
   [/^#\/alerts(?:\/(\d+))?$/, (m, v) => renderAlerts(v, app, m[1] ? +m[1] : null)],
   [/^#\/sensors$/, (m, v) => renderSensors(v, app)],
+  [/^#\/plant$/, (m, v) => renderPlant(v)],
   [/^#\/settings$/, (m, v) => renderSettings(v, app)],
   [/^#\/notifications(?:\/(rules|channels|routing|log))?$/, (m, v) => renderNotifications(v, app, m[1])],
 ];

@@ -112,7 +112,7 @@ TEST_CASE("Matching: unknown values do not match comparisons, tags come from any
   CHECK(fleet_matches(parse_ok(""), s, kNow));
 
   FleetSubject unknown;  // nothing known: never heard, no battery, no firmware
-  CHECK_FALSE(fleet_matches(parse_ok("battery<101"), unknown, kNow));
+  CHECK_FALSE(fleet_matches(parse_ok("battery<100"), unknown, kNow));
   CHECK_FALSE(fleet_matches(parse_ok("firmware<99"), unknown, kNow));
   CHECK(fleet_matches(parse_ok("no_data>1d"), unknown, kNow));
   CHECK_FALSE(fleet_matches(parse_ok("no_data<1d"), unknown, kNow));
@@ -192,10 +192,11 @@ TEST_CASE("The fleet search filters by tags, battery, firmware and silence; bad 
 
   auto ids = [&](const std::string& q) {
     auto r = f.call("GET", "/api/v1/fleet/search?q=" + q, f.viewer_token);
-    INFO(q);
+    INFO(q << " → " << r.body.substr(0, 600));
     REQUIRE(r.status == 200);
     std::vector<Id> out;
-    for (auto& x : ApiFixture::js(r)["sensors"]) out.push_back(x["id"].get<Id>());
+    const json body = ApiFixture::js(r);
+    for (const auto& x : body["sensors"]) out.push_back(x["id"].get<Id>());
     return out;
   };
   CHECK(ids("").size() == 2);

@@ -10,6 +10,7 @@ import { describe, worstPosition, plainWord, plainText } from './triage.js';
 import { stateBadge } from './fleet.js';
 import { spectraSection } from './spectra.js';
 import { exportSection, waveformSection } from './export.js';
+import { catalogAdmin } from './fleet_admin.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
 const RANGES = [['1d', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['1y', 365 * 86400e3]];
@@ -93,6 +94,7 @@ export async function renderAsset(main, app, id) {
   main.replaceChildren(
     h('div.page-head', h('h1', h('a.back', { href: '#/fleet', 'aria-label': 'Back to the fleet' }, '‹ '), nameEl),
       stateBadge(describe(asset, fleetNow)), rename,
+      rename ? catalogAdmin('assets', asset, () => { location.hash = '#/fleet'; }) : null,
       asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
     h('p.muted', `${plainWord(asset.machine_class)} · ${asset.shaft_rpm ? asset.shaft_rpm + ' rpm rated' : 'speed not set'}`,
       asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),

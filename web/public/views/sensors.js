@@ -3,6 +3,7 @@
 // by pasting or scanning a QR code (BarcodeDetector where available).
 import { api, h, fmt, toast } from '../api.js';
 import { plainWord, show } from './triage.js';
+import { fleetAdminPanel } from './fleet_admin.js';
 
 // QR payloads we understand: "vigil:MAC[:KEY]", JSON {"address","key"},
 // or free text holding a MAC and an optional 32-hex-digit key.
@@ -17,6 +18,15 @@ export function parseSensorCode(text) {
   return mac ? { address: mac[0].toUpperCase().replace(/-/g, ':'), key: key ? key[0] : '' } : null;
 }
 
+// "heard by radio at −67 dBm, 2 min ago" / "heard by relay home/x at …":
+// which radio heard the sensor last (GET /sensors heard_via, heard_at).
+export function heardBy(s, now = Date.now()) {
+  if (!s || !s.heard_via) return '';
+  const via = s.heard_via === 'radio' ? 'radio' : s.heard_via.startsWith('relay:') ? `relay ${s.heard_via.slice(6)}` : s.heard_via;
+  const dbm = typeof s.rssi_dbm === 'number' ? ` at ${String(s.rssi_dbm).replace('-', '\u2212')} dBm` : '';
+  return `heard by ${via}${dbm}, ${fmt.ago(s.heard_at, now)}`;
+}
+
 export async function renderSensors(main, app) {
   const [sensors, discovered, fleet] = await Promise.all([api('/sensors'), api('/sensors/discovered').catch(() => []), api('/fleet')]);
   const positions = [];
@@ -26,14 +36,15 @@ export async function renderSensors(main, app) {
     h('td', h('code', s.address), s.name ? h('div.muted', s.name) : null),
     h('td', s.position_id ? posName[s.position_id] || `Position ${s.position_id}` : h('span.muted', 'Not assigned')),
     h('td', typeof s.battery_pct === 'number' ? `${fmt.num(s.battery_pct, 0)} %` : '—'),
-    h('td', typeof s.rssi_dbm === 'number' ? `${s.rssi_dbm} dBm` : '—'),
+    h('td', typeof s.rssi_dbm === 'number' ? `${s.rssi_dbm} dBm` : '—', heardBy(s) ? h('div.muted.heard-by', heardBy(s)) : null),
     h('td', { title: s.last_seen || '' }, s.last_seen ? new Date(s.last_seen).toLocaleString() : 'No data yet'),
     h('td', s.decommissioned ? 'Decommissioned' : show(s.format && plainWord(s.format)))));
   main.replaceChildren(
     h('div.page-head', h('h1', 'Sensors'), h('span.muted', `${sensors.length} commissioned`)),
     h('div.table-wrap', { tabIndex: 0, role: 'region', 'aria-label': 'Commissioned sensors' }, h('table', h('thead', h('tr', ['Address', 'Position', 'Battery', 'Signal (RSSI)', 'Last seen', 'Sensor type'].map((c) => h('th', c)))), h('tbody', rows))),
     discovered.length ? h('section', h('h2', 'Discovered, not commissioned'), h('ul', discovered.map((d) => h('li', h('code', show(d.address)), typeof d.rssi_dbm === 'number' ? ` · ${d.rssi_dbm} dBm` : '')))) : '',
-    app.can('admin') ? commissionForm(positions) : h('p.muted', 'Commissioning needs the admin role.'));
+    app.can('admin') ? commissionForm(positions) : h('p.muted', 'Commissioning needs the admin role.'),
+    app.can('admin') ? fleetAdminPanel(sensors, positions, () => renderSensors(main, app)) : '');
 }
 
 function commissionForm(positions) {
