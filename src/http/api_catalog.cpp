@@ -256,7 +256,9 @@ void register_catalog(Router& router, ApiContext& ctx) {
   router.add("PATCH", "/api/v1/sensors/{id}", [&ctx](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
     auto id = path_id(req);
-    if (!id) return problem(400, "invalid_argument", "sensor id must be a positive integer");
+    // /sensors/discovered and /sensors/import are other resources, not ids:
+    // PATCH is not a method of theirs (404, as for any path it does not serve).
+    if (!id) return problem(404, "not_found", "no sensor " + req.params.at("id").substr(0, 64));
     auto b = json_body(req);
     if (auto* r = std::get_if<Response>(&b)) return *r;
     const json& body = std::get<json>(b);

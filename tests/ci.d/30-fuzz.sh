@@ -12,14 +12,14 @@
 #   fleet_query      the fleet filter language (GET /api/v1/fleet/search?q=)
 #   storage_formats  chunk, roll-up and waveform blobs read back from disk; backup archives
 #   import_formats   `vigil import`: Monitron export lines, imported timestamps
-# The others run FUZZ_SECONDS_SMALL each (default 20). Any crash, leak,
+# The others run FUZZ_SECONDS_SMALL each (default 15). Any crash, leak,
 # sanitizer report or oracle failure (see each target's header) fails the
 # stage (tests/fuzz/<name>.dict, where present, is its dictionary); the reproducer is printed as base64 and kept under $FUZZ_ARTIFACTS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 BIG=${FUZZ_SECONDS:-60}
-SMALL=${FUZZ_SECONDS_SMALL:-20}
+SMALL=${FUZZ_SECONDS_SMALL:-15}
 ART=${FUZZ_ARTIFACTS:-$(pwd)/tests/fuzz/artifacts}
 # -O1 -g1: the usual fuzzing build (sanitizers stay fast, compiles in about
 # half the time of -O2 -g; the whole tree is instrumented for five targets).

@@ -635,6 +635,23 @@ TEST_CASE("A decommissioned sensor is no longer ingested and its history is kept
   CHECK(r.metrics.counter_value("vigil_ble_adverts_ignored_total", "reason=\"decommissioned\"") == 2);
 }
 
+TEST_CASE("The firmware version a sensor advertises is stored when it changes") {
+  Rig r;
+  Id id = r.commission(kSensorMac, true);
+  r.scanner->tick();
+  auto frame = [](std::uint32_t counter, std::uint8_t minor) {
+    // battery 90 %, firmware 0xF2 (3 bytes, little-endian: 1.<minor>.0)
+    std::vector<std::uint8_t> objects = {0x01, 90, 0xF2, 0x00, minor, 0x01};
+    auto f = protocol::encrypt_bthome(kKey, *protocol::Mac::parse(kSensorMac), counter, objects);
+    return service_data(ByteVec(f.begin() + 2, f.end()));
+  };
+  r.advert(kSensorPath, kSensorMac, frame(1, 2));
+  CHECK(r.store->sensor_firmware().value() == std::map<Id, std::string>{{id, "1.2.0"}});
+  r.clock.advance(2000);
+  r.advert(kSensorPath, kSensorMac, frame(2, 3));
+  CHECK(r.store->sensor_firmware().value() == std::map<Id, std::string>{{id, "1.3.0"}});
+}
+
 TEST_CASE("A sensor decommissioned through the store's lifecycle and commissioned again is decoded again") {
   Rig r;
   Id id = r.commission(kSensorMac, true);
