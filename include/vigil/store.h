@@ -58,12 +58,18 @@ struct StoreOptions {
   std::string path;                  // database file; its directory must exist
   int raw_retention_days = 365;
   int rollup_retention_days = 3650;
-  int checkpoint_interval_s = 60;
+  int checkpoint_interval_s = 21600;  // see docs/storage.md "Writes and flash wear"
   int batch_max_rows = 20000;
-  int batch_max_delay_ms = 200;
+  int batch_max_delay_ms = 1000;
   int queue_max_rows = 500000;
-  int waveforms_per_position = 500;
+  int waveforms_per_position = 500;  // newest waveforms kept at full rate
+  bool waveforms_keep_daily = true;  // and beyond them the first of each day (raw retention)
   int reader_connections = 4;
+  // Flash wear (docs/storage.md "Writes and flash wear"): the page size of a
+  // NEW database (an existing file keeps its own; 0 = SQLite's default) and
+  // the WAL size at which SQLite copies it into the database (bytes).
+  int page_size = 1024;
+  int wal_autocheckpoint_bytes = 4 * 1024 * 1024;
   const Clock* clock = nullptr;  // default SystemClock (retention cut-offs, clock check)
 
   // ---- ownership (see the header comment) ----
@@ -79,6 +85,9 @@ struct StoreOptions {
   bool integrity_check_at_open = true;     // PRAGMA quick_check in open() (logged)
   int integrity_check_interval_s = 21600;  // and this often on a reader; 0 = only at open
   int file_check_interval_s = 30;          // file identity, besides checkpoints and health()
+  // Chunks and roll-ups of an earlier format are converted in the
+  // background, one short transaction of 256 rows this often (0 = never).
+  int format_migration_interval_ms = 100;
   // health().clock_ok is false when the newest stored point is further than
   // this ahead of the clock (the clock went back).
   TimestampMs clock_tolerance_ms = 5 * 60 * 1000;
@@ -367,6 +376,10 @@ class Store {
   // be stale. Writes by other processes on the same file are not seen:
   // callers that cache must also bound the age.
   std::uint64_t generation() const;
+  // Moves only with writes to the catalog (sites, assets, positions,
+  // sensors, series, tags, firmware, machine classes) — not with readings,
+  // waveforms, measurements or other modules' write_txn.
+  std::uint64_t catalog_generation() const;
   const std::string& path() const;
 
  private:

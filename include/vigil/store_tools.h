@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,9 @@
 #include "vigil/status.h"
 
 namespace vigil {
+namespace sql {
+class Db;
+}
 
 // What `vigil storage report` prints (docs/storage.md explains each figure).
 struct StorageReport {
@@ -50,6 +54,9 @@ struct StorageReport {
   double growth_bytes_per_day = 0;
   std::optional<double> days_until_full;  // disk_free / growth
   bool exact_sizes = true;  // false: dbstat unavailable, payload bytes only
+  // Chunks and roll-ups still in format v1, converted in the background by
+  // a running gateway (docs/storage.md, "Format migration").
+  std::int64_t old_format_rows = 0;
 };
 
 // The report for the database at `path`, read-only. kNotFound when there is
@@ -110,6 +117,36 @@ struct ExportEstimate {
 };
 Result<ExportEstimate> estimate_export(const std::string& db_path, const ExportFilter& filter);
 
+// One read-only snapshot of the database (a read transaction on its own
+// connection, held until destruction) that an export is estimated, counted
+// and read from, so the count a client is told and the rows it gets agree
+// although the gateway keeps writing. Meanwhile the WAL cannot be
+// checkpointed past the snapshot: it grows for as long as the export runs.
+//
+// Thread-safety: one thread at a time (it may be handed to another thread
+// between calls).
+class ExportSnapshot {
+ public:
+  // kNotFound when there is no database at db_path.
+  static Result<std::unique_ptr<ExportSnapshot>> open(const std::string& db_path);
+  ~ExportSnapshot();
+  ExportSnapshot(const ExportSnapshot&) = delete;
+  ExportSnapshot& operator=(const ExportSnapshot&) = delete;
+
+  // As estimate_export(), from this snapshot.
+  Result<ExportEstimate> estimate(const ExportFilter& filter);
+  // Exactly how many rows points() will produce for `filter`: chunk headers
+  // for chunks wholly inside from/to, decoding only the (at most two per
+  // series) chunks that straddle a bound.
+  Result<std::int64_t> count_points(const ExportFilter& filter);
+  // As export_points(), from this snapshot.
+  Status points(const ExportFilter& filter, const std::function<Status(const ExportRow&)>& sink);
+
+ private:
+  explicit ExportSnapshot(std::unique_ptr<sql::Db> db);
+  std::unique_ptr<sql::Db> db_;
+};
+
 // Streams the matching points, series by series in time order, to `sink`
 // from one read-only snapshot of the database at db_path (the gateway keeps
 // writing). Stops with sink's error when it returns one.
@@ -126,5 +163,43 @@ void append_export_row(std::string& out, const ExportRow& row, ExportFormat f);
 
 // A gzip member (RFC 1952) of `data`, for exports asked for compressed.
 std::string gzip_compress(const std::string& data);
+
+// An export's bytes, produced a part at a time for a streamed download:
+// the header, then each row, formatted as append_export_row() does and, on
+// request, compressed into one gzip member (RFC 1952). Whenever about
+// `part_bytes` of text are buffered they go to `out` as one part (gzip:
+// deflated with Z_SYNC_FLUSH, so every part can be decompressed as soon as
+// it arrives); finish() sends the rest (gzip: and the member's trailer).
+// The parts concatenated equal export_header() + every row (plain) or
+// decompress to it (gzip). An error from `out` stops the encoder: add() and
+// finish() return it from then on.
+//
+// Thread-safety: one thread at a time.
+class ExportEncoder {
+ public:
+  using Out = std::function<Status(std::string part)>;
+  ExportEncoder(ExportFormat format, bool gzip, Out out, std::size_t part_bytes = 64 << 10);
+  ~ExportEncoder();
+  ExportEncoder(const ExportEncoder&) = delete;
+  ExportEncoder& operator=(const ExportEncoder&) = delete;
+
+  Status add(const ExportRow& row);
+  Status finish();
+  std::int64_t rows() const { return rows_; }
+  // Bytes handed to `out` so far (compressed when gzip).
+  std::int64_t bytes_out() const { return bytes_out_; }
+
+ private:
+  Status flush(bool last);
+  struct Deflate;
+  ExportFormat format_;
+  Out out_;
+  std::size_t part_bytes_;
+  std::unique_ptr<Deflate> z_;  // null: plain
+  std::string buf_;
+  std::int64_t rows_ = 0, bytes_out_ = 0;
+  Status failed_;
+  bool finished_ = false;
+};
 
 }  // namespace vigil

@@ -416,6 +416,8 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   so.batch_max_delay_ms = c.storage.batch_max_delay_ms;
   so.queue_max_rows = c.storage.queue_max_rows;
   so.waveforms_per_position = c.storage.waveforms_per_position;
+  so.waveforms_keep_daily = c.storage.waveforms_keep_daily;
+  so.page_size = c.storage.page_size;
   so.clock = g->clock;
   // This process owns the database while it runs: admin commands and a
   // second gateway are refused (store.h, "Ownership").

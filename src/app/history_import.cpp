@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/history_import.h"
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -12,6 +13,9 @@
 #include <vector>
 
 #include "app/admin_commands.h"
+#include "analytics/detectors.h"
+#include "analytics/health_history.h"
+#include "analytics/pipeline.h"
 #include "app/time_arg.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -65,6 +69,9 @@ class Importer {
     line_no_ = 0;
     points_ = 0;
     skipped_events_ = 0;
+    states_ = state_changes_ = unknown_models_ = 0;
+    states_written_ = states_unchanged_ = 0;
+    last_state_.clear();
     std::string line;
     if (o_.format == "csv") {
       if (!std::getline(in, line)) return Status::InvalidArgument(o_.file + ": empty file (a header is needed)");
@@ -80,7 +87,7 @@ class Importer {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       if (o_.format == "csv") csv_line(line);
       else monitron_line(line);
-      if (write_ && batch_.size() >= 20000) VIGIL_RETURN_IF_ERROR(flush_batch());
+      if (write_ && batch_.size() + state_batch_.size() >= 20000) VIGIL_RETURN_IF_ERROR(flush_batch());
     }
     if (write_) VIGIL_RETURN_IF_ERROR(flush_batch());
     return Status::Ok();
@@ -89,6 +96,15 @@ class Importer {
   long error_count() const { return error_count_; }
   long points() const { return points_; }
   long skipped_events() const { return skipped_events_; }
+  // Model states read, and how many change their position's state in file
+  // order (what the dry run reports); results of unknown models skipped.
+  long states() const { return states_; }
+  long state_changes() const { return state_changes_; }
+  long unknown_models() const { return unknown_models_; }
+  // Pass 2: rows added to the health history, and states equal to the one
+  // in force at their time (already imported, or no change).
+  long states_written() const { return states_written_; }
+  long states_unchanged() const { return states_unchanged_; }
   long already_stored() const { return already_; }
   const std::map<std::string, Id>& import_sensors() const { return sensors_; }
   int created_nodes() const { return created_; }
@@ -152,16 +168,18 @@ class Importer {
   }
 
   void monitron_line(const std::string& line) {
-    std::vector<ImportedPoint> pts;
+    MonitronMeasurement rec;
     std::string why;
-    switch (parse_monitron_line(line, pts, why)) {
+    switch (parse_monitron_line(line, rec, why)) {
       case LineKind::kBad:
         return error(why);
       case LineKind::kOtherEvent:
         ++skipped_events_;
         return;
       case LineKind::kPoints:
-        for (auto& p : pts) {
+        unknown_models_ += rec.unknown_models;
+        for (auto& st : rec.states) add_state(std::move(st));
+        for (auto& p : rec.points) {
           Record r;
           r.site = std::move(p.site);
           r.asset = std::move(p.asset);
@@ -182,6 +200,15 @@ class Importer {
     ++points_;
     if (!oldest_ || r.ts < *oldest_) oldest_ = r.ts;
     if (write_) batch_.push_back(std::move(r));
+  }
+
+  void add_state(ImportedModelState st) {
+    ++states_;
+    const std::string key = st.site + "/" + st.asset + "/" + st.position + "|" + st.model;
+    const auto now = std::make_pair(st.pointwise, st.persistent);
+    if (auto it = last_state_.find(key); it == last_state_.end() || it->second != now) ++state_changes_;
+    last_state_[key] = now;
+    if (write_) state_batch_.push_back(std::move(st));
   }
 
   Result<Id> position_for(const Record& r) {
@@ -275,6 +302,7 @@ class Importer {
       pts.push_back({*series, r.ts, r.value});
     }
     batch_.clear();
+    VIGIL_RETURN_IF_ERROR(flush_states());
     for (std::size_t i = 0; i < pts.size();) {
       const std::size_t n = std::min<std::size_t>(10000, pts.size() - i);
       Status st = store_.append(std::span<const SeriesPoint>(pts.data() + i, n));
@@ -288,6 +316,32 @@ class Importer {
     return Status::Ok();
   }
 
+  // The models' states go to the analytics' health history, one
+  // transaction per batch (rows only where a state changes; see
+  // analytics/health_history.h for why a second import adds nothing).
+  Status flush_states() {
+    if (state_batch_.empty()) return Status::Ok();
+    std::vector<analytics::ImportedHealthState> rows;
+    rows.reserve(state_batch_.size());
+    for (const auto& st : state_batch_) {
+      Record where;
+      where.site = st.site;
+      where.asset = st.asset;
+      where.position = st.position;
+      auto pos = position_for(where);
+      if (!pos) return pos.status();
+      rows.push_back({"position", *pos, st.model, st.ts, st.pointwise, st.persistent});
+    }
+    state_batch_.clear();
+    return store_.write_txn([&](sql::Db& db) -> Status {
+      auto n = analytics::import_health_history(db, rows);
+      if (!n) return n.status();
+      states_written_ += n->written;
+      states_unchanged_ += n->unchanged;
+      return Status::Ok();
+    });
+  }
+
   Store& store_;
   const ImportOptions& o_;
   bool write_ = false;
@@ -299,10 +353,31 @@ class Importer {
   std::map<std::string, Id> by_path_;
   std::set<Id> by_id_;
   std::vector<Record> batch_;
+  std::vector<ImportedModelState> state_batch_;
+  long states_ = 0, state_changes_ = 0, unknown_models_ = 0, states_written_ = 0, states_unchanged_ = 0;
+  std::map<std::string, std::pair<HealthState, HealthState>> last_state_;  // site/asset/position|model → last state read
   std::map<std::string, Id> positions_, series_, sensors_;
   std::map<Id, std::optional<TimestampMs>> newest_;
 };
 
+}  // namespace
+
+namespace {
+// Monitron's model names are vigil's (the analytics' model name constants).
+const char* monitron_model(const std::string& name) {
+  for (const char* m : {analytics::kTemperatureMl, analytics::kVibrationIso, analytics::kVibrationMl})
+    if (name == m) return m;
+  return nullptr;
+}
+
+// Monitron's classification outputs (documented: HEALTHY, WARNING, ALARM).
+std::optional<HealthState> monitron_state(std::string v) {
+  for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (v == "HEALTHY") return HealthState::kHealthy;
+  if (v == "WARNING") return HealthState::kWarning;
+  if (v == "ALARM") return HealthState::kAlarm;
+  return std::nullopt;
+}
 }  // namespace
 
 // "2023-01-01 10:00:00.000", "2023-01-01T10:00:00Z", "…+02:00", or epoch ms.
@@ -328,10 +403,18 @@ std::optional<TimestampMs> parse_import_time(std::string s) {
 
 
 LineKind parse_monitron_line(const std::string& line, std::vector<ImportedPoint>& out, std::string& error) {
-  out.clear();
+  MonitronMeasurement m;
+  const LineKind kind = parse_monitron_line(line, m, error);
+  out = std::move(m.points);
+  return kind;
+}
+
+LineKind parse_monitron_line(const std::string& line, MonitronMeasurement& rec, std::string& error) {
+  rec = MonitronMeasurement{};
+  auto& out = rec.points;
   auto bad = [&](std::string why) {
     error = std::move(why);
-    out.clear();
+    rec = MonitronMeasurement{};
     return LineKind::kBad;
   };
   json j;
@@ -397,6 +480,44 @@ LineKind parse_monitron_line(const std::string& line, std::vector<ImportedPoint>
     pt.value = cur->get<double>();
     out.push_back(std::move(pt));
   }
+  // The models' results: v2 next to the features in eventPayload, v1 next to
+  // the measurement (also accepted inside it).
+  const json* models = nullptr;
+  if (v2 && p.contains("models")) models = &p["models"];
+  if (!v2 && j.contains("models")) models = &j["models"];
+  if (!v2 && !models && p.contains("measurement") && p["measurement"].is_object() && p["measurement"].contains("models"))
+    models = &p["measurement"]["models"];
+  if (models && !models->is_null()) {
+    if (!models->is_object()) return bad("models is not an object");
+    for (const auto& [name, result] : models->items()) {
+      const char* model = monitron_model(name);
+      if (!model) {
+        ++rec.unknown_models;
+        continue;
+      }
+      if (!result.is_object()) return bad("models." + name + " is not an object");
+      std::optional<HealthState> outputs[2];
+      const char* keys[2] = {"pointwiseClassificationOutput", "persistentClassificationOutput"};
+      for (int i = 0; i < 2; ++i) {
+        if (!result.contains(keys[i]) || result[keys[i]].is_null()) continue;
+        const json& v = result[keys[i]];
+        if (v.is_string()) outputs[i] = monitron_state(v.get<std::string>());
+        if (!outputs[i])
+          return bad("models." + name + "." + keys[i] + " " + v.dump().substr(0, 60) +
+                     " is not HEALTHY, WARNING or ALARM");
+      }
+      if (!outputs[0] && !outputs[1]) continue;  // a result without a classification: nothing to keep
+      ImportedModelState st;
+      st.site = base.site;
+      st.asset = base.asset;
+      st.position = base.position;
+      st.model = model;
+      st.ts = base.ts;
+      st.pointwise = outputs[0].value_or(*outputs[1]);
+      st.persistent = outputs[1].value_or(*outputs[0]);
+      rec.states.push_back(std::move(st));
+    }
+  }
   return LineKind::kPoints;
 }
 
@@ -433,8 +554,23 @@ int import_command(const Config& config, const ImportOptions& o, std::ostream& o
   }
   if (o.dry_run) {
     out << "dry run: " << check.points() << " points would be imported from " << o.file << " ("
-        << check.skipped_events() << " other events skipped)\n";
+        << check.skipped_events() << " other events skipped)";
+    if (o.format == "monitron") {
+      out << "; " << check.state_changes() << " model state changes would be imported (of " << check.states()
+          << " model states";
+      if (check.unknown_models() > 0) out << "; " << check.unknown_models() << " results of unknown models skipped";
+      out << ")";
+    }
+    out << "\n";
     return 0;
+  }
+  // The health history's table is the analytics module's (idempotent; a
+  // database never served may not have it yet).
+  if (o.format == "monitron") {
+    if (Status m = analytics::Pipeline::migrate(**store); !m.ok()) {
+      err << "vigil import: " << m.message() << "; nothing was imported\n";
+      return 1;
+    }
   }
   Importer importer(**store, o);
   Status s = importer.run(true);
@@ -454,9 +590,17 @@ int import_command(const Config& config, const ImportOptions& o, std::ostream& o
     err << "vigil import: note: some points are older than storage.raw_retention_days (" << config.storage.raw_retention_days
         << " days): their raw values go at the next checkpoint; their hourly roll-ups stay "
         << config.storage.rollup_retention_days << " days\n";
-  (void)(*store)->audit("cli", "data.import", o.file, o.format + ": " + std::to_string(added) + " points");
+  std::string what = o.format + ": " + std::to_string(added) + " points";
+  if (o.format == "monitron") what += ", " + std::to_string(importer.states_written()) + " model states";
+  (void)(*store)->audit("cli", "data.import", o.file, what);
   out << "imported " << added << " points from " << o.file;
   if (importer.already_stored() > 0) out << " (" << importer.already_stored() << " already stored, skipped)";
+  if (o.format == "monitron") {
+    out << "; " << importer.states_written() << " model states";
+    if (importer.states_unchanged() > 0)
+      out << " (" << importer.states_unchanged() << " unchanged or already stored, skipped)";
+    if (importer.unknown_models() > 0) out << "; " << importer.unknown_models() << " results of unknown models skipped";
+  }
   if (importer.created_nodes() > 0) out << "; created " << importer.created_nodes() << " sites/assets/positions";
   if (importer.skipped_events() > 0) out << "; " << importer.skipped_events() << " other events skipped";
   out << "\n";

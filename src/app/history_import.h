@@ -13,8 +13,12 @@
 //             events become points on site → asset → position (created when
 //             missing), with the features mapped to vigil's metrics
 //             (velocity_rms_mm_s, acceleration_m_s2, crest_factor,
-//             temperature_c); other event types and unknown fields are
-//             counted and skipped.
+//             temperature_c), and the states of Monitron's models
+//             (temperatureML, vibrationISO, vibrationML: pointwise and
+//             persistent HEALTHY/WARNING/ALARM) become the position's health
+//             history (analytics/health_history.h: a row per state change);
+//             other event types, results of unknown models and unknown
+//             fields are counted and skipped.
 //
 // Two passes over the file: the first checks every line and writes
 // nothing; any bad line fails the import with FILE:LINE: message (at most
@@ -50,8 +54,27 @@ struct ImportedPoint {
   TimestampMs ts = 0;
   double value = 0;
 };
+// One model's result in a Monitron measurement, in vigil's words: `model` is
+// vigil's model name (analytics kTemperatureMl, kVibrationIso, kVibrationMl,
+// which Monitron's names are), states healthy/warning/alarm. A result that
+// gives only one of the two outputs has it for both.
+struct ImportedModelState {
+  std::string site, asset, position, model;
+  TimestampMs ts = 0;
+  HealthState pointwise = HealthState::kUnknown;
+  HealthState persistent = HealthState::kUnknown;
+};
+struct MonitronMeasurement {
+  std::vector<ImportedPoint> points;
+  std::vector<ImportedModelState> states;
+  int unknown_models = 0;  // results of models vigil has no counterpart of (skipped)
+};
 enum class LineKind { kPoints, kOtherEvent, kBad };
-// kBad with `error` set; kOtherEvent for events that are not measurements.
+// kBad with `error` set (and `out` empty); kOtherEvent for events that are
+// not measurements. A state value other than HEALTHY, WARNING or ALARM (any
+// case) is kBad, naming the model and the value.
+LineKind parse_monitron_line(const std::string& line, MonitronMeasurement& out, std::string& error);
+// The points only (states parsed and dropped).
 LineKind parse_monitron_line(const std::string& line, std::vector<ImportedPoint>& out, std::string& error);
 std::optional<TimestampMs> parse_import_time(std::string s);
 

@@ -118,6 +118,7 @@ json report_json(const StorageReport& r) {
           {"waveform_raw_bytes", r.waveform_raw_bytes},
           {"bytes_per_waveform", r.bytes_per_waveform},
           {"measurements", r.measurements},
+          {"old_format_rows", r.old_format_rows},
           {"db_file_bytes", r.db_file_bytes},
           {"wal_file_bytes", r.wal_file_bytes},
           {"page_size", r.page_size},

@@ -197,11 +197,13 @@ void BleService::run() {
   std::deque<BusEvent> batch;
   std::deque<RelayedAdvert> relayed;
   std::uint64_t reported_dropped = 0;
-  while (true) {
+  for (bool last = false; !last;) {
     {
       std::unique_lock lk(mu_);
       cv_.wait_until(lk, next_tick, [this] { return stopping_ || !queue_.empty() || !relayed_.empty(); });
-      if (stopping_) return;
+      // On stop, what is queued is still decoded and stored (once): relayed
+      // adverts are acknowledged to the broker already, nobody resends them.
+      last = stopping_;
       batch.swap(queue_);
       relayed.swap(relayed_);
       if (dropped_ != reported_dropped) {
@@ -221,6 +223,7 @@ void BleService::run() {
       }
     }
     relayed.clear();
+    if (last) break;
     if (std::chrono::steady_clock::now() >= next_tick) {
       try_bus();
       scanner_->tick();

@@ -17,6 +17,14 @@
 
 namespace vigil::ble {
 
+namespace {
+constexpr const char* kLostHelp =
+    "Frames of commissioned sensors that never arrived (gaps in the frame counter or packet id), by the road of "
+    "the frame after the gap";
+constexpr const char* kJumpHelp =
+    "Frame counter steps not taken for loss (sensor reboot, counter reset, long outage), by road";
+}  // namespace
+
 struct Scanner::Impl {
   Ingest& ingest;
   Store& store;
@@ -24,6 +32,9 @@ struct Scanner::Impl {
   const ScannerOptions o;
   Counter* c_alerts;
   Counter* c_ignored_decommissioned;
+  // Frame loss per road (FrameGap, sensor_health.h): radio, relay.
+  Counter* c_lost[2];
+  Counter* c_jumps[2];
 
   // ---- the worker thread's alone (no lock) ----
   BluezBus* bus;
@@ -52,6 +63,10 @@ struct Scanner::Impl {
         c_alerts(m.counter("vigil_ble_alerts_total", "Sensor health alerts raised (silent, battery low, spoofing)")),
         c_ignored_decommissioned(m.counter("vigil_ble_adverts_ignored_total",
                                            "Adverts of known sensors ignored, by reason", "reason=\"decommissioned\"")),
+        c_lost{m.counter("vigil_ble_frames_lost_total", kLostHelp, "via=\"radio\""),
+               m.counter("vigil_ble_frames_lost_total", kLostHelp, "via=\"relay\"")},
+        c_jumps{m.counter("vigil_ble_frame_counter_jumps_total", kJumpHelp, "via=\"radio\""),
+                m.counter("vigil_ble_frame_counter_jumps_total", kJumpHelp, "via=\"relay\"")},
         bus(b), discovery(o, m), waveforms(o, m), devices(o.max_devices, m), router(m), health(o) {
     discovery.set_bus(b);
   }
@@ -100,7 +115,7 @@ struct Scanner::Impl {
         return;  // else: discovered only
       }
       health.on_advert(address, d->info.rssi_dbm, t, "radio");
-      decode_locked(address, p, t, readings, alerts, fw);
+      decode_locked(address, p, t, readings, alerts, fw, /*relayed=*/false);
     }
     submit(address, readings, alerts, fw);
   }
@@ -120,22 +135,25 @@ struct Scanner::Impl {
         return false;
       }
       health.on_advert(address, p.rssi ? std::optional<int>(*p.rssi) : std::nullopt, t, via);
-      decode_locked(address, p, t, readings, alerts, fw);
+      decode_locked(address, p, t, readings, alerts, fw, /*relayed=*/true);
     }
     submit(address, readings, alerts, fw);
     return true;
   }
 
-  // Under mu: the frames of a commissioned sensor's message → readings.
+  // Under mu: the frames of a commissioned sensor's message → readings;
+  // frame loss counted on the road (`relayed` or radio) that brought it.
   void decode_locked(const std::string& address, const DeviceProps& p, TimestampMs t, std::vector<Reading>& readings,
-                     std::vector<SensorAlert>& alerts, std::optional<std::string>& fw) {
+                     std::vector<SensorAlert>& alerts, std::optional<std::string>& fw, bool relayed) {
     {
       for (auto& out : router.route(address, p, t)) {
         if (!out.frame) {
           health.on_rejected(address, out.why, out.frame.status().message(), t, alerts);
           continue;
         }
-        health.on_frame(address, *out.frame, t, alerts);
+        const FrameGap gap = health.on_frame(address, *out.frame, t, alerts);
+        if (gap.lost) c_lost[relayed ? 1 : 0]->inc(gap.lost);
+        if (gap.jump) c_jumps[relayed ? 1 : 0]->inc();
         if (const auto& v = out.frame->firmware_version; v && !v->empty() && v->size() <= 64) {
           auto& known = firmware[address];
           if (known != *v) {

@@ -77,7 +77,9 @@ class Scanner {
   // replay protection, ingest), `via` recorded as where the sensor was last
   // heard. False (nothing decoded) when `address` is not commissioned (a
   // decommissioned one's is counted as ignored, see is_decommissioned). On
-  // the worker thread, like handle().
+  // the worker thread, like handle(). Frames lost (gaps in a sensor's frame
+  // counter, sensor_health.h) are counted in vigil_ble_frames_lost_total
+  // {via="radio"|"relay"} by the road of the frame after the gap.
   bool handle_relayed(const std::string& address, const DeviceProps& p, const std::string& via);
   // Periodic work; call about once a second.
   void tick();

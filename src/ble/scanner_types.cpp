@@ -64,6 +64,8 @@ json to_json(const SensorHealth& h) {
           {"frames_accepted", h.frames_accepted},
           {"readings_rejected", h.readings_rejected},
           {"counter_resets", h.counter_resets},
+          {"frames_lost", h.frames_lost},
+          {"loss_ratio", opt(h.loss_ratio)},
           {"frames_rejected", h.rejected},
           {"waveforms", h.waveforms},
           {"waveform_failures", h.waveform_failures},

@@ -77,6 +77,13 @@ struct SensorHealth {
   std::uint64_t readings_rejected = 0;  // by ingest
   std::uint64_t counter_resets = 0;
   std::optional<std::uint32_t> last_counter;  // replay state, persisted
+  // Frames lost between the sensor and this gateway since start: gaps in the
+  // frame counter (or plain BTHome packet id) of accepted frames; see
+  // SensorHealthTracker::on_frame. Not persisted.
+  std::uint64_t frames_lost = 0;
+  // frames_lost / (frames_lost + frames in sequence since start); empty until
+  // two frames with a counter or packet id were accepted.
+  std::optional<double> loss_ratio;
   std::map<std::string, std::uint64_t> rejected;  // protocol reject reason → count
   std::uint64_t waveforms = 0, waveform_failures = 0;
   TimestampMs last_waveform = 0;

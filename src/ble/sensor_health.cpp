@@ -35,6 +35,7 @@ void SensorHealthTracker::forget(const std::string& address) { sensors_.erase(ad
 void SensorHealthTracker::forget_counter(const std::string& address) {
   if (auto* e = entry(address)) {
     e->h.last_counter.reset();
+    e->counter_live = false;
     e->dirty = true;
   }
 }
@@ -81,15 +82,41 @@ void SensorHealthTracker::on_advert(const std::string& address, std::optional<in
   }
 }
 
-void SensorHealthTracker::on_frame(const std::string& address, const protocol::DecodedFrame& f, TimestampMs t,
-                                   std::vector<SensorAlert>& raise) {
+FrameGap SensorHealthTracker::on_frame(const std::string& address, const protocol::DecodedFrame& f, TimestampMs t,
+                                       std::vector<SensorAlert>& raise) {
+  FrameGap gap;
   auto* e = entry(address);
-  if (!e) return;
+  if (!e) return gap;
   auto& h = e->h;
   e->dirty = true;
   ++h.frames_accepted;
   if (f.counter_reset) ++h.counter_resets;
-  if (f.counter) h.last_counter = *f.counter;
+  if (f.counter) {
+    if (e->counter_live && h.last_counter) {
+      const std::uint32_t prev = *h.last_counter;
+      if (f.counter_reset || *f.counter <= prev) {
+        gap.jump = true;  // went back: a reset the decoder accepted
+      } else if (*f.counter - prev <= kMaxLossCounterStep) {
+        gap.lost = *f.counter - prev - 1;
+      } else {
+        gap.jump = true;
+      }
+    }
+    ++e->sequenced;
+    h.last_counter = *f.counter;
+    e->counter_live = true;
+  } else if (f.packet_id) {
+    if (e->last_packet_id) {
+      const auto step = static_cast<std::uint8_t>(*f.packet_id - *e->last_packet_id);
+      if (step > kMaxLossPacketIdStep) gap.jump = true;
+      else if (step > 1) gap.lost = step - 1u;
+    }
+    ++e->sequenced;
+    e->last_packet_id = *f.packet_id;
+  }
+  if (gap.lost) h.frames_lost += gap.lost;
+  if (e->sequenced >= 2)
+    h.loss_ratio = static_cast<double>(h.frames_lost) / static_cast<double>(h.frames_lost + e->sequenced);
   if (e->last_frame && t - e->last_frame >= o_.interval_min_gap_ms) {
     e->gaps.push_back(t - e->last_frame);
     if (e->gaps.size() > 9) e->gaps.pop_front();
@@ -100,7 +127,7 @@ void SensorHealthTracker::on_frame(const std::string& address, const protocol::D
   e->last_frame = t;
   for (auto& v : f.values)
     if (v.metric == "battery_pct") h.battery_pct = v.value;
-  if (!h.battery_pct) return;
+  if (!h.battery_pct) return gap;
   if (*h.battery_pct >= o_.battery_ok_pct) {
     e->battery_alerted = false;
   } else if (*h.battery_pct < o_.battery_low_pct && !e->battery_alerted) {
@@ -108,6 +135,7 @@ void SensorHealthTracker::on_frame(const std::string& address, const protocol::D
         raise_if_due(*e, "battery_low", t, "battery_low", "warning", "Sensor " + address + ": battery low",
                      "Battery at " + std::to_string(static_cast<int>(*h.battery_pct)) + " %; replace soon.", raise);
   }
+  return gap;
 }
 
 void SensorHealthTracker::on_rejected(const std::string& address, Reject why, const std::string& message,

@@ -40,6 +40,30 @@
 
 namespace vigil::ble {
 
+// Frame loss between a sensor and the gateway, from the sequence numbers of
+// the frames the decoder accepted (so duplicates and replays, rejected
+// before, never count):
+//   - encrypted frames: the frame counter, +1 per frame (docs/protocol.md §5);
+//     a step of k (1 < k <= kMaxLossCounterStep) means k-1 frames lost;
+//   - plain BTHome frames with a packet id (object 0x00, one byte, wraps):
+//     a step of k = (id - previous) mod 256, 1 < k <= kMaxLossPacketIdStep,
+//     means k-1 frames lost; a same id is a repeat (0).
+// Not loss, counted as a `jump` instead: a larger step forward (a sensor
+// reboot: vigil firmware resumes at its next reserved counter block, up to
+// 1,024 ahead; or an outage so long the silence alert has said so already),
+// a counter that went back (a reset the decoder accepted, a packet id that
+// restarted or arrived late), and the first frame after start or after a
+// re-key (there is no previous frame to compare with). Per sensor the state
+// is the replay counter the health keeps anyway (last_counter) and one byte
+// for the packet id.
+inline constexpr std::uint32_t kMaxLossCounterStep = 256;
+inline constexpr std::uint32_t kMaxLossPacketIdStep = 128;
+
+struct FrameGap {
+  std::uint64_t lost = 0;  // frames missing just before this one
+  bool jump = false;       // a step not taken for loss (see above)
+};
+
 class SensorHealthTracker {
  public:
   explicit SensorHealthTracker(const ScannerOptions& options);
@@ -59,9 +83,10 @@ class SensorHealthTracker {
   // `via`: "radio" or "relay:<topic>" (where the sensor was last heard).
   void on_advert(const std::string& address, std::optional<int> rssi_dbm, TimestampMs t,
                  const std::string& via = "radio");
-  // A frame the decoder accepted.
-  void on_frame(const std::string& address, const protocol::DecodedFrame& f, TimestampMs t,
-                std::vector<SensorAlert>& raise);
+  // A frame the decoder accepted. Returns what its counter says about frames
+  // that never arrived (FrameGap below), added to the sensor's frames_lost.
+  FrameGap on_frame(const std::string& address, const protocol::DecodedFrame& f, TimestampMs t,
+                    std::vector<SensorAlert>& raise);
   // A frame the decoder rejected; `message` is the decoder's.
   void on_rejected(const std::string& address, protocol::Reject why, const std::string& message, TimestampMs t,
                    std::vector<SensorAlert>& raise);
@@ -88,6 +113,12 @@ class SensorHealthTracker {
     std::deque<TimestampMs> advert_times;  // last 60 s, bounded
     std::deque<TimestampMs> gaps;          // recent gaps between frames, bounded
     TimestampMs last_frame = 0;
+    // Loss accounting (FrameGap): h.last_counter was set by a frame since
+    // start, not restored (frames missed while vigil was stopped are not
+    // link loss); the last packet id of a plain frame; frames in sequence.
+    bool counter_live = false;
+    std::optional<std::uint8_t> last_packet_id;
+    std::uint64_t sequenced = 0;
     TimestampMs last_rssi_reading = 0;
     bool silent_alerted = false;
     bool battery_alerted = false;

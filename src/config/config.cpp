@@ -250,6 +250,11 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("batch_max_delay_ms", c.storage.batch_max_delay_ms, 1, 60000);
     r.integer("queue_max_rows", c.storage.queue_max_rows, 1000, 100000000);
     r.integer("waveforms_per_position", c.storage.waveforms_per_position, 0, 1000000);
+    r.boolean("waveforms_keep_daily", c.storage.waveforms_keep_daily);
+    r.integer("page_size", c.storage.page_size, 512, 65536);
+    if (c.storage.page_size & (c.storage.page_size - 1))
+      return r.error_at("storage.page_size", "must be a power of two from 512 to 65536, got " +
+                                                 std::to_string(c.storage.page_size));
     r.integer("integrity_check_interval_h", c.storage.integrity_check_interval_h, 0, 8760);
     r.integer("clock_tolerance_s", c.storage.clock_tolerance_s, 1, 30 * 86400);
     r.str("backup_dir", c.storage.backup_dir);

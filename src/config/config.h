@@ -26,11 +26,13 @@ struct StorageConfig {
   std::string path = "/var/lib/vigil/vigil.db";
   int raw_retention_days = 365;      // raw points older than this are dropped...
   int rollup_retention_days = 3650;  // ...hourly min/max/mean kept this long
-  int checkpoint_interval_s = 60;    // ingest log → compressed chunks
+  int checkpoint_interval_s = 21600;  // ingest log → compressed chunks (6 h: flash wear)
   int batch_max_rows = 20000;        // one writer transaction holds at most this
-  int batch_max_delay_ms = 200;      // and waits at most this for more rows
+  int batch_max_delay_ms = 1000;     // and waits at most this for more rows (= commit interval)
   int queue_max_rows = 500000;       // ingest back-pressure limit
-  int waveforms_per_position = 500;  // newest raw waveform snapshots kept
+  int waveforms_per_position = 500;  // newest raw waveform snapshots kept at full rate
+  bool waveforms_keep_daily = true;  // beyond them, the first of each day (for raw_retention_days)
+  int page_size = 1024;              // bytes per database page of a NEW database (flash wear)
   int integrity_check_interval_h = 6;  // PRAGMA quick_check this often (and at start); 0 = only at start
   int clock_tolerance_s = 300;         // health: clock behind the newest stored point by more = broken
   // Nightly backup (docs/storage.md): empty = off. A directory (a USB stick,

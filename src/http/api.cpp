@@ -653,7 +653,23 @@ void register_api(Router& router, ApiContext& ctx) {
     if (!positions) return from_status(positions.status());
     Snapshot snap;
     if (auto st = snap.load(ctx); !st.ok()) return from_status(st);
-    return ok(asset_json(ctx, snap, *a, *positions));
+    json j = asset_json(ctx, snap, *a, *positions);
+    // The asset's tags and each position's (the dashboard's asset view shows
+    // and filters by them); {} when none.
+    auto tags_of = [&ctx](TagKind kind, Id tid) -> Result<json> {
+      auto t = ctx.store->tags(kind, tid);
+      if (!t) return t.status();
+      return json(*t);
+    };
+    auto at = tags_of(TagKind::kAsset, a->id);
+    if (!at) return from_status(at.status());
+    j["tags"] = std::move(*at);
+    for (auto& pj : j["positions"]) {
+      auto pt = tags_of(TagKind::kPosition, pj["id"].get<Id>());
+      if (!pt) return from_status(pt.status());
+      pj["tags"] = std::move(*pt);
+    }
+    return ok(j);
   });
 
   router.add("GET", "/api/v1/positions", [&ctx](const Request& req) {
@@ -695,7 +711,19 @@ void register_api(Router& router, ApiContext& ctx) {
     if (!id) return problem(400, "invalid_argument", "position id must be an integer");
     if (auto missing = require_exists(ctx, "position", *id)) return *missing;
     if (ctx.position_health) {
-      if (auto h = ctx.position_health(*id)) return ok(*h);
+      // When the analytics know no model of a position that no sensor
+      // measures any more (history imported from Monitron, issue 17), the
+      // stored history answers. A position with a sensor and no model is
+      // learning (again): its old states are not its state.
+      auto h = ctx.position_health(*id);
+      const bool no_models = h && h->contains("models") && (*h)["models"].empty();
+      bool measured = false;
+      if (no_models) {
+        auto sensors = ctx.store->sensors();
+        if (!sensors) return from_status(sensors.status());
+        for (const auto& s : *sensors) measured |= s.position_id == *id && !s.decommissioned_at;
+      }
+      if (h && (!no_models || measured)) return ok(*h);
     }
     // Fallback: the stored state history's latest row per model.
     json models = json::array();
@@ -803,11 +831,15 @@ void register_api(Router& router, ApiContext& ctx) {
                 {"rssi_dbm", latest.contains("rssi_dbm") ? latest["rssi_dbm"] : json(nullptr)},
                 {"heard_via", nullptr},
                 {"heard_at", nullptr},
+                {"frames_lost", nullptr},
+                {"loss_ratio", nullptr},
                 {"latest", latest}};
       // The last advert (radio or relay) is fresher than the rssi_dbm reading.
       if (auto h = heard.find(s.id); h != heard.end()) {
         j["heard_via"] = h->second["heard_via"];
         j["heard_at"] = h->second["heard_at"];
+        j["frames_lost"] = h->second["frames_lost"];
+        j["loss_ratio"] = h->second["loss_ratio"];
         if (!h->second["rssi_dbm"].is_null()) j["rssi_dbm"] = h->second["rssi_dbm"];
       }
       arr.push_back(std::move(j));

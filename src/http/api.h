@@ -93,7 +93,7 @@ struct ApiContext {
   // BLE devices heard but not commissioned (the BLE module), as JSON array.
   std::function<nlohmann::json()> discovered_sensors;
   // How each commissioned sensor was last heard (the BLE module): sensor id →
-  // {"heard_via": "radio" | "relay:<topic>", "rssi_dbm", "heard_at"}, for
+  // {"heard_via": "radio" | "relay:<topic>", "rssi_dbm", "heard_at", "frames_lost", "loss_ratio"}, for
   // the sensors heard since start. Absent: the list shows none of it.
   std::function<std::map<Id, nlohmann::json>()> sensors_heard;
 

@@ -4,8 +4,9 @@
 //
 //   GET /api/v1/sensors/discovered     (route in api.cpp; filled here via
 //                                       ApiContext::discovered_sensors)
-//   GET /api/v1/sensors                (route in api.cpp; heard_via, RSSI
-//                                       via ApiContext::sensors_heard)
+//   GET /api/v1/sensors                (route in api.cpp; heard_via, RSSI,
+//                                       frames_lost, loss_ratio via
+//                                       ApiContext::sensors_heard)
 //   GET /api/v1/sensors/{id}/health    one commissioned sensor's BLE health
 //   GET /api/v1/ble/health             every commissioned sensor's health
 //   /api/v1/health components["ble"]   scanner state (scanning, no_adapter,
@@ -39,7 +40,9 @@ void register_ble_api(Router& router, ApiContext& ctx, ble::BleService& svc) {
       if (h.heard_via.empty() || !h.last_seen) continue;
       out[h.sensor_id] = {{"heard_via", h.heard_via},
                           {"rssi_dbm", h.rssi_dbm ? json(*h.rssi_dbm) : json(nullptr)},
-                          {"heard_at", iso8601(h.last_seen)}};
+                          {"heard_at", iso8601(h.last_seen)},
+                          {"frames_lost", h.frames_lost},
+                          {"loss_ratio", h.loss_ratio ? json(*h.loss_ratio) : json(nullptr)}};
     }
     return out;
   };

@@ -276,7 +276,8 @@ void register_catalog(Router& router, ApiContext& ctx) {
 
   // The fleet search: sensors (not decommissioned, on live positions or none)
   // matching every term of q (http/fleet_query.h).
-  router.add("GET", "/api/v1/fleet/search", [&ctx](const Request& req) {
+  auto fleet_catalog = std::make_shared<FleetCatalogCache>();
+  router.add("GET", "/api/v1/fleet/search", [&ctx, fleet_catalog](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
     static Counter* bad = MetricsRegistry::global().counter("vigil_fleet_search_rejected_total",
                                                             "Fleet searches refused for a malformed query");
@@ -297,81 +298,46 @@ void register_catalog(Router& router, ApiContext& ctx) {
       if (!n || *n < 1 || *n > 10000) return problem(400, "invalid_argument", "limit must be 1..10000");
       limit = static_cast<std::size_t>(*n);
     }
-    auto sensors = ctx.store->sensors();
-    auto positions = ctx.store->positions();
-    auto assets = ctx.store->assets();
-    auto series = ctx.store->series();
-    auto tags = ctx.store->all_tags();
-    auto firmware = ctx.store->sensor_firmware();
-    if (!sensors) return from_status(sensors.status());
-    if (!positions) return from_status(positions.status());
-    if (!assets) return from_status(assets.status());
-    if (!series) return from_status(series.status());
-    if (!tags) return from_status(tags.status());
-    if (!firmware) return from_status(firmware.status());
-    std::map<Id, const Position*> pos;
-    for (const auto& p : *positions) pos[p.id] = &p;
-    std::map<Id, const Asset*> ast;
-    for (const auto& a : *assets) ast[a.id] = &a;
-    std::map<std::pair<int, Id>, std::vector<std::pair<std::string, std::string>>> tag_of;
-    for (auto& t : *tags) tag_of[{static_cast<int>(t.kind), t.id}].emplace_back(std::move(t.key), std::move(t.value));
-    struct Seen {
-      std::optional<Point> battery;
-      std::optional<TimestampMs> last;
-    };
-    std::map<Id, Seen> seen;
-    for (const auto& se : *series) {
-      auto p = ctx.store->latest(se.id);  // in memory
-      if (!p) continue;
-      auto& s = seen[se.sensor_id];
-      if (!s.last || p->ts > *s.last) s.last = p->ts;
-      if (se.metric == "battery_pct" && (!s.battery || p->ts > s.battery->ts)) s.battery = *p;
-    }
+    // The catalog side is cached per store generation (fleet_query.h); the
+    // readings come from the store's in-memory latest points.
+    auto catalog = fleet_catalog->get(*ctx.store);
+    if (!catalog) return from_status(catalog.status());
     const TimestampMs now = ctx.clock ? ctx.clock->now_ms() : SystemClock().now_ms();
-    json out = json::array();
+    // The answer is assembled as text (fleet_answer_members), not as a json
+    // array of up to `limit` objects.
+    std::string sensors_json = "[";
     std::size_t count = 0;
-    for (const auto& s : *sensors) {
-      if (s.decommissioned_at) continue;
-      const Position* p = nullptr;
-      const Asset* a = nullptr;
-      if (s.position_id) {
-        auto it = pos.find(*s.position_id);
-        if (it == pos.end()) continue;  // archived position
-        p = it->second;
-        if (auto ai = ast.find(p->asset_id); ai != ast.end()) a = ai->second;
+    FleetSubject subj;  // reused: its tags keep their capacity
+    for (const auto& e : (*catalog)->sensors) {
+      std::optional<Point> battery;
+      subj.last_data.reset();
+      for (Id sid : e.series) {
+        auto p = ctx.store->latest(sid);  // in memory
+        if (p && (!subj.last_data || p->ts > *subj.last_data)) subj.last_data = p->ts;
       }
-      FleetSubject subj;
-      const auto& sn = seen[s.id];
-      if (sn.battery) subj.battery_pct = sn.battery->value;
-      subj.last_data = sn.last;
-      if (auto f = firmware->find(s.id); f != firmware->end()) subj.firmware = f->second;
-      json tj = json::object();
-      auto add_tags = [&](TagKind k, Id id) {
-        auto it = tag_of.find({static_cast<int>(k), id});
-        if (it == tag_of.end()) return;
-        for (const auto& kv : it->second) {
-          subj.tags.push_back(kv);
-          if (!tj.contains(kv.first)) tj[kv.first] = kv.second;  // the sensor's own first, then position, asset
-        }
-      };
-      add_tags(TagKind::kSensor, s.id);
-      if (p) add_tags(TagKind::kPosition, p->id);
-      if (a) add_tags(TagKind::kAsset, a->id);
+      for (Id sid : e.battery_series) {
+        auto p = ctx.store->latest(sid);
+        if (p && (!battery || p->ts > battery->ts)) battery = *p;
+      }
+      subj.battery_pct = battery ? std::optional<double>(battery->value) : std::nullopt;
+      subj.firmware = e.firmware;
+      subj.tags.assign(e.tags.begin(), e.tags.end());
       if (!fleet_matches(query, subj, now)) continue;
       if (++count > limit) continue;
-      out.push_back({{"id", s.id},
-                     {"address", s.address},
-                     {"name", s.name},
-                     {"position_id", p ? json(p->id) : json(nullptr)},
-                     {"position", p ? json(p->name) : json(nullptr)},
-                     {"asset_id", a ? json(a->id) : json(nullptr)},
-                     {"asset", a ? json(a->name) : json(nullptr)},
-                     {"battery_pct", subj.battery_pct ? json(*subj.battery_pct) : json(nullptr)},
-                     {"firmware", subj.firmware ? json(*subj.firmware) : json(nullptr)},
-                     {"last_data", subj.last_data ? json(iso8601(*subj.last_data)) : json(nullptr)},
-                     {"tags", std::move(tj)}});
+      if (sensors_json.size() > 1) sensors_json += ',';
+      sensors_json += '{';
+      sensors_json += fleet_answer_members(e);
+      sensors_json += ",\"battery_pct\":";
+      sensors_json += subj.battery_pct ? json_text(json(*subj.battery_pct)) : "null";
+      sensors_json += ",\"last_data\":";
+      sensors_json += subj.last_data ? json_text(json(iso8601(*subj.last_data))) : "null";
+      sensors_json += '}';
     }
-    return ok(json{{"q", q}, {"count", count}, {"truncated", count > limit}, {"sensors", std::move(out)}});
+    sensors_json += ']';
+    std::string body = json_text(json{{"q", q}, {"count", count}, {"truncated", count > limit}});
+    body.pop_back();  // the closing brace: the sensors follow
+    body += ",\"sensors\":" + sensors_json + "}";
+    return Response::json(200, std::move(body));
   });
 
   router.add("POST", "/api/v1/sensors/{id}/decommission", [&ctx](const Request& req) {

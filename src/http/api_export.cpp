@@ -5,14 +5,23 @@
 // and the storage report the settings page shows. Everything reads through
 // read-only snapshots (vigil/store_tools.h); nothing here writes.
 //
-// Bounds: an export answers at most kMaxExportPoints points (413 with the
-// count and what to do otherwise: narrow the range or `vigil export`);
-// estimate first with /api/v1/export/estimate. The storage report scans the
-// file's pages, so it is cached for a minute.
+// An export is streamed (a chunked download, Response::StreamMode::kDownload):
+// the handler opens ONE snapshot, counts exactly the points the body will
+// hold (X-Vigil-Export-Points, also X-Vigil-Estimated-Points, for a progress
+// bar) and hands the snapshot to the producer, which formats rows a part at
+// a time (ExportEncoder, gzip flushed per part) and waits for the client to
+// read (send_wait): memory stays at about a part plus the server's queue
+// whatever the export's size. Bounds: at most kMaxExportPoints points (413)
+// and kMaxConcurrentExports exports at a time (429 with Retry-After); a
+// client that reads nothing for kClientStall is dropped. The storage report
+// scans the file's pages, so it is cached for a minute.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
+
+#include <spdlog/spdlog.h>
 
 #include "http/api_internal.h"
 #include "vigil/store.h"
@@ -21,7 +30,9 @@
 namespace vigil::http::detail {
 namespace {
 
-constexpr std::int64_t kMaxExportPoints = 200'000;
+constexpr std::int64_t kMaxExportPoints = 50'000'000;
+constexpr int kMaxConcurrentExports = 2;
+constexpr std::chrono::seconds kClientStall{30};
 constexpr int kMaxWaveformList = 1000;
 
 std::optional<Response> export_filter(const Request& req, ExportFilter& f, ExportFormat& fmt, bool& gzip) {
@@ -134,41 +145,81 @@ void register_export(Router& router, ApiContext& ctx) {
     return ok({{"series", est->series}, {"points", est->points}, {"limit", kMaxExportPoints}});
   });
 
-  router.add("GET", "/api/v1/export", [&ctx](const Request& req) {
+  // Exports running now; a slot is taken before the snapshot is opened and
+  // given back when the producer is done (or the response is dropped).
+  struct Slots {
+    std::atomic<int> running{0};
+  };
+  struct Slot {
+    std::shared_ptr<Slots> slots;
+    ~Slot() { slots->running.fetch_sub(1); }
+  };
+  auto slots = std::make_shared<Slots>();
+  router.add("GET", "/api/v1/export", [&ctx, slots](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
     ExportFilter f;
     ExportFormat fmt;
     bool gzip;
     if (auto e = export_filter(req, f, fmt, gzip)) return *e;
     if (auto e = filter_exists(ctx, f)) return *e;
-    auto est = estimate_export(ctx.store->path(), f);
-    if (!est) return from_status(est.status());
-    if (est->points > kMaxExportPoints)
-      return problem(413, "too_large",
-                     "the export holds about " + std::to_string(est->points) + " points, more than " +
-                         std::to_string(kMaxExportPoints) + " per request: narrow from/to or use `vigil export`");
-    std::string body = export_header(fmt);
-    std::int64_t rows = 0;
-    Status st = export_points(ctx.store->path(), f, [&](const ExportRow& r) {
-      if (++rows > kMaxExportPoints) return Status::ResourceExhausted("export grew past its limit");
-      append_export_row(body, r, fmt);
-      return Status::Ok();
-    });
-    if (!st.ok()) return from_status(st);
-    const std::string ext = fmt == ExportFormat::kCsv ? "csv" : "jsonl";
-    Response r;
-    if (gzip) {
-      r = Response::text(200, gzip_compress(body), "application/gzip");
-      r = attachment(std::move(r), "vigil-export." + ext + ".gz");
-    } else {
-      r = Response::text(200, std::move(body),
-                         fmt == ExportFormat::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson");
-      r = attachment(std::move(r), "vigil-export." + ext);
+    if (slots->running.fetch_add(1) >= kMaxConcurrentExports) {
+      slots->running.fetch_sub(1);
+      Response busy = problem(429, "too_many_exports",
+                              std::to_string(kMaxConcurrentExports) +
+                                  " exports are running already: wait for one to finish, then retry");
+      busy.headers.emplace_back("Retry-After", "10");
+      return busy;
     }
-    r.headers.emplace_back("X-Vigil-Export-Points", std::to_string(rows));
+    std::shared_ptr<Slot> slot(new Slot{slots});
+    auto opened = ExportSnapshot::open(ctx.store->path());
+    if (!opened) return from_status(opened.status());
+    std::shared_ptr<ExportSnapshot> snap = std::move(*opened);
+    auto counted = snap->count_points(f);
+    if (!counted) return from_status(counted.status());
+    const std::int64_t total = *counted;
+    if (total > kMaxExportPoints)
+      return problem(413, "too_large",
+                     "the export holds " + std::to_string(total) + " points, more than " +
+                         std::to_string(kMaxExportPoints) + " per request: narrow from/to or use `vigil export`");
+    const std::string ext = fmt == ExportFormat::kCsv ? "csv" : "jsonl";
+    std::string name = "vigil-export";
+    if (f.site_id) name += "-site" + std::to_string(*f.site_id);
+    if (f.asset_id) name += "-asset" + std::to_string(*f.asset_id);
+    if (f.position_id) name += "-position" + std::to_string(*f.position_id);
+    name += "." + ext + (gzip ? ".gz" : "");
+    Response r;
+    r.status = 200;
+    r.content_type = gzip ? "application/gzip"
+                          : fmt == ExportFormat::kCsv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+    r = attachment(std::move(r), name);
+    r.headers.emplace_back("X-Vigil-Export-Points", std::to_string(total));
+    r.headers.emplace_back("X-Vigil-Estimated-Points", std::to_string(total));
+    r.is_stream = true;
+    r.stream_mode = Response::StreamMode::kDownload;
     std::string filter;
     for (const auto& [k, v] : req.query) filter += (filter.empty() ? "" : "&") + k + "=" + v.substr(0, 100);
-    audit(ctx, who, "data.export", filter, std::to_string(rows) + " points");
+    // Runs on a worker thread for the whole download (server.cpp).
+    r.on_stream = [&ctx, snap, slot, f, fmt, gzip, total, who = auth::Principal(who),
+                   filter = std::move(filter)](std::shared_ptr<StreamSink> sink) {
+      ExportEncoder enc(fmt, gzip, [&sink](std::string part) {
+        return sink->send_wait(std::move(part), kClientStall) ? Status::Ok()
+                                                              : Status::Unavailable("the client went away");
+      });
+      Status st = snap->points(f, [&](const ExportRow& row) {
+        if (enc.rows() >= total) return Status::Internal("the snapshot grew past its count");
+        return enc.add(row);
+      });
+      if (st.ok()) st = enc.finish();
+      if (st.ok()) {
+        sink->finish();
+        audit(ctx, who, "data.export", filter, std::to_string(enc.rows()) + " points");
+      } else {
+        // Releasing the sink without finish() cuts the download short.
+        spdlog::debug("http: export ({}) stopped after {} of {} points: {}", filter, enc.rows(), total, st.message());
+        audit(ctx, who, "data.export", filter,
+              "stopped after " + std::to_string(enc.rows()) + " of " + std::to_string(total) + " points: " + st.message());
+      }
+    };
     return r;
   });
 

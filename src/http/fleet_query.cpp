@@ -2,7 +2,10 @@
 #include "http/fleet_query.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cmath>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "vigil/store.h"
 
@@ -115,7 +118,82 @@ bool has_tag(const FleetSubject& s, const std::string& k, const std::string& v) 
   return false;
 }
 
+// JSON text without a json object per sensor (a catalog load serializes
+// every sensor: 10,000 at plant scale). ASCII strings are escaped here;
+// anything else goes through nlohmann (it replaces invalid UTF-8).
+void append_string(std::string& out, const std::string& v) {
+  bool ascii = true;
+  for (unsigned char c : v)
+    if (c >= 0x80) ascii = false;
+  if (!ascii) {
+    out += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
 }  // namespace
+
+std::string fleet_answer_members(const FleetEntry& e) {
+  std::string out;
+  out.reserve(160 + e.tags.size() * 24);
+  auto key = [&](const char* k) {
+    if (!out.empty()) out += ',';
+    out += '"';
+    out += k;
+    out += "\":";
+  };
+  auto opt_id = [&](const std::optional<Id>& v) { out += v ? std::to_string(*v) : "null"; };
+  key("id");
+  out += std::to_string(e.id);
+  key("address");
+  append_string(out, e.address);
+  key("name");
+  append_string(out, e.name);
+  key("position_id");
+  opt_id(e.position_id);
+  key("position");
+  if (e.position_id) append_string(out, e.position);
+  else out += "null";
+  key("asset_id");
+  opt_id(e.asset_id);
+  key("asset");
+  if (e.asset_id) append_string(out, e.asset);
+  else out += "null";
+  key("firmware");
+  if (e.firmware) append_string(out, *e.firmware);
+  else out += "null";
+  key("tags");
+  out += '{';
+  bool first = true;
+  for (std::size_t i = 0; i < e.tags.size(); ++i) {
+    // The sensor's own first, then position, asset: a key's first occurrence wins.
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = e.tags[j].first == e.tags[i].first;
+    if (seen) continue;
+    if (!first) out += ',';
+    first = false;
+    append_string(out, e.tags[i].first);
+    out += ':';
+    append_string(out, e.tags[i].second);
+  }
+  out += '}';
+  return out;
+}
+
 
 std::optional<std::vector<std::uint32_t>> parse_version(std::string_view v) {
   if (!v.empty() && (v.front() == 'v' || v.front() == 'V')) v.remove_prefix(1);
@@ -198,6 +276,92 @@ bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now) 
     }
   }
   return true;
+}
+
+Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store) {
+  auto sensors = store.sensors();
+  if (!sensors) return sensors.status();
+  auto positions = store.positions();
+  if (!positions) return positions.status();
+  auto assets = store.assets();
+  if (!assets) return assets.status();
+  auto series = store.series();
+  if (!series) return series.status();
+  auto tags = store.all_tags();
+  if (!tags) return tags.status();
+  auto firmware = store.sensor_firmware();
+  if (!firmware) return firmware.status();
+
+  std::unordered_map<Id, const Position*> pos;
+  pos.reserve(positions->size());
+  for (const auto& p : *positions) pos.emplace(p.id, &p);
+  std::unordered_map<Id, const Asset*> ast;
+  ast.reserve(assets->size());
+  for (const auto& a : *assets) ast.emplace(a.id, &a);
+  using TagList = std::vector<std::pair<std::string, std::string>>;
+  std::unordered_map<Id, TagList> tag_of[3];  // by TagKind
+  for (auto& t : *tags) {
+    const auto k = static_cast<std::size_t>(t.kind);
+    if (k < 3) tag_of[k][t.id].emplace_back(std::move(t.key), std::move(t.value));
+  }
+  auto out = std::make_shared<FleetCatalog>();
+  out->sensors.reserve(sensors->size());
+  std::unordered_map<Id, std::size_t> index;  // sensor id → out->sensors
+  index.reserve(sensors->size());
+  for (auto& s : *sensors) {
+    if (s.decommissioned_at) continue;
+    FleetEntry e;
+    if (s.position_id) {
+      auto it = pos.find(*s.position_id);
+      if (it == pos.end()) continue;  // archived position
+      e.position_id = it->second->id;
+      e.position = it->second->name;
+      if (auto ai = ast.find(it->second->asset_id); ai != ast.end()) {
+        e.asset_id = ai->second->id;
+        e.asset = ai->second->name;
+      }
+    }
+    e.id = s.id;
+    e.address = std::move(s.address);
+    e.name = std::move(s.name);
+    if (auto f = firmware->find(s.id); f != firmware->end()) e.firmware = f->second;
+    auto add = [&](TagKind k, Id id) {
+      const auto& m = tag_of[static_cast<std::size_t>(k)];
+      if (auto it = m.find(id); it != m.end()) e.tags.insert(e.tags.end(), it->second.begin(), it->second.end());
+    };
+    add(TagKind::kSensor, e.id);
+    if (e.position_id) add(TagKind::kPosition, *e.position_id);
+    if (e.asset_id) add(TagKind::kAsset, *e.asset_id);
+    index.emplace(e.id, out->sensors.size());
+    out->sensors.push_back(std::move(e));
+  }
+  for (const auto& se : *series) {
+    auto it = index.find(se.sensor_id);
+    if (it == index.end()) continue;
+    auto& e = out->sensors[it->second];
+    e.series.push_back(se.id);
+    if (se.metric == "battery_pct") e.battery_series.push_back(se.id);
+  }
+  return std::shared_ptr<const FleetCatalog>(std::move(out));
+}
+
+Result<std::shared_ptr<const FleetCatalog>> FleetCatalogCache::get(Store& store) {
+  auto fresh = [&]() -> std::shared_ptr<const FleetCatalog> {
+    std::lock_guard lk(mu_);
+    return catalog_ && generation_ == store.catalog_generation() ? catalog_ : nullptr;
+  };
+  if (auto c = fresh()) return c;
+  std::lock_guard load(load_mu_);
+  if (auto c = fresh()) return c;  // another request loaded it meanwhile
+  // The generation before the reads: a write during them makes the next
+  // request load again rather than keep what may have missed it.
+  const std::uint64_t gen = store.catalog_generation();
+  auto c = load_fleet_catalog(store);
+  if (!c) return c.status();
+  std::lock_guard lk(mu_);
+  catalog_ = *c;
+  generation_ = gen;
+  return *c;
 }
 
 }  // namespace vigil::http

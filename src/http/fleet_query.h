@@ -13,10 +13,13 @@
 //
 // Operators: < <= > >= = != (tags: = and != only). Bounded: at most
 // kMaxQueryBytes of text and kMaxTerms terms; a bad term is an error naming
-// it. Pure functions, no I/O.
+// it. The language is pure functions, no I/O; FleetCatalog below is what the
+// route reads from the Store, cached across requests.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +28,10 @@
 
 #include "vigil/model.h"
 #include "vigil/status.h"
+
+namespace vigil {
+class Store;
+}
 
 namespace vigil::http {
 
@@ -71,5 +78,51 @@ struct FleetSubject {
 };
 
 bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now);
+
+// ---- what the search reads (GET /api/v1/fleet/search, issue 18) ----
+//
+// The catalog side of every sensor the search lists (not decommissioned, on
+// a live position or none), flattened once so a search is a scan of memory:
+// six catalog reads and the joins are done per catalog change, not per
+// request. Readings (battery_pct, last data) are not in it: the route reads
+// them per request from the Store's in-memory latest points (`series`).
+struct FleetEntry {
+  Id id = 0;
+  std::string address, name;
+  std::optional<Id> position_id, asset_id;
+  std::string position, asset;  // names ("" when none)
+  std::optional<std::string> firmware;
+  // The sensor's own tags, then its position's, then its asset's (the order
+  // the answer's `tags` object prefers a key in).
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::vector<Id> series;          // every series of the sensor (last data)
+  std::vector<Id> battery_series;  // those of metric battery_pct
+};
+// The answer's catalog members of a sensor as JSON object members without
+// the braces ("id":…,"address":…,"name":…,"position_id":…,"position":…,
+// "asset_id":…,"asset":…,"firmware":…,"tags":{…}; a tag key's first
+// occurrence wins); the route appends battery_pct and last_data. Written
+// directly, not through a json object: a search may list 10,000 sensors.
+std::string fleet_answer_members(const FleetEntry& e);
+struct FleetCatalog {
+  std::vector<FleetEntry> sensors;  // in Store::sensors() order
+};
+Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store);
+
+// One FleetCatalog per catalog generation (Store::catalog_generation(): it
+// moves after every write to the catalog, not with readings), so an answer
+// never misses a catalog change made before the request, while the stream of
+// readings does not force a reload; loaded by one request at a time, shared
+// by all. Thread-safe.
+class FleetCatalogCache {
+ public:
+  Result<std::shared_ptr<const FleetCatalog>> get(Store& store);
+
+ private:
+  std::mutex load_mu_;  // one loader at a time
+  std::mutex mu_;       // guards the two below
+  std::shared_ptr<const FleetCatalog> catalog_;
+  std::uint64_t generation_ = 0;
+};
 
 }  // namespace vigil::http

@@ -8,6 +8,8 @@
 // dispatch() may run concurrently from several threads.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,15 +39,38 @@ struct Request {
   }
 };
 
-// The server's end of a streaming response (Server-Sent Events). send() may
-// be called from any thread; it queues the bytes for the client and returns
-// false once the client is gone or was dropped for being too slow (its queue
-// overflowed): the producer then forgets the sink.
+// The server's end of a streaming response. send() may be called from any
+// thread; it queues the bytes for the client and returns false once the
+// client is gone or was dropped: the producer then forgets the sink.
+//
+// Event streams (Response::StreamMode::kEvents, Server-Sent Events): a client
+// whose queue overflows is dropped (send() returns false).
+// Downloads (kDownload): the server frames each send() as one HTTP/1.1 chunk
+// and never drops a slow client for its queue; the producer paces itself
+// with send_wait() instead, and ends the body with finish(). A download
+// whose sink is released without finish() is cut short (the connection is
+// closed without the last chunk, so the client knows the body is
+// incomplete).
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
   virtual bool send(std::string bytes) = 0;
   virtual bool open() const = 0;
+  // Back-pressure: waits (at most `timeout`) until fewer than the server's
+  // high-water mark of bytes wait for the client, then queues `bytes`.
+  // False when the client went away, the server is stopping, or the client
+  // read nothing for `timeout` (the stream is then closed). Blocks: never
+  // call it on an I/O thread.
+  virtual bool send_wait(std::string bytes, std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return send(std::move(bytes));
+  }
+  // Bytes queued and not yet written to the client.
+  virtual std::size_t queued_bytes() const { return 0; }
+  // Downloads: the body is complete. The server writes what is queued, the
+  // last chunk with `trailers` ("Name: value\r\n" lines), and closes the
+  // connection.
+  virtual void finish(std::string trailers = {}) { (void)trailers; }
 };
 
 struct Response {
@@ -53,11 +78,21 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // A streaming response (Server-Sent Events): the server writes the status
-  // line and headers, keeps the connection, and hands `on_stream` a sink the
-  // producer pushes to. The server sends heartbeat comments and drops the
-  // client when its queue overflows or a write times out.
+  // A streaming response: the server writes the status line and headers
+  // (with Connection: close), keeps the connection, and hands `on_stream` a
+  // sink the producer pushes to.
+  // kEvents (Server-Sent Events): on_stream runs on the connection's I/O
+  // thread and must return at once; the server sends heartbeat comments and
+  // drops the client when its queue overflows or a write times out.
+  // kDownload (a file): Transfer-Encoding: chunked (HTTP/1.0: the body ends
+  // with the connection); no heartbeats; on_stream runs on a worker thread
+  // and is the producer: it may block for the whole download, pacing itself
+  // with send_wait(), and returns after finish() or once a send fails (the
+  // client went away or the server is stopping). When no worker is free the
+  // client gets 503 instead.
+  enum class StreamMode { kEvents, kDownload };
   bool is_stream = false;
+  StreamMode stream_mode = StreamMode::kEvents;
   std::function<void(std::shared_ptr<StreamSink>)> on_stream;
 
   static Response json(int status, std::string body) {

@@ -102,7 +102,8 @@ json schemas() {
                        {"alert_severity", nullable({{"type", "string"}, {"enum", {"warning", "alarm"}}})},
                        {"learning", learning_progress()},
                        {"last_seen", nullable(str())},
-                       {"last_seen_ts", nullable(integer())}},
+                       {"last_seen_ts", nullable(integer())},
+                       {"tags", {{"type", "object"}, {"additionalProperties", str()}}}},  // in GET /assets/{id}
                       {"id", "asset_id", "name", "type", "state", "latest"});
   s["Position"]["description"] = "state: the worst of the analytics' state (model_state) and the active alerts on "
                                  "the position; no_data when the newest reading is older than 3 of its usual "
@@ -120,7 +121,9 @@ json schemas() {
                     {"severity_rank", severity_rank()},
                     {"learning", learning_progress()},
                     {"last_seen", nullable(str())},
-                    {"positions", arr(ref("Position"))}},
+                    {"positions", arr(ref("Position"))},
+                    // GET /assets/{id} only: the asset's tags, and its positions' (Position.tags).
+                    {"tags", {{"type", "object"}, {"additionalProperties", str()}}}},
                    {"id", "site_id", "name", "machine_class", "shaft_rpm", "envelope_band_hz", "state",
                     "open_alerts", "positions"});
   s["AssetInput"] = obj({{"site_id", integer()},
@@ -206,6 +209,8 @@ json schemas() {
                      {"rssi_dbm", nullable(number())},
                      {"heard_via", nullable(str())},
                      {"heard_at", nullable(str())},
+                     {"frames_lost", nullable(integer())},
+                     {"loss_ratio", nullable(number())},
                      {"latest", {{"type", "object"}}}},
                     {"id", "address", "name", "format", "position_id", "commissioned_at", "last_seen", "latest"});
   // BLE module (served when ble.enabled): live health from the scanner, or
@@ -225,6 +230,8 @@ json schemas() {
                            {"frames_accepted", integer()},
                            {"readings_rejected", integer()},
                            {"counter_resets", integer()},
+                           {"frames_lost", integer()},
+                           {"loss_ratio", nullable(number())},
                            {"frames_rejected", {{"type", "object"}, {"description", "rejection reason → count"}}},
                            {"waveforms", integer()},
                            {"waveform_failures", integer()},
@@ -507,8 +514,8 @@ std::vector<Op> operations() {
       {"GET", "/api/v1/positions/{id}/health", "Per-model health state of a position", "viewer", ref("PositionHealth")},
       {"POST", "/api/v1/positions/{id}/relearn", "Re-learn: every learned model of the position forgets its baseline and learns again from its next measurement (audited; 202 queued, 503 analytics off or busy)", "technician", ref("Relearn"), 202},
       {"GET", "/api/v1/positions/{id}/measurements", "Measurements (features, score, explanation); from, to, limit", "viewer", arr(ref("Measurement"))},
-      {"GET", "/api/v1/export", "Stored points as CSV (header timestamp,ts_ms,site,asset,position,sensor,metric,unit,value) or JSON Lines (format=csv|jsonl), filtered by site, asset, position (ids), metric, from/to (epoch ms); gzip=1 for application/gzip. One consistent snapshot; X-Vigil-Export-Points gives the count. At most 200,000 points: 413 too_large beyond (narrow the range or use `vigil export`)", "viewer", str(), 200, nullptr, "text/csv"},
-      {"GET", "/api/v1/export/estimate", "How many series and points an export with the same filters would hold ({series, points, limit}), for a progress indicator or to split a large export", "viewer", obj({{"series", integer()}, {"points", integer()}, {"limit", integer()}})},
+      {"GET", "/api/v1/export", "Stored points as CSV (header timestamp,ts_ms,site,asset,position,sensor,metric,unit,value) or JSON Lines (format=csv|jsonl), filtered by site, asset, position (ids), metric, from/to (epoch ms); gzip=1 for application/gzip (one gzip member, flushed per chunk). Streamed from one consistent snapshot with Transfer-Encoding: chunked (Connection: close; a body cut short lacks the last chunk); X-Vigil-Export-Points and X-Vigil-Estimated-Points give the exact number of points the body holds, for a progress bar; Content-Disposition names the file. At most 50,000,000 points (413 too_large: narrow the range or use `vigil export`); at most 2 exports at a time (429 too_many_exports with Retry-After; 503 overloaded when no worker is free); 400 bad parameters, 404 unknown site/asset/position", "viewer", str(), 200, nullptr, "text/csv"},
+      {"GET", "/api/v1/export/estimate", "How many series and (at most, counting whole chunks) points an export with the same filters would hold, and the most points one export may hold ({series, points, limit})", "viewer", obj({{"series", integer()}, {"points", integer()}, {"limit", integer()}})},
       {"GET", "/api/v1/positions/{id}/waveforms", "The position's stored raw waveforms, newest first, without samples (id, ts, sample_rate_hz, axes, samples_per_axis); limit 1..1000", "viewer", arr(obj({{"id", integer()}, {"ts", str()}, {"ts_ms", integer()}, {"sample_rate_hz", number()}, {"axes", integer()}, {"samples_per_axis", integer()}}))},
       {"GET", "/api/v1/positions/{id}/waveforms/{wid}", "One stored waveform as a download: format=wav (16-bit PCM, the counts as recorded, one channel per axis) or format=csv (t_s and each axis in g); 404 unknown", "viewer", str(), 200, nullptr, "audio/wav"},
       {"GET", "/api/v1/storage", "The storage report (as `vigil storage report`): points, bytes per point, waveforms, bytes per waveform and raw int16 bytes, file and WAL size, disk free, growth per day, days until full; cached for a minute", "viewer", obj({{"points", integer()}, {"bytes_per_point", number()}, {"waveforms", integer()}, {"bytes_per_waveform", number()}, {"db_file_bytes", integer()}, {"disk_free_bytes", integer()}, {"days_until_full", nullable(number())}})},

@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -492,40 +494,110 @@ class Session : public Conn, public std::enable_shared_from_this<Session<Stream>
     });
   }
 
-  // ---- streaming (Server-Sent Events) ----
+  // ---- streaming (Server-Sent Events, downloads) ----
   // The connection becomes a one-way stream: a hand-written header (no
-  // Content-Length, no keep-alive: the body ends when the connection does),
-  // then whatever the producer send()s, in order, plus heartbeat comments.
+  // Content-Length, no keep-alive), then whatever the producer send()s, in
+  // order. Events: the body ends when the connection does, and heartbeat
+  // comments keep it alive. Downloads: chunked transfer encoding (each
+  // send() one chunk, finish() the last chunk and trailers), no heartbeats,
+  // and the producer waits for the queue to drain (send_wait) instead of
+  // the client being dropped.
   class Sink : public StreamSink {
    public:
-    explicit Sink(std::weak_ptr<Session> s) : s_(std::move(s)) {}
+    Sink(std::weak_ptr<Session> s, bool download) : s_(std::move(s)), download_(download) {}
+    ~Sink() override {
+      // A download the producer gave up on without finish(): cut it short,
+      // so the client sees an incomplete body rather than waiting forever.
+      if (!download_ || finished_) return;
+      if (auto s = s_.lock()) s->cut_download();
+    }
     bool send(std::string bytes) override {
+      if (download_) return send_wait(std::move(bytes), std::chrono::seconds(30));
       auto s = s_.lock();
       return s && s->enqueue(std::move(bytes));
+    }
+    bool send_wait(std::string bytes, std::chrono::milliseconds timeout) override {
+      auto s = s_.lock();
+      return s && s->enqueue_wait(std::move(bytes), timeout);
     }
     bool open() const override {
       auto s = s_.lock();
       return s && !s->stream_closed_.load();
     }
+    std::size_t queued_bytes() const override {
+      auto s = s_.lock();
+      if (!s) return 0;
+      std::lock_guard lk(s->out_mu_);
+      return s->out_bytes_;
+    }
+    void finish(std::string trailers) override {
+      if (!download_ || finished_) return;
+      finished_ = true;
+      if (auto s = s_.lock()) s->finish_download(std::move(trailers));
+    }
+
+    // The download never started (no worker took it): nothing to cut.
+    void disarm() { finished_ = true; }
 
    private:
     std::weak_ptr<Session> s_;
+    const bool download_;
+    bool finished_ = false;
   };
+
+  // A download queues at most this many bytes before send_wait() waits.
+  static constexpr std::size_t kDownloadHighWater = 1 << 20;
 
   void start_stream(Response r) {
     streaming_ = true;
+    download_ = r.stream_mode == Response::StreamMode::kDownload;
+    chunked_ = download_ && reply_.version >= 11;
     std::string head = "HTTP/1.1 200 OK\r\nServer: vigil\r\nContent-Type: " + r.content_type +
                        "\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"
                        "X-Content-Type-Options: nosniff\r\n";
+    if (chunked_) head += "Transfer-Encoding: chunked\r\n";
     if (kTls) head += "Strict-Transport-Security: max-age=31536000\r\n";
     for (auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += "\r\n";
-    enqueue(std::move(head));
-    auto sink = std::make_shared<Sink>(this->weak_from_this());
-    r.on_stream(sink);
-    heartbeat();
+    if (download_ && reply_.head) {
+      // HEAD: the head alone (the export's count and name); no producer.
+      std::lock_guard lk(out_mu_);
+      push_locked(std::move(head));
+      finishing_ = true;
+      return watch_close();
+    }
+    auto sink = std::make_shared<Sink>(this->weak_from_this(), download_);
+    if (download_) {
+      // The producer runs on a worker; the head is queued under the same
+      // lock first, so it goes out before anything the producer sends.
+      std::unique_lock lk(out_mu_);
+      Status s = server_->pool.submit([sink, fn = std::move(r.on_stream)]() mutable { fn(std::move(sink)); });
+      if (!s.ok()) {
+        sink->disarm();
+        lk.unlock();
+        streaming_ = download_ = chunked_ = false;
+        Response busy = problem(503, "overloaded", "no worker is free for the download; retry shortly");
+        busy.headers.push_back({"Retry-After", "5"});
+        return respond(std::move(busy));
+      }
+      push_locked(std::move(head));
+    } else {
+      enqueue(std::move(head));
+      r.on_stream(sink);
+      heartbeat();
+    }
     // Read (and discard) anything the client sends, to notice when it goes away.
     watch_close();
+  }
+
+  // Appends to the queue and starts the writer; out_mu_ held.
+  void push_locked(std::string bytes) {
+    out_bytes_ += bytes.size();
+    out_.push_back(std::move(bytes));
+    if (!writing_) {
+      writing_ = true;
+      asio::post(exec_, [self = this->shared_from_this()] { self->write_next(); });
+    }
   }
 
   bool enqueue(std::string bytes) {
@@ -537,19 +609,73 @@ class Session : public Conn, public std::enable_shared_from_this<Session<Stream>
       asio::post(exec_, [self = this->shared_from_this()] { self->abort_stream(); });
       return false;
     }
-    out_.push_back(std::move(bytes));
+    push_locked(std::move(bytes));
+    return true;
+  }
+
+  // A download's next part: waits while kDownloadHighWater bytes are queued.
+  bool enqueue_wait(std::string bytes, std::chrono::milliseconds timeout) {
+    if (bytes.empty()) return open_stream();
+    std::unique_lock lk(out_mu_);
+    const bool room = out_cv_.wait_for(lk, timeout, [this] {
+      return stream_closed_.load() || out_bytes_ < kDownloadHighWater;
+    });
+    if (stream_closed_.load()) return false;
+    if (!room) {
+      // The client read nothing for `timeout`: give up on it.
+      stream_closed_ = true;
+      asio::post(exec_, [self = this->shared_from_this()] { self->abort_stream(); });
+      return false;
+    }
+    if (chunked_) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+      bytes.insert(0, size);
+      bytes += "\r\n";
+    }
+    push_locked(std::move(bytes));
+    return true;
+  }
+
+  bool open_stream() const { return !stream_closed_.load(); }
+
+  void finish_download(std::string trailers) {
+    std::lock_guard lk(out_mu_);
+    if (stream_closed_.load()) return;
+    if (chunked_) push_locked("0\r\n" + trailers + "\r\n");
+    finishing_ = true;
     if (!writing_) {
       writing_ = true;
       asio::post(exec_, [self = this->shared_from_this()] { self->write_next(); });
     }
-    return true;
+  }
+
+  void cut_download() {
+    {
+      std::lock_guard lk(out_mu_);
+      if (stream_closed_.load() || finishing_) return;
+      stream_closed_ = true;
+    }
+    asio::post(exec_, [self = this->shared_from_this()] { self->abort_stream(); });
   }
 
   void write_next() {
     {
       std::lock_guard lk(out_mu_);
-      if (out_.empty() || stream_closed_.load()) {
+      if (stream_closed_.load()) {
         writing_ = false;
+        return;
+      }
+      if (out_.empty()) {
+        writing_ = false;
+        // A finished download: everything is written. Send FIN; the read in
+        // watch_close() ends with the client's own close (or the linger
+        // deadline) and closes the socket.
+        if (finishing_) {
+          beast::error_code ec;
+          tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+          tcp().expires_after(std::chrono::seconds(kLingerS));
+        }
         return;
       }
       current_ = std::move(out_.front());
@@ -560,6 +686,11 @@ class Session : public Conn, public std::enable_shared_from_this<Session<Stream>
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->abort_stream();
                         self->tcp().expires_never();
+                        {
+                          std::lock_guard lk(self->out_mu_);
+                          self->out_bytes_ -= std::min(self->out_bytes_, self->current_.size());
+                        }
+                        self->out_cv_.notify_all();
                         self->write_next();
                       });
   }
@@ -583,7 +714,11 @@ class Session : public Conn, public std::enable_shared_from_this<Session<Stream>
   }
 
   void abort_stream() {
-    stream_closed_ = true;
+    {
+      std::lock_guard lk(out_mu_);
+      stream_closed_ = true;
+    }
+    out_cv_.notify_all();  // a producer waiting in send_wait() gives up
     done_ = true;
     (void)enter(ConnPhase::kClosing);
     if (heartbeat_) heartbeat_->cancel();
@@ -605,8 +740,13 @@ class Session : public Conn, public std::enable_shared_from_this<Session<Stream>
   std::size_t lingered_ = 0;
   // streaming state
   bool streaming_ = false;
-  std::mutex out_mu_;
+  bool download_ = false;  // a file download (chunked, back-pressure) rather than events
+  bool chunked_ = false;
+  mutable std::mutex out_mu_;
+  std::condition_variable out_cv_;  // out_bytes_ fell or the stream closed
   std::deque<std::string> out_;
+  std::size_t out_bytes_ = 0;  // queued, not yet written (current_ included)
+  bool finishing_ = false;     // a download's last chunk is queued
   std::string current_;
   bool writing_ = false;
   std::atomic<bool> stream_closed_{false};

@@ -148,7 +148,7 @@ Result<Id> Store::upsert_sensor(const Sensor& s) {
 
 Result<Id> Store::commission_sensor(const Sensor& s, const std::optional<std::vector<std::uint8_t>>& key) {
   Id id = 0;
-  auto st = write_txn([&](sql::Db& db) -> Status {
+  auto st = impl_->catalog_txn([&](sql::Db& db) -> Status {
     // History follows positions: moving, the sensor leaves its series behind.
     VIGIL_RETURN_IF_ERROR(store_detail::retire_series_if_moving(db, s.address, s.position_id, impl_->clock->now_ms()));
     auto q = db.prepare(
@@ -346,6 +346,7 @@ Result<Id> Store::put_waveform(const Waveform& w) {
   // about half of plain int16 on vibration data).
   const auto blob = store_detail::encode_waveform(w.samples, w.axes);
   std::lock_guard lk(impl_->write_mu);
+  impl_->write_mu.data_only();
   auto& db = *impl_->writer;
   sql::Transaction txn(db);
   VIGIL_RETURN_IF_ERROR(txn.begin());
@@ -358,9 +359,18 @@ Result<Id> Store::put_waveform(const Waveform& w) {
   (*q)->bind(7, static_cast<std::int64_t>(w.samples.size()));
   VIGIL_RETURN_IF_ERROR((*q)->run());
   Id id = db.last_insert_id();
+  // The newest waveforms_per_position stay at full rate; beyond them, with
+  // waveforms_keep_daily, the first of each UTC day stays (until raw
+  // retention removes it), so a year of history keeps one snapshot a day to
+  // compare spectra with at a fraction of the space.
   auto prune = db.prepare(
-      "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
-      "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2)");
+      impl_->opt.waveforms_keep_daily
+          ? "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
+            "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2) "
+            "AND id NOT IN (SELECT id FROM (SELECT id, min(ts) FROM waveforms WHERE position_id = ?1 "
+            "GROUP BY ts / 86400000))"
+          : "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
+            "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2)");
   if (!prune) return prune.status();
   VIGIL_RETURN_IF_ERROR((*prune)->bind(1, w.position_id).bind(2, impl_->opt.waveforms_per_position).run());
   VIGIL_RETURN_IF_ERROR(txn.commit());
@@ -422,6 +432,7 @@ Result<std::optional<Waveform>> Store::waveform(Id position_id, std::optional<Id
 
 Result<Id> Store::put_measurement(const Measurement& m) {
   std::lock_guard lk(impl_->write_mu);
+  impl_->write_mu.data_only();
   return put_measurement(*impl_->writer, m);
 }
 

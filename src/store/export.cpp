@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -50,13 +51,23 @@ void bind_filter(sql::Stmt& q, const ExportFilter& f) {
 
 }  // namespace
 
-Result<ExportEstimate> estimate_export(const std::string& db_path, const ExportFilter& f) {
+ExportSnapshot::ExportSnapshot(std::unique_ptr<sql::Db> db) : db_(std::move(db)) {}
+
+ExportSnapshot::~ExportSnapshot() {
+  if (db_) (void)db_->exec("ROLLBACK");
+}
+
+Result<std::unique_ptr<ExportSnapshot>> ExportSnapshot::open(const std::string& db_path) {
   auto db = open_snapshot(db_path);
   if (!db) return db.status();
-  auto q = (*db)->prepare(std::string("SELECT count(*), coalesce(sum((SELECT coalesce(sum(n), 0) FROM chunks c "
-                                      "WHERE c.series_id = s.id AND c.t0 <= ?6 AND c.t1 >= ?5) + "
-                                      "(SELECT count(*) FROM ingest_log l WHERE l.series_id = s.id AND l.ts BETWEEN ?5 AND ?6)), 0) "
-                                      "FROM (") + kSeriesSql + ") AS s");
+  return std::unique_ptr<ExportSnapshot>(new ExportSnapshot(std::move(*db)));
+}
+
+Result<ExportEstimate> ExportSnapshot::estimate(const ExportFilter& f) {
+  auto q = db_->prepare(std::string("SELECT count(*), coalesce(sum((SELECT coalesce(sum(n), 0) FROM chunks c "
+                                    "WHERE c.series_id = s.id AND c.t0 <= ?6 AND c.t1 >= ?5) + "
+                                    "(SELECT count(*) FROM ingest_log l WHERE l.series_id = s.id AND l.ts BETWEEN ?5 AND ?6)), 0) "
+                                    "FROM (") + kSeriesSql + ") AS s");
   if (!q) return q.status();
   bind_filter(**q, f);
   (*q)->bind(5, f.from).bind(6, f.to);
@@ -64,19 +75,54 @@ Result<ExportEstimate> estimate_export(const std::string& db_path, const ExportF
   if (!row) return row.status();
   ExportEstimate e{(*q)->i64(0), (*q)->i64(1)};
   (*q)->reset();
-  (void)(*db)->exec("ROLLBACK");
   return e;
 }
 
-Status export_points(const std::string& db_path, const ExportFilter& f,
-                     const std::function<Status(const ExportRow&)>& sink) {
-  auto dbr = open_snapshot(db_path);
-  if (!dbr) return dbr.status();
-  sql::Db& db = **dbr;
-  struct End {
-    sql::Db& db;
-    ~End() { (void)db.exec("ROLLBACK"); }
-  } end{db};
+// The chunks points() reads (t0 within [slack_before(from), to]) that can
+// hold a point in range (t1 >= from): the header's n counts a chunk wholly
+// inside the range; the data of one that straddles a bound is decoded.
+Result<std::int64_t> ExportSnapshot::count_points(const ExportFilter& f) {
+  std::int64_t total = 0;
+  {
+    auto q = db_->prepare(std::string("SELECT c.n, CASE WHEN c.t0 >= ?5 AND c.t1 <= ?6 THEN NULL ELSE c.data END "
+                                      "FROM chunks c JOIN (") +
+                          kSeriesSql + ") AS s ON c.series_id = s.id WHERE c.t0 BETWEEN ?7 AND ?6 AND c.t1 >= ?5");
+    if (!q) return q.status();
+    bind_filter(**q, f);
+    (*q)->bind(5, f.from).bind(6, f.to).bind(7, slack_before(f.from));
+    std::vector<Point> tmp;
+    for (;;) {
+      auto r = (*q)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      if ((*q)->is_null(1)) {
+        total += (*q)->i64(0);
+        continue;
+      }
+      tmp.clear();
+      Status st = store_detail::decode_chunk((*q)->blob(1), tmp);
+      if (!st.ok()) {
+        (*q)->reset();
+        return st.Annotate("export count");
+      }
+      for (const auto& p : tmp) total += p.ts >= f.from && p.ts <= f.to;
+    }
+    (*q)->reset();
+  }
+  auto l = db_->prepare(std::string("SELECT count(*) FROM ingest_log l JOIN (") + kSeriesSql +
+                        ") AS s ON l.series_id = s.id WHERE l.ts BETWEEN ?5 AND ?6");
+  if (!l) return l.status();
+  bind_filter(**l, f);
+  (*l)->bind(5, f.from).bind(6, f.to);
+  auto r = (*l)->step();
+  if (!r) return r.status();
+  total += (*l)->i64(0);
+  (*l)->reset();
+  return total;
+}
+
+Status ExportSnapshot::points(const ExportFilter& f, const std::function<Status(const ExportRow&)>& sink) {
+  sql::Db& db = *db_;
   std::vector<ExportRow> series;
   {
     auto q = db.prepare(kSeriesSql);
@@ -109,7 +155,11 @@ Status export_points(const std::string& db_path, const ExportFilter& f,
       if (!r) return r.status();
       if (!*r) break;
       tmp.clear();
-      VIGIL_RETURN_IF_ERROR(store_detail::decode_chunk((*c)->blob(0), tmp).Annotate("series " + std::to_string(row.series_id)));
+      Status st = store_detail::decode_chunk((*c)->blob(0), tmp).Annotate("series " + std::to_string(row.series_id));
+      if (!st.ok()) {
+        (*c)->reset();
+        return st;
+      }
       for (const auto& p : tmp)
         if (p.ts >= f.from && p.ts <= f.to) pts.push_back(p);
     }
@@ -132,6 +182,19 @@ Status export_points(const std::string& db_path, const ExportFilter& f,
     }
   }
   return Status::Ok();
+}
+
+Result<ExportEstimate> estimate_export(const std::string& db_path, const ExportFilter& f) {
+  auto snap = ExportSnapshot::open(db_path);
+  if (!snap) return snap.status();
+  return (*snap)->estimate(f);
+}
+
+Status export_points(const std::string& db_path, const ExportFilter& f,
+                     const std::function<Status(const ExportRow&)>& sink) {
+  auto snap = ExportSnapshot::open(db_path);
+  if (!snap) return snap.status();
+  return (*snap)->points(f, sink);
 }
 
 namespace {
@@ -225,6 +288,77 @@ void append_export_row(std::string& out, const ExportRow& r, ExportFormat f) {
     json_string(out, *vals[i]);
   }
   out += ",\"value\":" + number(r.value) + "}\n";
+}
+
+// ---- ExportEncoder ----
+
+struct ExportEncoder::Deflate {
+  z_stream z{};
+  bool ok = false;
+  Deflate() { ok = deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
+  ~Deflate() {
+    if (ok) deflateEnd(&z);
+  }
+  // Deflates `in` with `flush` (Z_SYNC_FLUSH or Z_FINISH) into a new string.
+  Result<std::string> run(const std::string& in, int flush) {
+    if (!ok) return Status::Internal("export: zlib deflateInit2 failed");
+    std::string out;
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    for (;;) {
+      const std::size_t at = out.size();
+      out.resize(at + std::max<std::size_t>(4096, in.size() / 2 + 64));
+      z.next_out = reinterpret_cast<Bytef*>(out.data() + at);
+      z.avail_out = static_cast<uInt>(out.size() - at);
+      const int rc = deflate(&z, flush);
+      out.resize(out.size() - z.avail_out);
+      if (rc == Z_STREAM_END) break;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) return Status::Internal("export: zlib deflate failed (" + std::to_string(rc) + ")");
+      // Z_SYNC_FLUSH is complete once deflate left output space unused.
+      if (flush != Z_FINISH && z.avail_in == 0 && z.avail_out > 0) break;
+    }
+    return out;
+  }
+};
+
+ExportEncoder::ExportEncoder(ExportFormat format, bool gzip, Out out, std::size_t part_bytes)
+    : format_(format), out_(std::move(out)), part_bytes_(std::max<std::size_t>(1, part_bytes)) {
+  if (gzip) z_ = std::make_unique<Deflate>();
+  buf_ = export_header(format);
+}
+
+ExportEncoder::~ExportEncoder() = default;
+
+Status ExportEncoder::add(const ExportRow& row) {
+  if (!failed_.ok()) return failed_;
+  if (finished_) return Status::FailedPrecondition("export: a row after finish()");
+  append_export_row(buf_, row, format_);
+  ++rows_;
+  return buf_.size() >= part_bytes_ ? flush(false) : Status::Ok();
+}
+
+Status ExportEncoder::finish() {
+  if (!failed_.ok()) return failed_;
+  if (finished_) return Status::Ok();
+  finished_ = true;
+  return flush(true);
+}
+
+Status ExportEncoder::flush(bool last) {
+  std::string part;
+  if (z_) {
+    auto d = z_->run(buf_, last ? Z_FINISH : Z_SYNC_FLUSH);
+    if (!d) return failed_ = d.status();
+    part = std::move(*d);
+  } else {
+    part = std::move(buf_);
+  }
+  buf_.clear();
+  if (part.empty()) return Status::Ok();
+  bytes_out_ += static_cast<std::int64_t>(part.size());
+  Status st = out_(std::move(part));
+  if (!st.ok()) failed_ = st;
+  return st;
 }
 
 }  // namespace vigil

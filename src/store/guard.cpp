@@ -276,13 +276,22 @@ void Store::Impl::maintenance_loop() {
   const auto integrity_every = std::chrono::seconds(opt.integrity_check_interval_s);
   auto next_file = clk::now() + file_every;
   auto next_integrity = opt.integrity_check_interval_s > 0 ? clk::now() + integrity_every : clk::time_point::max();
+  const auto migrate_every = std::chrono::milliseconds(std::max(1, opt.format_migration_interval_ms));
+  auto next_migration = opt.format_migration_interval_ms > 0 && !migration.done ? clk::now() + migrate_every
+                                                                                : clk::time_point::max();
   for (;;) {
     {
       std::unique_lock lk(maint_mu);
-      maint_cv.wait_until(lk, std::min(next_file, next_integrity), [&] { return maint_stop.load(); });
+      maint_cv.wait_until(lk, std::min({next_file, next_integrity, next_migration}),
+                          [&] { return maint_stop.load(); });
       if (maint_stop.load()) return;
     }
     const auto now = clk::now();
+    if (now >= next_migration) {
+      auto more = migrate_formats_step();
+      if (!more.ok()) spdlog::warn("store: format migration: {} (retried)", more.status().ToString());
+      next_migration = more.ok() && !*more ? clk::time_point::max() : clk::now() + migrate_every;
+    }
     if (now >= next_file) {
       (void)check_file();
       next_file = now + file_every;

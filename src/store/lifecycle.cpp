@@ -274,7 +274,7 @@ Result<Sensor> Store::sensor(Id id) {
 Status Store::rename(CatalogKind kind, Id id, const std::string& name, const std::string& actor) {
   VIGIL_RETURN_IF_ERROR(check_new_name(name));
   const TimestampMs now = impl_->clock->now_ms();
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto n = load_node(db, kind, id);
     if (!n) return n.status();
     if (n->name == name) return Status::Ok();
@@ -305,7 +305,7 @@ Result<bool> Store::archived(CatalogKind kind, Id id) {
 
 Status Store::archive(CatalogKind kind, Id id, const std::string& actor) {
   const TimestampMs now = impl_->clock->now_ms();
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto n = load_node(db, kind, id);
     if (!n) return n.status();
     if (n->archived_at) return Status::Ok();
@@ -410,7 +410,7 @@ Status Store::purge(CatalogKind kind, Id id, const std::string& confirm_name, co
 
 Status Store::move_asset(Id asset_id, Id site_id, const std::string& actor) {
   const TimestampMs now = impl_->clock->now_ms();
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto a = load_node(db, CatalogKind::kAsset, asset_id);
     if (!a) return a.status();
     auto s = load_node(db, CatalogKind::kSite, site_id);
@@ -429,7 +429,7 @@ Status Store::move_asset(Id asset_id, Id site_id, const std::string& actor) {
 
 Status Store::decommission_sensor(Id sensor_id, const std::string& actor) {
   const TimestampMs now = impl_->clock->now_ms();
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto s = sensor_by_id(db, sensor_id);
     if (!s) return s.status();
     if (s->decommissioned_at) return Status::Ok();
@@ -442,7 +442,7 @@ Result<Id> Store::replace_sensor(Id old_sensor_id, const std::string& address,
                                  const std::optional<std::vector<std::uint8_t>>& key, const std::string& actor) {
   const TimestampMs now = impl_->clock->now_ms();
   Id new_id = 0;
-  auto st = write_txn([&](sql::Db& db) -> Status {
+  auto st = impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto old = sensor_by_id(db, old_sensor_id);
     if (!old) return old.status();
     if (!old->position_id)
@@ -480,7 +480,7 @@ Result<Id> Store::replace_sensor(Id old_sensor_id, const std::string& address,
 
 Status Store::move_sensor(Id sensor_id, Id position_id, const std::string& actor) {
   const TimestampMs now = impl_->clock->now_ms();
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto s = sensor_by_id(db, sensor_id);
     if (!s) return s.status();
     VIGIL_RETURN_IF_ERROR(check_target_position(db, position_id));
@@ -667,7 +667,7 @@ Status Store::set_tags(TagKind kind, Id id, const Tags& tags, const std::string&
   VIGIL_RETURN_IF_ERROR(check_tags(tags));
   const TimestampMs now = impl_->clock->now_ms();
   const std::string k = to_string(kind);
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     VIGIL_RETURN_IF_ERROR(require_tag_target(db, kind, id));
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM catalog_tags WHERE kind = ? AND id = ?", k, id));
     std::string detail;
@@ -719,7 +719,7 @@ Result<std::vector<TagRow>> Store::all_tags() {
 Status Store::set_sensor_firmware(const std::string& address, const std::string& version) {
   if (version.empty() || version.size() > kMaxTagBytes)
     return Status::InvalidArgument("firmware version must be 1 to 64 bytes");
-  return write_txn([&](sql::Db& db) -> Status {
+  return impl_->catalog_txn([&](sql::Db& db) -> Status {
     auto id = scalar(db, "SELECT id FROM sensors WHERE address = ?", address);
     if (!id) return id.status();
     if (!*id) return Status::NotFound("sensor " + address + " does not exist");

@@ -77,12 +77,30 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     return Status::Corruption("store: " + path + " is not a usable SQLite database (" +
                               check.message() + ")");
   }
+  // The page size only takes on a database that has no pages yet.
+  if (options.page_size > 0) VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA page_size=" + std::to_string(options.page_size)));
   auto wal = db.exec("PRAGMA journal_mode=WAL");
   if (!wal.ok()) return wal.Annotate("store: " + path);
   // NORMAL in WAL mode: a committed transaction survives a process crash
   // (kill -9); only an OS crash or power loss can lose the newest commits.
   VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                                 "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"));
+  {
+    auto ps = db.prepare("PRAGMA page_size");
+    if (!ps) return ps.status();
+    auto row = (*ps)->step();
+    if (!row) return row.status();
+    const std::int64_t page = *row ? std::max<std::int64_t>(512, (*ps)->i64(0)) : 4096;
+    (*ps)->reset();
+    // SQLite's largest local payload of an index b-tree cell (chunks is
+    // WITHOUT ROWID): (U - 12) * 64 / 255 - 23; less ~30 bytes of key and
+    // record header.
+    impl->chunk_max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(64, (page - 12) * 64 / 255 - 23 - 30));
+    if (options.wal_autocheckpoint_bytes > 0) {
+      VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA wal_autocheckpoint=" +
+                                    std::to_string(std::max<std::int64_t>(16, options.wal_autocheckpoint_bytes / page))));
+    }
+  }
   // A damaged page does not stop the start (what is intact stays readable);
   // it is logged and /api/v1/health reports it.
   if (options.integrity_check_at_open) (void)impl->quick_check(db);
@@ -93,6 +111,10 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     spdlog::error("store: {} (latest values of some series are unknown until new points arrive)", s.ToString());
   }
   store_detail::write_created_marker(path);
+  if (auto s = impl->start_format_migration(); !s.ok()) {
+    spdlog::warn("store: format migration not started: {}", s.ToString());
+    impl->migration.done = true;
+  }
   impl->last_checkpoint_wall = wall_ms();
   impl->last_retention_wall = 0;
   Impl* raw = impl.get();
@@ -167,6 +189,7 @@ Status Store::read(const std::function<Status(sql::Db&)>& fn) { return impl_->wi
 
 Status Store::write_txn(const std::function<Status(sql::Db&)>& fn) {
   std::lock_guard lk(impl_->write_mu);
+  impl_->write_mu.data_only();  // other modules' tables, never the catalog
   sql::Transaction txn(*impl_->writer);
   VIGIL_RETURN_IF_ERROR(txn.begin());
   VIGIL_RETURN_IF_ERROR(fn(*impl_->writer));
@@ -266,6 +289,7 @@ void Store::Impl::writer_loop() {
       Status s;
       {
         std::lock_guard wl(write_mu);
+        write_mu.data_only();
         s = commit_batch(batch);
         due = log_points >= 1000000 ||
               wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
@@ -302,6 +326,7 @@ void Store::Impl::writer_loop() {
     }
     if (due) {
       std::lock_guard wl(write_mu);
+      write_mu.data_only();
       auto s = checkpoint_locked();
       if (!s.ok()) {
         spdlog::error("store: checkpoint failed (data stays in the ingest log): {}", s.ToString());
@@ -316,6 +341,7 @@ void Store::Impl::writer_loop() {
 Status Store::checkpoint() {
   VIGIL_RETURN_IF_ERROR(flush());
   std::lock_guard wl(impl_->write_mu);
+  impl_->write_mu.data_only();
   return impl_->checkpoint_locked();
 }
 
@@ -347,8 +373,7 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     (*q)->reset();
     return s.Annotate("series " + std::to_string(series) + " chunk " + std::to_string(t0));
   };
-  auto upsert = [&](TimestampMs t0, std::span<const Point> p) -> Status {
-    auto blob = encode_chunk(p);
+  auto upsert = [&](TimestampMs t0, std::span<const Point> p, const std::vector<std::uint8_t>& blob) -> Status {
     auto q = db.prepare(
         "INSERT INTO chunks(series_id, t0, t1, n, data) VALUES(?, ?, ?, ?, ?) "
         "ON CONFLICT(series_id, t0) DO UPDATE SET t1 = excluded.t1, n = excluded.n, data = excluded.data");
@@ -358,18 +383,41 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     return (*q)->run();
   };
 
+  // The most of pts[i..] (up to max_k, at least min_k) that `base` can take
+  // while its encoding stays within chunk_max_bytes: `out` is base plus
+  // those points, sorted, and `blob` its encoding.
+  std::vector<Point> out;
+  std::vector<std::uint8_t> blob;
+  auto fill = [&](const std::vector<Point>& base, std::size_t i, std::size_t max_k, std::size_t min_k) {
+    std::size_t k = max_k;
+    for (;;) {
+      out = base;
+      out.insert(out.end(), pts.begin() + static_cast<std::ptrdiff_t>(i),
+                 pts.begin() + static_cast<std::ptrdiff_t>(i + k));
+      std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+      if (out.empty()) return k;
+      blob = encode_chunk(out);
+      if (blob.size() <= chunk_max_bytes || k <= min_k) return k;
+      k = std::max(min_k, k * 3 / 4);
+    }
+  };
+
   std::size_t i = 0;
   // Extend the newest chunk while it has room and the points are not older.
   if (oc && oc->n < static_cast<std::int64_t>(kChunkMaxPoints) && pts.front().ts >= oc->t0) {
     std::vector<Point> merged;
     VIGIL_RETURN_IF_ERROR(read_chunk(oc->t0, merged));
-    while (i < pts.size() && merged.size() < kChunkMaxPoints && pts[i].ts - oc->t0 <= kChunkMaxSpanMs) {
-      merged.push_back(pts[i++]);
+    std::size_t k = 0;
+    while (i + k < pts.size() && merged.size() + k < kChunkMaxPoints && pts[i + k].ts - oc->t0 <= kChunkMaxSpanMs) ++k;
+    k = fill(merged, i, k, 0);
+    if (k > 0) {
+      VIGIL_RETURN_IF_ERROR(upsert(oc->t0, out, blob));
+      i += k;
+      oc->t1 = out.back().ts;
+      oc->n = static_cast<std::int64_t>(out.size());
+    } else {
+      oc->n = static_cast<std::int64_t>(kChunkMaxPoints);  // full by its bytes: the next points open a chunk
     }
-    std::stable_sort(merged.begin(), merged.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
-    VIGIL_RETURN_IF_ERROR(upsert(oc->t0, merged));
-    oc->t1 = merged.back().ts;
-    oc->n = static_cast<std::int64_t>(merged.size());
   }
   while (i < pts.size()) {
     const TimestampMs t0 = pts[i].ts;
@@ -377,10 +425,12 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     // A late point can land on an existing chunk's key: merge, never overwrite.
     VIGIL_RETURN_IF_ERROR(read_chunk(t0, group));
     const std::size_t cap = std::max(kChunkMaxPoints, group.size() + 1);
-    while (i < pts.size() && group.size() < cap && pts[i].ts - t0 <= kChunkMaxSpanMs) group.push_back(pts[i++]);
-    std::stable_sort(group.begin(), group.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
-    VIGIL_RETURN_IF_ERROR(upsert(t0, group));
-    if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, group.back().ts, static_cast<std::int64_t>(group.size())};
+    std::size_t k = 0;
+    while (i + k < pts.size() && group.size() + k < cap && pts[i + k].ts - t0 <= kChunkMaxSpanMs) ++k;
+    k = fill(group, i, k, 1);
+    VIGIL_RETURN_IF_ERROR(upsert(t0, out, blob));
+    i += k;
+    if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, out.back().ts, static_cast<std::int64_t>(out.size())};
   }
 
   // Hourly roll-ups: aggregate per hour here, then one read-merge-write of
@@ -502,6 +552,11 @@ Status Store::Impl::retention_locked() {
     VIGIL_RETURN_IF_ERROR((*dc)->bind(1, id).bind(2, raw_cut).bind(3, raw_cut).run());
     VIGIL_RETURN_IF_ERROR((*dr)->bind(1, id).bind(2, floor_day(roll_cut)).run());
   }
+  // Waveforms kept as daily snapshots leave with the raw points.
+  auto dw = writer->prepare(
+      "DELETE FROM waveforms WHERE position_id IN (SELECT DISTINCT position_id FROM waveforms) AND ts < ?");
+  if (!dw) return dw.status();
+  VIGIL_RETURN_IF_ERROR((*dw)->bind(1, raw_cut).run());
   open_chunks.clear();  // the newest chunk may have gone
   return txn.commit();
 }
@@ -688,6 +743,7 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
 }
 
 std::uint64_t Store::generation() const { return impl_->write_mu.generation(); }
+std::uint64_t Store::catalog_generation() const { return impl_->write_mu.catalog_generation(); }
 
 StoreStats Store::stats() const {
   StoreStats s;

@@ -9,11 +9,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "vigil/sqlite.h"
 #include "vigil/store.h"
 
 namespace vigil {
@@ -21,24 +23,40 @@ namespace vigil {
 // The writer's mutex. Every write to the database holds it, so each release
 // counts as a possible change of what readers see (Store::generation()).
 // Holders that only read writer-side bookkeeping lock quiet() instead.
+// A holder that writes only data (readings, waveforms, measurements, other
+// modules' tables through write_txn) calls data_only() so the catalog
+// generation (plant, sensors, series, tags: Store::catalog_generation())
+// stays: caches of the catalog survive the steady stream of readings.
 class WriteMutex {
  public:
-  void lock() { mu_.lock(); }
+  void lock() {
+    mu_.lock();
+    data_only_ = false;
+  }
   void unlock() {
     generation_.fetch_add(1, std::memory_order_release);
+    if (!data_only_) catalog_generation_.fetch_add(1, std::memory_order_release);
     mu_.unlock();
   }
+  void data_only() { data_only_ = true; }  // REQUIRES: held
   std::mutex& quiet() { return mu_; }
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  std::uint64_t catalog_generation() const { return catalog_generation_.load(std::memory_order_acquire); }
 
  private:
   std::mutex mu_;
+  bool data_only_ = false;  // guarded by mu_
   std::atomic<std::uint64_t> generation_{0};
+  std::atomic<std::uint64_t> catalog_generation_{0};
 };
 
 struct Store::Impl {
   static constexpr std::size_t kChunkMaxPoints = 256;
   static constexpr TimestampMs kChunkMaxSpanMs = 7LL * 24 * 3600 * 1000;
+  // A chunk's encoded bytes stay within what a b-tree cell holds on its own
+  // page (SQLite spills a larger cell to overflow pages, each mostly
+  // slack on small pages): set at open from the page size.
+  std::size_t chunk_max_bytes = 970;
 
   StoreOptions opt;
   const Clock* clock = nullptr;
@@ -127,6 +145,27 @@ struct Store::Impl {
   std::atomic<bool> maint_stop{false};  // also interrupts a running quick_check
   void maintenance_loop();
   void stop_maintenance();
+
+  // ---- online migration of v1 chunks/roll-ups (format_migration.cpp) ----
+  // Touched only by the maintenance thread, under write_mu.
+  struct FormatMigration {
+    bool done = false, chunks_done = false;
+    std::int64_t series = INT64_MIN, key = INT64_MIN;  // cursor: last primary key seen
+    std::int64_t total = 0, scanned = 0, converted = 0, failed = 0;
+    int logged_decile = 0;
+  } migration;
+  Status start_format_migration();   // in open(), before the threads start
+
+  // Store::write_txn for the store's own catalog writes: it moves the
+  // catalog generation (the public write_txn is other modules' data).
+  Status catalog_txn(const std::function<Status(sql::Db&)>& fn) {
+    std::lock_guard lk(write_mu);
+    sql::Transaction txn(*writer);
+    VIGIL_RETURN_IF_ERROR(txn.begin());
+    VIGIL_RETURN_IF_ERROR(fn(*writer));
+    return txn.commit();
+  }
+  Result<bool> migrate_formats_step();  // true while rows remain
 };
 
 namespace store_detail {

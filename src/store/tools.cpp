@@ -91,6 +91,9 @@ Result<StorageReport> storage_report(const std::string& path) {
   VIGIL_RETURN_IF_ERROR(get("SELECT count(*) FROM ingest_log", r.log_points));
   VIGIL_RETURN_IF_ERROR(get("SELECT count(*) FROM waveforms", r.waveforms));
   VIGIL_RETURN_IF_ERROR(get("SELECT count(*) FROM measurements", r.measurements));
+  VIGIL_RETURN_IF_ERROR(get("SELECT (SELECT count(*) FROM chunks WHERE substr(data, 1, 1) = x'01') + "
+                            "(SELECT count(*) FROM rollup_daily WHERE substr(data, 1, 1) = x'01')",
+                            r.old_format_rows));
   VIGIL_RETURN_IF_ERROR(get("PRAGMA page_size", r.page_size));
   VIGIL_RETURN_IF_ERROR(get("PRAGMA freelist_count", r.free_pages));
   r.points = r.chunk_points + r.log_points;

@@ -6,6 +6,7 @@
 //   build/tests/bench_storage_bytes [DIR] [IMS_FEATURES.csv]
 //     VIGIL_BENCH_QUICK=1   30 days instead of 365 for the year set
 //     SHARED_DIR            where data/ims-bearing-test2 is (waveforms)
+//     VIGIL_BENCH_PAGE_SIZE  page size of the databases (default: the store's, 1 KiB)
 //
 // 1. The year of 100 positions (bench_store_ingest's range-read set: one
 //    metric, regular 10-minute points) and a harder one: 100 positions × 8
@@ -90,6 +91,7 @@ Loaded open_with_series(const std::string& path, const Clock& clock, int positio
   o.clock = &clock;
   o.checkpoint_interval_s = 3600;
   o.queue_max_rows = 2'000'000;
+  if (const char* ps = std::getenv("VIGIL_BENCH_PAGE_SIZE")) o.page_size = std::atoi(ps);  // default: the store's
   o.integrity_check_at_open = false;
   auto s = Store::open(o);
   if (!s) {

@@ -733,12 +733,12 @@ try {
     } finally { await desk.close(); }
   });
 
-  await step('desktop: the Storage card; a large export split into slices downloaded one after another with a progress bar (gzip); waveforms', async () => {
+  await step('desktop: the Storage card; a streamed export of all the data with a progress bar in points (gzip); waveforms', async () => {
     const desk = await browser.newContext({ viewport: { width: 1280, height: 900 }, storageState: await context.storageState() });
     const p = await desk.newPage();
     p.on('pageerror', (e) => errors.push(String(e)));
     try {
-      await ownYourData(p, 'desktop', { range: 'all', gzip: true, split: true });
+      await ownYourData(p, 'desktop', { range: 'all', gzip: true, progress: true });
     } finally { await desk.close(); }
   });
 

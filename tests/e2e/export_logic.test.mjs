@@ -1,46 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
 // The asset page's export (views/export.js) and the settings page's storage
-// card (views/storage.js): time ranges, splitting a large export into
-// slices that each fit one download, file names, and the storage report in
-// words (node --test).
+// card (views/storage.js): time ranges, the streamed download's progress
+// (rows counted against the gateway's count), file names, and the storage
+// report in words (node --test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planSlices, rangeFor, parseDay, sliceName, exportError } from '../../web/public/views/export.js';
+import { rangeFor, parseDay, sliceName, exportError, countNewlines, exportProgress } from '../../web/public/views/export.js';
 import { ApiError } from '../../web/public/api.js';
 import { fmtBytes, daysText, storageLines } from '../../web/public/views/storage.js';
 
-// points at every 1,000 ms from 0 to 999,000: estimate counts them exactly
-const pointsIn = (a, b) => Math.max(0, Math.floor(b / 1000) - Math.ceil(a / 1000) + 1);
-
-test('an export that fits is one slice, asked once', async () => {
-  let asked = 0;
-  const s = await planSlices(0, 999999, 5000, async (a, b) => { asked++; return pointsIn(a, b); });
-  assert.deepEqual(s, [{ from: 0, to: 999999, points: 1000 }]);
-  assert.equal(asked, 1);
+test('newlines are counted in each received part', () => {
+  const enc = new TextEncoder();
+  assert.equal(countNewlines(enc.encode('')), 0);
+  assert.equal(countNewlines(enc.encode('a,b\n1,2\n3,4')), 2);
+  assert.equal(countNewlines(enc.encode('\n\n\n')), 3);
+  // parts split mid-line add up to the whole
+  const text = 'timestamp,ts_ms\n' + Array.from({ length: 500 }, (_, i) => `t${i},${i}\n`).join('');
+  const bytes = enc.encode(text);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i += 37) n += countNewlines(bytes.subarray(i, i + 37));
+  assert.equal(n, 501);
 });
 
-test('a large export is split into slices of at most the limit, in time order, covering the range without overlap', async () => {
-  const s = await planSlices(0, 999999, 300, async (a, b) => pointsIn(a, b));
-  assert.ok(s.length >= 4, `${s.length} slices`);
-  assert.ok(s.every((x) => x.points <= 300));
-  assert.equal(s.reduce((n, x) => n + x.points, 0), 1000, 'every point in exactly one slice');
-  assert.equal(s[0].from, 0);
-  assert.equal(s[s.length - 1].to, 999999);
-  for (let i = 1; i < s.length; ++i) assert.equal(s[i].from, s[i - 1].to + 1, 'adjacent, inclusive bounds');
+test('progress: points received of the gateway\'s count, the CSV header not a point', () => {
+  const p = exportProgress({ lines: 12401, total: 50000, format: 'csv' });
+  assert.deepEqual([p.value, p.max, p.points], [12400, 50000, 12400]);
+  assert.equal(p.text, '12,400 of 50,000 points');
+  assert.equal(exportProgress({ lines: 12400, total: 50000, format: 'jsonl', exact: false }).text, '12,400 of ~50,000 points');
+  assert.equal(exportProgress({ lines: 1, total: 10, format: 'csv' }).value, 0, 'the header alone is no point');
+  assert.equal(exportProgress({ lines: 0, total: 10, format: 'csv' }).value, 0);
+  // never past the bar's end
+  assert.equal(exportProgress({ lines: 20, total: 10, format: 'jsonl' }).value, 10);
 });
 
-test('a known first estimate is not asked again; empty halves are left out', async () => {
-  const asked = [];
-  // all the data is in the last tenth of the range
-  const est = async (a, b) => { asked.push([a, b]); return pointsIn(Math.max(a, 900000), b); };
-  const s = await planSlices(0, 999999, 60, est, 100);
-  assert.ok(!asked.some(([a, b]) => a === 0 && b === 999999), 'the whole range is not estimated again');
-  assert.ok(s.every((x) => x.points > 0 && x.points <= 60));
-  assert.equal(s.reduce((n, x) => n + x.points, 0), 100);
-});
-
-test('a range that cannot be split below the limit is refused in words', async () => {
-  await assert.rejects(planSlices(0, 999999, 10, async () => 1e6), /within one second: too many for one download/);
+test('progress without a count or countable rows is the bytes received, indeterminate', () => {
+  const p = exportProgress({ lines: null, bytes: 1234567, total: 5000, format: 'csv' });
+  assert.equal(p.value, null);
+  assert.equal(p.text, '1.23 MB received…');
+  assert.equal(exportProgress({ lines: 5, bytes: 10, total: 0 }).value, null);
 });
 
 test('time ranges: last N from the gateway\'s time, all, custom days with errors in words', () => {
@@ -64,6 +61,7 @@ test('errors in plain words', () => {
   assert.match(exportError(new ApiError(0, 'unreachable', 'x')), /not answering/);
   assert.match(exportError(new ApiError(413, 'too_large', 'the export holds about 300000 points')), /shorter range/);
   assert.match(exportError({ name: 'AbortError' }), /cancelled/);
+  assert.match(exportError(new ApiError(429, 'too_many_exports', '2 exports are running already')), /busy with other exports/);
 });
 
 test('the storage report in words: bytes, the projection, compression', () => {

@@ -298,7 +298,7 @@ def test_export_of_points_and_waveforms_from_cli_and_rest_beside_the_live_gatewa
 
         # REST: the estimate, then the same asset's CSV; gzip on request.
         est = requests.get(g.url("/api/v1/export/estimate"), params={"asset": asset["id"]}, timeout=10).json()
-        assert est["points"] >= len(rows) // 2 and est["limit"] == 200000
+        assert est["points"] >= len(rows) // 2 and est["limit"] == 50_000_000
         resp = requests.get(g.url("/api/v1/export"), params={"asset": asset["id"], "to": rows[-1]["ts_ms"]}, timeout=30)
         assert resp.status_code == 200, resp.text
         assert "attachment" in resp.headers["Content-Disposition"]
@@ -444,11 +444,15 @@ def test_history_from_a_monitron_export_and_a_csv_imports_once_and_a_broken_file
     r = cli("import", str(export), "--config", g.config, "--format", "monitron", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "25 points would be imported" in r.stdout and "1 other events skipped" in r.stdout
+    # Monitron's model states (issue 17): temperatureML HEALTHY on every day is one state change.
+    assert "1 model state changes would be imported (of 5 model states)" in r.stdout, r.stdout
     r = cli("import", str(export), "--config", g.config, "--format", "monitron")
     assert r.returncode == 0, r.stderr
     assert "imported 25 points" in r.stdout and "created 3" in r.stdout
+    assert "; 1 model states (4 unchanged or already stored, skipped)" in r.stdout, r.stdout
     again = cli("import", str(export), "--config", g.config, "--format", "monitron")
     assert again.returncode == 0 and "imported 0 points" in again.stdout and "25 already stored" in again.stdout
+    assert "; 0 model states (5 unchanged or already stored, skipped)" in again.stdout, again.stdout
 
     # A broken line: a clear error with its place, nothing imported.
     broken = tmp_path / "broken.jsonl"
@@ -486,5 +490,11 @@ def test_history_from_a_monitron_export_and_a_csv_imports_once_and_a_broken_file
         temps = [x for x in rows if ",temperature_c," in x]
         assert len(temps) == 7  # 5 from Monitron + 2 from the CSV
         assert any(",velocity_rms_mm_s,mm/s,1.6" in x and stamp(1)[:10] in x for x in rows), rows[:5]
+        # The imported state is the position's health history (no live sensor there yet).
+        health = requests.get(g.url("/api/v1/positions/%d/health" % pos[0]["id"]), headers=auth, timeout=10)
+        assert health.status_code == 200, health.text
+        models = {m["model"]: m for m in health.json()["models"]}
+        assert models["temperatureML"]["persistent"] == "healthy", health.text
+        assert models["temperatureML"]["since"].startswith(stamp(1)[:10]), health.text
     finally:
         assert g.stop() == 0

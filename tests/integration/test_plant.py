@@ -17,7 +17,8 @@ BLE adverts relayed over MQTT in the OpenMQTTGateway/Theengs JSON shape
   relays         a Theengs-shaped JSON with a valid encrypted BTHome advert of
                  a commissioned sensor is stored once (published twice: still
                  once; a replay refused); malformed JSON, bad hex and unknown
-                 sensors are counted, not stored.
+                 sensors are counted, not stored; a gap in the frame counter
+                 is counted as frames lost (vigil_ble_frames_lost_total).
 """
 import json
 import os
@@ -290,6 +291,17 @@ def test_relayed_theengs_adverts_are_decoded_and_stored_once(tmp_path, pki, brok
         assert len(points()) == 2
         db_sensors = requests.get(g.url("/api/v1/sensors"), headers=h, timeout=5).json()
         assert [x["address"] for x in db_sensors] == [SENSOR]
+
+        # Frames 1, 2, then 5: frames 3 and 4 never arrived. The duplicates and
+        # the replay above are not loss.
+        assert metric(g, 'vigil_ble_frames_lost_total{via="relay"}') == 0
+        pub(pki, broker, RELAY_TOPIC, theengs(SENSOR, bthome_encrypted(SENSOR, KEY, 5, 4.75)))
+        wait_for(lambda: health()["frames_accepted"] == 3, what="frame 5 accepted")
+        assert metric(g, 'vigil_ble_frames_lost_total{via="relay"}') == 2
+        assert metric(g, 'vigil_ble_frames_lost_total{via="radio"}') == 0
+        row = requests.get(g.url("/api/v1/sensors"), headers=h, timeout=5).json()[0]
+        assert row["frames_lost"] == 2 and row["loss_ratio"] == pytest.approx(2 / 5)
+        assert health()["frames_lost"] == 2
     finally:
         g.stop()
 

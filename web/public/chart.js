@@ -486,6 +486,9 @@ export class SpectrumChart {
     this.canvas.dataset.series = String(this.series.length);
     this.canvas.dataset.unit = this.opts.unit || '';
     this.canvas.dataset.dfHz = first ? String(first.df_hz) : '';
+    // draw() adds the hidden/unresolved notes to the legend: after this
+    // plain legend it must do so even when the layout did not change.
+    this.legendKey = null;
     this.renderLegend();
     this.draw();
   }

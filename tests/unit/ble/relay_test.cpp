@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Relayed adverts (ble/relay.h): the OpenMQTTGateway/Theengs JSON parser,
 // and a relayed advert's road through the Scanner — the radio's road, so a
-// frame heard by the radio and by a relay (or twice by relays) is stored once.
+// frame heard by the radio and by a relay (or twice by relays) is stored once;
+// frames lost are counted per road (radio, relay), duplicates and replays not.
 #include <catch2/catch.hpp>
 
 #include "vigil_test/temp_dir.h"
@@ -326,4 +327,37 @@ TEST_CASE("relay latency: from the relay's time when given, else from receipt; b
   for (std::size_t i = 0; i < RelayLatency::kWindow; ++i) l.record_ms(20);
   CHECK(l.quantile_s(1.0) == Approx(0.020));
   CHECK(l.count() == 3 + RelayLatency::kWindow);
+}
+
+TEST_CASE("frame loss is counted per road: gaps in the counter, not duplicates or replays", "[relay]") {
+  Rig r;
+  r.commission();
+  auto lost = [&](const char* via) { return r.metrics.counter_value("vigil_ble_frames_lost_total", via); };
+  const std::string radio = "via=\"radio\"", relay = "via=\"relay\"";
+  CHECK(r.relay(theengs(bthome_frame(1))));
+  r.clock.advance(1000);
+  CHECK(r.relay(theengs(bthome_frame(2))));
+  r.clock.advance(100);
+  r.radio(bthome_frame(2));                                // duplicate: not loss
+  CHECK(r.relay(theengs(bthome_frame(2)), "other/relay"));  // duplicate again
+  r.clock.advance(3000);
+  CHECK(r.relay(theengs(bthome_frame(5))));  // 3 and 4 never arrived
+  CHECK(lost(relay.c_str()) == 2);
+  CHECK(lost(radio.c_str()) == 0);
+  r.clock.advance(100);
+  CHECK(r.relay(theengs(bthome_frame(1))));  // replay: refused before loss accounting
+  r.clock.advance(1000);
+  r.radio(bthome_frame(7));  // 6 lost, the gap closed by the radio
+  CHECK(lost(radio.c_str()) == 1);
+  CHECK(lost(relay.c_str()) == 2);
+  r.clock.advance(10000);
+  r.radio(bthome_frame(7 + 1024));  // a reboot's counter block skip
+  CHECK(lost(radio.c_str()) == 1);
+  CHECK(r.metrics.counter_value("vigil_ble_frame_counter_jumps_total", radio) == 1);
+  auto h = r.scanner->health_all();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].frames_lost == 3);
+  CHECK(h[0].rejected.at("duplicate") == 2);
+  CHECK(h[0].rejected.at("replay") == 1);
+  CHECK(r.points("temperature_c") == 5);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sensor health tracker alone: rates, the learnt interval, battery,
-// silence and spoofing alerts with their hourly limit, and what is persisted.
+// silence and spoofing alerts with their hourly limit, frame loss from counter
+// gaps, and what is persisted.
 #include <catch2/catch.hpp>
 
 #include "ble/sensor_health.h"
@@ -203,4 +204,77 @@ TEST_CASE("A restored row keeps its counters; a low battery restored does not al
   CHECK_FALSE(r.health().last_counter);
   r.h.forget(kMac);
   CHECK_FALSE(r.h.find(kMac));
+}
+
+// ---- frame loss (FrameGap) ----
+
+TEST_CASE("Frame loss: a counter step of 3 loses 2 frames; a repeat or an older counter loses none") {
+  Rig r;
+  CHECK(r.h.on_frame(kMac, frame(1), kT, r.raised).lost == 0);  // the first since start: nothing to compare
+  CHECK(r.h.on_frame(kMac, frame(2), kT + 1000, r.raised).lost == 0);
+  const auto gap = r.h.on_frame(kMac, frame(5), kT + 4000, r.raised);
+  CHECK(gap.lost == 2);
+  CHECK_FALSE(gap.jump);
+  CHECK(r.health().frames_lost == 2);
+  CHECK(r.health().loss_ratio == Approx(2.0 / 5.0));  // 3 frames heard, 2 lost
+  // The decoder rejects duplicates and replays before the tracker sees them;
+  // were one to reach it (an accepted reset), it is a jump, never loss.
+  const auto back = r.h.on_frame(kMac, frame(5), kT + 4100, r.raised);
+  CHECK(back.lost == 0);
+  CHECK(back.jump);
+  CHECK(r.health().frames_lost == 2);
+  CHECK(r.h.on_frame(kMac, frame(6), kT + 5000, r.raised).lost == 0);
+  CHECK(r.health().frames_lost == 2);
+}
+
+TEST_CASE("Frame loss: a sensor reboot or counter reset is a jump, not a huge loss") {
+  Rig r;
+  r.heard(kT, 1000);
+  // vigil firmware resumes after a reboot at its next reserved block: up to 1,024 ahead.
+  auto reboot = r.h.on_frame(kMac, frame(2048), kT + 5000, r.raised);
+  CHECK(reboot.lost == 0);
+  CHECK(reboot.jump);
+  // A counter reset the decoder accepted (storage wiped): back to 3.
+  auto f = frame(3);
+  f.counter_reset = true;
+  auto reset = r.h.on_frame(kMac, f, kT + 6000, r.raised);
+  CHECK(reset.lost == 0);
+  CHECK(reset.jump);
+  // The largest step still counted as loss, and one beyond it.
+  CHECK(r.h.on_frame(kMac, frame(3 + kMaxLossCounterStep), kT + 7000, r.raised).lost == kMaxLossCounterStep - 1);
+  CHECK(r.h.on_frame(kMac, frame(4 + 2 * kMaxLossCounterStep + 1), kT + 8000, r.raised).jump);
+  CHECK(r.health().frames_lost == kMaxLossCounterStep - 1);
+}
+
+TEST_CASE("Frame loss: a restored counter is not a baseline; a re-key restarts the sequence") {
+  Rig r;
+  SensorHealth stored;
+  stored.frames_accepted = 40;
+  r.h.restore(kMac, stored, 40u);  // vigil was stopped while the sensor went on counting
+  CHECK(r.h.on_frame(kMac, frame(90), kT, r.raised).lost == 0);
+  CHECK(r.h.on_frame(kMac, frame(92), kT + 2000, r.raised).lost == 1);
+  r.h.forget_counter(kMac);  // new key: the sensor counts afresh from 1
+  auto first = r.h.on_frame(kMac, frame(1), kT + 3000, r.raised);
+  CHECK(first.lost == 0);
+  CHECK_FALSE(first.jump);
+  CHECK(r.health().frames_lost == 1);
+}
+
+TEST_CASE("Frame loss of plain BTHome sensors: the one-byte packet id, wrapping at 256") {
+  Rig r;
+  auto plain = [](std::uint8_t id) {
+    protocol::DecodedFrame f;
+    f.packet_id = id;
+    f.values.push_back({"temperature_c", 20.0});
+    return f;
+  };
+  CHECK(r.h.on_frame(kMac, plain(250), kT, r.raised).lost == 0);
+  CHECK(r.h.on_frame(kMac, plain(254), kT + 1000, r.raised).lost == 3);
+  CHECK(r.h.on_frame(kMac, plain(1), kT + 2000, r.raised).lost == 2);  // 255 and 0 missing across the wrap
+  CHECK(r.h.on_frame(kMac, plain(1), kT + 2100, r.raised).lost == 0);  // the same packet again
+  auto late = r.h.on_frame(kMac, plain(200), kT + 3000, r.raised);      // behind: a restart or a late frame
+  CHECK(late.lost == 0);
+  CHECK(late.jump);
+  CHECK(r.health().frames_lost == 5);
+  CHECK(to_json(r.health())["frames_lost"] == 5);
 }

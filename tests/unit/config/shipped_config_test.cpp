@@ -36,7 +36,7 @@ const std::map<std::string, std::set<std::string>> kOptions = {
     {"gateway", {"id", "name", "log_level"}},
     {"storage",
      {"path", "raw_retention_days", "rollup_retention_days", "checkpoint_interval_s", "batch_max_rows",
-      "batch_max_delay_ms", "queue_max_rows", "waveforms_per_position", "integrity_check_interval_h",
+      "batch_max_delay_ms", "queue_max_rows", "waveforms_per_position", "waveforms_keep_daily", "page_size", "integrity_check_interval_h",
       "clock_tolerance_s", "backup_dir", "backup_at", "backup_keep", "backup_passphrase_file"}},
     {"http",
      {"enabled", "address", "port", "tls", "cert_file", "key_file", "max_body_bytes", "request_timeout_s",

@@ -173,3 +173,27 @@ TEST_CASE("the CSV import: dry run, bad rows by line, then the real thing") {
   CHECK(f.call("POST", "/api/v1/sensors/import", f.admin_token, csv).status == 415);  // JSON content type
   CHECK(f.call("POST", "/api/v1/sensors/import", f.tech_token, csv, kCsv).status == 403);
 }
+
+TEST_CASE("GET /assets/{id} carries the asset's tags and each position's") {
+  ApiFixture f;
+  const Id nde = f.store->upsert_position(Position{0, f.asset, "Motor NDE", PositionType::kMotor}).value();
+  REQUIRE(f.store->set_tags(TagKind::kAsset, f.asset, {{"criticality", "A"}, {"line", "2"}}, "test").ok());
+  REQUIRE(f.store->set_tags(TagKind::kPosition, f.position, {{"side", "drive"}}, "test").ok());
+  // A sensor's tags are the sensor's, not the asset view's.
+  REQUIRE(f.store->set_tags(TagKind::kSensor, f.sensor, {{"batch", "7"}}, "test").ok());
+  auto r = f.call("GET", "/api/v1/assets/" + std::to_string(f.asset), f.viewer_token);
+  REQUIRE(r.status == 200);
+  const json j = ApiFixture::js(r);
+  CHECK(j["tags"] == json({{"criticality", "A"}, {"line", "2"}}));
+  REQUIRE(j["positions"].size() == 2);
+  for (const auto& p : j["positions"]) {
+    INFO(p.dump());
+    if (p["id"] == f.position) CHECK(p["tags"] == json({{"side", "drive"}}));
+    else if (p["id"] == nde) CHECK(p["tags"] == json::object());  // none: {}, not absent
+    else FAIL("unexpected position");
+  }
+  // Changed tags show at the next read.
+  REQUIRE(f.store->set_tags(TagKind::kAsset, f.asset, {}, "test").ok());
+  CHECK(ApiFixture::js(f.call("GET", "/api/v1/assets/" + std::to_string(f.asset), f.viewer_token))["tags"] ==
+        json::object());
+}

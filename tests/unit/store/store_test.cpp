@@ -242,6 +242,7 @@ TEST_CASE("only the newest waveforms per position are kept") {
   StoreOptions o;
   o.path = d.file("v.db");
   o.waveforms_per_position = 3;
+  o.waveforms_keep_daily = false;
   auto s = Store::open(o);
   REQUIRE(s.ok());
   for (int i = 0; i < 5; ++i) {
@@ -267,6 +268,129 @@ TEST_CASE("only the newest waveforms per position are kept") {
     return Status::Ok();
   }).ok());
   CHECK(n == 3);
+}
+
+TEST_CASE("beyond the newest waveforms, the first of each day is kept until raw retention") {
+  TempDir d;
+  StoreOptions o;
+  o.path = d.file("v.db");
+  o.waveforms_per_position = 4;
+  o.raw_retention_days = 30;
+  ManualClock clock(kT0);
+  o.clock = &clock;
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  const TimestampMs day = 86'400'000, hour = 3'600'000;
+  const TimestampMs day0 = kT0 / day * day;
+  // Three days of hourly waveforms.
+  for (int h = 0; h < 72; ++h) {
+    Waveform w;
+    w.position_id = 7;
+    w.ts = day0 + h * hour;
+    w.sample_rate_hz = 1000;
+    w.scale = 0.001;
+    w.samples = {static_cast<std::int16_t>(h), 1, 2};
+    REQUIRE((*s)->put_waveform(w).ok());
+  }
+  auto kept = [&] {
+    std::vector<TimestampMs> ts;
+    REQUIRE((*s)->read([&](sql::Db& db) -> Status {
+      auto q = db.prepare("SELECT ts FROM waveforms WHERE position_id = 7 ORDER BY ts");
+      if (!q) return q.status();
+      for (;;) {
+        auto r = (*q)->step();
+        if (!r) return r.status();
+        if (!*r) break;
+        ts.push_back((*q)->i64(0));
+      }
+      return Status::Ok();
+    }).ok());
+    return ts;
+  };
+  // The newest 4 (hours 68..71) plus the first of days 0 and 1 (day 2's
+  // first, hour 48, is older than the newest 4 and the first of its day).
+  CHECK(kept() == std::vector<TimestampMs>{day0, day0 + 24 * hour, day0 + 48 * hour, day0 + 68 * hour,
+                                           day0 + 69 * hour, day0 + 70 * hour, day0 + 71 * hour});
+  // Raw retention removes the daily ones with the raw points.
+  clock.set(day0 + 30 * day + 25 * hour);
+  REQUIRE((*s)->apply_retention().ok());
+  CHECK(kept() == std::vector<TimestampMs>{day0 + 48 * hour, day0 + 68 * hour, day0 + 69 * hour,
+                                           day0 + 70 * hour, day0 + 71 * hour});
+}
+
+TEST_CASE("a new database takes the configured page size; an existing one keeps its own") {
+  TempDir d;
+  auto page_size = [&](Store& s) {
+    std::int64_t v = 0;
+    REQUIRE(s.read([&](sql::Db& db) -> Status {
+      auto q = db.prepare("PRAGMA page_size");
+      if (!q) return q.status();
+      (void)(*q)->step();
+      v = (*q)->i64(0);
+      return Status::Ok();
+    }).ok());
+    return v;
+  };
+  StoreOptions o;
+  o.path = d.file("p.db");
+  o.page_size = 1024;
+  {
+    auto s = Store::open(o);
+    REQUIRE(s.ok());
+    CHECK(page_size(**s) == 1024);
+  }
+  o.page_size = 8192;
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  CHECK(page_size(**s) == 1024);
+}
+
+TEST_CASE("readings, waveforms and measurements leave the catalog generation; catalog writes move it") {
+  TempDir d;
+  StoreOptions o;
+  o.path = d.file("g.db");
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  auto& st = **s;
+  auto site = st.upsert_site({0, "plant", "UTC"});
+  REQUIRE(site.ok());
+  Asset a;
+  a.site_id = *site;
+  a.name = "pump";
+  auto asset = st.upsert_asset(a);
+  REQUIRE(asset.ok());
+  auto pos = st.upsert_position({0, *asset, "DE", PositionType::kMotor});
+  REQUIRE(pos.ok());
+  Sensor sn;
+  sn.address = "AA:BB:CC:DD:EE:01";
+  sn.format = "bthome";
+  sn.position_id = *pos;
+  auto sid = st.upsert_sensor(sn);
+  REQUIRE(sid.ok());
+  auto series = st.ensure_series(*sid, "temperature_c", "°C");
+  REQUIRE(series.ok());
+  const auto cat0 = st.catalog_generation();
+  const auto all0 = st.generation();
+  const SeriesPoint p{*series, kT0, 21.5};
+  REQUIRE(st.append(std::span<const SeriesPoint>(&p, 1)).ok());
+  REQUIRE(st.flush().ok());
+  REQUIRE(st.checkpoint().ok());
+  Waveform w;
+  w.position_id = *pos;
+  w.ts = kT0;
+  w.sample_rate_hz = 1000;
+  w.scale = 0.001;
+  w.samples = {1, 2, 3};
+  REQUIRE(st.put_waveform(w).ok());
+  Measurement m;
+  m.position_id = *pos;
+  m.ts = kT0;
+  REQUIRE(st.put_measurement(m).ok());
+  REQUIRE(st.write_txn([](sql::Db& db) { return db.exec("CREATE TABLE IF NOT EXISTS other_module(x)"); }).ok());
+  CHECK(st.generation() > all0);
+  CHECK(st.catalog_generation() == cat0);
+  REQUIRE(st.rename(CatalogKind::kAsset, *asset, "pump 2", "test").ok());
+  CHECK(st.catalog_generation() > cat0);
 }
 
 TEST_CASE("chunk encoding round-trips and rejects damaged blobs") {

@@ -9,7 +9,7 @@ import { TimeChart } from '../chart.js';
 import { describe, worstPosition, plainWord, plainText } from './triage.js';
 import { stateBadge } from './fleet.js';
 import { spectraSection } from './spectra.js';
-import { exportSection, waveformSection } from './export.js';
+import { exportSection, openExport, waveformSection } from './export.js';
 import { catalogAdmin } from './fleet_admin.js';
 
 const TREND_METRICS = ['velocity_rms_mm_s', 'accel_rms_g', 'temperature_c'];
@@ -91,6 +91,10 @@ export async function renderAsset(main, app, id) {
       } catch (e) { toast(e.message, true); }
     },
   }, 'Rename') : null;
+  const exportCard = exportSection(asset, () => nowTs);
+  // "Export…" beside the charts' CSV: the export card, on the position shown
+  const exportOpen = h('button.export-open', { type: 'button', title: 'Download the stored readings of the position shown (or the whole asset) as CSV or JSON Lines',
+    onclick: () => openExport(exportCard, position && position.id) }, 'Export…');
   main.replaceChildren(
     h('div.page-head', h('h1', h('a.back', { href: '#/fleet', 'aria-label': 'Back to the fleet' }, '‹ '), nameEl),
       stateBadge(describe(asset, fleetNow)), rename,
@@ -98,7 +102,7 @@ export async function renderAsset(main, app, id) {
       asset.open_alerts ? h('a.pill.alerts', { href: '#/alerts' }, `${asset.open_alerts} open alert(s)`) : null),
     h('p.muted', `${plainWord(asset.machine_class)} · ${asset.shaft_rpm ? asset.shaft_rpm + ' rpm rated' : 'speed not set'}`,
       asset.bearing ? ` · bearing: ${asset.bearing.rolling_elements} elements, d ${asset.bearing.element_diameter_mm} mm, D ${asset.bearing.pitch_diameter_mm} mm` : ''),
-    posTabs, body, exportSection(asset, () => nowTs));
+    posTabs, body, exportCard);
 
   function setAll(from, to, except) {
     view = { from, to };
@@ -137,7 +141,7 @@ export async function renderAsset(main, app, id) {
       }), relearn) : h('p.muted.no-data', series.length ? 'No model has scored this position yet.' : 'No data yet: this position’s sensor has not reported.'),
       explain,
       h('div.chart-tools', rangeBtns, h('span.muted', 'Scroll or pinch to zoom, drag to pan, double-click to reset.'),
-        series.length ? h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0]).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV') : ''),
+        series.length ? h('a.button', { href: `/api/v1/series/${(byMetric.velocity_rms_mm_s || series[0]).id}?format=csv&points=10000&from=${Math.floor(view.from)}&to=${Math.ceil(view.to)}`, download: '' }, 'CSV') : '', exportOpen),
       trends);
     const onView = (from, to, src) => setAll(from, to, src);
     const onReset = () => setAll(nowTs - 86400e3, nowTs + 3600e3);

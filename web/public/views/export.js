@@ -2,19 +2,20 @@
 // Asset page: "Export data" (CSV or JSON Lines, gzip on request, a time
 // range) and the position's "Raw waveforms" (WAV / CSV downloads).
 //
-// An export asks GET /api/v1/export/estimate first ("about N points"). One
-// REST download holds at most `limit` points (200,000); a larger export is
-// split into time slices of at most `limit` points each (the range halved
-// until every slice's estimate fits) and the slices are downloaded one
-// after another, with "slice k of n" on a progress bar.
+// An export asks GET /api/v1/export/estimate first ("about N points"), then
+// downloads GET /api/v1/export as a stream (fetch + ReadableStream): the
+// gateway streams one snapshot of any size (up to its `limit`) and says in
+// X-Vigil-Export-Points how many points the file holds, so the progress bar
+// counts the lines received against it ("12,400 of 50,000 points"; gzip:
+// counted through DecompressionStream where the browser has it, else the
+// bytes received). Cancel aborts the fetch. The parts are kept and saved
+// as one file (Blob + a download link) once complete.
 import { api, ApiError, h } from '../api.js';
 import { fmtBytes, fmtCount } from './storage.js';
 
 const DAY = 86400e3;
 export const RANGES = [['24h', 'Last 24 h', DAY], ['7d', 'Last 7 days', 7 * DAY], ['30d', 'Last 30 days', 30 * DAY],
   ['all', 'All stored data', null], ['custom', 'Custom dates…', null]];
-const MAX_ESTIMATES = 256;  // bounds the planning requests of one export
-const MAX_SLICES = 100;
 
 // "YYYY-MM-DD" (a date input) → epoch ms of that local day's start (or end).
 export function parseDay(s, end = false) {
@@ -41,31 +42,25 @@ export function rangeFor(choice, now, fromDay, toDay) {
   return { from: Math.floor(now - r[2]), to: Math.ceil(now) };
 }
 
-// Splits [from, to] (inclusive ms) into slices whose estimates are at most
-// `limit` points, halving a range that holds more. estimate(from, to) →
-// points. Throws when a range cannot be split further or the plan grows
-// past its bounds.
-export async function planSlices(from, to, limit, estimate, first = null) {
-  const out = [];
-  let asked = 0;
-  const stack = [[from, to, first]];
-  while (stack.length) {
-    const [a, b, known] = stack.pop();
-    let n = known;
-    if (n === null || n === undefined) {
-      if (++asked > MAX_ESTIMATES) throw new Error('The export is too large to split here: use `vigil export` on the gateway.');
-      n = await estimate(a, b);
-    }
-    if (n <= limit) {
-      if (n > 0) out.push({ from: a, to: b, points: n });
-      continue;
-    }
-    if (b - a < 2000) throw new Error(`About ${fmtCount(n)} points within one second: too many for one download. Export fewer positions or use \`vigil export\` on the gateway.`);
-    const mid = Math.floor((a + b) / 2);
-    stack.push([mid + 1, b, null], [a, mid, null]);  // the earlier half first
+// Newline bytes (0x0a) in a part of the body: one per exported row (CSV:
+// plus the header line).
+export function countNewlines(bytes) {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) ++n;
+  return n;
+}
+
+// The progress bar's state from the lines received so far. `total` is the
+// gateway's count (X-Vigil-Export-Points; `exact` false when only an
+// estimate is known), `bytes` what arrived; lines === null when the rows
+// cannot be counted (gzip without DecompressionStream).
+export function exportProgress({ lines, bytes = 0, total, format = 'csv', exact = true }) {
+  if (lines === null || lines === undefined || !(total > 0)) {
+    return { value: null, max: 1, text: `${fmtBytes(bytes)} received…` };
   }
-  if (out.length > MAX_SLICES) throw new Error(`The export would need ${out.length} downloads: choose a shorter range or use \`vigil export\` on the gateway.`);
-  return out;
+  const points = Math.max(0, format === 'csv' ? lines - 1 : lines);
+  const value = Math.min(points, total);
+  return { value, max: total, points, text: `${fmtCount(points)} of ${exact ? '' : '~'}${fmtCount(total)} points` };
 }
 
 const safe = (s) => String(s).normalize('NFKD').replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'export';
@@ -83,6 +78,7 @@ export function exportError(e) {
   if (e instanceof ApiError) {
     if (e.status === 0) return 'The gateway is not answering: check the network and try again.';
     if (e.status === 413) return 'Too many points for one download: choose a shorter range. (' + e.message + ')';
+    if (e.status === 429 || e.status === 503) return 'The gateway is busy with other exports: try again in a moment.';
     if (e.status === 401 || e.status === 403) return 'You are no longer signed in, or may not export data.';
     if (e.status === 404) return 'This asset or position no longer exists.';
     return `The gateway refused the export: ${e.message}`;
@@ -90,7 +86,10 @@ export function exportError(e) {
   return (e && e.message) || String(e);
 }
 
-async function download(url, name, signal, onBytes) {
+// Streams GET url, reporting progress, and saves the body as `name`.
+// Throws ApiError for a refusal, AbortError when cancelled, and an error
+// when the body arrives incomplete (the stream broke off).
+async function download(url, name, signal, onProgress, format, gzip) {
   let res;
   try {
     res = await fetch(url, { credentials: 'same-origin', signal });
@@ -100,21 +99,49 @@ async function download(url, name, signal, onBytes) {
   }
   if (!res.ok) {
     const p = await res.json().catch(() => ({}));
-    throw new ApiError(res.status, p.code, p.detail);
+    throw new ApiError(res.status, p.code, p.detail || res.statusText);
   }
-  // read it in parts to show the bytes received
+  const exactHeader = res.headers.get('X-Vigil-Export-Points');
+  const total = +(exactHeader || res.headers.get('X-Vigil-Estimated-Points') || 0);
   const parts = [];
-  let got = 0;
-  if (res.body && res.body.getReader) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      got += value.length;
-      onBytes(got);
+  let bytes = 0, lines = gzip ? null : 0;
+  const report = () => onProgress(exportProgress({ lines, bytes, total, format, exact: !!exactHeader }));
+  let counting = null;
+  let body = res.body;
+  if (gzip && body && typeof DecompressionStream === 'function') {
+    // count the rows of the decompressed copy; the file keeps the gzip bytes
+    const [keep, count] = body.tee();
+    body = keep;
+    lines = 0;
+    counting = (async () => {
+      const r = count.pipeThrough(new DecompressionStream('gzip')).getReader();
+      for (;;) {
+        const { done, value } = await r.read();
+        if (done) break;
+        lines += countNewlines(value);
+        report();
+      }
+    })().catch(() => {});
+  }
+  try {
+    if (body && body.getReader) {
+      const reader = body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        bytes += value.length;
+        if (!gzip) lines += countNewlines(value);
+        report();
+      }
+    } else {
+      parts.push(new Uint8Array(await res.arrayBuffer()));
     }
-  } else parts.push(await res.arrayBuffer());
+  } catch (e) {
+    if (e && e.name === 'AbortError') throw e;
+    throw new Error('The download broke off before the end: try again.');
+  }
+  if (counting) await counting;
   const blob = new Blob(parts, { type: res.headers.get('Content-Type') || 'application/octet-stream' });
   const href = URL.createObjectURL(blob);
   const a = h('a', { href, download: name, hidden: true });
@@ -122,14 +149,15 @@ async function download(url, name, signal, onBytes) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(href), 60000);
-  return { bytes: blob.size, points: +(res.headers.get('X-Vigil-Export-Points') || 0) };
+  report();
+  return { bytes: blob.size, points: total };
 }
 
 // The "Export data" card of an asset. now() is the gateway's time.
-export function exportSection(asset, now) {
+export function exportSection(asset, now, positionId = null) {
   const ids = { fmt: 'exp-format', gz: 'exp-gzip', range: 'exp-range', scope: 'exp-scope', from: 'exp-from', to: 'exp-to' };
   const scope = h('select', { id: ids.scope, name: 'scope' }, h('option', { value: '' }, 'The whole asset'),
-    asset.positions.map((p) => h('option', { value: String(p.id) }, `Position ${p.name}`)));
+    asset.positions.map((p) => h('option', { value: String(p.id), selected: p.id === positionId }, `Position ${p.name}`)));
   const format = h('select', { id: ids.fmt, name: 'format' }, h('option', { value: 'csv' }, 'CSV (spreadsheets)'),
     h('option', { value: 'jsonl' }, 'JSON Lines (scripts)'));
   const gzip = h('input', { id: ids.gz, name: 'gzip', type: 'checkbox' });
@@ -156,12 +184,13 @@ export function exportSection(asset, now) {
     for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== null) q.set(k, String(v));
     return q.toString();
   };
-  const setProgress = (k, n, text) => {
+  const setProgress = (pr) => {
     bar.hidden = false;
-    bar.max = Math.max(1, n);
-    bar.value = k;
-    bar.setAttribute('aria-valuetext', text);
-    barText.textContent = text;
+    bar.max = Math.max(1, pr.max);
+    if (pr.value === null) bar.removeAttribute('value');  // indeterminate
+    else bar.value = pr.value;
+    bar.setAttribute('aria-valuetext', pr.text);
+    barText.textContent = pr.text;
   };
   const fail = (msg) => { err.textContent = msg; err.hidden = false; };
 
@@ -187,34 +216,14 @@ export function exportSection(asset, now) {
         estimateLine.textContent = whole.points ? `About ${fmtCount(whole.points)} points in ${fmtCount(whole.series)} series.`
           : 'Nothing is stored for this choice and range.';
         if (!whole.points) return;
-        let slices;
-        if (whole.points <= whole.limit) slices = [r.all ? null : { from: r.from, to: r.to, points: whole.points }];
-        else {
-          let from = r.from, to = r.to;
-          if (r.all) {
-            // split the span of stored data (the storage report's oldest and newest)
-            const st = await api('/storage', { signal }).catch(() => null);
-            from = st && st.oldest_ts ? Date.parse(st.oldest_ts) : 0;
-            // (the report is cached for a minute: newer data is up to the gateway's time)
-            to = Math.max(st && st.newest_ts ? Date.parse(st.newest_ts) : 0, Math.ceil(now()));
-          }
-          setProgress(0, 1, 'Splitting the export into downloads…');
-          slices = await planSlices(from, to, whole.limit, async (a, b) => (await est(a, b)).points, r.all ? null : whole.points);
-          estimateLine.textContent += ` More than ${fmtCount(whole.limit)} per download: ${slices.length} downloads, one after another.`;
-        }
+        if (whole.points > whole.limit) estimateLine.textContent += ` One download holds at most ${fmtCount(whole.limit)}: the gateway may refuse; choose a shorter range or use \`vigil export\` on the gateway.`;
         const ext = format.value, gz = gzip.checked;
         const scopeName = asset.name + (scope.value ? '-' + scope.selectedOptions[0].textContent.replace(/^Position /, '') : '');
-        let total = 0;
-        for (let k = 0; k < slices.length; ++k) {
-          const s = slices[k];
-          const label = `slice ${k + 1} of ${slices.length}`;
-          setProgress(k, slices.length, `Downloading ${label}…`);
-          const got = await download(`/api/v1/export?${params({ from: s && s.from, to: s && s.to, format: ext, gzip: gz ? 1 : undefined })}`,
-            sliceName(scopeName, s, k + 1, slices.length, ext, gz), signal,
-            (bytes) => { barText.textContent = `Downloading ${label}… ${fmtBytes(bytes)}`; });
-          total += got.points;
-        }
-        setProgress(slices.length, slices.length, `Done: ${slices.length > 1 ? `${slices.length} files, ` : ''}${fmtCount(total)} points.`);
+        setProgress({ value: 0, max: whole.points, text: 'Starting the download…' });
+        const got = await download(`/api/v1/export?${params({ from: r.all ? undefined : r.from, to: r.all ? undefined : r.to, format: ext, gzip: gz ? 1 : undefined })}`,
+          sliceName(scopeName, r.all ? null : r, 1, 1, ext, gz), signal, setProgress, ext, gz);
+        const doneText = `Done: ${fmtCount(got.points)} points, ${fmtBytes(got.bytes)}.`;
+        setProgress({ value: Math.max(1, got.points), max: Math.max(1, got.points), text: doneText });
       } catch (x) {
         fail(exportError(x));
         if (x && x.name === 'AbortError') bar.hidden = true;
@@ -234,6 +243,16 @@ export function exportSection(asset, now) {
     h('p.muted.small', 'Every stored reading of this asset as a file: one line per value with its time (UTC), site, asset, position, sensor, metric and unit. '
       + 'Larger exports are split into several files.'),
     form);
+}
+
+// The asset page's "Export…" button: brings the export card into view with
+// the position shown chosen (null: the whole asset) and focuses its first
+// control.
+export function openExport(card, positionId = null) {
+  const scope = card.querySelector('select[name="scope"]');
+  if (scope && positionId !== null && scope.querySelector(`option[value="${positionId}"]`)) scope.value = String(positionId);
+  card.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  if (scope) scope.focus({ preventScroll: true });
 }
 
 // Waveform times: in the site's time zone when it has one other than UTC,

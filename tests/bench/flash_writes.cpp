@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Flash wear (issue 17): bytes written to disk per day by a simulated
+// 1,000-sensor plant at real-time rates, next to the bytes its data occupies.
+//
+//   build/tests/bench_flash_writes [DIR]
+//     VIGIL_BENCH_QUICK=1   200 sensors instead of 1,000
+//     VIGIL_BENCH_SENSORS=N  any number of sensors
+//
+// The plant: every sensor sends 8 metrics every 10 minutes (BLE reception
+// jitter on the timestamps) and an hourly 8,192-sample waveform with its
+// measurement row (features), phases spread evenly over the period, as the
+// simulator and real sensors do. Time is simulated: the store's commits and
+// checkpoints happen exactly where the policy's intervals fall in simulated
+// time (Store::flush is the writer's timed commit, Store::checkpoint its
+// timed checkpoint), so two days run in seconds and the result does not
+// depend on this machine's speed.
+//
+// What is counted: every byte this process hands the kernel to write
+// (/proc/self/io wchar: SQLite's pwrite()s to the database and its WAL; the
+// process writes nothing else while the clock runs) during the second
+// simulated day (the first fills chunks and b-trees to a steady
+// state), against the growth of the pages the data occupies over that day.
+// Each policy runs on its own fresh database in the same run; the first is
+// the reference: the store's defaults before the flash policy (a commit every
+// 200 ms, a checkpoint every 60 s, 4 KiB pages). VIGIL_BENCH_POLICY=
+// "commit_ms,checkpoint_ms,page_size,wal_bytes" runs one policy after it
+// (VIGIL_BENCH_NO_REF=1: without the reference).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "vigil/store.h"
+#include "vigil/store_tools.h"
+
+using namespace vigil;
+namespace fs = std::filesystem;
+
+namespace {
+constexpr TimestampMs kDay = 86'400'000;
+constexpr TimestampMs kStart = 1'780'000'000'000LL / kDay * kDay;
+constexpr TimestampMs kPointPeriod = 600'000;
+constexpr TimestampMs kWaveformPeriod = 3'600'000;
+constexpr int kMetrics = 8;
+
+struct Policy {
+  const char* name;
+  TimestampMs commit_ms;      // the writer's batch delay
+  TimestampMs checkpoint_ms;  // points → chunks and roll-ups
+  int page_size = 4096;
+  int wal_bytes = 4 << 20;    // SQLite's WAL auto-checkpoint, in bytes
+};
+
+struct Outcome {
+  double written = 0, occupied = 0;
+  double wall_s = 0;
+};
+
+// Bytes this process has passed to write()/pwrite() so far.
+std::int64_t bytes_written() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (!f) return 0;
+  char key[64];
+  long long v = 0;
+  std::int64_t out = 0;
+  while (std::fscanf(f, "%63[^:]: %lld\n", key, &v) == 2)
+    if (std::string(key) == "wchar") out = v;
+  std::fclose(f);
+  return out;
+}
+
+void remove_db(const std::string& p) {
+  std::error_code ec;
+  for (const char* s : {"", "-wal", "-shm", ".lock", ".created"}) fs::remove(p + s, ec);
+}
+
+std::int64_t occupied_bytes(const std::string& path) {
+  auto r = storage_report(path);
+  if (!r) {
+    std::fprintf(stderr, "storage_report: %s\n", r.status().ToString().c_str());
+    std::exit(1);
+  }
+  return r->db_file_bytes - r->free_pages * r->page_size;
+}
+
+// Vibration-like counts: a few tones and broadband noise (about half of
+// plain int16 once compressed, like the IMS snapshots).
+std::vector<std::vector<std::int16_t>> waveform_pool(int n) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> noise(0, 40);
+  std::vector<std::vector<std::int16_t>> pool(static_cast<std::size_t>(n));
+  for (int k = 0; k < n; ++k) {
+    auto& w = pool[static_cast<std::size_t>(k)];
+    w.resize(8192);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double t = static_cast<double>(i) / 20480.0;
+      const double v = 300 * std::sin(2 * M_PI * (29.5 + k) * t) + 120 * std::sin(2 * M_PI * 236.4 * t) +
+                       60 * std::sin(2 * M_PI * 1480 * t) + noise(rng);
+      w[i] = static_cast<std::int16_t>(std::lround(v));
+    }
+  }
+  return pool;
+}
+
+Outcome run(const Policy& pol, const std::string& path, int sensors) {
+  remove_db(path);
+  StoreOptions o;
+  o.path = path;
+  // The bench drives commits and checkpoints itself, in simulated time.
+  o.batch_max_delay_ms = 3'600'000;
+  o.batch_max_rows = 10'000'000;
+  o.checkpoint_interval_s = 100'000'000;
+  o.queue_max_rows = 10'000'000;
+  o.integrity_check_at_open = false;
+  o.integrity_check_interval_s = 0;
+  o.page_size = pol.page_size;
+  o.wal_autocheckpoint_bytes = pol.wal_bytes;
+  ManualClock clock(kStart);
+  o.clock = &clock;
+  auto opened = Store::open(o);
+  if (!opened) {
+    std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
+    std::exit(1);
+  }
+  auto& store = **opened;
+  auto site = store.upsert_site({0, "plant", "UTC"});
+  std::vector<std::vector<Id>> series(static_cast<std::size_t>(sensors));
+  std::vector<Id> positions(static_cast<std::size_t>(sensors));
+  Id asset = 0;
+  for (int i = 0; i < sensors; ++i) {
+    if (i % 10 == 0) {
+      Asset a;
+      a.site_id = *site;
+      a.name = "machine " + std::to_string(i / 10);
+      asset = *store.upsert_asset(a);
+    }
+    auto pos = store.upsert_position({0, asset, "p" + std::to_string(i), PositionType::kMotor});
+    positions[static_cast<std::size_t>(i)] = *pos;
+    Sensor sn;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "AA:BB:CC:00:%02X:%02X", i / 256, i % 256);
+    sn.address = buf;
+    sn.format = "bthome";
+    sn.position_id = *pos;
+    auto sid = store.upsert_sensor(sn);
+    for (int m = 0; m < kMetrics; ++m)
+      series[static_cast<std::size_t>(i)].push_back(*store.ensure_series(*sid, "metric_" + std::to_string(m), ""));
+  }
+  const auto pool = waveform_pool(16);
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> jitter(-400, 400);
+  // Quantised values at a sensor's resolution, wandering slowly.
+  std::vector<double> level(static_cast<std::size_t>(sensors) * kMetrics, 20.0);
+  std::normal_distribution<double> step(0, 0.05);
+
+  const TimestampMs end = kStart + 2 * kDay;
+  const TimestampMs measure_from = kStart + kDay;
+  TimestampMs next_commit = kStart + pol.commit_ms, next_checkpoint = kStart + pol.checkpoint_ms;
+  // Each sensor's next point and waveform time: phases spread over the period.
+  std::vector<TimestampMs> next_pt(static_cast<std::size_t>(sensors)), next_wf(static_cast<std::size_t>(sensors));
+  for (int i = 0; i < sensors; ++i) {
+    next_pt[static_cast<std::size_t>(i)] = kStart + kPointPeriod * i / sensors;
+    next_wf[static_cast<std::size_t>(i)] = kStart + kWaveformPeriod * i / sensors;
+  }
+  Outcome out;
+  bool measuring = false;
+  std::int64_t occ0 = 0;
+  std::int64_t w0 = 0;
+  std::vector<SeriesPoint> batch;
+  const auto t_wall = std::chrono::steady_clock::now();
+  // Advance in 1-second steps of simulated time.
+  for (TimestampMs t = kStart; t < end; t += 1000) {
+    if (!measuring && t >= measure_from) {
+      if (!store.flush().ok()) std::exit(1);
+      occ0 = occupied_bytes(path);
+      std::fflush(stdout);
+      w0 = bytes_written();
+      measuring = true;
+    }
+    clock.set(t);
+    batch.clear();
+    for (int i = 0; i < sensors; ++i) {
+      auto& np = next_pt[static_cast<std::size_t>(i)];
+      if (np <= t) {
+        const TimestampMs ts = np + jitter(rng);
+        for (int m = 0; m < kMetrics; ++m) {
+          auto& lv = level[static_cast<std::size_t>(i) * kMetrics + static_cast<std::size_t>(m)];
+          lv = std::clamp(lv + step(rng), 0.0, 100.0);
+          batch.push_back({series[static_cast<std::size_t>(i)][static_cast<std::size_t>(m)], ts,
+                           std::round(lv * 100) / 100});
+        }
+        np += kPointPeriod;
+      }
+      auto& nw = next_wf[static_cast<std::size_t>(i)];
+      if (nw <= t) {
+        Waveform w;
+        w.position_id = positions[static_cast<std::size_t>(i)];
+        w.ts = nw;
+        w.sample_rate_hz = 20480;
+        w.scale = 0.001;
+        w.samples = pool[static_cast<std::size_t>((i + nw / kWaveformPeriod) % 16)];
+        auto wid = store.put_waveform(w);
+        if (!wid) std::exit(1);
+        Measurement me;
+        me.position_id = w.position_id;
+        me.ts = w.ts;
+        me.waveform_id = *wid;
+        me.features_json =
+            R"({"rms_g":0.4123,"peak_g":1.532,"crest":3.716,"kurtosis":3.02,"skewness":0.011,"velocity_rms_mm_s":2.314,)"
+            R"("band_0_1k":0.211,"band_1_2k":0.102,"band_2_5k":0.087,"band_5_10k":0.034,"envelope_rms":0.051,)"
+            R"("bpfo":0.0021,"bpfi":0.0017,"bsf":0.0009,"ftf":0.0004,"shaft_1x":0.31})";
+        me.score = 0.42;
+        me.state = HealthState::kHealthy;
+        if (!store.put_measurement(me)) std::exit(1);
+        nw += kWaveformPeriod;
+      }
+    }
+    if (!batch.empty() && !store.append(batch).ok()) std::exit(1);
+    if (t >= next_commit) {
+      if (!store.flush().ok()) std::exit(1);
+      next_commit += pol.commit_ms;
+    }
+    if (t >= next_checkpoint) {
+      if (!store.checkpoint().ok()) std::exit(1);
+      next_checkpoint += pol.checkpoint_ms;
+    }
+  }
+  if (!store.flush().ok()) std::exit(1);
+  out.written = static_cast<double>(bytes_written() - w0);
+  out.occupied = static_cast<double>(occupied_bytes(path) - occ0);
+  out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_wall).count();
+  opened->reset();
+  remove_db(path);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string dir = argc > 1 ? argv[1] : fs::temp_directory_path().string();
+  int sensors = std::getenv("VIGIL_BENCH_QUICK") ? 200 : 1000;
+  if (const char* n = std::getenv("VIGIL_BENCH_SENSORS")) sensors = std::max(1, std::atoi(n));
+  std::vector<Policy> policies = {
+      {"reference: commit 200 ms, checkpoint 60 s, 4 KiB pages", 200, 60'000},
+      {"defaults: commit 1 s, checkpoint 6 h, 1 KiB pages", 1000, 6 * 3'600'000, 1024},
+      {"the same with 4 KiB pages", 1000, 6 * 3'600'000, 4096},
+      {"commit 5 s, checkpoint 6 h, 1 KiB pages", 5000, 6 * 3'600'000, 1024},
+  };
+  if (const char* only = std::getenv("VIGIL_BENCH_POLICY")) {  // "commit_ms,checkpoint_ms,page,wal_bytes"
+    Policy p{"custom", 1000, 3'600'000};
+    std::sscanf(only, "%lld,%lld,%d,%d", reinterpret_cast<long long*>(&p.commit_ms),
+                reinterpret_cast<long long*>(&p.checkpoint_ms), &p.page_size, &p.wal_bytes);
+    policies = {policies[0], p};
+    if (std::getenv("VIGIL_BENCH_NO_REF")) policies = {p};
+  }
+  std::printf("Flash writes: %d sensors × %d metrics every 10 min + an hourly 8,192-sample waveform, "
+              "second simulated day\n", sensors, kMetrics);
+  double ref = 0;
+  for (const auto& p : policies) {
+    auto o = run(p, dir + "/flash.db", sensors);
+    const double ratio = o.written / std::max(1.0, o.occupied);
+    if (ref == 0) ref = o.written;
+    std::printf("  %-52s written %8.1f MB/day; data grew %7.1f MB → %5.2f× (goal ≤ 3×); %.2f× the reference  [%.0f s]\n",
+                p.name, o.written / 1e6, o.occupied / 1e6, ratio, o.written / ref, o.wall_s);
+    std::fflush(stdout);
+  }
+  return 0;
+}
