@@ -219,9 +219,29 @@ int main(int argc, char** argv) {
     std::printf("  q=%-26s median %7.2f ms  p99 %7.2f ms  (HTTP %d, %zu matches, %.1f× reference)\n",
                 ("\"" + q + "\"").c_str(), s.median_ms, s.p99_ms, first.status, count, s.median_ms / ref.median_ms);
   }
-  // After a write (Store::generation() moved: a catalog change, or just a
-  // batch of readings), the next search loads the catalog again: the cold
-  // path, timed alone (the write is outside the timing).
+  // After a batch of readings (what a live gateway commits every second):
+  // the catalog generation stays, the cached catalog answers.
+  {
+    std::vector<double> warm;
+    const Id bat = must(store->ensure_series(sensors.front().id, "battery_pct", "%"), "series");
+    (void)search("criticality=A line=2");  // after ensure_series (a catalog call): load once, untimed
+    for (int i = 0; i < std::max(10, rounds / 4); ++i) {
+      const SeriesPoint p{bat, now + 1000 + i, 50.0};
+      must(store->append(std::span<const SeriesPoint>(&p, 1)), "append");
+      must(store->flush(), "flush");
+      const auto t0 = Clk::now();
+      (void)search("criticality=A line=2");
+      warm.push_back(std::chrono::duration<double, std::milli>(Clk::now() - t0).count());
+    }
+    const Stats w = stats(warm);
+    all.insert(all.end(), warm.begin(), warm.end());
+    if (w.p99_ms >= 25) within = false;
+    std::printf("  %-28s median %7.2f ms  p99 %7.2f ms  (%.1f× reference)\n", "after readings committed",
+                w.median_ms, w.p99_ms, w.median_ms / ref.median_ms);
+  }
+  // After a catalog change (Store::catalog_generation() moved: here a
+  // sensor's firmware version), the next search loads the catalog again:
+  // the cold path, timed alone (the write is outside the timing).
   {
     std::vector<double> cold;
     const std::string addr = sensors.front().address;
@@ -255,7 +275,7 @@ int main(int argc, char** argv) {
     const Stats c = stats(cold);
     all.insert(all.end(), cold.begin(), cold.end());
     if (c.p99_ms >= 25) within = false;
-    std::printf("  %-28s median %7.2f ms  p99 %7.2f ms  (%.1f× reference)\n", "after a write (catalog reload)",
+    std::printf("  %-28s median %7.2f ms  p99 %7.2f ms  (%.1f× reference)\n", "after a catalog change",
                 c.median_ms, c.p99_ms, c.median_ms / ref.median_ms);
   }
   const Stats a = stats(all);
