@@ -297,7 +297,7 @@ Result<AnalyticsOptions> options_from(const BacktestOptions& b) {
   return o;
 }
 
-nlohmann::json machine_json(const MachineInfo& m) {
+nlohmann::json backtest_machine_json(const MachineInfo& m) {
   return {{"class", m.machine_class}, {"rpm", m.shaft_rpm}, {"bearing", m.bearing.has_value()},
           {"envelope", {m.envelope_lo_hz, m.envelope_hi_hz}}};
 }
@@ -319,7 +319,7 @@ int run_waveforms(const BacktestOptions& b, const AnalyticsOptions& opt, std::os
   std::optional<Resume> resume;
   if (!b.state.empty()) {
     nlohmann::json run = {{"input", "waveforms"}, {"learn", b.learn ? nlohmann::json(*b.learn) : nlohmann::json()},
-                          {"config", b.config}, {"channels", chans}, {"machine", machine_json(ds->machine())},
+                          {"config", b.config}, {"channels", chans}, {"machine", backtest_machine_json(ds->machine())},
                           {"scalars", nlohmann::json::array()}};
     for (auto& [name, vals] : ds->scalars()) run["scalars"].push_back(name);
     auto r = Resume::open(b.state, run);

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "analytics/float_blob.h"
 #include "analytics/learned_state.h"
 #include "analytics/spectra.h"
 
@@ -57,6 +58,8 @@ struct Pipeline::PositionCtx {
 };
 
 namespace {
+using detail::from_blob;
+using detail::to_blob;
 std::atomic<int> g_generation{0};
 
 MachineInfo machine_of(const Asset& a) {
@@ -75,25 +78,6 @@ bool is_vibration_metric(const std::string& n) {
          n.rfind("harmonic_", 0) == 0 || n == "envelope_rms_g";
 }
 
-std::vector<std::uint8_t> to_blob(const std::vector<float>& bins) {
-  std::vector<std::uint8_t> b(bins.size() * 4);
-  for (std::size_t i = 0; i < bins.size(); ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, &bins[i], 4);
-    for (int k = 0; k < 4; ++k) b[i * 4 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(u >> (8 * k));
-  }
-  return b;
-}
-
-std::vector<float> from_blob(std::span<const std::uint8_t> b) {
-  std::vector<float> out(b.size() / 4);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint32_t u = 0;
-    for (int k = 0; k < 4; ++k) u |= static_cast<std::uint32_t>(b[i * 4 + static_cast<std::size_t>(k)]) << (8 * k);
-    std::memcpy(&out[i], &u, 4);
-  }
-  return out;
-}
 }  // namespace
 
 // ------------------------------------------------------------- lifecycle

@@ -4,6 +4,8 @@
 // spectrum (spectra.h).
 #include "analytics/spectra.h"
 
+#include "analytics/float_blob.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,26 +13,9 @@
 
 namespace vigil::analytics {
 namespace {
+using detail::from_blob;
+using detail::to_blob;
 
-std::vector<std::uint8_t> to_blob(std::span<const float> bins) {
-  std::vector<std::uint8_t> b(bins.size() * 4);
-  for (std::size_t i = 0; i < bins.size(); ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, &bins[i], 4);
-    for (int k = 0; k < 4; ++k) b[i * 4 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(u >> (8 * k));
-  }
-  return b;
-}
-
-std::vector<float> from_blob(std::span<const std::uint8_t> b) {
-  std::vector<float> out(b.size() / 4);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    std::uint32_t u = 0;
-    for (int k = 0; k < 4; ++k) u |= static_cast<std::uint32_t>(b[i * 4 + static_cast<std::size_t>(k)]) << (8 * k);
-    std::memcpy(&out[i], &u, 4);
-  }
-  return out;
-}
 
 std::string harmonic_label(int order, const std::string& family) {
   if (family == "shaft") return std::to_string(order) + "×";

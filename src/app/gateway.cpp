@@ -20,6 +20,7 @@
 #include "auth/auth.h"
 #include "auth/self_signed.h"
 #include "ble/ble_service.h"
+#include "ble/relay_out.h"
 #include "core/log.h"
 #include "http/api.h"
 #include "http/api_plant.h"
@@ -30,6 +31,7 @@
 #include "rules/rules.h"
 #include "sim/demo_plant.h"
 #include "uplink/plant.h"
+#include "uplink/plant_command.h"
 #include "uplink/uplink.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -50,7 +52,9 @@ struct Gateway::Impl {
   // Declared before the pipeline, whose workers feed it: its worker is
   // stopped in run(); the object outlives the pipeline's observers.
   std::unique_ptr<uplink::PlantView> plant_view;  // outlives the uplink that feeds it
+  std::unique_ptr<uplink::PlantCommands> plant_commands;  // likewise (plant.command_key_file)
   std::unique_ptr<uplink::Uplink> uplink;
+  std::unique_ptr<ble::RelayOut> relay_out;  // fed by ble (declared later: stops first), feeds the uplink
   // Declared in this order so the pipeline (whose workers call the alert
   // service) stops first.
   std::unique_ptr<alerts::AlertService> alerts;
@@ -89,6 +93,8 @@ struct Gateway::Impl {
   Status wire_rules_and_notifications();
   void wire_self_monitor();
   void wire_plant(const std::string& url);
+  void wire_plant_relay();
+  void wire_plant_commands(const uplink::PlantKey& key);
 };
 
 namespace {
@@ -321,6 +327,75 @@ void Gateway::Impl::wire_plant(const std::string& url) {
   if (pipeline) pipeline->on_state_change([up](const analytics::StateChange&) { up->refresh_retained(); });
 }
 
+// Relaying between the plant's gateways (ble/relay_out.h, docs/plant.md):
+// our radio's BTHome adverts of addresses unknown here go to the plant (QoS
+// 0, bounded), and every peer's relayed adverts take the relay road, where
+// only the sensor's owner decodes them and a frame is stored once.
+void Gateway::Impl::wire_plant_relay() {
+  const auto& c = config;
+  const std::string self = c.gateway.id;
+  ble::BleService* b = ble.get();
+  uplink->add_subscription(ble::plant_relay_filter(c.plant.id), ble::kMaxRelayJsonBytes,
+                           [b, plant = c.plant.id, self](const std::string& topic, const std::string& payload) {
+                             const auto from = ble::plant_relay_sender(plant, topic);
+                             if (!from || *from == self) return;  // our own adverts, back from the broker
+                             b->relay_message(topic, payload, "gateway:" + *from);
+                           });
+  if (!c.ble.enabled) return;  // no radio: nothing of ours to relay
+  uplink::Uplink* up = uplink.get();
+  relay_out = std::make_unique<ble::RelayOut>(
+      ble::RelayOutOptions{c.plant.id, c.gateway.id, static_cast<double>(c.plant.relay_out_per_s)},
+      [up](const std::string& topic, const std::string& payload, std::function<void(bool)> done) {
+        return up->publish_volatile(topic, payload, std::move(done));
+      });
+  ble->scanner().set_foreign_advert_sink(
+      [r = relay_out.get()](const std::string& address, const ble::DeviceProps& p, std::optional<int> rssi) {
+        r->offer(address, p, rssi, SystemClock::instance().now_ms());
+      });
+  spdlog::info("plant: relaying adverts of sensors unknown here to plant '{}' (at most {}/s)", c.plant.id,
+               c.plant.relay_out_per_s);
+}
+
+// Commands between the plant's gateways (uplink/plant_command.h): ours go
+// out sealed, QoS 0, while connected; the others' arrive on our command
+// topic and are applied through our own REST handlers as an admin actor
+// "plant:<gateway>:<user>", so they meet the same checks, audit and cache
+// invalidation as a local admin's request.
+void Gateway::Impl::wire_plant_commands(const uplink::PlantKey& key) {
+  const auto& c = config;
+  uplink::Uplink* up = uplink.get();
+  http::Router* r = &router;
+  plant_commands = std::make_unique<uplink::PlantCommands>(
+      uplink::PlantCommandOptions{c.plant.id, c.gateway.id, key},
+      [up](const std::string& topic, const std::string& payload) { return up->publish_volatile(topic, payload); },
+      [r](const uplink::RemoteRequest& q, const std::string& actor) {
+        http::Request req;
+        req.method = q.method;
+        req.path = q.path;
+        req.body = q.body.is_null() ? std::string() : q.body.dump();
+        if (!req.body.empty()) req.headers["content-type"] = "application/json";
+        req.remote = "plant";
+        req.plant_actor = actor;
+        http::Response res = r->dispatch(std::move(req));
+        nlohmann::json body = nlohmann::json::parse(res.body, nullptr, false);
+        if (body.is_discarded()) body = nlohmann::json{{"body", res.body.substr(0, 1024)}};
+        return std::pair<int, nlohmann::json>{res.status, std::move(body)};
+      },
+      [st = store.get()](const std::string& actor, const std::string& action, const std::string& target,
+                         const std::string& detail) {
+        if (auto s = st->audit(actor, action, target, detail); !s.ok())
+          spdlog::warn("plant: command not audited: {}", s.ToString());
+      });
+  uplink::PlantCommands* pc = plant_commands.get();
+  auto handler = [pc](const std::string& topic, const std::string& payload) {
+    std::string why;
+    pc->on_message(topic, payload, SystemClock::instance().now_ms(), &why);
+  };
+  uplink->add_subscription(uplink::plant_command_topic(c.plant.id, c.gateway.id), uplink::kMaxPlantCommandBytes, handler);
+  uplink->add_subscription(uplink::plant_result_topic(c.plant.id, c.gateway.id), uplink::kMaxPlantCommandBytes, handler);
+  spdlog::info("plant: commands between gateways on (sealed with the key in {})", c.plant.command_key_file);
+}
+
 // Sensor-health alerts (BLE) go to the alert service, the alerts table's owner.
 void Gateway::Impl::wire_sensor_alerts() {
   if (!ble) return;
@@ -501,6 +576,14 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     if (g->pipeline) g->uplink->attach(*g->pipeline);
     g->uplink->attach_raw(*g->ingest);
     if (in_plant) g->wire_plant(plant_url);
+    if (in_plant && !c.plant.command_key_file.empty()) {
+      auto key = uplink::read_plant_key(c.plant.command_key_file);
+      if (!key) return key.status().Annotate("plant.command_key_file");
+      g->wire_plant_commands(*key);
+    }
+    // Without a BLE road (ble.enabled off, no ble.relay_topics) there is
+    // neither a radio to relay from nor a scanner to decode with.
+    if (in_plant && c.plant.relay && g->ble) g->wire_plant_relay();
     if (g->ble && relays) {
       ble::BleService* b = g->ble.get();
       for (const auto& f : c.ble.relay_topics)
@@ -567,6 +650,15 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
         j["connected"] = up->connected();  // false: the view is as of the last connection
         return j;
       };
+    if (auto* pc = g->plant_commands.get()) {
+      pa.send_command = [pc](const std::string& to, const std::string& method, const std::string& path,
+                             const nlohmann::json& body, const std::string& actor, http::PlantApi::Then then) {
+        return pc->send(to, uplink::RemoteRequest{method, path, body}, actor, SystemClock::instance().now_ms(),
+                        std::move(then));
+      };
+      pa.commands = [pc] { return pc->list(SystemClock::instance().now_ms()); };
+      pa.command = [pc](const std::string& id) { return pc->get(id, SystemClock::instance().now_ms()); };
+    }
     http::register_plant_api(g->router, api, std::move(pa));
   }
   g->router.set_fallback(http::serve_static);

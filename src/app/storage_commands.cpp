@@ -71,6 +71,7 @@ std::vector<std::pair<std::string, std::string>> gateway_files(const Config& c) 
   add("uplink_key", c.uplink.key_file);
   add("smtp_password", c.notifications.smtp.password_file);
   add("smtp_ca", c.notifications.smtp.ca_file);
+  add("plant_command_key", c.plant.command_key_file);
   return f;
 }
 
@@ -86,6 +87,7 @@ std::string target_for(const Config& c, const std::string& role, const std::stri
   if (role == "uplink_key" && !c.uplink.key_file.empty()) return c.uplink.key_file;
   if (role == "smtp_password" && !c.notifications.smtp.password_file.empty()) return c.notifications.smtp.password_file;
   if (role == "smtp_ca" && !c.notifications.smtp.ca_file.empty()) return c.notifications.smtp.ca_file;
+  if (role == "plant_command_key" && !c.plant.command_key_file.empty()) return c.plant.command_key_file;
   return original;
 }
 

@@ -92,7 +92,7 @@ BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFa
   RelayLatencyMetrics::get();
 }
 
-bool BleService::relay_message(const std::string& topic, const std::string& payload) {
+bool BleService::relay_message(const std::string& topic, const std::string& payload, const std::string& via) {
   relay_messages_->inc();
   const std::int64_t received = wall_ms();
   if (!limiter_.allow(topic, received)) {
@@ -100,7 +100,10 @@ bool BleService::relay_message(const std::string& topic, const std::string& payl
     return false;
   }
   auto a = parse_relay_json(payload, topic);
-  if (a) a->received_ms = received;
+  if (a) {
+    a->received_ms = received;
+    if (!via.empty()) a->via = via;
+  }
   if (!a) {
     const std::string reason = relay_reject_reason(a.status());
     MetricsRegistry::global()

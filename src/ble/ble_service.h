@@ -70,7 +70,9 @@ class BleService {
   // a bad one is counted in vigil_ble_relay_rejected_total{reason} and
   // logged, never stored; a good one goes to relay(). False when rejected.
   // Decoded ones feed vigil_ble_relay_latency_seconds_* (publish → ingest).
-  bool relay_message(const std::string& topic, const std::string& payload);
+  // `via` (e.g. "gateway:<id>" for a plant peer, relay_out.h) replaces the
+  // default "relay:<topic>" as where the sensor was heard.
+  bool relay_message(const std::string& topic, const std::string& payload, const std::string& via = {});
 
   Scanner& scanner() { return *scanner_; }
   const Scanner& scanner() const { return *scanner_; }

@@ -57,6 +57,7 @@ struct Scanner::Impl {
   std::map<std::string, std::string> firmware;
   std::uint64_t dropped = 0;
   SensorAlertSink sink;
+  ForeignAdvertSink foreign;  // set before the worker starts; read by it alone
 
   Impl(BluezBus* b, Ingest& i, Store& s, const Clock& c, ScannerOptions opts, MetricsRegistry& m)
       : ingest(i), store(s), clock(c), o(std::move(opts)),
@@ -105,17 +106,28 @@ struct Scanner::Impl {
     std::vector<Reading> readings;
     std::vector<SensorAlert> alerts;
     std::optional<std::string> fw;
+    std::optional<int> foreign_rssi;
+    bool foreign_advert = false;
     {
       std::lock_guard lk(mu);
       const auto* d = devices.on_properties(path, p, t);
       if (!d || d->info.address.empty()) return;
       address = d->info.address;
-      if (!router.find(address)) {  // nothing is decoded or stored
-        if (decommissioned.contains(address)) c_ignored_decommissioned->inc();
-        return;  // else: discovered only
+      if (router.find(address)) {
+        health.on_advert(address, d->info.rssi_dbm, t, "radio");
+        decode_locked(address, p, t, readings, alerts, fw, /*relayed=*/false);
+      } else if (decommissioned.contains(address)) {  // nothing is decoded or stored
+        c_ignored_decommissioned->inc();
+        return;
+      } else {  // discovered only; the plant may own it (handed on below, unlocked)
+        if (!foreign) return;
+        foreign_advert = true;
+        foreign_rssi = d->info.rssi_dbm;
       }
-      health.on_advert(address, d->info.rssi_dbm, t, "radio");
-      decode_locked(address, p, t, readings, alerts, fw, /*relayed=*/false);
+    }
+    if (foreign_advert) {
+      foreign(address, p, foreign_rssi);
+      return;
     }
     submit(address, readings, alerts, fw);
   }
@@ -330,6 +342,8 @@ Status Scanner::init() {
   impl_->load_sensors();
   return impl_->restore_health();
 }
+
+void Scanner::set_foreign_advert_sink(ForeignAdvertSink sink) { impl_->foreign = std::move(sink); }
 
 void Scanner::set_bus(BluezBus* bus) {
   impl_->bus = bus;

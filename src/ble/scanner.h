@@ -37,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -71,6 +72,14 @@ class Scanner {
   // Where sensor alerts go (any thread). Without a sink they are logged at
   // warn and counted in vigil_ble_alerts_total all the same.
   void set_alert_sink(SensorAlertSink sink);
+  // Where the radio's adverts of addresses this gateway does not know go
+  // (neither commissioned nor decommissioned here): the plant relay
+  // (relay_out.h). `rssi` is the device's last known RSSI. Called on the
+  // worker thread, outside the scanner's lock; must not block. Set before
+  // the worker starts (BleService::start), never while it runs.
+  using ForeignAdvertSink =
+      std::function<void(const std::string& address, const DeviceProps& p, std::optional<int> rssi)>;
+  void set_foreign_advert_sink(ForeignAdvertSink sink);
 
   void handle(const BusEvent& e);
   // An advert a relay heard (relay.h): decoded like the radio's own (keys,

@@ -338,6 +338,9 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("state_interval_s", c.plant.state_interval_s, 5, 86400);
     r.str("url", c.plant.url);
     r.integer("max_gateways", c.plant.max_gateways, 1, 10000);
+    r.boolean("relay", c.plant.relay);
+    r.integer("relay_out_per_s", c.plant.relay_out_per_s, 1, 100000);
+    r.str("command_key_file", c.plant.command_key_file);
   });
   // The gateway id names our topic in the plant's tree: no MQTT wildcards or levels.
   if (!c.plant.id.empty() && !valid_plant_id(c.gateway.id))

@@ -116,6 +116,16 @@ struct PlantConfig {
   int state_interval_s = 60;    // this gateway's state document is republished this often
   std::string url;              // this gateway's dashboard as others link it; empty = http(s)://<hostname>:<http.port>/
   int max_gateways = 256;       // plant view bound (gateways beyond are dropped and counted)
+  // Relaying between the plant's gateways (docs/plant.md): BTHome adverts of
+  // addresses unknown here go to the plant, and the plant's relayed adverts
+  // are heard. false = neither direction.
+  bool relay = true;
+  int relay_out_per_s = 200;    // adverts this gateway relays a second at most (excess dropped and counted)
+  // Commands between the plant's gateways (commission, move, re-assign a
+  // sensor on another gateway; uplink/plant_command.h): a file with the
+  // plant's 32-byte key as 64 hex digits, the same on every gateway. Empty =
+  // commands off (neither sent nor accepted).
+  std::string command_key_file;
 };
 
 // Alerts that reach people (docs/notifications.md). Channels, routes and

@@ -27,6 +27,11 @@ struct Request {
   std::string body;
   std::string remote;  // peer address, for rate limits and audit
   std::map<std::string, std::string> params;  // filled by the router: {id} → "3"
+  // Set only in-process, never from the wire: a command another gateway of
+  // the plant sent, authenticated by the plant's command key
+  // (uplink/plant_command.h), applied as this admin actor
+  // ("plant:<gateway>:<user>").
+  std::optional<std::string> plant_actor;
 
   std::string header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -150,6 +150,7 @@ json schemas() {
       {{"plant_id", nullable(str())},
        {"gateway_id", str()},
        {"connected", boolean()},
+       {"commands", boolean()},
        {"gateways",
         arr(obj({{"id", str()},
                  {"name", nullable(str())},
@@ -451,6 +452,22 @@ json schemas() {
   s["SensorReplace"] = obj({{"address", str()}, {"key", str()}}, {"address"});
   s["SensorReplaced"] = obj({{"old", ref("SensorState")}, {"new", ref("SensorState")}}, {"old", "new"});
   s["SensorMove"] = obj({{"position_id", integer()}}, {"position_id"});
+  s["SensorReassign"] = obj({{"gateway", str()}, {"position_id", integer()}, {"name", str()}}, {"gateway"});
+  s["PlantCommandRequest"] = obj({{"gateway", str()}, {"method", {{"type", "string"}, {"enum", {"GET", "POST", "PATCH"}}}},
+                                  {"path", str()}, {"body", {{"type", "object"}}}},
+                                 {"gateway", "path"});
+  s["PlantCommand"] = obj({{"id", str()},
+                           {"to", str()},
+                           {"method", str()},
+                           {"path", str()},
+                           {"actor", str()},
+                           {"sent_at", integer()},
+                           {"state", {{"type", "string"}, {"enum", {"pending", "applied", "failed", "no_answer"}}}},
+                           {"status", integer()},
+                           {"result", {{"description", "the owner's answer body"}}},
+                           {"answered_at", integer()}},
+                          {"id", "to", "state"});
+  s["PlantCommands"] = obj({{"enabled", boolean()}, {"commands", arr(ref("PlantCommand"))}}, {"enabled", "commands"});
   s["SensorImport"] = obj(
       {{"dry_run", boolean()},
        {"applied", boolean()},
@@ -500,6 +517,10 @@ std::vector<Op> operations() {
       {"POST", "/api/v1/sensors/{id}/decommission", "Decommission a sensor: its readings are ignored from now on (counted as vigil_ingest_rejected_total{reason=\"decommissioned\"}); its history stays", "admin", ref("SensorState")},
       {"POST", "/api/v1/sensors/{id}/replace", "Put another sensor (address, key) on this sensor's position: the old one is decommissioned, the position keeps its history", "admin", ref("SensorReplaced"), 200, "SensorReplace"},
       {"POST", "/api/v1/sensors/{id}/move", "Move a sensor to another position: its past stays with the old position, new readings go to the new one", "admin", ref("SensorState"), 200, "SensorMove"},
+      {"POST", "/api/v1/sensors/{id}/reassign", "Re-assign a sensor of this gateway to a position of another gateway of the plant: its address and key go sealed to that gateway, which commissions it; then it is decommissioned here (needs plant.command_key_file)", "admin", ref("PlantCommand"), 202, "SensorReassign"},
+      {"POST", "/api/v1/plant/commands", "Ask a gateway of the plant to apply a sensor-lifecycle call (sealed with the plant's command key; the owner applies it with its own checks and audit)", "admin", ref("PlantCommand"), 202, "PlantCommandRequest"},
+      {"GET", "/api/v1/plant/commands", "Commands sent from this gateway, newest first, with their outcome", "admin", ref("PlantCommands")},
+      {"GET", "/api/v1/plant/commands/{id}", "One command sent from this gateway and its outcome", "admin", ref("PlantCommand")},
       {"POST", "/api/v1/sensors/import", "Commission sensors in bulk from CSV (text/csv; header address,key,position; optional name, format; at most 5000 rows, 1 MiB); dry_run=1 only reports new / recommissioned / unchanged; any bad row: 422 listing each by line, nothing written", "admin", ref("SensorImport")},
       {"POST", "/api/v1/sites", "Create or rename a site", "admin", ref("Site"), 201, "Result"},
       {"GET", "/api/v1/assets", "List assets (filter: site_id)", "viewer", arr(ref("Asset"))},

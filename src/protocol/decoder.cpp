@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "protocol/bthome.h"
+#include "protocol/bytes.h"
 
 namespace vigil::protocol {
 namespace {
@@ -24,11 +25,8 @@ Nonce make_nonce(const Mac& mac, std::uint16_t id16, std::uint8_t header, std::u
   return n;
 }
 
-std::uint32_t le32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-std::uint16_t le16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
+using detail::le16;
+using detail::le32;
 
 Status::Code code_for(Reject r) {
   switch (r) {

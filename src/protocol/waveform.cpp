@@ -3,14 +3,13 @@
 
 #include <cstring>
 
+#include "protocol/bytes.h"
+
 namespace vigil::protocol {
 namespace {
 constexpr std::uint32_t kMaxWaveformBytes = 4u << 20;  // far above any sensor RAM
 
-std::uint32_t le32(const std::uint8_t* p) {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
+using detail::le32;
 void put32(std::uint8_t* p, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }

@@ -11,6 +11,14 @@ namespace {
 constexpr std::uint8_t kVersion = 1;
 constexpr std::uint64_t kMaxPoints = 1 << 20;
 
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+}  // namespace
+
 void put_varint(std::vector<std::uint8_t>& b, std::uint64_t v) {
   while (v >= 0x80) {
     b.push_back(static_cast<std::uint8_t>(v | 0x80));
@@ -28,13 +36,6 @@ bool get_varint(std::span<const std::uint8_t> b, std::size_t& i, std::uint64_t& 
   }
   return false;
 }
-std::uint64_t zigzag(std::int64_t v) {
-  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
-}
-std::int64_t unzigzag(std::uint64_t v) {
-  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
-}
-}  // namespace
 
 // ---- format v2: delta-of-delta timestamps, per-chunk value coding ----
 namespace {

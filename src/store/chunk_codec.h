@@ -29,6 +29,11 @@
 
 namespace vigil::store_detail {
 
+// LEB128 varints, shared by the chunk and waveform codecs. get_varint
+// advances i; false when the bytes end first or the value exceeds 64 bits.
+void put_varint(std::vector<std::uint8_t>& b, std::uint64_t v);
+bool get_varint(std::span<const std::uint8_t> b, std::size_t& i, std::uint64_t& v);
+
 std::vector<std::uint8_t> encode_chunk(std::span<const Point> points);
 
 // Hourly aggregates of one series for one UTC day (table `rollup_daily`): one

@@ -24,7 +24,6 @@
 namespace vigil {
 namespace {
 
-TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 
 std::string iso_utc(std::time_t t) {
   std::tm tm{};

@@ -17,7 +17,6 @@ using store_detail::decode_chunk;
 using store_detail::encode_chunk;
 
 namespace {
-TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 constexpr TimestampMs kHourMs = 3600 * 1000;
 constexpr TimestampMs kDayMs = 24 * kHourMs;
 TimestampMs floor_to(TimestampMs t, TimestampMs unit) {

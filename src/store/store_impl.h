@@ -15,10 +15,15 @@
 #include <thread>
 #include <unordered_map>
 
+#include "vigil/clock.h"
 #include "vigil/sqlite.h"
 #include "vigil/store.h"
 
 namespace vigil {
+
+// The wall clock of the store's own bookkeeping (checkpoint and integrity
+// timers), never the injected clock that stamps data.
+inline TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 
 // The writer's mutex. Every write to the database holds it, so each release
 // counts as a possible change of what readers see (Store::generation()).

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "store/waveform_codec.h"
 
+#include "store/chunk_codec.h"
+
 #include <array>
 #include <limits>
 
@@ -67,20 +69,6 @@ std::uint64_t cost(std::uint32_t z, int k) {
   return q >= kEscape ? kEscape + 32 : q + 1 + static_cast<std::uint32_t>(k);
 }
 
-void put_varint(std::vector<std::uint8_t>& b, std::uint64_t v) {
-  while (v >= 0x80) b.push_back(static_cast<std::uint8_t>(v | 0x80)), v >>= 7;
-  b.push_back(static_cast<std::uint8_t>(v));
-}
-bool get_varint(std::span<const std::uint8_t> b, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (i >= b.size()) return false;
-    const std::uint8_t c = b[i++];
-    v |= static_cast<std::uint64_t>(c & 0x7f) << shift;
-    if (!(c & 0x80)) return true;
-  }
-  return false;
-}
 
 }  // namespace
 

@@ -182,6 +182,28 @@ void Uplink::refresh_retained() {
   });
 }
 
+Status Uplink::publish_volatile(std::string topic, std::string payload, std::function<void(bool)> done) {
+  if (!connected()) return Status::Unavailable("uplink: not connected");
+  if (volatile_queued_.fetch_add(1) >= kMaxVolatileQueued) {
+    volatile_queued_.fetch_sub(1);
+    return Status::ResourceExhausted("uplink: too many volatile messages waiting");
+  }
+  const bool posted = post([this, topic = std::move(topic), payload = std::move(payload), done] {
+    volatile_queued_.fetch_sub(1);
+    bool sent = false;
+    if (conn_ == Conn::kConnected) {
+      // QoS 0: its PUBACK-less completion is ignored by on_puback (no in-flight entry).
+      sent = transport_->publish(topic, payload, 0).ok();
+    }
+    if (done) done(sent);
+  });
+  if (!posted) {
+    volatile_queued_.fetch_sub(1);
+    return Status::ResourceExhausted("uplink: worker queue full");
+  }
+  return Status::Ok();
+}
+
 bool Uplink::connected() const {
   std::lock_guard lk(status_mu_);
   return snap_.connected;

@@ -128,6 +128,14 @@ class Uplink {
   // `make` runs on the worker thread and returns the payload ("" = skip).
   void add_retained(std::string topic, std::function<std::string()> make, int interval_s);
   void refresh_retained();
+  // A message that is not kept (the plant's relayed adverts, ble/relay_out.h):
+  // published once, QoS 0, not retained, by the worker if connected when it
+  // gets to it; never in the outbox, never resent. `done` (optional) runs on
+  // the worker: true = handed to the broker, false = the link was down.
+  // Unavailable when not connected now; ResourceExhausted when
+  // kMaxVolatileQueued are waiting already (any thread, never blocks).
+  static constexpr std::size_t kMaxVolatileQueued = 1024;
+  Status publish_volatile(std::string topic, std::string payload, std::function<void(bool)> done = {});
   // With the transport's last will set (from_config's `will`).
   bool connected() const;
 
@@ -190,6 +198,7 @@ class Uplink {
   std::vector<Retained> retained_;   // worker-only once started
   std::size_t inbound_max_bytes_ = 16u << 20;
   std::atomic<std::size_t> inbound_bytes_{0};
+  std::atomic<std::size_t> volatile_queued_{0};
   Counter *inbound_dropped_ = nullptr;
 
   // Worker queue.

@@ -59,6 +59,10 @@ struct Policy {
 
 struct Outcome {
   double written = 0, occupied = 0;
+  // Where the written bytes went (second day): each store call's share,
+  // SQLite's WAL auto-checkpoints included in the call that triggered them.
+  double by_waveform = 0, by_measurement = 0, by_commit = 0, by_checkpoint = 0;
+  std::int64_t waveforms = 0, commits = 0;
   double wall_s = 0;
 };
 
@@ -205,8 +209,12 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
         w.sample_rate_hz = 20480;
         w.scale = 0.001;
         w.samples = pool[static_cast<std::size_t>((i + nw / kWaveformPeriod) % 16)];
+        const std::int64_t b0 = measuring ? bytes_written() : 0;
         auto wid = store.put_waveform(w);
         if (!wid) std::exit(1);
+        const std::int64_t b1 = measuring ? bytes_written() : 0;
+        out.by_waveform += static_cast<double>(b1 - b0);
+        out.waveforms += measuring ? 1 : 0;
         Measurement me;
         me.position_id = w.position_id;
         me.ts = w.ts;
@@ -218,16 +226,22 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
         me.score = 0.42;
         me.state = HealthState::kHealthy;
         if (!store.put_measurement(me)) std::exit(1);
+        out.by_measurement += measuring ? static_cast<double>(bytes_written() - b1) : 0;
         nw += kWaveformPeriod;
       }
     }
     if (!batch.empty() && !store.append(batch).ok()) std::exit(1);
     if (t >= next_commit) {
+      const std::int64_t b0 = measuring ? bytes_written() : 0;
       if (!store.flush().ok()) std::exit(1);
+      out.by_commit += measuring ? static_cast<double>(bytes_written() - b0) : 0;
+      out.commits += measuring ? 1 : 0;
       next_commit += pol.commit_ms;
     }
     if (t >= next_checkpoint) {
+      const std::int64_t b0 = measuring ? bytes_written() : 0;
       if (!store.checkpoint().ok()) std::exit(1);
+      out.by_checkpoint += measuring ? static_cast<double>(bytes_written() - b0) : 0;
       next_checkpoint += pol.checkpoint_ms;
     }
   }
@@ -268,6 +282,11 @@ int main(int argc, char** argv) {
     if (ref == 0) ref = o.written;
     std::printf("  %-52s written %8.1f MB/day; data grew %7.1f MB → %5.2f× (goal ≤ 3×); %.2f× the reference  [%.0f s]\n",
                 p.name, o.written / 1e6, o.occupied / 1e6, ratio, o.written / ref, o.wall_s);
+    std::printf("  %-52s   of which: waveforms %.1f MB (%.1f KB each), measurement rows %.1f MB, "
+                "point commits %.1f MB (%.2f KB each), checkpoints %.1f MB\n", "",
+                o.by_waveform / 1e6, o.by_waveform / 1e3 / std::max<double>(1, static_cast<double>(o.waveforms)),
+                o.by_measurement / 1e6, o.by_commit / 1e6,
+                o.by_commit / 1e3 / std::max<double>(1, static_cast<double>(o.commits)), o.by_checkpoint / 1e6);
     std::fflush(stdout);
   }
   return 0;

@@ -27,7 +27,7 @@ say() { printf '15-tsan-ubsan: %s (%ds)\n' "$*" $(( $(date +%s) - start )); }
 
 say "configuring $build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DVIGIL_TSAN=ON -DVIGIL_WERROR="$([[ "${CI:-}" == true ]] && echo ON || echo OFF)" >/dev/null
+  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" -DVIGIL_TSAN=ON -DVIGIL_UNITY_LIBS=ON -DVIGIL_WERROR="$([[ "${CI:-}" == true ]] && echo ON || echo OFF)" >/dev/null
 say "building vigil and the unit tests"
 cmake --build "$build" --target vigil vigil_unit_all -j "$(nproc)"
 # (grep -c reads all of nm's output: grep -q would stop early, nm would die of

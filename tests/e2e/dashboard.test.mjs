@@ -418,13 +418,21 @@ try {
     await page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]').waitFor();
   });
 
-  await step('the Plant page of a gateway in no plant lists it alone, online in words', async () => {
+  await step('the Plant page of a gateway in no plant lists it alone, online in words, with no gateway to command', async () => {
     await page.goto(BASE + '/#/plant');
     const card = page.locator('section.plant-gw').first();
     await card.waitFor();
     assert.equal(await page.locator('section.plant-gw').count(), 1);
     assert.equal((await card.locator('.gw-status').textContent()).trim(), 'Online');
     await page.getByText('This gateway is in no plant').waitFor();
+    // No plant, so no other gateway to command: no "Manage sensors on …"
+    // section and no commands-off note (views/plant_commands.js), and the
+    // Sensors page offers no re-assignment.
+    assert.equal(await page.locator('details.plant-manage').count(), 0);
+    assert.equal(await page.locator('.plant-commands-off').count(), 0);
+    await page.goto(BASE + '/#/sensors');
+    await page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Re-assign to another gateway…' }).count(), 0);
   });
 
   await step('add and delete a machine class of our own', async () => {

@@ -19,6 +19,11 @@ BLE adverts relayed over MQTT in the OpenMQTTGateway/Theengs JSON shape
                  once; a replay refused); malformed JSON, bad hex and unknown
                  sensors are counted, not stored; a gap in the frame counter
                  is counted as frames lost (vigil_ble_frames_lost_total).
+  gateway relay  two gateways, each with its own radio (a python-dbusmock
+                 BlueZ on its own bus): a sensor commissioned on gw-a and heard
+                 only by gw-b's radio is relayed by gw-b, still encrypted, and
+                 stored once by gw-a, never by gw-b; a frame heard by both
+                 radios is stored once.
 """
 import json
 import os
@@ -394,3 +399,90 @@ def test_a_relay_over_its_rate_is_cut_and_counted(tmp_path, pki, broker):
         assert rate >= 100 and 5 <= passed < 100  # burst of 5, then 5 a second
     finally:
         g.stop()
+
+
+# ---- relaying between gateways (plant.relay) ----
+
+def test_a_sensor_heard_only_by_another_gateway_is_relayed_to_its_owner_and_stored_once(tmp_path, pki, broker,
+                                                                                      monkeypatch):
+    pytest.importorskip("cryptography")
+    pytest.importorskip("dbus")
+    pytest.importorskip("dbusmock")
+    from bluez_mock import BTHOME_UUID, BluezMock
+
+    # One BlueZ stand-in per gateway: two radios in two places of the hall.
+    radios = {}
+    gateways = []
+    try:
+        for name in ("gw-a", "gw-b"):
+            d = tmp_path / ("r" + name[-1])
+            d.mkdir()
+            m = BluezMock(d)
+            radios[name] = m
+            monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", m.start_bus())
+            m.start_bluez()
+            m.add_adapter()
+            gateways.append(start(tmp_path, name, pki, broker,
+                                  extra={"ble": {"enabled": True, "discovery_silence_restart_s": 30}}))
+        a, b = gateways
+        ra, rb = radios["gw-a"], radios["gw-b"]
+        sid, h = commission(a)  # on gw-a only: gw-b has neither the sensor nor its key
+
+        def ble_status(g):
+            return requests.get(g.url("/api/v1/health"), timeout=5).json()["components"]["ble"]["status"]
+        for g in (a, b):
+            wait_for(lambda: ble_status(g) == "scanning", what="%s scanning" % g.config)
+            wait_for(lambda: connected(g), what="uplink connected")
+        wait_for(lambda: (lambda x: x is not None and x["online"])(gw(plant(a), "gw-b")), what="gw-b in gw-a's plant")
+
+        def health():
+            return requests.get(a.url("/api/v1/sensors/%d/health" % sid), headers=h, timeout=5).json()
+
+        # Frame 1: only gw-b's radio hears the sensor.
+        rb.add_device(SENSOR, "vigil-th")
+        rb.set_rssi(SENSOR, -77)
+        rb.set_service_data(SENSOR, {BTHOME_UUID: bthome_encrypted(SENSOR, KEY, 1, 4.25)})
+        wait_for(lambda: health()["frames_accepted"] == 1, what="the relayed frame accepted by gw-a")
+        hh = health()
+        assert hh["heard_via"] == "gateway:gw-b" and hh["rssi_dbm"] == -77
+        assert metric(b, "vigil_plant_relay_out_total") >= 1
+        assert metric(b, 'vigil_plant_relay_out_dropped_total{reason="rate"}') == 0
+        # gw-b ignores its own relayed adverts when the broker hands them back…
+        assert metric(b, "vigil_ble_relay_messages_total") == 0
+        # …and gw-a relays nothing: the only advert it heard is its own sensor's.
+        assert metric(a, "vigil_plant_relay_out_total") == 0
+        # gw-b stores nothing: no sensor, no frame decoded (it has no key).
+        assert requests.get(b.url("/api/v1/sensors"), headers=auth(b), timeout=5).json() == []
+        assert requests.get(b.url("/api/v1/ble/health"), headers=auth(b), timeout=5).json()["frames_accepted"] == 0
+
+        # Frame 2: both radios hear it. Stored once; the second arrival is a duplicate.
+        ra.add_device(SENSOR, "vigil-th")
+        ra.set_rssi(SENSOR, -60)
+        frame2 = {BTHOME_UUID: bthome_encrypted(SENSOR, KEY, 2, 4.5)}
+        ra.set_service_data(SENSOR, frame2)
+        rb.set_service_data(SENSOR, frame2)
+        wait_for(lambda: health()["frames_accepted"] == 2, what="frame 2 accepted")
+        wait_for(lambda: metric(b, "vigil_plant_relay_out_total") >= 2, what="gw-b relayed frame 2 too")
+        wait_for(lambda: health()["frames_rejected"].get("duplicate", 0) >= 1, what="the second copy refused")
+
+        def series_id():
+            fleet = requests.get(a.url("/api/v1/fleet"), headers=h, timeout=5).json()
+            return fleet["sites"][0]["assets"][0]["positions"][0]["latest"]["temperature_c"]["series_id"]
+        sid_t = wait_for(series_id, what="the temperature series in gw-a's fleet")
+        now = int(time.time() * 1000)
+
+        def points():
+            r = requests.get(a.url("/api/v1/series/%d?from=0&to=%d&raw=1&format=csv" % (sid_t, now + 60000)),
+                             headers=h, timeout=5)
+            assert r.status_code == 200, r.text
+            return [ln for ln in r.text.splitlines()[1:] if ln.strip()]
+        wait_for(lambda: len(points()) == 2, what="two stored points")
+        time.sleep(1)
+        assert len(points()) == 2
+        assert health()["frames_accepted"] == 2
+        assert requests.get(b.url("/api/v1/sensors"), headers=auth(b), timeout=5).json() == []
+    finally:
+        for g in gateways:
+            g.stop()
+        for m in radios.values():
+            m.stop()

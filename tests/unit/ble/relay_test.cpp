@@ -16,6 +16,8 @@
 #include "vigil/store.h"
 #include "vigil_test/fake_bus.h"
 
+#include "scanner_rig.h"
+
 using namespace vigil;
 using namespace vigil::ble;
 using nlohmann::json;
@@ -23,7 +25,7 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kMac = "C0:FF:EE:00:00:01";
-constexpr const char* kPath = "/org/bluez/hci0/dev_C0_FF_EE_00_00_01";
+
 constexpr const char* kBthome = "0000fcd2-0000-1000-8000-00805f9b34fb";
 const protocol::Key kKey = *protocol::parse_key("00112233445566778899aabbccddeeff");
 
@@ -114,81 +116,12 @@ TEST_CASE("malformed, oversized and incomplete relay JSON is rejected with a rea
 }
 
 namespace {
-struct Rig {
-  TempDir db;
-  ManualClock clock{1767225600000};
-  MetricsRegistry metrics;
-  std::unique_ptr<Store> store;
-  std::unique_ptr<Ingest> ingest;
-  test::FakeBus bus;
-  std::unique_ptr<Scanner> scanner;
-
-  Rig() {
-    bus.objects.adapters["/org/bluez/hci0"] = AdapterProps{std::string("00:01:02:03:04:05"), true, false};
-    StoreOptions so;
-    so.path = db.file("vigil.db");
-    so.clock = &clock;
-    auto s = Store::open(so);
-    REQUIRE(s.ok());
-    store = std::move(*s);
-    ingest = std::make_unique<Ingest>(*store, clock, metrics);
-    scanner = std::make_unique<Scanner>(&bus, *ingest, *store, clock, ScannerOptions{}, metrics);
-    scanner->set_alert_sink([](const SensorAlert&) { return Status::Ok(); });
-    REQUIRE(scanner->init().ok());
-  }
-  void commission() {
-    auto site = store->upsert_site({0, "plant", "UTC"});
-    REQUIRE(site.ok());
-    Asset a;
-    a.site_id = *site;
-    a.name = "pump 1";
-    auto asset = store->upsert_asset(a);
-    REQUIRE(asset.ok());
-    auto pos = store->upsert_position({0, *asset, "motor DE", PositionType::kMotor});
-    REQUIRE(pos.ok());
-    Sensor s;
-    s.address = kMac;
-    s.format = "bthome";
-    s.position_id = *pos;
-    s.commissioned_at = clock.now_ms();
-    auto id = store->upsert_sensor(s);
-    REQUIRE(id.ok());
-    REQUIRE(store
-                ->write_txn([&](sql::Db& d) -> Status {
-                  auto q = d.prepare("UPDATE sensors SET key = ? WHERE id = ?");
-                  if (!q) return q.status();
-                  (*q)->bind_blob(1, kKey.data(), kKey.size()).bind(2, *id);
-                  return (*q)->run();
-                })
-                .ok());
-    scanner->reload_sensors_soon();
-    scanner->tick();
-  }
-  void radio(const ByteVec& sd) {
-    BusEvent e;
-    e.kind = BusEvent::Kind::kDeviceChanged;
-    e.path = kPath;
-    e.device.address = kMac;
-    e.device.rssi = -60;
-    e.device.service_data = std::map<std::string, ByteVec>{{kBthome, sd}};
-    scanner->handle(e);
-  }
+struct Rig : test_rig::ScannerRig {
+  void commission() { ScannerRig::commission(); }
   bool relay(const std::string& payload, const std::string& topic = "home/esp32/BTtoMQTT/C0FFEE000001") {
     auto a = parse_relay_json(payload, topic);
     REQUIRE(a.ok());
     return scanner->handle_relayed(a->address, a->props, a->via);
-  }
-  std::size_t points(const std::string& metric) {
-    REQUIRE(store->flush().ok());
-    auto series = store->series();
-    REQUIRE(series.ok());
-    for (auto& s : *series)
-      if (s.metric == metric) {
-        auto pts = store->range(s.id, 0, clock.now_ms() + 1);
-        REQUIRE(pts.ok());
-        return pts->size();
-      }
-    return 0;
   }
 };
 }  // namespace

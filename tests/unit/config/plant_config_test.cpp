@@ -74,3 +74,17 @@ TEST_CASE("a gateway joining a plant needs a gateway id usable as a topic level"
   // Without a plant the old rule holds: any gateway id.
   CHECK(parse_config("{\"gateway\": {\"id\": \"hall/2\"}}", "v.json").ok());
 }
+
+TEST_CASE("plant relaying is on by default at 200 adverts a second, and can be turned off") {
+  auto c = parse_config("{}", "v.json");
+  REQUIRE(c.ok());
+  CHECK(c->plant.relay);
+  CHECK(c->plant.relay_out_per_s == 200);
+  c = parse_config(R"({"plant": {"id": "p", "relay": false, "relay_out_per_s": 50}})", "v.json");
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->plant.relay);
+  CHECK(c->plant.relay_out_per_s == 50);
+  c = parse_config(R"({"plant": {"relay_out_per_s": 0}})", "v.json");
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().find("plant.relay_out_per_s") != std::string::npos);
+}

@@ -49,7 +49,7 @@ const std::map<std::string, std::set<std::string>> kOptions = {
     {"uplink",
      {"enabled", "host", "port", "protocol", "ca_file", "cert_file", "key_file", "client_id", "topic_prefix",
       "keepalive_s", "summary_interval_s", "outbox_max_mb", "send_raw_readings"}},
-    {"plant", {"id", "state_interval_s", "url", "max_gateways"}},
+    {"plant", {"id", "state_interval_s", "url", "max_gateways", "relay", "relay_out_per_s", "command_key_file"}},
     {"notifications", {"smtp", "email_to", "public_url", "ack_link_ttl_h"}},
     {"monitoring",
      {"disk_free_warning_pct", "disk_free_alarm_pct", "uplink_down_alert_min", "ble_down_alert_min",
@@ -182,6 +182,9 @@ TEST_CASE("shipped config equals the struct defaults except the documented diffe
   CHECK(f.plant.state_interval_s == d.plant.state_interval_s);
   CHECK(f.plant.url == d.plant.url);
   CHECK(f.plant.max_gateways == d.plant.max_gateways);
+  CHECK(f.plant.relay == d.plant.relay);
+  CHECK(f.plant.relay_out_per_s == d.plant.relay_out_per_s);
+  CHECK(f.plant.command_key_file == d.plant.command_key_file);
   // analytics
   CHECK(f.analytics.enabled == d.analytics.enabled);
   CHECK(f.analytics.learning_hours == d.analytics.learning_hours);

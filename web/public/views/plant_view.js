@@ -6,6 +6,7 @@
 // an icon, and its assets are greyed with when it was last heard.
 import { api, h, fmt } from '../api.js';
 import { describe } from './triage.js';
+import { plantManage } from './plant_commands.js';
 
 // Pure: the view's gateways as rows for drawing (tested in
 // tests/e2e/plant_logic.test.mjs).
@@ -37,6 +38,7 @@ export async function renderPlant(main) {
   const rows = gatewayRows(view);
   const head = h('div.page-head', h('h1', view.plant_id ? `Plant ${view.plant_id}` : 'Plant'),
     h('span.muted', view.plant_id ? `${rows.filter((r) => r.online).length} of ${rows.length} gateways online` : 'This gateway is in no plant (plant.id is not set)'));
+  const manage = await plantManage(view);  // admins: commands to the other gateways (views/plant_commands.js)
   const banner = view.connected === false ? h('p.error', 'This gateway is not connected to the broker: the plant as of the last connection.') : null;
   const cards = rows.map((g) => h('section.card.plant-gw' + (g.online ? '' : '.offline'), { dataset: { gateway: g.id }, style: g.online ? '' : 'opacity: 0.6' },
     h('h2', h('span', { 'aria-hidden': 'true' }, g.icon + ' '), g.name, g.self ? h('span.muted', ' (this gateway)') : null),
@@ -47,6 +49,7 @@ export async function renderPlant(main) {
       ? h('div.table-wrap', h('table', h('thead', h('tr', ['Asset', 'Site', 'State', 'Open alerts', 'Last seen'].map((c) => h('th', c)))),
         h('tbody', g.assets.map((a) => h('tr', h('td', a.name), h('td', a.site || '—'), h('td', stateCell(a.state)),
           h('td', String(a.openAlerts)), h('td', a.lastSeen ? fmt.ago(a.lastSeen) : '—'))))))
-      : h('p.muted', 'No assets.')));
-  main.replaceChildren(head, banner || '', ...cards);
+      : h('p.muted', 'No assets.'),
+    g.self ? null : manage.sectionFor(g.id)));
+  main.replaceChildren(head, banner || '', manage.note || '', ...cards);
 }
