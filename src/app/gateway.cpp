@@ -30,6 +30,7 @@
 #include "notify/notifier.h"
 #include "rules/rules.h"
 #include "sim/demo_plant.h"
+#include "uplink/messages.h"
 #include "uplink/plant.h"
 #include "uplink/plant_command.h"
 #include "uplink/uplink.h"
@@ -308,14 +309,33 @@ void Gateway::Impl::wire_plant(const std::string& url) {
   http::ApiContext* ctx = &api;
   uplink->add_retained(
       uplink::plant_state_topic(c.plant.id, c.gateway.id),
-      [self, ctx, view]() -> std::string {
+      [self, ctx, view, as = alerts.get()]() -> std::string {
         auto fleet = http::fleet_document(*ctx);
         if (!fleet) {
           spdlog::warn("plant: state document: {}", fleet.status().ToString());
           return {};
         }
+        // Our active alerts, for every dashboard of the plant (the worst 50).
+        nlohmann::json active = nlohmann::json::array();
+        if (as) {
+          alerts::AlertFilter f;
+          f.status = "active";
+          f.limit = 500;
+          if (auto list = as->list(f); list.ok()) {
+            for (const auto& a : *list)
+              active.push_back({{"id", a.id},
+                                {"asset_id", a.asset_id ? nlohmann::json(*a.asset_id) : nlohmann::json(nullptr)},
+                                {"position_id", a.position_id ? nlohmann::json(*a.position_id) : nlohmann::json(nullptr)},
+                                {"severity", a.severity},
+                                {"status", a.status},
+                                {"title", a.title},
+                                {"opened_at", uplink::iso8601_ms(a.opened_at)}});
+          } else {
+            spdlog::warn("plant: active alerts: {}", list.status().ToString());
+          }
+        }
         const TimestampMs now = SystemClock::instance().now_ms();
-        std::string doc = uplink::plant_state_document(self, *fleet, now);
+        std::string doc = uplink::plant_state_document(self, *fleet, now, uplink::kMaxPlantDocBytes, active);
         view->set_self(nlohmann::json::parse(doc), now);
         return doc;
       },

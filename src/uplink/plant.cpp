@@ -60,7 +60,36 @@ bool topic_matches(const std::string& filter, const std::string& topic) {
   return f.size() == t.size();
 }
 
-std::string plant_state_document(const GatewayInfo& self, const json& fleet, TimestampMs now, std::size_t max_bytes) {
+// The worst kMaxPlantAlerts of `alerts` (alarms first, then newest), each
+// reduced to the fields the plant shows, strings bounded.
+json plant_alerts(const json& alerts) {
+  std::vector<json> list;
+  if (alerts.is_array())
+    for (const auto& a : alerts) {
+      if (!a.is_object()) continue;
+      auto id = [&](const char* k) {
+        auto it = a.find(k);
+        return it != a.end() && it->is_number_integer() ? *it : json(nullptr);
+      };
+      list.push_back({{"id", id("id")},
+                      {"asset_id", id("asset_id")},
+                      {"position_id", id("position_id")},
+                      {"severity", text(a, "severity")},
+                      {"status", text(a, "status")},
+                      {"title", text(a, "title")},
+                      {"opened_at", text(a, "opened_at")}});
+    }
+  std::stable_sort(list.begin(), list.end(), [](const json& x, const json& y) {
+    const bool ax = x["severity"] == "alarm", ay = y["severity"] == "alarm";
+    if (ax != ay) return ax;
+    return x["opened_at"].is_string() && y["opened_at"].is_string() && x["opened_at"].get<std::string>() > y["opened_at"].get<std::string>();
+  });
+  if (list.size() > kMaxPlantAlerts) list.resize(kMaxPlantAlerts);
+  return json(list);
+}
+
+std::string plant_state_document(const GatewayInfo& self, const json& fleet, TimestampMs now, std::size_t max_bytes,
+                                 const json& alerts) {
   json assets = json::array();
   std::int64_t open_alerts = 0;
   std::optional<std::string> last_measurement;
@@ -113,8 +142,8 @@ std::string plant_state_document(const GatewayInfo& self, const json& fleet, Tim
               {"open_alerts", open_alerts},
               {"last_measurement", last_measurement ? json(*last_measurement) : json(nullptr)},
               {"truncated", false},
+              {"alerts", plant_alerts(alerts)},
               {"assets", json::array()}};
-  std::string out = dump(doc);
   // Binary search for the most assets that fit.
   std::size_t lo = 0, hi = assets.size();
   while (lo < hi) {
@@ -245,6 +274,7 @@ json PlantView::snapshot(TimestampMs now) const {
                                     : json(nullptr)},
                 {"last_measurement", d.is_object() ? text(d, "last_measurement") : json(nullptr)},
                 {"truncated", d.is_object() && d.value("truncated", false) == true},
+                {"alerts", d.is_object() && d.contains("alerts") ? plant_alerts(d["alerts"]) : json::array()},
                 {"assets", std::move(assets)}};
   };
   std::lock_guard lk(mu_);

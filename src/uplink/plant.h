@@ -66,8 +66,15 @@ struct GatewayInfo {
 //    "open_alerts", "last_measurement", "truncated"}
 // Assets are dropped from the end (worst first, so the healthiest go) until
 // the document fits max_bytes; "truncated" says so.
+// `alerts` (optional): this gateway's active alerts, each {"id", "asset_id",
+// "position_id", "severity", "status", "title", "opened_at"}; the document
+// carries the kMaxPlantAlerts worst (alarms first, then newest) as
+// "alerts", so every dashboard of the plant lists them — and, being part
+// of the retained document, they survive any restart.
+inline constexpr std::size_t kMaxPlantAlerts = 50;
 std::string plant_state_document(const GatewayInfo& self, const nlohmann::json& fleet, TimestampMs now,
-                                 std::size_t max_bytes = kMaxPlantDocBytes);
+                                 std::size_t max_bytes = kMaxPlantDocBytes,
+                                 const nlohmann::json& alerts = nlohmann::json::array());
 
 struct PlantOptions {
   std::string plant_id;    // non-empty

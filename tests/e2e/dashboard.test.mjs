@@ -233,6 +233,10 @@ try {
     const canvas = page.locator('.chart canvas').first();
     await canvas.waitFor();
     if (await page.locator('.readout').count() > 0) await page.locator('.readout', { hasText: /\S/ }).first().waitFor();
+    // On a phone the first chart may start below the fold (the asset's
+    // header, pills and admin row come first): a wheel outside the viewport
+    // reaches nothing.
+    await canvas.scrollIntoViewIfNeeded();
     const box = await canvas.boundingBox();
     // Wait for the zoom's own fetch: the first charts' initial loads and live
     // refreshes (the default 25 h view) may still be in flight, and a chart

@@ -31,6 +31,25 @@ test('gateways: online/offline in words and icon, alerts summed, bad urls not li
   assert.deepEqual(gatewayRows({}), []);
 });
 
+test('gateways: active alerts in words, worst as sent, named by asset and position', () => {
+  const rows = gatewayRows({
+    gateways: [{
+      id: 'gw-b', online: true,
+      assets: [{ id: 7, name: 'press 7', positions: [{ id: 12, name: 'motor DE' }] }],
+      alerts: [
+        { id: 3, asset_id: 7, position_id: 12, severity: 'alarm', status: 'open', title: 'Vibration alarm', opened_at: '2026-12-02T09:00:00Z' },
+        { id: 4, asset_id: 99, severity: 'warning', status: 'acknowledged', title: '' },
+        'junk',
+      ],
+    }],
+  });
+  const a = rows[0].alerts;
+  assert.equal(a.length, 2);
+  assert.deepEqual([a[0].words, a[0].icon, a[0].title, a[0].where], ['Alarm', '▲', 'Vibration alarm', 'press 7 · motor DE']);
+  assert.deepEqual([a[1].words, a[1].title, a[1].where, a[1].acknowledged], ['Warning', 'Alert', '—', true]);
+  assert.deepEqual(gatewayRows({ gateways: [{ id: 'x' }] })[0].alerts, []);
+});
+
 test('sensors: heard by radio or relay, at what RSSI, how long ago', () => {
   const now = Date.parse('2026-12-02T10:00:00Z');
   assert.equal(heardBy({ heard_via: 'radio', rssi_dbm: -67, heard_at: '2026-12-02T09:58:00Z' }, now),

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for what other parties publish on the broker
 // (docs/plant.md): relayed advert JSON (ble/relay.h: parse_relay_json) and
-// plant state documents (uplink/plant.h: PlantView::on_message, snapshot).
+// plant state documents (uplink/plant.h: PlantView::on_message, snapshot)
+// and commands between gateways (uplink/plant_command.h).
 // Input: the first byte picks the parser, the rest is the payload. Oracle:
 // no crash; an accepted relay advert is within its bounds; the plant view
-// never holds more gateways than max_gateways and its snapshot serialises.
+// never holds more gateways than max_gateways and its snapshot serialises;
+// a command envelope the harness did not seal is never applied, and a
+// sealed one (the payload as its plaintext) is applied only for an allowed
+// route.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -13,10 +17,48 @@
 
 #include "ble/relay.h"
 #include "uplink/plant.h"
+#include "uplink/plant_command.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string payload(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if ((data[0] & 3) == 2 || (data[0] & 3) == 3) {
+    using namespace vigil::uplink;
+    static vigil::MetricsRegistry cmd_metrics;
+    static PlantKey key = [] {
+      PlantKey k{};
+      for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i + 1);
+      return k;
+    }();
+    static bool sealed_by_us = false;
+    static PlantCommands cmds(
+        PlantCommandOptions{"p1", "self", key},
+        [](const std::string&, const std::string& out) {
+          if (out.size() > kMaxPlantCommandBytes) std::abort();
+          return vigil::Status::Ok();
+        },
+        [](const RemoteRequest& r, const std::string& actor) {
+          if (!sealed_by_us || !allowed_remote_route(r.method, r.path) || actor.rfind("plant:peer:", 0) != 0)
+            std::abort();
+          return std::pair<int, nlohmann::json>{200, nlohmann::json::object()};
+        },
+        nullptr, cmd_metrics);
+    constexpr vigil::TimestampMs now = 1'796'205'600'000;
+    const std::string topic = plant_command_topic("p1", "self");
+    sealed_by_us = (data[0] & 3) == 3;
+    if (!sealed_by_us) {
+      cmds.on_message(topic, payload, now);
+      return 0;
+    }
+    static std::uint64_t n = 0;
+    const std::string id = "f-" + std::to_string(++n);
+    auto sealed = seal_hex(key, payload, plant_command_aad("vigil.plant.command", "p1", "peer", "self", id, now));
+    if (!sealed.ok()) std::abort();
+    nlohmann::json env = {{"v", 1}, {"type", "vigil.plant.command"}, {"plant_id", "p1"}, {"from", "peer"},
+                          {"to", "self"}, {"id", id}, {"ts_ms", now}, {"sealed", *sealed}};
+    cmds.on_message(topic, env.dump(), now);
+    return 0;
+  }
   if (data[0] & 1) {
     auto a = vigil::ble::parse_relay_json(payload, "relays/x/BTtoMQTT/y");
     if (!a.ok()) {

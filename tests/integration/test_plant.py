@@ -486,3 +486,22 @@ def test_a_sensor_heard_only_by_another_gateway_is_relayed_to_its_owner_and_stor
             g.stop()
         for m in radios.values():
             m.stop()
+
+
+def test_every_dashboard_of_the_plant_lists_another_gateways_active_alerts(tmp_path, pki, broker):
+    # gw-b's nightly backup cannot be written (a directory under /proc): its
+    # catch-up backup at start fails and raises a gateway alert, which gw-a's
+    # plant view then lists from gw-b's state document.
+    a = start(tmp_path, "gw-a", pki, broker)
+    b = start(tmp_path, "gw-b", pki, broker, extra={"storage": {"backup_dir": "/proc/vigil-no-such-dir"}})
+    try:
+        def alerts_of_b():
+            g = gw(plant(a), "gw-b")
+            return g["alerts"] if g and g["online"] and g.get("alerts") else None
+        listed = wait_for(alerts_of_b, timeout=60, what="gw-a lists gw-b's active alert")
+        assert any("backup" in x["title"].lower() for x in listed), listed
+        assert all(set(x) >= {"id", "severity", "status", "title", "opened_at"} for x in listed)
+        assert gw(plant(a), "gw-a")["alerts"] == []
+    finally:
+        a.stop()
+        b.stop()

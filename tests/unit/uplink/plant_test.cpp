@@ -269,3 +269,36 @@ TEST_CASE("the uplink routes plant topics to their handler and publishes retaine
   REQUIRE(eventually([&] { return made.load() > before2; }, 10000));
   up.stop();
 }
+
+TEST_CASE("the state document carries the 50 worst active alerts, alarms first, and the plant view passes them on") {
+  GatewayInfo self{"p1", "gw-a", "hall A", "1.2.3", "http://a:8080/", 60};
+  json alerts = json::array();
+  for (int i = 0; i < 80; ++i)
+    alerts.push_back({{"id", i},
+                      {"asset_id", 7},
+                      {"position_id", 70},
+                      {"severity", i == 40 ? "alarm" : "warning"},
+                      {"status", "open"},
+                      {"title", "alert " + std::to_string(i)},
+                      {"opened_at", "2026-12-02T10:" + std::string(i < 10 ? "0" : "") + std::to_string(i % 60) + ":00.000Z"},
+                      {"explanation", std::string(5000, 'x')}});  // not carried
+  alerts.push_back("junk");
+  json d = json::parse(plant_state_document(self, json::object(), 1, kMaxPlantDocBytes, alerts));
+  REQUIRE(d["alerts"].size() == kMaxPlantAlerts);
+  CHECK(d["alerts"][0]["id"] == 40);  // the alarm first
+  CHECK(d["alerts"][0]["severity"] == "alarm");
+  CHECK_FALSE(d["alerts"][0].contains("explanation"));
+  CHECK(d["alerts"][1]["opened_at"] > d["alerts"][2]["opened_at"]);  // then newest first
+
+  PlantView v({"p1", "gw-b"});
+  d["gateway_id"] = "gw-a";
+  d["alerts"][1]["id"] = json::object({{"nested", "nonsense"}});  // a hostile peer's id
+  REQUIRE(v.on_message(plant_state_topic("p1", "gw-a"), d.dump(), 2));
+  json snap = v.snapshot();
+  json a;
+  for (const auto& g : snap["gateways"])
+    if (g["id"] == "gw-a") a = g["alerts"];
+  REQUIRE(a.size() == kMaxPlantAlerts);
+  CHECK(a[0]["title"] == "alert 40");
+  CHECK(a[1]["id"].is_null());
+}
