@@ -96,8 +96,8 @@ void register_plant_api(Router& router, ApiContext& ctx, PlantApi plant_in) {
 
   router.add("GET", "/api/v1/plant/commands/{id}", [&ctx, plant](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
-    if (!plant->command) return commands_off();
-    auto c = plant->command(req.params.at("id"));
+    // Off: no command was sent from here, so none by that id either.
+    auto c = plant->command ? plant->command(req.params.at("id")) : std::nullopt;
     if (!c) return problem(404, "not_found", "no command " + req.params.at("id").substr(0, 64) + " sent from here");
     return ok(*c);
   });
@@ -108,7 +108,6 @@ void register_plant_api(Router& router, ApiContext& ctx, PlantApi plant_in) {
   // decommissioned here (its history stays here, where it was measured).
   router.add("POST", "/api/v1/sensors/{id}/reassign", [&ctx, plant](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
-    if (!plant->send_command) return commands_off();
     auto id = to_int(req.params.at("id"));
     if (!id || *id <= 0) return problem(400, "invalid_argument", "sensor id must be a positive integer");
     auto b = json_body(req);
@@ -141,6 +140,7 @@ void register_plant_api(Router& router, ApiContext& ctx, PlantApi plant_in) {
     });
     if (!rs.ok()) return from_status(rs);
     if (!row) return problem(404, "not_found", "no sensor " + std::to_string(*id));
+    if (!plant->send_command) return commands_off();
     if (row->decommissioned) return problem(409, "decommissioned", "sensor " + std::to_string(*id) + " is decommissioned here");
     json cmd = {{"address", row->address}, {"format", row->format}};
     std::string name = row->name;
