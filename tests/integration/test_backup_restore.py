@@ -299,7 +299,10 @@ def test_export_of_points_and_waveforms_from_cli_and_rest_beside_the_live_gatewa
         # REST: the estimate, then the same asset's CSV; gzip on request.
         est = requests.get(g.url("/api/v1/export/estimate"), params={"asset": asset["id"]}, timeout=10).json()
         assert est["points"] >= len(rows) // 2 and est["limit"] == 50_000_000
-        resp = requests.get(g.url("/api/v1/export"), params={"asset": asset["id"], "to": rows[-1]["ts_ms"]}, timeout=30)
+        # Rows come series by series: the bound is the newest point of all,
+        # not the last row's.
+        newest = max(int(x["ts_ms"]) for x in rows)
+        resp = requests.get(g.url("/api/v1/export"), params={"asset": asset["id"], "to": newest}, timeout=30)
         assert resp.status_code == 200, resp.text
         assert "attachment" in resp.headers["Content-Disposition"]
         rest_rows = list(csv.DictReader(io.StringIO(resp.text)))
