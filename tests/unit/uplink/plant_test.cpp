@@ -11,6 +11,7 @@
 #include "uplink/plant.h"
 #include "uplink/uplink.h"
 #include "vigil/store.h"
+#include "vigil_test/eventually.h"
 #include "vigil_test/fake_transport.h"
 #include "vigil_test/temp_dir.h"
 
@@ -39,15 +40,6 @@ json gateway(const json& snap, const std::string& id) {
   return nullptr;
 }
 
-template <typename F>
-bool eventually(F f, int ms = 5000) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return f();
-}
 
 }  // namespace
 

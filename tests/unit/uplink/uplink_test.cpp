@@ -2,6 +2,7 @@
 // The uplink against a real temp SQLite store and the fake transport.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/eventually.h"
 #include "vigil_test/temp_dir.h"
 
 #include <chrono>
@@ -31,15 +32,6 @@ std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
   return std::move(*s);
 }
 
-template <typename F>
-bool eventually(F f, int ms = 5000) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return f();
-}
 
 struct Rig {
   TempDir db;

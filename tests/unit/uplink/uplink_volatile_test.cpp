@@ -3,6 +3,7 @@
 // QoS 0, not retained, never in the outbox; refused while the link is down.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/eventually.h"
 #include "vigil_test/temp_dir.h"
 
 #include <atomic>
@@ -15,18 +16,6 @@
 
 using namespace vigil;
 using namespace vigil::uplink;
-
-namespace {
-template <typename F>
-bool eventually(F f, int ms = 5000) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return f();
-}
-}  // namespace
 
 TEST_CASE("a volatile message goes out once at QoS 0, unretained and never into the outbox; "
           "while the link is down it is refused") {
