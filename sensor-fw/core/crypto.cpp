@@ -109,6 +109,70 @@ bool ccm_decrypt(BlockCipher& aes, const std::uint8_t key[16], const std::uint8_
   return diff == 0;
 }
 
+namespace {
+// RFC 4493 §2.3 subkey doubling in GF(2^128): shift left, xor Rb = 0x87.
+void dbl(std::uint8_t b[16]) {
+  const std::uint8_t carry = b[0] >> 7;
+  for (int i = 0; i < 15; ++i) b[i] = static_cast<std::uint8_t>(b[i] << 1 | b[i + 1] >> 7);
+  b[15] = static_cast<std::uint8_t>(b[15] << 1 ^ (carry ? 0x87 : 0));
+}
+}  // namespace
+
+bool Cmac::init(BlockCipher& aes, const std::uint8_t key[16]) {
+  aes_ = &aes;
+  key_ = key;
+  memset(x_, 0, sizeof x_);
+  n_ = 0;
+  ok_ = true;
+  return true;
+}
+
+bool Cmac::update(const std::uint8_t* data, std::size_t len) {
+  if (!ok_) return false;
+  while (len > 0) {
+    if (n_ == 16) {  // more data follows, so the buffered block is not the last
+      for (int i = 0; i < 16; ++i) x_[i] ^= buf_[i];
+      if (!aes_->encrypt_block(key_, x_, x_)) return ok_ = false;
+      n_ = 0;
+    }
+    const std::size_t k = len < static_cast<std::size_t>(16 - n_) ? len : static_cast<std::size_t>(16 - n_);
+    memcpy(buf_ + n_, data, k);
+    n_ = static_cast<std::uint8_t>(n_ + k);
+    data += k;
+    len -= k;
+  }
+  return true;
+}
+
+bool Cmac::final(std::uint8_t tag[kCmacSize]) {
+  if (!ok_) return false;
+  ok_ = false;  // one final per init
+  std::uint8_t k[16] = {0};
+  if (!aes_->encrypt_block(key_, k, k)) return false;  // L = AES(K, 0)
+  dbl(k);                                               // K1
+  if (n_ < 16) {                                        // incomplete (or empty) last block: pad, K2
+    dbl(k);
+    buf_[n_] = 0x80;
+    for (int i = n_ + 1; i < 16; ++i) buf_[i] = 0;
+  }
+  for (int i = 0; i < 16; ++i) x_[i] ^= static_cast<std::uint8_t>(buf_[i] ^ k[i]);
+  const bool ok = aes_->encrypt_block(key_, x_, tag);
+  memset(k, 0, sizeof k);
+  return ok;
+}
+
+bool aes_cmac(BlockCipher& aes, const std::uint8_t key[16], const std::uint8_t* data, std::size_t len,
+              std::uint8_t tag[kCmacSize]) {
+  Cmac c;
+  return c.init(aes, key) && c.update(data, len) && c.final(tag);
+}
+
+bool equal_ct(const std::uint8_t* a, const std::uint8_t* b, std::size_t n) {
+  std::uint8_t d = 0;
+  for (std::size_t i = 0; i < n; ++i) d |= static_cast<std::uint8_t>(a[i] ^ b[i]);
+  return d == 0;
+}
+
 std::uint32_t crc32(const std::uint8_t* data, std::size_t len, std::uint32_t crc) {
   crc = ~crc;
   for (std::size_t i = 0; i < len; ++i) {

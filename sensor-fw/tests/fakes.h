@@ -54,6 +54,11 @@ class RecordingRadio final : public vigil_fw::Radio {
     return true;
   }
   void address(std::uint8_t out[6]) const override { memcpy(out, mac, 6); }
+  std::int8_t tx_power_dbm = 0;
+  bool set_tx_power_dbm(std::int8_t dbm) override {
+    tx_power_dbm = dbm;
+    return true;
+  }
 };
 
 class FakeClock final : public vigil_fw::Clock {

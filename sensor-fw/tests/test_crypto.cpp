@@ -34,3 +34,50 @@ TEST("CRC-32 gives the standard check value") {
   CHECK(crc32(s, 9) == kCrcCheck);
   CHECK(crc32(s + 4, 5, crc32(s, 4)) == 0xCBF43926u);
 }
+
+namespace {
+// RFC 4493 §4: key and the 64-byte message whose prefixes are examples 1-4.
+const char* const kCmacKey = "2b7e151628aed2a6abf7158809cf4f3c";
+const char* const kCmacMsg =
+    "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+    "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710";
+}  // namespace
+
+TEST("AES-CMAC gives the four RFC 4493 example tags") {
+  std::uint8_t key[16], msg[64], tag[16];
+  vtest::hex_to_bytes(kCmacKey, key, 16);
+  vtest::hex_to_bytes(kCmacMsg, msg, 64);
+  SoftAes aes;
+  const struct { std::size_t len; const char* tag; } ex[] = {
+      {0, "bb1d6929e95937287fa37d129b756746"},
+      {16, "070a16b46b4d4144f79bdd9dd04a287c"},
+      {40, "dfa66747de9ae63030ca32611497c827"},
+      {64, "51f0bebf7e3b9d92fc49741779363cfe"},
+  };
+  for (const auto& e : ex) {
+    REQUIRE(aes_cmac(aes, key, msg, e.len, tag));
+    CHECK(vtest::bytes_equal_hex(tag, 16, e.tag));
+  }
+}
+
+TEST("AES-CMAC fed in pieces of every size equals the one-shot tag") {
+  std::uint8_t key[16], msg[64], tag[16];
+  vtest::hex_to_bytes(kCmacKey, key, 16);
+  vtest::hex_to_bytes(kCmacMsg, msg, 64);
+  SoftAes aes;
+  for (std::size_t piece = 1; piece <= 33; ++piece) {
+    Cmac c;
+    REQUIRE(c.init(aes, key));
+    for (std::size_t off = 0; off < 64; off += piece) REQUIRE(c.update(msg + off, 64 - off < piece ? 64 - off : piece));
+    REQUIRE(c.final(tag));
+    CHECK(vtest::bytes_equal_hex(tag, 16, "51f0bebf7e3b9d92fc49741779363cfe"));
+  }
+}
+
+TEST("AES-CMAC fails cleanly when the block cipher fails") {
+  struct BrokenAes final : BlockCipher {
+    bool encrypt_block(const std::uint8_t*, const std::uint8_t*, std::uint8_t*) override { return false; }
+  } broken;
+  std::uint8_t key[16] = {0}, msg[40] = {0}, tag[16];
+  CHECK(!aes_cmac(broken, key, msg, sizeof msg, tag));
+}

@@ -7,6 +7,14 @@
 // accelerometer datasheet). Change a number here and in the doc together.
 //
 //   energy_model [--interval S] [--pulls-per-day N] [--require-years Y]
+//                [--ota-kb KB] [--conn-interval-ms MS] [--att-payload B]
+//
+// Also prints the cost of one firmware update over GATT (default 64 KB at a
+// 15 ms connection interval, 244-byte Data writes = 240 image bytes each):
+// transfer time, radio time on air, charge in mAh and the battery life it
+// costs in days at the normal duty cycle. The sensor is the receiver: the
+// gateway's writes are RX, its link-layer acks TX.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -32,16 +40,63 @@ constexpr double kWaveformPullMc = 12;     // one GATT download of the 24 KB bur
 constexpr double kCellMah = 2600;          // Li-SOCl2 AA (e.g. ER14505)
 constexpr double kUsableFraction = 0.80;   // derating: temperature, passivation, end voltage
 constexpr double kSelfDischargePerYear = 0.01;  // of nominal capacity
+// --- firmware update over GATT ------------------------------------------------
+constexpr double kRxMa = 4.6;              // radio RX 1 Mbit/s, DC/DC
+constexpr double kPhyUsPerByte = 8;        // 1M PHY
+constexpr double kLlOverheadBytes = 14;    // preamble 1 + access address 4 + header 2 + MIC 4 + CRC 3
+constexpr double kEmptyPduUs = 80;         // the ack: 10 bytes
+constexpr double kIfsUs = 150;             // T_IFS
+constexpr double kMaxPacketsPerEvent = 6;  // what BlueZ/controllers typically sustain per event
+constexpr double kConnEventOverheadUc = 0.4;  // HFXO ramp + CPU wake per connection event
+constexpr double kFlashMa = 7.0;           // NVMC write/erase current (PS order, conservative)
+constexpr double kFlashWordUs = 41;        // t_WRITE per 32-bit word
+constexpr double kFlashEraseMs = 85;       // t_ERASEPAGE
+constexpr double kCpuPerWriteUs = 60;      // ATT handling per Data write
+constexpr double kVerifyCyclesPerByte = 60;  // CRC-32 (bitwise) + AES-CMAC on the ECB, per image byte
+
+struct OtaCost {
+  double writes, packets_per_event, events, transfer_s, air_ms, radio_uc, flash_uc, cpu_uc, swap_uc, total_uc;
+};
+
+// One update of `bytes` image bytes (+64 header) into slot B, VERIFY, then the
+// bootloader's swap (3 erases + 3 page programs per page) at the next boot.
+OtaCost ota_cost(double bytes, double conn_interval_ms, double att_payload) {
+  OtaCost c{};
+  const double data_per_write = att_payload - 4;  // Data = offset u32 | bytes
+  c.writes = std::ceil(bytes / data_per_write);
+  const double pdu_us = (att_payload + 3 + 4 + kLlOverheadBytes) * kPhyUsPerByte;  // ATT + L2CAP headers
+  const double slot_us = pdu_us + kIfsUs + kEmptyPduUs + kIfsUs;
+  c.packets_per_event = std::floor((conn_interval_ms * 1000 - kIfsUs) / slot_us);
+  if (c.packets_per_event > kMaxPacketsPerEvent) c.packets_per_event = kMaxPacketsPerEvent;
+  if (c.packets_per_event < 1) c.packets_per_event = 1;
+  c.events = std::ceil(c.writes / c.packets_per_event);
+  const double pages = std::ceil((bytes + 64) / 4096);
+  // The CPU stalls while the NVMC programs or erases, and the stack only
+  // schedules flash work between radio events: count the two one after the other.
+  const double flash_busy_ms = bytes / 4 * kFlashWordUs / 1000 + pages * kFlashEraseMs;
+  c.transfer_s = (c.events * conn_interval_ms + flash_busy_ms) / 1000;
+  c.air_ms = c.writes * (pdu_us + kEmptyPduUs) / 1000;
+  c.radio_uc = c.writes * ((pdu_us + 2 * kIfsUs) * kRxMa + kEmptyPduUs * kTxMa) / 1000 + c.events * kConnEventOverheadUc;
+  c.flash_uc = flash_busy_ms * kFlashMa;
+  c.cpu_uc = (c.writes * kCpuPerWriteUs / 1000 + bytes * kVerifyCyclesPerByte / 64e6 * 1000) * kCpuActiveMa;
+  c.swap_uc = pages * 3 * (kFlashEraseMs + 1024 * kFlashWordUs / 1000) * kFlashMa;
+  c.total_uc = c.radio_uc + c.flash_uc + c.cpu_uc + c.swap_uc;
+  return c;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   double interval_s = VIGIL_FW_MEASUREMENT_INTERVAL_S;
   double pulls_per_day = 4;
   double require_years = 0;
+  double ota_kb = 64, conn_interval_ms = 15, att_payload = 244;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--interval")) interval_s = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--pulls-per-day")) pulls_per_day = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--require-years")) require_years = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--ota-kb")) ota_kb = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--conn-interval-ms")) conn_interval_ms = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--att-payload")) att_payload = std::atof(argv[i + 1]);
   }
   const double burst_ms = 1000.0 * VIGIL_FW_BURST_SAMPLES / VIGIL_FW_SAMPLE_RATE_HZ;
   const double capture_uc = (burst_ms + kAccelStartupMs) * (kAccelActiveMa + kMcuIdleHfxoMa);
@@ -73,6 +128,23 @@ int main(int argc, char** argv) {
   std::printf("  average                  %8.2f uA (+ %.2f uA cell self-discharge)\n", avg_ua, self_ua);
   std::printf("  battery                  %8.0f mAh x %.0f%% usable\n", kCellMah, kUsableFraction * 100);
   std::printf("  estimated life           %8.1f years\n", years);
+  if (att_payload < 5 || att_payload > 244 || conn_interval_ms < 7.5 || ota_kb <= 0) {
+    std::printf("bad OTA parameters: --att-payload 5..244, --conn-interval-ms >= 7.5, --ota-kb > 0\n");
+    return 2;
+  }
+  const OtaCost ota = ota_cost(ota_kb * 1024, conn_interval_ms, att_payload);
+  const double ota_mah = ota.total_uc / 3.6e6;
+  const double days_lost = ota.total_uc / ((avg_ua + self_ua) * 86400.0);
+  std::printf("firmware update over GATT (docs/protocol.md section 8)\n");
+  std::printf("  image                    %8.0f KB, %.0f-byte Data writes, %.1f ms connection interval\n", ota_kb,
+              att_payload, conn_interval_ms);
+  std::printf("  writes                   %8.0f (%.0f per connection event, %.0f events)\n", ota.writes,
+              ota.packets_per_event, ota.events);
+  std::printf("  transfer time            %8.1f s (radio on air %.0f ms)\n", ota.transfer_s, ota.air_ms);
+  std::printf("  radio                    %8.1f mC\n", ota.radio_uc / 1000);
+  std::printf("  flash program + erase    %8.1f mC, verify/CPU %.1f mC\n", ota.flash_uc / 1000, ota.cpu_uc / 1000);
+  std::printf("  swap at boot             %8.1f mC (a revert costs the same again)\n", ota.swap_uc / 1000);
+  std::printf("  total                    %8.4f mAh = %.2f days of battery life\n", ota_mah, days_lost);
   if (require_years > 0 && years < require_years) {
     std::printf("FAIL: below the %.1f-year goal\n", require_years);
     return 1;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ble/sdbus_bus.h"
+#include "ble/sensor_config.h"
 
 namespace vigil::ble {
 
@@ -76,7 +77,10 @@ Result<std::unique_ptr<BleService>> BleService::create(Store& store, Ingest& ing
   if (!bus_factory) bus_factory = [] { return make_sdbus_bus(); };
   auto scanner = std::make_unique<Scanner>(nullptr, ingest, store, clock, options.scanner);
   VIGIL_RETURN_IF_ERROR(scanner->init().Annotate("ble"));
-  return std::unique_ptr<BleService>(new BleService(std::move(scanner), std::move(options), std::move(bus_factory)));
+  auto svc = std::unique_ptr<BleService>(new BleService(std::move(scanner), std::move(options), std::move(bus_factory)));
+  svc->store_ = &store;
+  svc->clock_ = &clock;
+  return svc;
 }
 
 BleService::BleService(std::unique_ptr<Scanner> scanner, ServiceOptions o, BusFactory f)
@@ -195,6 +199,18 @@ void BleService::try_bus() {
   scanner_->set_bus(bus_.get());
 }
 
+Status BleService::post_gatt_job(std::string address, Scanner::GattJob job, std::function<void(Status)> done) {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return Status::Unavailable("the BLE service is stopping");
+    if (gatt_jobs_.size() >= kMaxGattJobs)
+      return Status::ResourceExhausted("too many GATT jobs waiting (" + std::to_string(kMaxGattJobs) + ")");
+    gatt_jobs_.push_back({std::move(address), std::move(job), std::move(done)});
+  }
+  cv_.notify_one();
+  return Status::Ok();
+}
+
 void BleService::run() {
   auto next_tick = std::chrono::steady_clock::now();
   std::deque<BusEvent> batch;
@@ -203,7 +219,8 @@ void BleService::run() {
   for (bool last = false; !last;) {
     {
       std::unique_lock lk(mu_);
-      cv_.wait_until(lk, next_tick, [this] { return stopping_ || !queue_.empty() || !relayed_.empty(); });
+      cv_.wait_until(lk, next_tick,
+                     [this] { return stopping_ || !queue_.empty() || !relayed_.empty() || !gatt_jobs_.empty(); });
       // On stop, what is queued is still decoded and stored (once): relayed
       // adverts are acknowledged to the broker already, nobody resends them.
       last = stopping_;
@@ -226,10 +243,33 @@ void BleService::run() {
       }
     }
     relayed.clear();
-    if (last) break;
+    if (last) {
+      std::deque<PostedJob> cancelled;
+      {
+        std::lock_guard lk(mu_);
+        cancelled.swap(gatt_jobs_);
+      }
+      for (auto& j : cancelled)
+        if (j.done) j.done(Status::Unavailable("the BLE service stopped"));
+      break;
+    }
+    // One GATT job per pass, so adverts queued meanwhile are handled between jobs.
+    std::optional<PostedJob> job;
+    {
+      std::lock_guard lk(mu_);
+      if (!gatt_jobs_.empty()) {
+        job = std::move(gatt_jobs_.front());
+        gatt_jobs_.pop_front();
+      }
+    }
+    if (job) {
+      Status st = scanner_->run_gatt_job(job->address, job->job);
+      if (job->done) job->done(st);
+    }
     if (std::chrono::steady_clock::now() >= next_tick) {
       try_bus();
       scanner_->tick();
+      if (store_ && clock_) config_applier_.tick(*scanner_, *store_, clock_->now_ms());
       next_tick = std::chrono::steady_clock::now() + o_.tick;
     }
   }

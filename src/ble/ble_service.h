@@ -27,6 +27,7 @@
 #include "ble/bluez_bus.h"
 #include "ble/relay.h"
 #include "ble/scanner.h"
+#include "ble/sensor_config.h"
 #include "config/config.h"
 
 namespace vigil::ble {
@@ -74,6 +75,15 @@ class BleService {
   // default "relay:<topic>" as where the sensor was heard.
   bool relay_message(const std::string& topic, const std::string& payload, const std::string& via = {});
 
+  // A GATT procedure for the sensor `address` (firmware update,
+  // configuration: dfu_client.h), from any thread. The worker runs it
+  // between scanner work, one job at a time, and then calls `done` with its
+  // outcome on the worker thread (Scanner::run_gatt_job's errors included).
+  // Bounded: with kMaxGattJobs waiting, kResourceExhausted at once and
+  // `done` is never called. On stop, waiting jobs get kUnavailable.
+  static constexpr std::size_t kMaxGattJobs = 64;
+  Status post_gatt_job(std::string address, Scanner::GattJob job, std::function<void(Status)> done);
+
   Scanner& scanner() { return *scanner_; }
   const Scanner& scanner() const { return *scanner_; }
   std::uint64_t events_dropped() const;
@@ -92,6 +102,15 @@ class BleService {
   std::condition_variable cv_;
   std::deque<BusEvent> queue_;
   std::deque<RelayedAdvert> relayed_;
+  struct PostedJob {
+    std::string address;
+    Scanner::GattJob job;
+    std::function<void(Status)> done;
+  };
+  std::deque<PostedJob> gatt_jobs_;  // guarded by mu_
+  Store* store_ = nullptr;            // set by create(); outlives the service
+  const Clock* clock_ = nullptr;
+  SensorConfigApplier config_applier_;  // worker thread only
   Counter *relay_accepted_, *relay_unknown_, *relay_queue_full_, *relay_rate_, *relay_messages_;
   RelayRateLimiter limiter_;
   std::uint64_t dropped_ = 0;

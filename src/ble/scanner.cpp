@@ -439,6 +439,19 @@ Status Scanner::pull_waveform(const std::string& address) {
   return impl_->pull_and_store(mac->to_string());
 }
 
+Status Scanner::run_gatt_job(const std::string& address, const GattJob& job) {
+  auto mac = protocol::Mac::parse(address);
+  if (!mac) return Status::InvalidArgument("not a MAC address: " + address);
+  if (!impl_->bus) return Status::Unavailable("no D-Bus connection");
+  std::optional<std::string> path;
+  {
+    std::lock_guard lk(impl_->mu);
+    path = impl_->devices.path_of(mac->to_string());
+  }
+  if (!path) return Status::NotFound("sensor " + mac->to_string() + " not known to BlueZ (not heard yet)");
+  return job(*impl_->bus, *path);
+}
+
 BleState Scanner::state() const {
   std::lock_guard lk(impl_->mu);
   return impl_->discovery_status.state;

@@ -116,6 +116,13 @@ class Scanner {
   // (tests, CLI). On the worker thread only.
   Status pull_waveform(const std::string& address);
 
+  // Runs `job` with the bus and the device object of `address` (a GATT
+  // procedure: firmware update, configuration). On the worker thread only.
+  // kUnavailable without a D-Bus connection, kNotFound when BlueZ does not
+  // know the device (not heard since bluetoothd started).
+  using GattJob = std::function<Status(BluezBus& bus, const std::string& device_path)>;
+  Status run_gatt_job(const std::string& address, const GattJob& job);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -36,7 +36,29 @@ CREATE TABLE ble_sensor_health(
     "ALTER TABLE ble_sensor_health ADD COLUMN last_counter INTEGER;",
     // Which key last_counter was accepted under (key_fingerprint): a counter
     // is meaningless under another key, so a re-keyed sensor starts afresh.
-    "ALTER TABLE ble_sensor_health ADD COLUMN counter_key TEXT;"};
+    "ALTER TABLE ble_sensor_health ADD COLUMN counter_key TEXT;",
+    // Desired and reported sensor configuration (sensor_config.h).
+    R"sql(
+CREATE TABLE ble_sensor_config(
+  sensor_id INTEGER PRIMARY KEY REFERENCES sensors(id),
+  address TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  measurement_interval_s INTEGER NOT NULL,
+  waveform_interval_min INTEGER NOT NULL,
+  tx_power_dbm INTEGER NOT NULL,
+  desired_at INTEGER NOT NULL,
+  desired_by TEXT NOT NULL,
+  reported_seq INTEGER,
+  reported_measurement_interval_s INTEGER,
+  reported_waveform_interval_min INTEGER,
+  reported_tx_power_dbm INTEGER,
+  reported_firmware INTEGER,
+  reported_at INTEGER,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL);
+)sql"};
 
 }  // namespace
 

@@ -9,6 +9,10 @@
 //                                       ApiContext::sensors_heard)
 //   GET /api/v1/sensors/{id}/health    one commissioned sensor's BLE health
 //   GET /api/v1/ble/health             every commissioned sensor's health
+//   GET /api/v1/sensors/{id}/config    desired and reported configuration
+//   PUT /api/v1/sensors/{id}/config    a new desired configuration (admin):
+//                                       applied over GATT at the sensor's
+//                                       next connection window (sensor_config.h)
 //   /api/v1/health components["ble"]   scanner state (scanning, no_adapter,
 //                                       adapter_off, bluez_unavailable, ...)
 //
@@ -16,6 +20,7 @@
 // reach the BLE module only through its public headers. Keys are never
 // returned.
 #include "ble/ble_service.h"
+#include "ble/sensor_config.h"
 #include "http/api_internal.h"
 
 namespace vigil::http {
@@ -61,6 +66,62 @@ void register_ble_api(Router& router, ApiContext& ctx, ble::BleService& svc) {
     const json& j = *stored;
     if (j.is_null()) return problem(404, "not_found", "no sensor " + std::to_string(*id));
     return ok(j);
+  });
+  router.add("GET", "/api/v1/sensors/{id}/config", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, auth::Role::kViewer);
+    auto id = to_int(req.params.at("id"));
+    if (!id || *id <= 0) return problem(404, "not_found", "no sensor " + req.params.at("id").substr(0, 64));
+    auto s = ctx.store->sensor(*id);
+    if (!s) return from_status(s.status());
+    auto rec = ble::load_sensor_config(*ctx.store, *id);
+    if (!rec) return from_status(rec.status());
+    if (!*rec) return ok(json{{"sensor_id", *id}, {"state", nullptr}, {"desired", nullptr}, {"reported", nullptr}});
+    return ok(ble::to_json(**rec));
+  });
+  router.add("PUT", "/api/v1/sensors/{id}/config", [&ctx](const Request& req) {
+    VIGIL_REQUIRE(req, auth::Role::kAdmin);
+    auto id = to_int(req.params.at("id"));
+    if (!id || *id <= 0) return problem(404, "not_found", "no sensor " + req.params.at("id").substr(0, 64));
+    auto b = json_body(req);
+    if (auto* r = std::get_if<Response>(&b)) return *r;
+    const json& body = std::get<json>(b);
+    if (auto e = only_fields(body, {"measurement_interval_s", "waveform_interval_min", "tx_power_dbm"})) return *e;
+    auto s = ctx.store->sensor(*id);
+    if (!s) return from_status(s.status());
+    if (s->decommissioned_at) return problem(409, "decommissioned", "sensor " + std::to_string(*id) + " is decommissioned");
+    if (s->address.rfind("sim:", 0) == 0)
+      return problem(409, "not_configurable", "a simulated sensor has no configuration service");
+    // Fields left out keep their desired (or default) value.
+    auto prev = ble::load_sensor_config(*ctx.store, *id);
+    if (!prev) return from_status(prev.status());
+    protocol::SensorConfig c = *prev ? (*prev)->desired : protocol::SensorConfig{};
+    auto field = [&](const char* key, auto& out, long long lo, long long hi) -> std::optional<Response> {
+      auto it = body.find(key);
+      if (it == body.end()) return std::nullopt;
+      if (!it->is_number_integer() || it->get<long long>() < lo || it->get<long long>() > hi ||
+          (it->is_number_unsigned() && it->get<unsigned long long>() > static_cast<unsigned long long>(hi)))
+        return field_problem(key, std::string(key) + " must be an integer " + std::to_string(lo) + ".." +
+                                      std::to_string(hi));
+      out = static_cast<std::remove_reference_t<decltype(out)>>(it->get<long long>());
+      return std::nullopt;
+    };
+    if (auto e = field("measurement_interval_s", c.measurement_interval_s, protocol::kMinMeasurementIntervalS,
+                       protocol::kMaxMeasurementIntervalS))
+      return *e;
+    if (auto e = field("waveform_interval_min", c.waveform_interval_min, protocol::kMinWaveformIntervalMin,
+                       protocol::kMaxWaveformIntervalMin))
+      return *e;
+    if (auto e = field("tx_power_dbm", c.tx_power_dbm, -20, 4)) return *e;
+    if (auto v = protocol::validate_sensor_config(c); !v.ok()) {
+      const std::string& m = v.message();
+      const char* f = m.rfind("tx_power_dbm", 0) == 0 ? "tx_power_dbm" : "waveform_interval_min";
+      return field_problem(f, m);
+    }
+    auto rec = ble::set_desired_config(*ctx.store, *id, s->address, c, who.name, ctx.clock->now_ms());
+    if (!rec) return from_status(rec.status());
+    Response r = ok(ble::to_json(*rec));
+    r.status = 202;
+    return r;
   });
   router.add("GET", "/api/v1/ble/health", [&ctx, &svc](const Request& req) {
     auto who = require(ctx, req, auth::Role::kViewer);

@@ -14,10 +14,9 @@
 #include "protocol/types.h"
 
 namespace vigil::http::detail {
-namespace {
 
 // A 422 problem naming the request field at fault.
-Response field_problem(const std::string& field, const std::string& detail, const char* code = "bad_field") {
+Response field_problem(const std::string& field, const std::string& detail, const char* code) {
   Response r = problem(422, code, detail);
   json j = json::parse(r.body, nullptr, false);
   if (j.is_object()) {
@@ -26,6 +25,18 @@ Response field_problem(const std::string& field, const std::string& detail, cons
   }
   return r;
 }
+
+// Refuses body fields a route does not know, so a typo is not silently ignored.
+std::optional<Response> only_fields(const json& body, std::initializer_list<const char*> known) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) return field_problem(it.key().substr(0, 64), "unknown field '" + it.key().substr(0, 64) + "'");
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 // Adds `field` to a problem made by a shared helper (get_string, check_name)
 // or from_status (a 409 name clash).
@@ -57,16 +68,6 @@ std::optional<Response> body_id(const json& j, const char* key, std::optional<Id
   if (!it->is_number_integer() || !positive)
     return field_problem(key, std::string("field '") + key + "' must be a positive integer id");
   out = it->get<Id>();
-  return std::nullopt;
-}
-
-// Refuses body fields a route does not know, so a typo is not silently ignored.
-std::optional<Response> only_fields(const json& body, std::initializer_list<const char*> known) {
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    bool ok = false;
-    for (const char* k : known) ok = ok || it.key() == k;
-    if (!ok) return field_problem(it.key(), "unknown field '" + it.key() + "'");
-  }
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <variant>
@@ -71,6 +72,11 @@ inline Response created(const json& j) { return Response::json(201, json_text(j)
 // Parses a JSON object body: 415 unless Content-Type is JSON (which also
 // keeps HTML forms from other sites out), 400 for malformed JSON.
 std::variant<Response, json> json_body(const Request& req);
+// A 422 problem naming the request field at fault ("field" in the body).
+Response field_problem(const std::string& field, const std::string& detail, const char* code = "bad_field");
+// Refuses body fields a route does not know (422 naming the first), so a
+// typo is not silently ignored.
+std::optional<Response> only_fields(const json& body, std::initializer_list<const char*> known);
 
 // Authenticates and checks the role: the caller, or the refusal.
 std::variant<Response, auth::Principal> require(ApiContext& ctx, const Request& req, Role role);

@@ -24,15 +24,6 @@ Result<json> fleet_document(ApiContext& ctx) {
 }
 
 namespace {
-std::optional<Response> only_fields(const json& body, std::initializer_list<const char*> known) {
-  for (auto it = body.begin(); it != body.end(); ++it) {
-    bool known_field = false;
-    for (const char* k : known) known_field = known_field || it.key() == k;
-    if (!known_field) return problem(422, "bad_field", "unknown field '" + it.key().substr(0, 64) + "'");
-  }
-  return std::nullopt;
-}
-
 std::optional<Response> get_id(const json& j, const char* key, std::optional<Id>& out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;

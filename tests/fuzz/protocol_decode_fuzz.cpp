@@ -2,12 +2,17 @@
 // libFuzzer target for the over-the-air decoder (src/protocol).
 // Input: mode byte, then bytes. Modes: 0 decode_any, 1 BTHome service data,
 // 2 vigil manufacturer data, 3 advertising data, 4 waveform info + chunks,
-// 5 several frames from one device (length-prefixed) to exercise state.
+// 5 several frames from one device (length-prefixed) to exercise state,
+// 6 DFU status / reported configuration / firmware version text as a sensor
+// or an impostor could answer them (round-trip oracle on the configuration).
 // The MAC has the vectors' key, so encrypted seeds get past the MIC.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "protocol/decoder.h"
+#include "protocol/dfu.h"
 #include "protocol/waveform.h"
 
 using namespace vigil::protocol;
@@ -50,6 +55,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         rest = rest.subspan(n);
       }
       if (a.complete()) (void)a.finish(0);
+      break;
+    }
+    case 6: {
+      if (auto st = parse_dfu_status(in)) {
+        volatile std::size_t sink = dfu_error_name(st->error).size() + std::string(dfu_state_name(st->state)).size();
+        (void)sink;
+      }
+      if (auto rep = parse_reported_config(in); rep && validate_sensor_config(rep->config).ok()) {
+        // What validates must survive encode → parse unchanged.
+        auto enc = encode_desired_config(rep->config);
+        enc.insert(enc.end(), 4, 0);
+        auto back = parse_reported_config(enc);
+        if (!back || back->config.seq != rep->config.seq ||
+            back->config.measurement_interval_s != rep->config.measurement_interval_s ||
+            back->config.waveform_interval_min != rep->config.waveform_interval_min ||
+            back->config.tx_power_dbm != rep->config.tx_power_dbm)
+          std::abort();
+      }
+      std::string text(in.begin(), in.end());
+      if (auto v = parse_firmware_version(text); v && *parse_firmware_version(firmware_version_string(*v)) != *v)
+        std::abort();
       break;
     }
     default: {

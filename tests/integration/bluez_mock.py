@@ -21,6 +21,12 @@ WAVEFORM_SERVICE = "9e7a0001-5c2b-4d0e-9b5f-766967696c00"
 WAVEFORM_INFO = "9e7a0002-5c2b-4d0e-9b5f-766967696c00"
 CHUNK_REQUEST = "9e7a0003-5c2b-4d0e-9b5f-766967696c00"
 CHUNK_DATA = "9e7a0004-5c2b-4d0e-9b5f-766967696c00"
+DFU_SERVICE = "9e7a0010-5c2b-4d0e-9b5f-766967696c00"
+CONFIG_SERVICE = "9e7a0020-5c2b-4d0e-9b5f-766967696c00"
+
+
+def _uuid(short):
+    return "9e7a%s-5c2b-4d0e-9b5f-766967696c00" % short
 
 
 def virtual_sensor_bin():
@@ -196,6 +202,44 @@ class BluezMock:
                         "Flags": dbus.Array(["read"], signature="s")},
                        [("ReadValue", "a{sv}", "ay", code)])
         return data_c
+
+    def add_gatt_proxy(self, mac, socket_path):
+        """The DFU and configuration GATT services (docs/protocol.md §8) on a
+        mock device, each ReadValue/WriteValue forwarded as one line
+        ("read 0013", "write 0011 <hex>") over the unix socket `socket_path`
+        to a live virtual sensor (gatt_sensor.GattSensor), whose answer
+        becomes the value or, for "err <att>", a org.bluez.Error.Failed."""
+        dev = dev_path(mac)
+        root = self._dbusmock("/")
+        forward = ("import socket\n"
+                   "s = socket.socket(socket.AF_UNIX)\n"
+                   "s.settimeout(30)\n"
+                   "s.connect(%r)\n"
+                   "s.sendall((CMD + '\\n').encode())\n"
+                   "f = s.makefile()\n"
+                   "line = f.readline().strip()\n"
+                   "s.close()\n"
+                   "if not line or line.startswith('err'):\n"
+                   "    raise dbus.exceptions.DBusException('ATT error ' + (line[4:] or 'no answer'), "
+                   "name='org.bluez.Error.Failed')\n") % socket_path
+        for svc_short, svc_uuid, chars in (("0030", DFU_SERVICE, (("0011", "write"), ("0012", "write-without-response"),
+                                                                  ("0013", "read"))),
+                                           ("0040", CONFIG_SERVICE, (("0021", "write"), ("0022", "read")))):
+            svc = dev + "/service" + svc_short
+            root.AddObject(svc, "org.bluez.GattService1",
+                           {"UUID": svc_uuid, "Device": dbus.ObjectPath(dev), "Primary": True}, [])
+            for short, flag in chars:
+                path = svc + "/char" + short
+                if flag == "read":
+                    method = ("ReadValue", "a{sv}", "ay",
+                              "CMD = 'read %s'\n" % short + forward +
+                              "ret = dbus.Array(list(bytes.fromhex(line)), signature='y')")
+                else:
+                    method = ("WriteValue", "aya{sv}", "",
+                              "CMD = 'write %s ' + bytes(args[0]).hex()\n" % short + forward)
+                root.AddObject(path, "org.bluez.GattCharacteristic1",
+                               {"UUID": _uuid(short), "Service": dbus.ObjectPath(svc),
+                                "Flags": dbus.Array([flag], signature="s")}, [method])
 
     def device_connected(self, mac):
         """The bluez5 template keeps the connection state outside the

@@ -20,12 +20,13 @@
 #endif
 
 // Time between measurement cycles, seconds. Default 600 (10 min); allowed
-// 60 (1 min) .. 86400 (24 h); a runtime value is clamped to this range.
-// Shorter intervals cost battery roughly linearly (docs/energy-model.md).
+// 10 s .. 86400 (24 h); a runtime value (the configuration service) is
+// clamped to this range. Below a minute is for commissioning and diagnosis:
+// shorter intervals cost battery roughly linearly (docs/energy-model.md).
 #ifndef VIGIL_FW_MEASUREMENT_INTERVAL_S
 #define VIGIL_FW_MEASUREMENT_INTERVAL_S 600
 #endif
-#define VIGIL_FW_INTERVAL_MIN_S 60
+#define VIGIL_FW_INTERVAL_MIN_S 10
 #define VIGIL_FW_INTERVAL_MAX_S 86400
 
 // Accelerometer output data rate for a burst, Hz. 6400 covers ISO 20816's
@@ -92,6 +93,26 @@
 #define VIGIL_FW_GATT_CHUNK_MAX 238
 #endif
 
+// How often the gateway should pull a waveform, minutes (configuration
+// service; stored and reported, the sensor serves the latest burst every
+// cycle). 360 = 4 pulls a day, the energy model's assumption.
+#ifndef VIGIL_FW_WAVEFORM_INTERVAL_MIN
+#define VIGIL_FW_WAVEFORM_INTERVAL_MIN 360
+#endif
+
+// Advertising TX power, dBm: one of -20, -16, -12, -8, -4, 0, 4 (the
+// configuration service changes it at run time).
+#ifndef VIGIL_FW_TX_POWER_DBM
+#define VIGIL_FW_TX_POWER_DBM 0
+#endif
+
+// Firmware update: boots a test image gets to confirm itself (after its
+// self-test) before the bootloader swaps the old image back. 1 = the first
+// reset before CONFIRM reverts; more tolerates resets during start-up.
+#ifndef VIGIL_FW_DFU_TEST_BOOTS
+#define VIGIL_FW_DFU_TEST_BOOTS 1
+#endif
+
 // Battery: Li-SOCl2 primary cell (3.6 V nominal, flat curve). Percent is a
 // linear map between these voltages under load; coarse by nature.
 #ifndef VIGIL_FW_BATTERY_EMPTY_MV
@@ -103,8 +124,9 @@
 
 static_assert(VIGIL_FW_MEASUREMENT_INTERVAL_S >= VIGIL_FW_INTERVAL_MIN_S &&
                   VIGIL_FW_MEASUREMENT_INTERVAL_S <= VIGIL_FW_INTERVAL_MAX_S,
-              "VIGIL_FW_MEASUREMENT_INTERVAL_S out of 60..86400");
+              "VIGIL_FW_MEASUREMENT_INTERVAL_S out of 10..86400");
 static_assert(VIGIL_FW_SAMPLE_RATE_HZ <= VIGIL_FW_SAMPLE_RATE_MAX_HZ, "sample rate above 25.6 kHz");
 static_assert(VIGIL_FW_SAMPLE_RATE_HZ >= 2 * 1000 * 2, "sample rate too low for the 1000 Hz band edge");
 static_assert(VIGIL_FW_BURST_SAMPLES >= 256 && VIGIL_FW_BURST_SAMPLES <= 8192, "burst size out of range");
+static_assert(VIGIL_FW_DFU_TEST_BOOTS >= 1 && VIGIL_FW_DFU_TEST_BOOTS <= 10, "test boots out of 1..10");
 static_assert(VIGIL_FW_COUNTER_BLOCK >= 1, "counter block must be positive");

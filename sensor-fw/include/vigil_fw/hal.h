@@ -44,6 +44,8 @@ class Radio {
                          std::uint32_t duration_ms) = 0;
   // The device address in printed order (AA:BB:... → {0xAA, 0xBB, ...}).
   virtual void address(std::uint8_t out[6]) const = 0;
+  // TX power for advertising and connections, dBm (-20..4 in steps of 4).
+  virtual bool set_tx_power_dbm(std::int8_t dbm) = 0;
 };
 
 // AES-128 block encryption (nRF52: the ECB peripheral; host: software).
@@ -67,6 +69,8 @@ class Storage {
   virtual bool read(Record r, std::uint8_t* buf, std::size_t len) = 0;  // false if absent
   virtual bool write(Record r, const std::uint8_t* buf, std::size_t len) = 0;
 };
+
+// Raw flash for firmware update (slots, scratch, boot state): flash.h.
 
 // Everything the core needs, by reference. The GATT server is the other way
 // round: the port calls WaveformService (waveform_service.h) on reads/writes.

@@ -47,9 +47,13 @@ class Sensor {
   Error init();
   // Stores a new key (commissioning); counters restart under it.
   Error provision_key(const std::uint8_t key[16]);
-  // Measurement interval, clamped to 60 s .. 24 h.
+  // Measurement interval, clamped to 10 s .. 24 h (VIGIL_FW_INTERVAL_*);
+  // takes effect at the next sleep_until_next().
   void set_interval_s(std::uint32_t s);
   std::uint32_t interval_s() const { return interval_s_; }
+  // Waveform pull interval the gateway was told (configuration service).
+  void set_waveform_interval_min(std::uint16_t m) { waveform_interval_min_ = m; }
+  std::uint16_t waveform_interval_min() const { return waveform_interval_min_; }
   void set_sink(FrameSink* sink) { sink_ = sink; }
   // Allow plain frames when no key is provisioned (bench/debug only; the
   // default is !VIGIL_FW_ENCRYPT). Call before init().
@@ -79,6 +83,7 @@ class Sensor {
   bool have_key_ = false;
   bool allow_plain_ = !VIGIL_FW_ENCRYPT;
   std::uint32_t interval_s_ = VIGIL_FW_MEASUREMENT_INTERVAL_S;
+  std::uint16_t waveform_interval_min_ = VIGIL_FW_WAVEFORM_INTERVAL_MIN;
   std::uint16_t seq_ = 0;
   std::uint8_t packet_id_ = 0;
 };

@@ -135,6 +135,37 @@ void BoardRadio::address(std::uint8_t out[6]) const {
   for (int i = 0; i < 4; ++i) out[2 + i] = static_cast<std::uint8_t>(lo >> (24 - 8 * i));
 }
 
+bool BoardRadio::set_tx_power_dbm(std::int8_t dbm) { return vigil_board_set_tx_power(dbm); }
+
+namespace {
+// The bootloader and the record pages are never touched through this seam.
+bool in_update_area(std::uint32_t addr, std::size_t len) {
+  const FlashLayout& l = kNrf52FlashLayout;
+  return addr >= l.slot_a && addr + len <= l.state + kFlashPageSize;
+}
+}  // namespace
+
+bool NvmcFlash::read(std::uint32_t addr, std::uint8_t* out, std::size_t len) {
+  memcpy(out, reinterpret_cast<const void*>(addr), len);
+  return true;
+}
+
+bool NvmcFlash::erase_page(std::uint32_t addr) {
+  if (addr % kFlashPageSize || !in_update_area(addr, kFlashPageSize)) return false;
+  flash_erase(addr);
+  return true;
+}
+
+bool NvmcFlash::write(std::uint32_t addr, const std::uint8_t* data, std::size_t len) {
+  if (addr % 4 || len % 4 || !in_update_area(addr, len)) return false;
+  for (std::size_t i = 0; i < len; i += 4) {
+    std::uint32_t w;
+    memcpy(&w, data + i, 4);
+    flash_word(addr + static_cast<std::uint32_t>(i), w);
+  }
+  return true;
+}
+
 std::uint32_t FlashStorage::active_page() const {
   return reg(kPageB) == kPageMagic && reg(kPageA) != kPageMagic ? kPageB : kPageA;
 }

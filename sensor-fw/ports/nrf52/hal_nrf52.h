@@ -2,6 +2,7 @@
 // nRF52840 implementations of the HAL (register level; no vendor SDK).
 #pragma once
 
+#include "vigil_fw/flash.h"
 #include "vigil_fw/hal.h"
 
 namespace vigil_fw::nrf52 {
@@ -37,6 +38,15 @@ class BoardRadio final : public Radio {
   bool advertise(const std::uint8_t* ad, std::size_t len, std::uint32_t interval_ms,
                  std::uint32_t duration_ms) override;
   void address(std::uint8_t out[6]) const override;  // FICR random static address
+  bool set_tx_power_dbm(std::int8_t dbm) override;
+};
+// The Flash seam on the NVMC (memory-mapped reads, word writes, 4 KB pages;
+// blocks the CPU ~85 ms per erase). Only the update areas are writable.
+class NvmcFlash final : public Flash {
+ public:
+  bool read(std::uint32_t addr, std::uint8_t* out, std::size_t len) override;
+  bool erase_page(std::uint32_t addr) override;
+  bool write(std::uint32_t addr, const std::uint8_t* data, std::size_t len) override;
 };
 // Records in a log over two 4 KB flash pages (NVMC). An entry is valid once
 // its trailing commit word is written, so a power cut leaves the old value.
