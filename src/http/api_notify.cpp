@@ -10,6 +10,7 @@
 // the input.
 #include <nlohmann/json.hpp>
 
+#include "core/text_escape.h"
 #include "http/api_internal.h"
 #include "notify/notifier.h"
 #include "rules/rules.h"
@@ -49,22 +50,6 @@ constexpr TimestampMs kMaxPreviewRangeMs = 366LL * 86'400'000;
 Response too_many(const char* what, std::size_t n) {
   return problem(409, "limit_reached", std::string("at most ") + std::to_string(n) + " " + what +
                                            " per gateway: delete one first");
-}
-
-std::string html_escape(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
 }
 
 // The small page an acknowledge link opens: readable on a phone, no script,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "core/text_escape.h"
 #include "vigil/store.h"
 
 namespace vigil::http {
@@ -118,33 +119,6 @@ bool has_tag(const FleetSubject& s, const std::string& k, const std::string& v) 
   return false;
 }
 
-// JSON text without a json object per sensor (a catalog load serializes
-// every sensor: 10,000 at plant scale). ASCII strings are escaped here;
-// anything else goes through nlohmann (it replaces invalid UTF-8).
-void append_string(std::string& out, const std::string& v) {
-  bool ascii = true;
-  for (unsigned char c : v)
-    if (c >= 0x80) ascii = false;
-  if (!ascii) {
-    out += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return;
-  }
-  out += '"';
-  for (unsigned char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
-
 }  // namespace
 
 std::string fleet_answer_members(const FleetEntry& e) {
@@ -160,21 +134,21 @@ std::string fleet_answer_members(const FleetEntry& e) {
   key("id");
   out += std::to_string(e.id);
   key("address");
-  append_string(out, e.address);
+  append_json_string(out, e.address);
   key("name");
-  append_string(out, e.name);
+  append_json_string(out, e.name);
   key("position_id");
   opt_id(e.position_id);
   key("position");
-  if (e.position_id) append_string(out, e.position);
+  if (e.position_id) append_json_string(out, e.position);
   else out += "null";
   key("asset_id");
   opt_id(e.asset_id);
   key("asset");
-  if (e.asset_id) append_string(out, e.asset);
+  if (e.asset_id) append_json_string(out, e.asset);
   else out += "null";
   key("firmware");
-  if (e.firmware) append_string(out, *e.firmware);
+  if (e.firmware) append_json_string(out, *e.firmware);
   else out += "null";
   key("tags");
   out += '{';
@@ -186,9 +160,9 @@ std::string fleet_answer_members(const FleetEntry& e) {
     if (seen) continue;
     if (!first) out += ',';
     first = false;
-    append_string(out, e.tags[i].first);
+    append_json_string(out, e.tags[i].first);
     out += ':';
-    append_string(out, e.tags[i].second);
+    append_json_string(out, e.tags[i].second);
   }
   out += '}';
   return out;

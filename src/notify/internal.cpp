@@ -30,22 +30,6 @@ std::string json_escape(std::string_view s) {
   return d.substr(1, d.size() - 2);
 }
 
-std::string html_escape(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 namespace {
 // Calls fn(name) for each {{name}} (trimmed) and appends literal text and
 // fn's result to the output.

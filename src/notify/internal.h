@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/text_escape.h"
 #include "notify/notifier.h"
 
 namespace vigil::notify::detail {
@@ -27,7 +28,7 @@ std::string render_template(const std::string& tmpl, const std::map<std::string,
 Status check_template(const std::string& tmpl);
 // The JSON-string escape of s (no surrounding quotes; invalid UTF-8 replaced).
 std::string json_escape(std::string_view s);
-std::string html_escape(std::string_view s);
+using vigil::html_escape;  // core/text_escape.h
 
 std::vector<std::uint8_t> hmac_sha256(std::string_view key, std::string_view data);
 std::string hex(const std::vector<std::uint8_t>& b);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <zlib.h>
 
+#include "core/text_escape.h"
 #include "store/chunk_codec.h"
 #include "vigil/sqlite.h"
 #include "vigil/store_tools.h"
@@ -220,22 +221,6 @@ void csv_field(std::string& out, const std::string& v) {
   }
   out += '"';
 }
-void json_string(std::string& out, const std::string& v) {
-  out += '"';
-  for (unsigned char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
 std::string number(double v) {
   if (!std::isfinite(v)) return "null";
   char b[32];
@@ -285,7 +270,7 @@ void append_export_row(std::string& out, const ExportRow& r, ExportFormat f) {
     out += ",\"";
     out += names[i];
     out += "\":";
-    json_string(out, *vals[i]);
+    append_json_string(out, *vals[i]);
   }
   out += ",\"value\":" + number(r.value) + "}\n";
 }

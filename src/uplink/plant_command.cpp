@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "core/log.h"
 #include "uplink/plant.h"
 
 namespace vigil::uplink {
@@ -174,7 +175,15 @@ PlantCommands::PlantCommands(PlantCommandOptions o, Publish publish, Apply apply
 bool PlantCommands::reject(const std::string& reason, const std::string& detail, std::string* why) {
   metrics_.counter("vigil_plant_commands_rejected_total", "Plant commands and results refused, by reason",
                    "reason=\"" + reason + "\"")->inc();
-  spdlog::warn("plant: command message refused ({}): {}", reason, detail);
+  // A forger or a misconfigured peer can send these by the thousand: one
+  // warning per reason a minute, the rest at debug (all counted above).
+  static log::Throttle throttle;
+  std::uint64_t held = 0;
+  if (throttle.allow(reason, &held))
+    spdlog::warn("plant: command message refused ({}): {}{}", reason, detail,
+                 held ? " (" + std::to_string(held) + " more refused for this reason in the last minute)" : "");
+  else
+    spdlog::debug("plant: command message refused ({}): {}", reason, detail);
   if (why) *why = reason + ": " + detail;
   return false;
 }

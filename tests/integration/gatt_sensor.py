@@ -9,8 +9,9 @@ line at a time.
 A reset the firmware would take by itself is played here: after a
 successful ACTIVATE the sensor reboots (the CLI does that); an image that
 then stays in test_boot failed its self-test, so its watchdog resets it once
-more and the bootloader reverts — unless the sensor was made with
-self_confirm=False.
+more and the bootloader reverts. A good image confirms itself; a sensor made
+with self_confirm=False fails the self-test of any new image (it runs the
+CLI with --no-self-confirm), so every update of it reverts.
 """
 import os
 import socket
@@ -21,14 +22,14 @@ from bluez_mock import virtual_sensor_bin
 
 
 class GattSensor:
-    def __init__(self, workdir, mac, key, version="1.0.0", drop_data_write_at=None):
+    def __init__(self, workdir, mac, key, version="1.0.0", drop_data_write_at=None, self_confirm=True):
         self.mac = mac
         self.dir = os.path.join(str(workdir), "sensor-" + mac.replace(":", ""))
         os.makedirs(self.dir, exist_ok=True)
         self.sock_path = os.path.join(self.dir, "gatt.sock")
         self.proc = subprocess.Popen(
             [virtual_sensor_bin(), "--gatt-serve", "--address", mac, "--key", key, "--state-dir", self.dir,
-             "--version", version],
+             "--version", version] + ([] if self_confirm else ["--no-self-confirm"]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.lock = threading.Lock()
         self.calls = []               # every forwarded command
