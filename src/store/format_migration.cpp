@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
+#include <vector>
 
 #include "store/chunk_codec.h"
 #include "store/store_impl.h"
@@ -23,6 +25,33 @@ namespace vigil {
 namespace {
 constexpr int kBatch = 256;
 constexpr std::uint8_t kV1 = 1;
+
+// One table of the walk: its rows in primary-key order after the cursor,
+// and how a v1 blob becomes a v2 one.
+struct Walk {
+  const char* select;  // (series_id, key, data) after (?, ?), LIMIT ?
+  const char* update;  // data = ?1 WHERE series_id = ?2 AND key = ?3
+  std::vector<std::uint8_t> (*reencode)(std::span<const std::uint8_t> v1, Status& error);
+};
+
+std::vector<std::uint8_t> reencode_chunk(std::span<const std::uint8_t> v1, Status& error) {
+  std::vector<Point> pts;
+  error = store_detail::decode_chunk(v1, pts);
+  return error.ok() ? store_detail::encode_chunk(pts) : std::vector<std::uint8_t>{};
+}
+
+std::vector<std::uint8_t> reencode_rollup(std::span<const std::uint8_t> v1, Status& error) {
+  std::vector<store_detail::HourAggregate> hours;
+  error = store_detail::decode_rollup_day(v1, hours);
+  return error.ok() ? store_detail::encode_rollup_day(hours) : std::vector<std::uint8_t>{};
+}
+
+const Walk kChunks{"SELECT series_id, t0, data FROM chunks WHERE (series_id, t0) > (?, ?) ORDER BY series_id, t0 LIMIT ?",
+                   "UPDATE chunks SET data = ? WHERE series_id = ? AND t0 = ?", reencode_chunk};
+const Walk kRollups{
+    "SELECT series_id, day, data FROM rollup_daily WHERE (series_id, day) > (?, ?) ORDER BY series_id, day LIMIT ?",
+    "UPDATE rollup_daily SET data = ? WHERE series_id = ? AND day = ?", reencode_rollup};
+
 }  // namespace
 
 Status Store::Impl::start_format_migration() {
@@ -53,73 +82,41 @@ Result<bool> Store::Impl::migrate_formats_step() {
   sql::Transaction txn(db);
   VIGIL_RETURN_IF_ERROR(txn.begin());
   int seen = 0, converted = 0;
-  if (!migration.chunks_done) {
-    auto q = db.prepare(
-        "SELECT series_id, t0, data FROM chunks WHERE (series_id, t0) > (?, ?) ORDER BY series_id, t0 LIMIT ?");
-    if (!q) return q.status();
-    (*q)->bind(1, migration.series).bind(2, migration.key).bind(3, kBatch);
-    auto up = db.prepare("UPDATE chunks SET data = ? WHERE series_id = ? AND t0 = ?");
-    if (!up) return up.status();
-    std::vector<Point> pts;
-    for (;;) {
-      auto r = (*q)->step();
-      if (!r) return r.status();
-      if (!*r) break;
-      ++seen;
-      migration.series = (*q)->i64(0);
-      migration.key = (*q)->i64(1);
-      auto blob = (*q)->blob(2);
-      if (blob.empty() || blob[0] != kV1) continue;
-      pts.clear();
-      if (auto s = store_detail::decode_chunk(blob, pts); !s.ok()) {
-        ++migration.failed;  // left as it is: the reader reports it where it is read
-        continue;
-      }
-      auto v2 = store_detail::encode_chunk(pts);
-      (*up)->bind_blob(1, v2.data(), v2.size()).bind(2, migration.series).bind(3, migration.key);
-      VIGIL_RETURN_IF_ERROR((*up)->run());
-      ++converted;
+  const Walk& walk = migration.chunks_done ? kRollups : kChunks;
+  auto q = db.prepare(walk.select);
+  if (!q) return q.status();
+  (*q)->bind(1, migration.series).bind(2, migration.key).bind(3, kBatch);
+  auto up = db.prepare(walk.update);
+  if (!up) return up.status();
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) return r.status();
+    if (!*r) break;
+    ++seen;
+    migration.series = (*q)->i64(0);
+    migration.key = (*q)->i64(1);
+    auto blob = (*q)->blob(2);
+    if (blob.empty() || blob[0] != kV1) continue;
+    Status bad;
+    auto v2 = walk.reencode(blob, bad);
+    if (!bad.ok()) {
+      ++migration.failed;  // left as it is: the reader reports it where it is read
+      continue;
     }
-    (*q)->reset();
-    if (seen < kBatch) {
-      migration.chunks_done = true;
-      migration.series = INT64_MIN;
-      migration.key = INT64_MIN;
-    }
-  } else {
-    auto q = db.prepare(
-        "SELECT series_id, day, data FROM rollup_daily WHERE (series_id, day) > (?, ?) ORDER BY series_id, day LIMIT ?");
-    if (!q) return q.status();
-    (*q)->bind(1, migration.series).bind(2, migration.key).bind(3, kBatch);
-    auto up = db.prepare("UPDATE rollup_daily SET data = ? WHERE series_id = ? AND day = ?");
-    if (!up) return up.status();
-    std::vector<store_detail::HourAggregate> hours;
-    for (;;) {
-      auto r = (*q)->step();
-      if (!r) return r.status();
-      if (!*r) break;
-      ++seen;
-      migration.series = (*q)->i64(0);
-      migration.key = (*q)->i64(1);
-      auto blob = (*q)->blob(2);
-      if (blob.empty() || blob[0] != kV1) continue;
-      hours.clear();
-      if (auto s = store_detail::decode_rollup_day(blob, hours); !s.ok()) {
-        ++migration.failed;
-        continue;
-      }
-      auto v2 = store_detail::encode_rollup_day(hours);
-      (*up)->bind_blob(1, v2.data(), v2.size()).bind(2, migration.series).bind(3, migration.key);
-      VIGIL_RETURN_IF_ERROR((*up)->run());
-      ++converted;
-    }
-    (*q)->reset();
-    if (seen < kBatch) {
-      auto m = db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('formats_v2_at', ?)");
-      if (!m) return m.status();
-      VIGIL_RETURN_IF_ERROR((*m)->bind(1, std::to_string(clock->now_ms())).run());
-      migration.done = true;
-    }
+    (*up)->bind_blob(1, v2.data(), v2.size()).bind(2, migration.series).bind(3, migration.key);
+    VIGIL_RETURN_IF_ERROR((*up)->run());
+    ++converted;
+  }
+  (*q)->reset();
+  if (seen < kBatch && !migration.chunks_done) {  // chunks walked: roll-ups next
+    migration.chunks_done = true;
+    migration.series = INT64_MIN;
+    migration.key = INT64_MIN;
+  } else if (seen < kBatch) {
+    auto m = db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES('formats_v2_at', ?)");
+    if (!m) return m.status();
+    VIGIL_RETURN_IF_ERROR((*m)->bind(1, std::to_string(clock->now_ms())).run());
+    migration.done = true;
   }
   VIGIL_RETURN_IF_ERROR(txn.commit());
   migration.scanned += seen;
