@@ -719,10 +719,19 @@ void register_api(Router& router, ApiContext& ctx) {
       auto h = ctx.position_health(*id);
       const bool no_models = h && h->contains("models") && (*h)["models"].empty();
       bool measured = false;
-      if (no_models) {
-        auto sensors = ctx.store->sensors();
-        if (!sensors) return from_status(sensors.status());
-        for (const auto& s : *sensors) measured |= s.position_id == *id && !s.decommissioned_at;
+      if (no_models) {  // one probe, not the whole sensor list (with keys) per request
+        auto st = ctx.store->read([&](sql::Db& db) -> Status {
+          auto q = db.prepare(
+              "SELECT EXISTS(SELECT 1 FROM sensors WHERE position_id = ? AND decommissioned_at IS NULL)");
+          if (!q) return q.status();
+          (*q)->bind(1, *id);
+          auto row = (*q)->step();
+          if (!row) return row.status();
+          measured = *row && (*q)->i64(0) != 0;
+          (*q)->reset();
+          return Status::Ok();
+        });
+        if (!st.ok()) return from_status(st);
       }
       if (h && (!no_models || measured)) return ok(*h);
     }
