@@ -264,12 +264,25 @@ class Store {
   // Deletes an archived row and everything under it: positions, their series
   // (chunks, roll-ups, unflushed points), measurements and waveforms; sensors
   // that were on them stay, decommissioned and unassigned. Tables other
-  // modules own (alerts, health states) are theirs to keep or clean.
+  // modules own (alerts, health states) are cleaned by their purge hooks.
   // REQUIRES: confirm_name == the row's name (kFailedPrecondition otherwise)
   // and the row archived first (kFailedPrecondition), so no sensor writes
   // into what is being deleted — callers that cache sensors (Ingest)
   // invalidate between archive() and purge().
   Status purge(CatalogKind kind, Id id, const std::string& confirm_name, const std::string& actor);
+  // What a purge deletes, for the modules whose tables refer to it.
+  struct PurgedScope {
+    std::vector<Id> positions;
+    std::vector<Id> assets;  // purged assets (a site's, or the one asset)
+  };
+  // A module's own rows that refer to purged positions or assets (alerts,
+  // health states, learned state, spectra): purge() calls every hook inside
+  // its transaction, after its own deletes, so the history goes as one; a
+  // hook's error rolls the whole purge back. The hook runs the module's own
+  // statements on `db` (one owner per table: the store never writes them).
+  // Call at wiring time, from any thread; hooks live as long as the store.
+  using PurgeHook = std::function<Status(sql::Db& db, const PurgedScope& scope)>;
+  void add_purge_hook(std::string module, PurgeHook hook);
   // Moves an asset (with its positions and history) to another site.
   // kAlreadyExists when that site has an asset of the same name.
   Status move_asset(Id asset_id, Id site_id, const std::string& actor);

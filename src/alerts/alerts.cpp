@@ -175,6 +175,21 @@ AlertService::AlertService(Store& store, const Clock& clock, analytics::Pipeline
 Result<std::unique_ptr<AlertService>> AlertService::create(Store& store, const Clock& clock,
                                                            analytics::Pipeline* pipeline) {
   VIGIL_RETURN_IF_ERROR(migrate(store).Annotate("alerts"));
+  // A purged position or asset takes its alerts and their timelines along.
+  store.add_purge_hook("alerts", [](sql::Db& db, const Store::PurgedScope& scope) -> Status {
+    auto drop = [&](const char* column, Id id) -> Status {
+      const std::string c(column);
+      auto ev = db.prepare("DELETE FROM alert_events WHERE alert_id IN (SELECT id FROM alerts WHERE " + c + " = ?)");
+      if (!ev) return ev.status();
+      VIGIL_RETURN_IF_ERROR((*ev)->bind(1, id).run());
+      auto al = db.prepare("DELETE FROM alerts WHERE " + c + " = ?");
+      if (!al) return al.status();
+      return (*al)->bind(1, id).run();
+    };
+    for (Id p : scope.positions) VIGIL_RETURN_IF_ERROR(drop("position_id", p));
+    for (Id a : scope.assets) VIGIL_RETURN_IF_ERROR(drop("asset_id", a));
+    return Status::Ok();
+  });
   return std::unique_ptr<AlertService>(new AlertService(store, clock, pipeline));
 }
 

@@ -131,6 +131,27 @@ Pipeline::Pipeline(Store& store, PipelineOptions options, const Clock& clock, Me
 Result<std::unique_ptr<Pipeline>> Pipeline::create(Store& store, PipelineOptions options, const Clock& clock,
                                                    MetricsRegistry& metrics) {
   VIGIL_RETURN_IF_ERROR(migrate(store).Annotate("analytics"));
+  // A purged position takes its states, spectra and learned models along.
+  store.add_purge_hook("analytics", [](sql::Db& db, const Store::PurgedScope& scope) -> Status {
+    static const char* const kByPosition[] = {
+        "DELETE FROM health_states WHERE scope = 'position' AND scope_id = ?",
+        "DELETE FROM spectra WHERE position_id = ?",
+        "DELETE FROM baseline_spectra WHERE position_id = ?",
+        "DELETE FROM learned_state WHERE position_id = ?",
+        "DELETE FROM learned_journal WHERE position_id = ?"};
+    for (Id p : scope.positions)
+      for (const char* sql : kByPosition) {
+        auto q = db.prepare(sql);
+        if (!q) return q.status();
+        VIGIL_RETURN_IF_ERROR((*q)->bind(1, p).run());
+      }
+    for (Id a : scope.assets) {
+      auto q = db.prepare("DELETE FROM health_states WHERE scope = 'asset' AND scope_id = ?");
+      if (!q) return q.status();
+      VIGIL_RETURN_IF_ERROR((*q)->bind(1, a).run());
+    }
+    return Status::Ok();
+  });
   std::unique_ptr<Pipeline> p(new Pipeline(store, std::move(options), clock, metrics));
   // What the positions learned before: a failure to read it is no reason not
   // to start (they learn again), but it is said.

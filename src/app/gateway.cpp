@@ -27,6 +27,10 @@
 #include "http/events.h"
 #include "http/server.h"
 #include "http/static_files.h"
+#include "app/ble_dfu_transport.h"
+#include "firmware/engine_worker.h"
+#include "firmware/firmware_service.h"
+#include "http/api_firmware.h"
 #include "notify/notifier.h"
 #include "rules/rules.h"
 #include "sim/demo_plant.h"
@@ -69,6 +73,14 @@ struct Gateway::Impl {
   std::unique_ptr<ScheduledBackup> backup;  // storage.backup_dir; its thread joins before the rest goes
   std::unique_ptr<analytics::Pipeline> pipeline;
   std::unique_ptr<auth::AuthService> auth;
+  // Sensor firmware (src/firmware): images over the sensor's DFU GATT
+  // service (BleDfuTransport, on the BLE worker) when the radio is on, else
+  // a transport that leaves rollouts waiting. The engine's thread stops (in
+  // run()) before the BLE service it waits on.
+  std::unique_ptr<firmware::DfuTransport> dfu;
+  BleDfuTransport* ble_dfu = nullptr;  // dfu, when it is the BLE one
+  std::unique_ptr<firmware::FirmwareService> firmware;
+  std::unique_ptr<firmware::EngineWorker> firmware_engine;
   http::Router router;
   http::ApiContext api;
   std::unique_ptr<http::Server> server;
@@ -540,7 +552,6 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   if (!alert_service) return alert_service.status();
   g->alerts = std::move(*alert_service);
   VIGIL_RETURN_IF_ERROR(g->wire_rules_and_notifications());
-
   // ---- sources ----
   if (mode == Mode::kDemo) {
     g->plant = std::make_unique<sim::DemoPlant>(*g->store, *g->ingest, c.demo, g->clock->now_ms());
@@ -561,6 +572,32 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     g->ble = std::move(*b);
     g->wire_sensor_alerts();
   }
+
+  // ---- sensor firmware (src/firmware) ----
+  {
+    firmware::FirmwareOptions fo;
+    fo.max_attempts = c.firmware.max_attempts;
+    if (!c.firmware.signing_public_key_file.empty()) {
+      auto pem = firmware::read_public_key_file(c.firmware.signing_public_key_file);
+      if (!pem) return pem.status().Annotate("firmware.signing_public_key_file");
+      fo.signing_public_key_pem = std::move(*pem);
+    }
+    // Over the radio when there is one (the sensor's DFU GATT service);
+    // relays alone cannot reach a sensor, so rollouts then wait.
+    if (g->ble && c.ble.enabled) {
+      auto t = std::make_unique<BleDfuTransport>(*g->ble);
+      g->ble_dfu = t.get();
+      g->dfu = std::move(t);
+    } else {
+      g->dfu = std::make_unique<firmware::UnsupportedDfuTransport>();
+    }
+    auto fw = firmware::FirmwareService::open(*g->store, *g->clock, *g->dfu, std::move(fo));
+    if (!fw) return fw.status();
+    g->firmware = std::move(*fw);
+    g->firmware_engine = std::make_unique<firmware::EngineWorker>(
+        *g->firmware, std::chrono::milliseconds(c.firmware.engine_interval_s * 1000LL));
+  }
+
 
   // ---- analytics ----
   if (c.analytics.enabled) {
@@ -654,6 +691,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   }
   http::register_api(g->router, api);
   if (g->ble) http::register_ble_api(g->router, api, *g->ble);
+  http::register_firmware_api(g->router, api, *g->firmware);
   if (g->ble && !c.ble.enabled) {
     // Relays alone: no radio to report on, and nothing wrong with that.
     api.components["ble"] = [] {
@@ -794,6 +832,7 @@ int Gateway::run() {
   if (g.ble) g.ble->start();
   if (g.uplink) g.uplink->start();
   if (g.notifier) g.notifier->start();
+  g.firmware_engine->start();
   g.housekeeping();
   // HTTP handlers are plain functions over thread-safe services, so the
   // io_context runs on every core: one slow request does not queue the rest.
@@ -802,6 +841,8 @@ int Gateway::run() {
   for (unsigned i = 0; i < std::min(extra, 3u); ++i) workers.emplace_back([&g] { g.io.run(); });
   g.io.run();
   for (auto& t : workers) t.join();
+  if (g.ble_dfu) g.ble_dfu->cancel();  // a transfer in progress resumes after the restart
+  g.firmware_engine->stop();
   if (g.ble) g.ble->stop();
   if (g.uplink) g.uplink->stop();
   if (g.notifier) g.notifier->stop();

@@ -14,6 +14,7 @@
 #include "app/storage_commands.h"
 #include "auth/cli.h"
 #include "config/config.h"
+#include "firmware/cli.h"
 #include "core/log.h"
 #include "protocol/decode_command.h"
 #include "rules/backtest.h"
@@ -171,6 +172,26 @@ int main(int argc, char** argv) {
   decode->add_option("--key", dec.key_hex, "AES-128 key (32 hex digits) for encrypted frames");
   decode->add_option("--address", dec.address, "sender MAC address (needed with --key)");
   decode->callback([&] { rc = protocol::run_decode(dec, std::cout, std::cerr); });
+
+  // Sensor firmware images (notes/dfu-protocol.md, docs/firmware.md): the
+  // vendor key and signed .vgfw files, offline; no database involved.
+  auto* fw = app.add_subcommand("firmware", "Sensor firmware images: vendor key, signing, inspection");
+  fw->require_subcommand(1);
+  std::string fw_key, fw_in, fw_out, fw_version, fw_board, fw_image, fw_pub;
+  auto* fkeygen = fw->add_subcommand("keygen", "Write a new Ed25519 vendor signing key (0600) and its public key beside it");
+  fkeygen->add_option("--out", fw_key, "private key file to write (KEY.pem; the public key goes to KEY.pub.pem)")->required();
+  fkeygen->callback([&] { rc = firmware::keygen_command(fw_key, std::cout, std::cerr); });
+  auto* fsign = fw->add_subcommand("sign", "Wrap and sign an application image as a .vgfw file");
+  fsign->add_option("--key", fw_key, "the vendor's Ed25519 private key (PEM)")->required();
+  fsign->add_option("--in", fw_in, "the application image (binary)")->required();
+  fsign->add_option("--out", fw_out, "the .vgfw file to write")->required();
+  fsign->add_option("--version", fw_version, "firmware version MAJOR.MINOR.PATCH (each 0..255)")->required();
+  fsign->add_option("--board", fw_board, "nrf52840 | host | 0xHEX board id")->required();
+  fsign->callback([&] { rc = firmware::sign_command(fw_key, fw_in, fw_out, fw_version, fw_board, std::cout, std::cerr); });
+  auto* finspect = fw->add_subcommand("inspect", "Print a .vgfw file's header as JSON, checking its signature with --pub");
+  finspect->add_option("image", fw_image, "the .vgfw file")->required();
+  finspect->add_option("--pub", fw_pub, "the vendor's public key (PEM) to check the signature against");
+  finspect->callback([&] { rc = firmware::inspect_command(fw_image, fw_pub, std::cout, std::cerr); });
 
   auto* version = app.add_subcommand("version", "Print the version");
   version->callback([&] { std::cout << "vigil " << VIGIL_VERSION << std::endl; });

@@ -220,7 +220,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
   };
   static const std::set<std::string> kSections = {"gateway", "storage", "http", "ble",
                                                   "analytics", "uplink", "demo", "notifications",
-                                                  "monitoring", "plant"};
+                                                  "monitoring", "plant", "firmware"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     if (!kSections.count(it.key())) {
       return Status::InvalidArgument(line_of(filename, lines, it.key()) + ": unknown section '" + it.key() + "'");
@@ -374,6 +374,11 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("writer_lag_alert_s", c.monitoring.writer_lag_alert_s, 0, 86400);
     r.integer("clock_jump_alert_s", c.monitoring.clock_jump_alert_s, 0, 86400);
     r.integer("interval_s", c.monitoring.interval_s, 1, 3600);
+  });
+  VIGIL_SECTION("firmware", {
+    r.str("signing_public_key_file", c.firmware.signing_public_key_file);
+    r.integer("engine_interval_s", c.firmware.engine_interval_s, 1, 86400);
+    r.integer("max_attempts", c.firmware.max_attempts, 1, 100);
   });
   VIGIL_SECTION("demo", {
     r.number("time_factor", c.demo.time_factor, 1, 100000);

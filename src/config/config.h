@@ -158,6 +158,18 @@ struct MonitoringConfig {
   int interval_s = 10;                // how often the checks run
 };
 
+// Sensor firmware update (src/firmware, docs/firmware.md).
+struct FirmwareConfig {
+  // The vendor's Ed25519 public key (PEM, `vigil firmware keygen` writes it
+  // as KEY.pub.pem): uploaded images must be signed by its private key.
+  // Empty = uploads refused (409), rollouts of stored images still run.
+  std::string signing_public_key_file;
+  // Seconds between passes of the rollout engine.
+  int engine_interval_s = 10;
+  // A sensor whose transfer drops this many times is marked failed.
+  int max_attempts = 3;
+};
+
 struct DemoConfig {
   double time_factor = 600;  // simulated seconds per wall second
   std::uint32_t seed = 7;
@@ -177,6 +189,7 @@ struct Config {
   PlantConfig plant;
   NotificationsConfig notifications;
   MonitoringConfig monitoring;
+  FirmwareConfig firmware;
   DemoConfig demo;
 };
 

@@ -481,6 +481,48 @@ json schemas() {
   s["SensorImport"]["description"] =
       "Per row what the import would do (dry_run) or did. With any bad row the answer is 422 (code bad_rows, "
       "field csv) carrying these same fields: errors name each bad line, nothing is written";
+  // Sensor firmware (api_firmware.h, docs/firmware.md).
+  s["FirmwareImage"] = obj({{"id", integer()}, {"board", str()}, {"version", str()}, {"sha256", str()},
+                            {"size", integer()}, {"uploaded_by", str()}, {"uploaded_at", str()}},
+                           {"id", "board", "version", "sha256", "size", "uploaded_by", "uploaded_at"});
+  s["FirmwareImageDeleted"] = obj({{"deleted", integer()}}, {"deleted"});
+  s["FirmwareRolloutRequest"] = obj(
+      {{"image_id", integer()},
+       {"tag", nullable(str())},
+       {"percent", nullable(number())},
+       {"wave_size", integer()},
+       {"failure_threshold", {{"description", "a count (3) or a percentage (\"10%\")"}}},
+       {"force", boolean()}},
+      {"image_id", "wave_size", "failure_threshold"});
+  s["FirmwareRolloutTarget"] = obj(
+      {{"sensor_id", integer()},
+       {"address", str()},
+       {"wave", integer()},
+       {"state", {{"type", "string"},
+                  {"enum", {"queued", "transferring", "verifying", "test_boot", "confirmed", "failed", "reverted"}}}},
+       {"reason", str()},
+       {"attempts", integer()},
+       {"bytes_sent", integer()},
+       {"started_at", nullable(str())},
+       {"finished_at", nullable(str())},
+       {"updated_at", str()}},
+      {"sensor_id", "address", "wave", "state", "reason", "attempts", "bytes_sent"});
+  s["FirmwareRollout"] = obj(
+      {{"id", integer()},
+       {"image_id", integer()},
+       {"tag", nullable(str())},
+       {"percent", nullable(number())},
+       {"wave_size", integer()},
+       {"failure_threshold", str()},
+       {"force", boolean()},
+       {"state", {{"type", "string"}, {"enum", {"running", "paused", "stopped", "completed", "failed"}}}},
+       {"reason", str()},
+       {"created_by", str()},
+       {"created_at", str()},
+       {"updated_at", str()},
+       {"counts", {{"type", "object"}, {"additionalProperties", integer()}}},
+       {"targets", arr(ref("FirmwareRolloutTarget"))}},
+      {"id", "image_id", "wave_size", "failure_threshold", "state", "targets"});
   return s;
 }
 
@@ -590,6 +632,16 @@ std::vector<Op> operations() {
       {"DELETE", "/api/v1/tokens/{id}", "Revoke an API token", "admin", ref("Result")},
       {"GET", "/api/v1/system", "System status: version, store, live clients, components (uplink, BLE)", "viewer", ref("System")},
       {"GET", "/api/v1/audit", "Audit log, newest first", "admin", arr(ref("AuditEntry"))},
+      // Sensor firmware (the firmware module; tests/unit/http/firmware_api_test.cpp).
+      {"POST", "/api/v1/firmware/images", "Upload a signed .vgfw image (application/octet-stream, at most 128 KiB); 422 names the cause (unsigned, wrong signature, other board, truncated, too large), 409 a duplicate or no firmware.signing_public_key_file", "admin", ref("FirmwareImage"), 201, nullptr, "application/json", "firmware"},
+      {"GET", "/api/v1/firmware/images", "Stored firmware images", "viewer", arr(ref("FirmwareImage")), 200, nullptr, "application/json", "firmware"},
+      {"GET", "/api/v1/firmware/images/{id}", "One firmware image", "viewer", ref("FirmwareImage"), 200, nullptr, "application/json", "firmware"},
+      {"DELETE", "/api/v1/firmware/images/{id}", "Delete an image no rollout names (409 otherwise)", "admin", ref("FirmwareImageDeleted"), 200, nullptr, "application/json", "firmware"},
+      {"POST", "/api/v1/firmware/rollouts", "Start a rollout of an image to the sensors of its board (tag key=value, percent), in waves of wave_size, stopped when failures reach failure_threshold; 409 for a downgrade unless force", "admin", ref("FirmwareRollout"), 201, "FirmwareRolloutRequest", "application/json", "firmware"},
+      {"GET", "/api/v1/firmware/rollouts", "Rollouts, newest first, with per-sensor progress", "viewer", arr(ref("FirmwareRollout")), 200, nullptr, "application/json", "firmware"},
+      {"GET", "/api/v1/firmware/rollouts/{id}", "One rollout with per-sensor progress", "viewer", ref("FirmwareRollout"), 200, nullptr, "application/json", "firmware"},
+      {"POST", "/api/v1/firmware/rollouts/{id}/stop", "Stop a running rollout (the sensor in transfer finishes first)", "admin", ref("FirmwareRollout"), 200, nullptr, "application/json", "firmware"},
+      {"POST", "/api/v1/firmware/rollouts/{id}/resume", "Resume a stopped rollout", "admin", ref("FirmwareRollout"), 200, nullptr, "application/json", "firmware"},
   };
 }
 
@@ -631,6 +683,13 @@ json build() {
     }
     if (op.request)
       o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", ref(op.request)}}}}}};
+    if (std::string(op.path) == "/api/v1/firmware/images" && std::string(op.method) == "POST")
+      {
+      json binary = {{"type", "string"}, {"format", "binary"}, {"maxLength", 131072}};
+      json media = json::object();
+      media["application/octet-stream"] = {{"schema", binary}};
+      o["requestBody"] = {{"required", true}, {"content", media}};
+    }
     if (std::string(op.path) == "/api/v1/sensors/import")
       o["requestBody"] = {{"required", true}, {"content", {{"text/csv", {{"schema", str()}}}}}};
     json ok = {{"description", "Success"}, {"content", {{op.media, {{"schema", op.response}}}}}};

@@ -337,6 +337,11 @@ Status Store::archive(CatalogKind kind, Id id, const std::string& actor) {
   });
 }
 
+void Store::add_purge_hook(std::string module, PurgeHook hook) {
+  std::lock_guard lk(impl_->hooks_mu);
+  impl_->purge_hooks.emplace_back(std::move(module), std::move(hook));
+}
+
 Status Store::purge(CatalogKind kind, Id id, const std::string& confirm_name, const std::string& actor) {
   // Points appended before now reach the log first, so none lands after
   // the delete with a series id that no longer exists.
@@ -376,6 +381,19 @@ Status Store::purge(CatalogKind kind, Id id, const std::string& confirm_name, co
                               now, p));
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM positions WHERE id = ?", p));
     VIGIL_RETURN_IF_ERROR(run(db, "DELETE FROM catalog_tags WHERE kind = 'position' AND id = ?", p));
+  }
+  PurgedScope scope;
+  scope.positions = *positions;
+  if (kind == CatalogKind::kAsset) scope.assets.push_back(id);
+  if (kind == CatalogKind::kSite) {
+    auto assets = ids(db, "SELECT id FROM assets WHERE site_id = ?", id);
+    if (!assets) return assets.status();
+    scope.assets = *assets;
+  }
+  {
+    std::lock_guard hk(impl_->hooks_mu);
+    for (auto& [module, hook] : impl_->purge_hooks)
+      VIGIL_RETURN_IF_ERROR(hook(db, scope).Annotate("purge: the " + module + " module's rows"));
   }
   // Tags go with their rows (ids may be reused).
   if (kind == CatalogKind::kSite)

@@ -116,6 +116,10 @@ struct Store::Impl {
   TimestampMs last_checkpoint_wall = 0;
   TimestampMs last_retention_wall = 0;
 
+  // ---- purge hooks of other modules (Store::add_purge_hook) ----
+  std::mutex hooks_mu;
+  std::vector<std::pair<std::string, PurgeHook>> purge_hooks;  // guarded by hooks_mu
+
   // ---- stats ----
   std::atomic<std::uint64_t> batches{0}, checkpoints{0}, write_errors{0};
   mutable std::mutex err_mu;

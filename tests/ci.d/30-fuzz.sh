@@ -12,6 +12,7 @@
 #   fleet_query      the fleet filter language (GET /api/v1/fleet/search?q=)
 #   storage_formats  chunk, roll-up and waveform blobs read back from disk; backup archives
 #   import_formats   `vigil import`: Monitron export lines, imported timestamps
+#   firmware_image   a .vgfw image an admin uploads (src/firmware/image.h)
 # The others run FUZZ_SECONDS_SMALL each (default 15). Any crash, leak,
 # sanitizer report or oracle failure (see each target's header) fails the
 # stage (tests/fuzz/<name>.dict, where present, is its dictionary); the reproducer is printed as base64 and kept under $FUZZ_ARTIFACTS.
@@ -66,6 +67,7 @@ run sensor_csv "$SMALL" sensor_csv || rc=1
 run fleet_query "$SMALL" fleet_query || rc=1
 run storage_formats "$SMALL" storage || rc=1
 run import_formats "$SMALL" import || rc=1
+run firmware_image "$SMALL" firmware_image || rc=1
 wait "$big" || rc=1
 cat "$work/big.out"
 [[ $rc -eq 0 ]] || { echo "== fuzz: a target failed (above)"; exit 1; }

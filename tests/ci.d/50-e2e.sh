@@ -15,7 +15,8 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
 fi
 echo "50-e2e: dashboard logic (node --test)"
-node --test "$E2E/web_logic.test.mjs" "$E2E/notify_logic.test.mjs" "$E2E/fleet_lifecycle_logic.test.mjs" "$E2E/fleet_admin_logic.test.mjs" "$E2E/export_logic.test.mjs" "$E2E/plant_logic.test.mjs"
+node --test "$E2E/web_logic.test.mjs" "$E2E/notify_logic.test.mjs" "$E2E/fleet_lifecycle_logic.test.mjs" "$E2E/fleet_admin_logic.test.mjs" "$E2E/export_logic.test.mjs" "$E2E/plant_logic.test.mjs" \
+  "$E2E/sensor_config_logic.test.mjs" "$E2E/firmware_logic.test.mjs"
 DATA=$(mktemp -d)
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # The demo's clock runs 600x (10 simulated minutes a second, one measurement

@@ -6,12 +6,14 @@
 // full resolution on zoom, marker labels that never overprint, waterfall
 // markers) at phone and desktop size; alert marks on the trends; an
 // API token's life, acknowledging and closing an alert the gateway raised
-// for the demo's developing bearing fault, sensor commissioning, a machine
+// for the demo's developing bearing fault, sensor commissioning, a sensor's
+// configuration (its form refusing a bad value beside the field), a machine
 // class of one's own, building the plant (an asset with bearing and envelope
 // band, a position), re-learning a position, notifications (a rule from the
 // editor with its preview, a webhook channel whose secret stays hidden and
 // its test message, a route, the delivery log), the storage card, exports
-// and raw-waveform downloads (storage_export_steps.mjs, phone and desktop).
+// and raw-waveform downloads (storage_export_steps.mjs, phone and desktop),
+// the Firmware page (firmware_steps.mjs).
 // The test only talks to the
 // gateway as a user does (browser, REST): it never writes the live database.
 // The demo's timing (learning period, fault onset and growth) comes from the
@@ -23,6 +25,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { STATE_ORDER, describe as describeState } from '../../web/public/views/triage.js';
 import { storageCardShows, exportCsv, waveformDownloads } from './storage_export_steps.mjs';
+import { firmwarePageShows } from './firmware_steps.mjs';
 
 const BASE = process.env.VIGIL_URL || 'http://127.0.0.1:8080';
 // The gateway's log: first-start setup needs the one-time code it prints there.
@@ -439,6 +442,85 @@ try {
     assert.equal(await page.getByRole('button', { name: 'Re-assign to another gateway…' }).count(), 0);
   });
 
+  await step('a sensor\'s configuration: desired beside reported in words; a bad value is refused beside its field, before sending and by the gateway', async () => {
+    // The demo runs without Bluetooth (GET /health lists no "ble" component,
+    // so there are no configuration routes) and its own sensors are
+    // simulated: the gateway's answers for the sensor commissioned above are
+    // played here (views/sensor_config.js; the routes themselves are tested
+    // in tests/integration/test_sensor_config.py).
+    const t = Date.now();
+    const record = {
+      sensor_id: 1, state: 'pending', attempts: 0, error: null, next_attempt_at: t, desired_at: t - 60e3, desired_by: 'e2e-admin',
+      desired: { seq: 2, measurement_interval_s: 300, waveform_interval_min: 120, tx_power_dbm: -8 },
+      reported: { seq: 1, measurement_interval_s: 600, waveform_interval_min: 60, tx_power_dbm: 0 }, reported_at: t - 3600e3, firmware_version: '1.0.0',
+    };
+    const puts = [];
+    await page.route('**/api/v1/health', async (r) => {
+      const res = await r.fetch();
+      const j = await res.json();
+      j.components = { ...(j.components || {}), ble: { status: 'scanning', ok: true } };
+      await r.fulfill({ response: res, json: j });
+    });
+    await page.route('**/api/v1/sensors/*/config', async (r) => {
+      if (r.request().method() !== 'PUT') return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(record) });
+      puts.push(r.request().postDataJSON());
+      return r.fulfill({ status: 422, contentType: 'application/problem+json', body: JSON.stringify({
+        type: 'about:blank', title: 'Unprocessable Entity', status: 422, code: 'bad_field', field: 'tx_power_dbm',
+        detail: 'tx_power_dbm must be one of -20, -16, -12, -8, -4, 0, 4' }) });
+    });
+    try {
+      await page.goto(BASE + '/#/sensors');
+      await page.reload();
+      const row = page.locator('tr[data-address="A4:C1:38:5A:1B:2C"]');
+      const open = row.getByRole('button', { name: 'Configuration…' });
+      await open.click();
+      assert.equal(await open.getAttribute('aria-expanded'), 'true');
+      const block = page.locator('tr.sensor-config-row');
+      await block.getByText("Waiting for the sensor's next connection (attempt 1)").waitFor();
+      assert.equal(await block.locator('.cmd-state .cmd-icon').textContent(), '⏳', 'an icon beside the words');
+      assert.deepEqual(await block.locator('tr[data-setting="Measurement interval"] td').allTextContents(), ['every 5 minutes', 'every 10 minutes']);
+      assert.deepEqual(await block.locator('tr[data-setting="Advertising power"] td').allTextContents(), ['\u22128 dBm', '0 dBm']);
+      await block.getByText(/Firmware 1\.0\.0\./).waitFor();
+      // The form starts from the desired values; its first field has the focus.
+      const ms = block.getByRole('spinbutton', { name: 'Measurement interval', exact: true });
+      assert.equal(await ms.inputValue(), '5');
+      assert.ok(await ms.evaluate((e) => e === document.activeElement), 'the form takes the focus');
+      // Out of the firmware's range: refused beside the field, nothing sent.
+      await ms.fill('5');
+      await block.getByLabel('Measurement interval unit').selectOption('s');
+      await block.getByRole('button', { name: 'Send to the sensor' }).click();
+      const msErr = block.locator('label[data-field="measurement_interval_s"] .field-error');
+      await msErr.getByText('Between 10 seconds and 24 hours').waitFor();
+      assert.equal(await ms.getAttribute('aria-invalid'), 'true');
+      assert.equal(puts.length, 0, 'nothing sent');
+      // In range here, refused by the gateway: its 422 beside the field it names.
+      await ms.fill('90');
+      await block.getByRole('combobox', { name: 'Advertising power' }).selectOption('-20');
+      await block.getByRole('button', { name: 'Send to the sensor' }).click();
+      const txErr = block.locator('label[data-field="tx_power_dbm"] .field-error');
+      await txErr.getByText('The advertising power (dBm) must be one of').waitFor();
+      assert.ok(await msErr.isHidden(), 'the earlier problem is gone');
+      assert.deepEqual(puts, [{ measurement_interval_s: 90, waveform_interval_min: 120, tx_power_dbm: -20 }]);
+      // axe-core on the open block and form (the phone context keeps its CSP:
+      // inject through the DevTools protocol, as the axe step below does).
+      const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Runtime.evaluate', { expression: axeSource });
+      await cdp.detach();
+      const found = await page.evaluate(async () => {
+        const r = await window.axe.run('tr.sensor-config-row', { resultTypes: ['violations'] });
+        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      });
+      assert.deepEqual(found, [], 'no serious or critical accessibility violation in the configuration block');
+      await block.getByRole('button', { name: 'Cancel' }).click();
+      assert.equal(await page.locator('tr.sensor-config-row').count(), 0);
+      assert.equal(await open.getAttribute('aria-expanded'), 'false');
+    } finally {
+      await page.unroute('**/api/v1/sensors/*/config');
+      await page.unroute('**/api/v1/health');
+    }
+  });
+
   await step('add and delete a machine class of our own', async () => {
     await page.goto(BASE + '/#/settings');
     const card = page.locator('section.card').filter({ has: page.getByRole('heading', { name: 'Machine classes' }) });
@@ -783,6 +865,10 @@ try {
       const draw = await p.locator('.tiles').getAttribute('data-render-ms');
       console.log(`     fleet of 1,000 positions (250 assets): drawn in ${draw} ms, click to all tiles shown ${wall} ms (goal < 500 ms; reported, not asserted)`);
     } finally { await desk.close(); }
+  });
+
+  await step('the Firmware page: images, a rollout\'s progress per state and wave in words, an upload refused in the gateway\'s words, Stop and Resume, polling only while shown; no axe violation', async () => {
+    await firmwarePageShows(page, context, BASE);
   });
 
   await step('no script errors', async () => {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The vigil dashboard: hash routes (#/fleet, #/asset/ID, #/alerts,
-// #/sensors, #/notifications/TAB, #/settings), first-start setup and sign-in, live updates over
+// #/sensors, #/firmware, #/notifications/TAB, #/settings), first-start setup and sign-in, live updates over
 // Server-Sent Events. Plain ES modules, no build step.
 import { api, ApiError, h, toast, fmt, setUnauthorizedHandler, setNetworkHandler } from './api.js';
 import { renderFleet } from './views/fleet.js';
 import { renderAsset } from './views/asset.js';
 import { renderAlerts } from './views/alerts.js';
 import { renderSensors } from './views/sensors.js';
+import { renderFirmware } from './views/firmware.js';
 import { renderPlant } from './views/plant_view.js';
 import { renderSettings } from './views/settings.js';
 import { renderNotifications } from './views/notifications.js';
@@ -134,6 +135,7 @@ const routes = [
   [/^#\/asset\/(\d+)$/, (m, v) => renderAsset(v, app, +m[1])],
   [/^#\/alerts(?:\/(\d+))?$/, (m, v) => renderAlerts(v, app, m[1] ? +m[1] : null)],
   [/^#\/sensors$/, (m, v) => renderSensors(v, app)],
+  [/^#\/firmware$/, (m, v) => renderFirmware(v, app)],
   [/^#\/plant$/, (m, v) => renderPlant(v)],
   [/^#\/settings$/, (m, v) => renderSettings(v, app)],
   [/^#\/notifications(?:\/(rules|channels|routing|log))?$/, (m, v) => renderNotifications(v, app, m[1])],

@@ -242,3 +242,44 @@ TEST_CASE("the pipeline scores waveforms from ingest, stores spectra and states,
   }).ok());
   CHECK(rows > 0);
 }
+
+TEST_CASE("purging a position takes its alerts and their timelines along, and only its own", "[alerts]") {
+  TempDir db;
+  ManualClock clock(1'700'000'000'000);
+  auto store = open_store(db.file("vigil.db"), clock);
+  auto service = AlertService::create(*store, clock);
+  REQUIRE(service.ok());
+  AlertService& svc = **service;
+  Id site = store->upsert_site(Site{0, "North", "UTC"}).value();
+  Asset a;
+  a.site_id = site;
+  a.name = "Pump 1";
+  Id asset = store->upsert_asset(a).value();
+  Id de = store->upsert_position(Position{0, asset, "Motor DE", PositionType::kMotor}).value();
+  Id nde = store->upsert_position(Position{0, asset, "Motor NDE", PositionType::kMotor}).value();
+  auto on_de = svc.on_state_change(change(de, "vibrationML", HealthState::kAlarm, 1000));
+  auto on_nde = svc.on_state_change(change(nde, "vibrationML", HealthState::kWarning, 1000));
+  REQUIRE(on_de.ok());
+  REQUIRE(on_nde.ok());
+  REQUIRE(on_de->has_value());
+  REQUIRE(on_nde->has_value());
+  REQUIRE(svc.acknowledge(**on_de, "tech").ok());
+
+  REQUIRE(store->archive(CatalogKind::kPosition, de, "admin").ok());
+  REQUIRE(store->purge(CatalogKind::kPosition, de, "Motor DE", "admin").ok());
+  CHECK(svc.get(**on_de).status().code() == Status::Code::kNotFound);
+  CHECK(svc.get(**on_nde).ok());
+  std::int64_t events = -1;
+  REQUIRE(store->read([&](sql::Db& d) -> Status {
+                 auto q = d.prepare("SELECT count(*) FROM alert_events WHERE alert_id = ?");
+                 if (!q) return q.status();
+                 (*q)->bind(1, **on_de);
+                 auto row = (*q)->step();
+                 if (!row) return row.status();
+                 events = (*q)->i64(0);
+                 (*q)->reset();
+                 return Status::Ok();
+               })
+              .ok());
+  CHECK(events == 0);
+}

@@ -54,6 +54,7 @@ const std::map<std::string, std::set<std::string>> kOptions = {
     {"monitoring",
      {"disk_free_warning_pct", "disk_free_alarm_pct", "uplink_down_alert_min", "ble_down_alert_min",
       "writer_lag_alert_s", "clock_jump_alert_s", "interval_s"}},
+    {"firmware", {"signing_public_key_file", "engine_interval_s", "max_attempts"}},
     {"demo", {"time_factor", "seed", "fault_onset_hours", "fault_growth_hours", "measurement_interval_s"}},
 };
 // Options that are objects of options themselves, and their keys.

@@ -186,6 +186,44 @@ TEST_CASE("purging a site takes its assets and positions with it") {
   CHECK(p.count("SELECT count(*) FROM sensors") == 1);
 }
 
+TEST_CASE("a purge hands what it deletes to the modules' hooks in its own transaction") {
+  Plant p;
+  // A module's own table that refers to positions and assets.
+  REQUIRE(p.store->migrate("probe", {"CREATE TABLE probe_rows(position_id INTEGER, asset_id INTEGER);"}).ok());
+  REQUIRE(p.store
+              ->write_txn([&](sql::Db& db) {
+                return db.exec("INSERT INTO probe_rows VALUES(" + std::to_string(p.de) + ", NULL), (" +
+                               std::to_string(p.nde) + ", NULL), (NULL, " + std::to_string(p.asset) + ")");
+              })
+              .ok());
+  Store::PurgedScope seen;
+  bool fail = true;
+  p.store->add_purge_hook("probe", [&](sql::Db& db, const Store::PurgedScope& scope) -> Status {
+    seen = scope;
+    for (Id pos : scope.positions)
+      VIGIL_RETURN_IF_ERROR(db.exec("DELETE FROM probe_rows WHERE position_id = " + std::to_string(pos)));
+    for (Id a : scope.assets)
+      VIGIL_RETURN_IF_ERROR(db.exec("DELETE FROM probe_rows WHERE asset_id = " + std::to_string(a)));
+    return fail ? Status::IoError("disk full") : Status::Ok();
+  });
+  REQUIRE(p.store->archive(CatalogKind::kAsset, p.asset, "alice").ok());
+
+  // A failing hook rolls the whole purge back: nothing is half deleted.
+  auto st = p.store->purge(CatalogKind::kAsset, p.asset, "Pump 1", "alice");
+  CHECK(st.code() == Status::Code::kIoError);
+  CHECK(st.message().find("probe") != std::string::npos);
+  CHECK(p.store->position(p.de).ok());
+  CHECK(p.count("SELECT count(*) FROM probe_rows") == 3);
+
+  fail = false;
+  REQUIRE(p.store->purge(CatalogKind::kAsset, p.asset, "Pump 1", "alice").ok());
+  std::sort(seen.positions.begin(), seen.positions.end());
+  CHECK(seen.positions == std::vector<Id>{p.de, p.nde});
+  CHECK(seen.assets == std::vector<Id>{p.asset});
+  CHECK(p.count("SELECT count(*) FROM probe_rows") == 0);
+  CHECK(p.count("SELECT count(*) FROM positions") == 0);
+}
+
 TEST_CASE("moving a sensor leaves its past on the old position") {
   Plant p;
   Id old_series = p.reading(p.sensor, 2.0);

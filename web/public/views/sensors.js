@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Sensors: commissioned and discovered, battery, RSSI, last seen; commission
-// by pasting or scanning a QR code (BarcodeDetector where available).
+// by pasting or scanning a QR code (BarcodeDetector where available); each
+// sensor's configuration, desired beside reported (views/sensor_config.js).
 import { api, h, fmt, toast } from '../api.js';
 import { plainWord, show } from './triage.js';
 import { fleetAdminPanel } from './fleet_admin.js';
 import { reassignAction } from './plant_commands.js';
+import { configAction } from './sensor_config.js';
 
 // QR payloads we understand: "vigil:MAC[:KEY]", JSON {"address","key"},
 // or free text holding a MAC and an optional 32-hex-digit key.
@@ -29,15 +31,18 @@ export function heardBy(s, now = Date.now()) {
 }
 
 export async function renderSensors(main, app) {
-  const [sensors, discovered, fleet, plant] = await Promise.all([api('/sensors'), api('/sensors/discovered').catch(() => []), api('/fleet'),
-    app.can('admin') ? api('/plant').catch(() => null) : null]);
+  const [sensors, discovered, fleet, plant, health] = await Promise.all([api('/sensors'), api('/sensors/discovered').catch(() => []), api('/fleet'),
+    app.can('admin') ? api('/plant').catch(() => null) : null, api('/health').catch(() => null)]);
   // Admins: "Re-assign to another gateway…" when the plant takes commands (views/plant_commands.js).
   const reassign = app.can('admin') ? reassignAction(plant, () => renderSensors(main, app)) : null;
+  // Everybody: "Configuration…", desired beside reported (admins also change
+  // it) when this gateway configures sensors over Bluetooth (views/sensor_config.js).
+  const config = configAction(health, app.can('admin'));
   const positions = [];
   for (const s of fleet.sites) for (const a of s.assets) for (const p of a.positions) positions.push({ id: p.id, name: `${a.name} · ${p.name}` });
   const posName = Object.fromEntries(positions.map((p) => [p.id, p.name]));
   const rows = sensors.map((s) => h('tr', { dataset: { address: s.address } },
-    h('td', h('code', s.address), s.name ? h('div.muted', s.name) : null, reassign ? reassign(s) : null),
+    h('td', h('code', s.address), s.name ? h('div.muted', s.name) : null, config ? config(s) : null, reassign ? reassign(s) : null),
     h('td', s.position_id ? posName[s.position_id] || `Position ${s.position_id}` : h('span.muted', 'Not assigned')),
     h('td', typeof s.battery_pct === 'number' ? `${fmt.num(s.battery_pct, 0)} %` : '—'),
     h('td', typeof s.rssi_dbm === 'number' ? `${s.rssi_dbm} dBm` : '—', heardBy(s) ? h('div.muted.heard-by', heardBy(s)) : null),
