@@ -3,6 +3,8 @@
 // Admin writes (sites, assets, positions, commissioning) and system status.
 #include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "http/api_internal.h"
 #include "protocol/types.h"
@@ -209,6 +211,18 @@ void register_admin(Router& router, ApiContext& ctx) {
   router.add("GET", "/api/v1/system", [&ctx](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
     auto st = ctx.store->stats();
+    // The package's record of the last upgrade (packaging/debian/postinst:
+    // versions, and the backup it took before migrating), beside the database.
+    json last_upgrade = nullptr;
+    {
+      const auto f = std::filesystem::path(ctx.store->path()).parent_path() / "last-upgrade.json";
+      std::ifstream in(f, std::ios::binary);
+      std::string text(4096, '\0');
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<std::size_t>(in.gcount()));
+      auto j = json::parse(text, nullptr, false);
+      if (j.is_object()) last_upgrade = j;
+    }
     json comps = json::object();
     for (auto& [name, fn] : ctx.components) comps[name] = fn();
     return ok({{"version", VIGIL_VERSION},
@@ -225,6 +239,7 @@ void register_admin(Router& router, ApiContext& ctx) {
                {"live", {{"clients", ctx.events ? ctx.events->clients() : 0},
                          {"events", ctx.events ? ctx.events->published() : 0}}},
                {"components", comps},
+               {"last_upgrade", last_upgrade},
                {"you", {{"name", who.name}, {"role", auth::to_string(who.role)}, {"kind", who.kind}}}});
   });
 

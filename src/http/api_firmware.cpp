@@ -14,7 +14,7 @@ namespace {
 
 using detail::json;
 
-json image_json(const firmware::StoredImage& i) {
+json fw_image_json(const firmware::StoredImage& i) {
   return {{"id", i.id},
           {"board", firmware::board_name(i.board_id)},
           {"version", firmware::version_string(i.version)},
@@ -24,9 +24,9 @@ json image_json(const firmware::StoredImage& i) {
           {"uploaded_at", iso8601(i.uploaded_at)}};
 }
 
-json opt_time(const std::optional<TimestampMs>& t) { return t ? json(iso8601(*t)) : json(nullptr); }
+json fw_time(const std::optional<TimestampMs>& t) { return t ? json(iso8601(*t)) : json(nullptr); }
 
-json rollout_json(const firmware::Rollout& r) {
+json fw_rollout_json(const firmware::Rollout& r) {
   json targets = json::array();
   std::map<std::string, int> counts;
   for (auto& t : r.targets) {
@@ -38,8 +38,8 @@ json rollout_json(const firmware::Rollout& r) {
                        {"reason", t.reason},
                        {"attempts", t.attempts},
                        {"bytes_sent", t.bytes_sent},
-                       {"started_at", opt_time(t.started_at)},
-                       {"finished_at", opt_time(t.finished_at)},
+                       {"started_at", fw_time(t.started_at)},
+                       {"finished_at", fw_time(t.finished_at)},
                        {"updated_at", iso8601(t.updated_at)}});
   }
   return {{"id", r.id},
@@ -58,19 +58,19 @@ json rollout_json(const firmware::Rollout& r) {
           {"targets", targets}};
 }
 
-std::optional<Id> path_id(const Request& req) {
+std::optional<Id> fw_path_id(const Request& req) {
   auto v = detail::to_int(req.params.at("id"));
   if (!v || *v <= 0) return std::nullopt;
   return *v;
 }
 
-Response bad_id(const char* what, const Request& req) {
+Response fw_bad_id(const char* what, const Request& req) {
   return problem(404, "not_found", std::string("no firmware ") + what + " '" + req.params.at("id") + "'");
 }
 
 // A problem that also names the field: `field`, or the "name: why" prefix
 // of the detail.
-Response field_problem(int status, const std::string& code, const std::string& m, std::string field = "") {
+Response fw_problem(int status, const std::string& code, const std::string& m, std::string field = "") {
   json j = {{"type", "about:blank"}, {"title", status == 413 ? "Payload Too Large" : "Unprocessable Content"},
             {"status", status}, {"code", code}, {"detail", m}};
   auto colon = m.find(": ");
@@ -81,11 +81,11 @@ Response field_problem(int status, const std::string& code, const std::string& m
 
 // Refusals of the service: the cause is in the message. An image's refusal
 // names the body as the field.
-Response refused(const Status& s, const char* invalid_code) {
+Response fw_refused(const Status& s, const char* invalid_code) {
   const bool image = std::string(invalid_code) == "bad_image";
   switch (s.code()) {
-    case Status::Code::kInvalidArgument: return field_problem(422, invalid_code, s.message(), image ? "body" : "");
-    case Status::Code::kPermissionDenied: return field_problem(422, "bad_signature", s.message(), "body");
+    case Status::Code::kInvalidArgument: return fw_problem(422, invalid_code, s.message(), image ? "body" : "");
+    case Status::Code::kPermissionDenied: return fw_problem(422, "bad_signature", s.message(), "body");
     case Status::Code::kNotFound: return problem(404, "not_found", s.message());
     case Status::Code::kAlreadyExists: return problem(409, "already_exists", s.message());
     case Status::Code::kFailedPrecondition: return problem(409, "conflict", s.message());
@@ -100,16 +100,16 @@ void register_firmware_api(Router& router, ApiContext& ctx, firmware::FirmwareSe
   router.add("POST", "/api/v1/firmware/images", [&ctx, &svc](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
     if (req.body.size() > kMaxFirmwareUploadBytes)
-      return field_problem(413, "body_too_large", "body: a firmware image is at most 128 KiB (got " +
+      return fw_problem(413, "body_too_large", "body: a firmware image is at most 128 KiB (got " +
                                                 std::to_string(req.body.size()) + " bytes)");
     auto type = req.header("content-type");
     if (type.rfind("application/octet-stream", 0) != 0)
       return problem(415, "unsupported_media_type", "send the .vgfw bytes as application/octet-stream");
     std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size());
     auto img = svc.upload_image(bytes, who.name);
-    if (!img) return refused(img.status(), "bad_image");
-    audit(ctx, who, "firmware.image.upload", std::to_string(img->id), image_json(*img).dump());
-    return created(image_json(*img));
+    if (!img) return fw_refused(img.status(), "bad_image");
+    audit(ctx, who, "firmware.image.upload", std::to_string(img->id), fw_image_json(*img).dump());
+    return created(fw_image_json(*img));
   });
 
   router.add("GET", "/api/v1/firmware/images", [&ctx, &svc](const Request& req) {
@@ -117,27 +117,27 @@ void register_firmware_api(Router& router, ApiContext& ctx, firmware::FirmwareSe
     auto imgs = svc.images();
     if (!imgs) return from_status(imgs.status());
     json arr = json::array();
-    for (auto& i : *imgs) arr.push_back(image_json(i));
+    for (auto& i : *imgs) arr.push_back(fw_image_json(i));
     return ok(arr);
   });
 
   router.add("GET", "/api/v1/firmware/images/{id}", [&ctx, &svc](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
-    auto id = path_id(req);
-    if (!id) return bad_id("image", req);
+    auto id = fw_path_id(req);
+    if (!id) return fw_bad_id("image", req);
     auto img = svc.image(*id);
-    if (!img) return refused(img.status(), "bad_field");
-    return ok(image_json(*img));
+    if (!img) return fw_refused(img.status(), "bad_field");
+    return ok(fw_image_json(*img));
   });
 
   router.add("DELETE", "/api/v1/firmware/images/{id}", [&ctx, &svc](const Request& req) {
     VIGIL_REQUIRE(req, Role::kAdmin);
-    auto id = path_id(req);
-    if (!id) return bad_id("image", req);
+    auto id = fw_path_id(req);
+    if (!id) return fw_bad_id("image", req);
     auto st = svc.delete_image(*id);
-    if (!st.ok()) return refused(st, "bad_field");
+    if (!st.ok()) return fw_refused(st, "bad_field");
     audit(ctx, who, "firmware.image.delete", std::to_string(*id), "");
-    return ok({{"deleted", *id}});
+    return ok(json{{"deleted", *id}});
   });
 
   router.add("POST", "/api/v1/firmware/rollouts", [&ctx, &svc](const Request& req) {
@@ -148,15 +148,15 @@ void register_firmware_api(Router& router, ApiContext& ctx, firmware::FirmwareSe
     if (!body.is_object()) return problem(400, "bad_request", "the body must be a JSON object");
     static const std::set<std::string> kFields = {"image_id", "tag", "percent", "wave_size", "failure_threshold", "force"};
     for (auto it = body.begin(); it != body.end(); ++it)
-      if (!kFields.count(it.key())) return field_problem(422, "bad_field", it.key() + ": unknown field", it.key());
+      if (!kFields.count(it.key())) return fw_problem(422, "bad_field", it.key() + ": unknown field", it.key());
     firmware::RolloutRequest rr;
     double image_id = 0, wave = 0, pct = 0;
     if (auto e = get_number(body, "image_id", image_id, true)) return *e;
-    if (image_id != std::floor(image_id) || image_id < 1) return field_problem(422, "bad_field", "image_id: must be a positive id");
+    if (image_id != std::floor(image_id) || image_id < 1) return fw_problem(422, "bad_field", "image_id: must be a positive id");
     rr.image_id = static_cast<Id>(image_id);
     if (auto e = get_number(body, "wave_size", wave, true)) return *e;
     if (wave != std::floor(wave) || wave < 1 || wave > 10000)
-      return field_problem(422, "bad_field", "wave_size: must be a whole number from 1 to 10000");
+      return fw_problem(422, "bad_field", "wave_size: must be a whole number from 1 to 10000");
     rr.wave_size = static_cast<int>(wave);
     if (body.contains("percent") && !body["percent"].is_null()) {
       if (auto e = get_number(body, "percent", pct, true)) return *e;
@@ -167,19 +167,19 @@ void register_firmware_api(Router& router, ApiContext& ctx, firmware::FirmwareSe
       if (auto e = get_string(body, "tag", tag, true)) return *e;
       rr.tag = tag;
     }
-    if (!body.contains("failure_threshold")) return field_problem(422, "missing_field", "failure_threshold: required");
+    if (!body.contains("failure_threshold")) return fw_problem(422, "missing_field", "failure_threshold: required");
     const json& ft = body["failure_threshold"];
     if (ft.is_number_integer()) rr.failure_threshold = std::to_string(ft.get<long long>());
     else if (ft.is_string()) rr.failure_threshold = ft.get<std::string>();
-    else return field_problem(422, "bad_field", "failure_threshold: a count (3) or a percentage (\"10%\")");
+    else return fw_problem(422, "bad_field", "failure_threshold: a count (3) or a percentage (\"10%\")");
     if (body.contains("force")) {
-      if (!body["force"].is_boolean()) return field_problem(422, "bad_field", "force: must be true or false");
+      if (!body["force"].is_boolean()) return fw_problem(422, "bad_field", "force: must be true or false");
       rr.force = body["force"].get<bool>();
     }
     auto r = svc.create_rollout(rr, who.name);
-    if (!r) return refused(r.status(), "bad_field");
+    if (!r) return fw_refused(r.status(), "bad_field");
     audit(ctx, who, "firmware.rollout.create", std::to_string(r->id), body.dump());
-    return created(rollout_json(*r));
+    return created(fw_rollout_json(*r));
   });
 
   router.add("GET", "/api/v1/firmware/rollouts", [&ctx, &svc](const Request& req) {
@@ -187,31 +187,31 @@ void register_firmware_api(Router& router, ApiContext& ctx, firmware::FirmwareSe
     auto rs = svc.rollouts();
     if (!rs) return from_status(rs.status());
     json arr = json::array();
-    for (auto& r : *rs) arr.push_back(rollout_json(r));
+    for (auto& r : *rs) arr.push_back(fw_rollout_json(r));
     return ok(arr);
   });
 
   router.add("GET", "/api/v1/firmware/rollouts/{id}", [&ctx, &svc](const Request& req) {
     VIGIL_REQUIRE(req, Role::kViewer);
-    auto id = path_id(req);
-    if (!id) return bad_id("rollout", req);
+    auto id = fw_path_id(req);
+    if (!id) return fw_bad_id("rollout", req);
     auto r = svc.rollout(*id);
-    if (!r) return refused(r.status(), "bad_field");
-    return ok(rollout_json(*r));
+    if (!r) return fw_refused(r.status(), "bad_field");
+    return ok(fw_rollout_json(*r));
   });
 
   for (const char* action : {"stop", "resume"}) {
     const bool stop = std::string(action) == "stop";
     router.add("POST", std::string("/api/v1/firmware/rollouts/{id}/") + action, [&ctx, &svc, stop](const Request& req) {
       VIGIL_REQUIRE(req, Role::kAdmin);
-      auto id = path_id(req);
-      if (!id) return bad_id("rollout", req);
+      auto id = fw_path_id(req);
+      if (!id) return fw_bad_id("rollout", req);
       auto st = stop ? svc.stop(*id) : svc.resume(*id);
-      if (!st.ok()) return refused(st, "bad_field");
+      if (!st.ok()) return fw_refused(st, "bad_field");
       audit(ctx, who, stop ? "firmware.rollout.stop" : "firmware.rollout.resume", std::to_string(*id), "");
       auto r = svc.rollout(*id);
       if (!r) return from_status(r.status());
-      return ok(rollout_json(*r));
+      return ok(fw_rollout_json(*r));
     });
   }
 }

@@ -332,7 +332,10 @@ json schemas() {
   s["SignedIn"] = obj({{"user", ref("User")}, {"csrf", str()}}, {"user", "csrf"});
   s["System"] = obj({{"version", str()}, {"gateway", {{"type", "object"}}}, {"demo", boolean()}, {"time", str()},
                      {"uptime_s", integer()}, {"store", {{"type", "object"}}}, {"live", {{"type", "object"}}},
-                     {"components", {{"type", "object"}}}, {"you", {{"type", "object"}}}},
+                     {"components", {{"type", "object"}}}, {"you", {{"type", "object"}}},
+                     // The package's record of the last upgrade (packaging/debian/postinst).
+                     {"last_upgrade", nullable(obj({{"from", str()}, {"to", str()}, {"at", str()}, {"backup", str()},
+                                                    {"backup_ok", boolean()}, {"error", str()}}))}},
                     {"version", "store", "components", "you"});
   s["AuditEntry"] = obj({{"id", integer()}, {"time", str()}, {"actor", str()}, {"action", str()}, {"target", str()},
                          {"detail", str()}},

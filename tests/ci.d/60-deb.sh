@@ -12,7 +12,10 @@
 #      as vigil refuses (exit 3, naming the service) while it runs, SIGHUP
 #      reloads, SIGTERM stops it with exit status 0, then token create works
 #   4. reinstall keeps a locally edited conffile
-#   5. dpkg -r keeps data, configuration and user; dpkg -P removes them all
+#   5. an upgrade (this package repacked as a newer version): every row,
+#      key, setting, the user and the unit survive; the postinst took a
+#      backup first and /api/v1/system reports it
+#   6. dpkg -r keeps data, configuration and user; dpkg -P removes them all
 # systemd does not run here, so the unit itself is only verified, not started.
 # Whatever happens, the trap leaves the machine without vigil installed.
 set -euo pipefail
@@ -205,7 +208,68 @@ dpkg -i "$deb" >"$tmp/dpkg-i2.log" 2>&1 || { cat "$tmp/dpkg-i2.log" >&2; fail "r
 grep -q '^// local edit by 60-deb.sh$' /etc/vigil/vigil.json || fail "reinstall overwrote the edited conffile"
 [[ -f /var/lib/vigil/vigil.db ]] || fail "reinstall lost the database"
 
-# ---- 5. remove, then purge ----
+# ---- 5. upgrade: every row, setting and key survives, a backup is taken first ----
+# The package of this build repacked as a newer version stands in for the
+# next release: dpkg runs the same maintainer scripts as for a real upgrade
+# (postinst configure <old-version>), which take the backup before the new
+# binary migrates anything and record it for the dashboard.
+as_vigil /usr/bin/vigil sensor add --address C0:FF:EE:00:00:99 --key 00112233445566778899aabbccddeeff \
+  --config "$conf" >/dev/null || fail "vigil sensor add before the upgrade failed"
+db_digest() {  # every row of the tables a user cares about, keys included
+  python3 - <<'PY'
+import hashlib, sqlite3
+con = sqlite3.connect("file:/var/lib/vigil/vigil.db?mode=ro", uri=True)
+h = hashlib.sha256()
+for t in ("sites", "assets", "positions", "sensors", "users", "api_tokens", "schema_migrations"):
+    try:
+        rows = con.execute("SELECT * FROM %s ORDER BY 1" % t).fetchall()
+    except sqlite3.OperationalError:
+        continue
+    h.update(repr((t, rows)).encode())
+print(h.hexdigest())
+PY
+}
+digest_before=$(db_digest)
+conf_before=$(sha256sum /etc/vigil/vigil.json | cut -d' ' -f1)
+up="$tmp/up"
+dpkg-deb -R "$deb" "$up"
+sed -i "s/^Version: .*/Version: ${version}+upgradetest1/" "$up/DEBIAN/control"
+dpkg-deb -b --root-owner-group "$up" "$tmp/vigil_upgrade.deb" >/dev/null || fail "could not repack the upgrade package"
+say "dpkg -i the same package as version ${version}+upgradetest1 (an upgrade)"
+dpkg -i "$tmp/vigil_upgrade.deb" >"$tmp/dpkg-up.log" 2>&1 || { cat "$tmp/dpkg-up.log" >&2; fail "the upgrade failed"; }
+[[ $(dpkg-query -W -f='${Version}' vigil) == "${version}+upgradetest1" ]] || fail "the upgrade did not install the new version"
+[[ $(db_digest) == "$digest_before" ]] || fail "the upgrade changed the stored sites, sensors, keys, users or tokens"
+[[ $(sha256sum /etc/vigil/vigil.json | cut -d' ' -f1) == "$conf_before" ]] || fail "the upgrade changed the configuration"
+getent passwd vigil >/dev/null || fail "the upgrade lost the user vigil"
+[[ -f /lib/systemd/system/vigil.service ]] || fail "the upgrade lost the unit"
+[[ $(stat -c '%U:%G %a' /var/lib/vigil) == "vigil:vigil 750" ]] || fail "the upgrade changed /var/lib/vigil's owner or mode"
+[[ -f /var/lib/vigil/last-upgrade.json ]] || fail "the upgrade left no /var/lib/vigil/last-upgrade.json"
+backup=$(python3 -c 'import json; d=json.load(open("/var/lib/vigil/last-upgrade.json")); assert d["from"] == "'"$version"'" and d["backup_ok"] is True, d; print(d["backup"])') ||
+  fail "last-upgrade.json: $(cat /var/lib/vigil/last-upgrade.json)"
+[[ -f "$backup" && $(stat -c '%U' "$backup") == vigil ]] || fail "the backup before the upgrade ($backup) is missing or not the service's"
+[[ $(head -c 7 "$backup") == VIGILBK ]] || fail "$backup is not a vigil backup"
+[[ $(stat -c '%U' /var/lib/vigil/vigil.db) == vigil ]] || fail "the backup changed the database's owner"
+say "upgrade: rows, keys, configuration, user and unit kept; backup $backup"
+
+# The dashboard shows the upgrade (GET /api/v1/system, Settings).
+setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all \
+  /usr/bin/vigil serve --config "$conf" >"$tmp/serve.log" 2>&1 &
+pid=$!
+sys=""
+for _ in $(seq 1 150); do
+  kill -0 "$pid" 2>/dev/null || fail "vigil serve exited early after the upgrade"
+  sys=$(curl -fsS --max-time 2 -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/system" 2>/dev/null) && break
+  sleep 0.2
+done
+python3 -c 'import json,sys; u=json.loads(sys.argv[1])["last_upgrade"]; sys.exit(0 if u["from"] == sys.argv[2] and u["backup_ok"] else 1)' \
+  "$sys" "$version" || fail "/api/v1/system does not report the upgrade: $sys"
+kill -TERM "$pid"
+for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+wait "$pid" || true
+pid=""
+say "upgrade shown in /api/v1/system"
+
+# ---- 6. remove, then purge ----
 say "dpkg -r vigil"
 dpkg -r vigil >"$tmp/dpkg-r.log" 2>&1 || { cat "$tmp/dpkg-r.log" >&2; fail "dpkg -r failed"; }
 [[ ! -e /usr/bin/vigil ]] || fail "/usr/bin/vigil is still there after remove"

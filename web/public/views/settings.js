@@ -19,7 +19,8 @@ export async function renderSettings(main, app) {
       h('dt', 'Database'), h('dd', h('code', sys.store.path)),
       h('dt', 'Points stored'), h('dd', String(sys.store.points_committed)),
       h('dt', 'Live clients'), h('dd', String(sys.live.clients)),
-      h('dt', 'Signed in as'), h('dd', `${sys.you.name} (${sys.you.role})`))));
+      h('dt', 'Signed in as'), h('dd', `${sys.you.name} (${sys.you.role})`),
+      ...lastUpgrade(sys.last_upgrade))));
   parts.push(await storageCard());
   const comps = Object.entries(health.components || {});
   parts.push(h('section.card', h('h2', 'Cloud uplink and components'),
@@ -30,6 +31,18 @@ export async function renderSettings(main, app) {
     parts.push(await plantCard(() => renderSettings(main, app)), await usersCard(main, app), await tokensCard(main, app));
   }
   main.replaceChildren(...parts);
+}
+
+// The package's record of the last upgrade: from which version, when, and
+// the backup it took before the new version migrated anything.
+export function lastUpgrade(u) {
+  if (!u || !u.from) return [];
+  const when = u.at ? new Date(u.at).toLocaleString() : '';
+  const backup = u.backup_ok
+    ? h('span', '✓ Backup taken before migrating: ', h('code', u.backup))
+    : h('span.error', '✕ The backup before migrating failed' + (u.error ? `: ${u.error}` : '') +
+      '. Take one now (vigil backup) and keep it.');
+  return [h('dt', 'Last upgrade'), h('dd', `From ${u.from} to ${u.to || '?'}${when ? ', ' + when : ''}. `, backup)];
 }
 
 function setupCard() {
