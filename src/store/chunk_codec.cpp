@@ -75,6 +75,7 @@ class BitReader {
     return true;
   }
   std::size_t byte_end() const { return (pos_ + 7) / 8; }
+  std::size_t bit_pos() const { return pos_; }
 
  private:
   std::span<const std::uint8_t> b_;
@@ -167,6 +168,43 @@ bool get_int_stream(BitReader& r, std::size_t n, std::vector<std::int64_t>& out)
     if (!get_rice(r, static_cast<int>(k), z)) return false;
     out.push_back(unzz(z));
   }
+  return true;
+}
+
+// Values in [0, r] (r < 2^kMaxFrameBits) in truncated binary: with m = r + 1
+// symbols and b = floor(log2 m), the first 2^(b+1) - m values take b bits,
+// the rest b + 1 — log2(m) bits on average, the least a uniform spread
+// (reception jitter) can cost.
+constexpr int kMaxFrameBits = 48;
+int floor_log2(std::uint64_t m) { return 63 - __builtin_clzll(m); }
+std::uint64_t truncated_bits(std::uint64_t x, std::uint64_t r) {
+  const std::uint64_t m = r + 1;
+  const int b = floor_log2(m);
+  const std::uint64_t u = (std::uint64_t{2} << b) - m;
+  return static_cast<std::uint64_t>(x < u ? b : b + 1);
+}
+void put_truncated(BitWriter& w, std::uint64_t x, std::uint64_t r) {
+  const std::uint64_t m = r + 1;
+  const int b = floor_log2(m);
+  const std::uint64_t u = (std::uint64_t{2} << b) - m;
+  if (x < u) {
+    w.put(x, b);
+  } else {
+    w.put(x + u, b + 1);
+  }
+}
+bool get_truncated(BitReader& r, std::uint64_t range, std::uint64_t& x) {
+  const std::uint64_t m = range + 1;
+  const int b = floor_log2(m);
+  const std::uint64_t u = (std::uint64_t{2} << b) - m;
+  std::uint64_t v = 0, bit = 0;
+  if (!r.get(b, v)) return false;
+  if (v >= u) {
+    if (!r.get(1, bit)) return false;
+    v = (v << 1 | bit) - u;
+    if (v > range) return false;
+  }
+  x = v;
   return true;
 }
 
@@ -338,6 +376,9 @@ bool get_values(BitReader& r, std::size_t n, ValueMode mode, int e, std::vector<
   }
   return true;
 }
+// Roll-ups only: set in the min stream's mode byte when the counts are
+// stored as steps between hours.
+constexpr std::uint8_t kCountSteps = 0x08;
 std::uint8_t mode_byte(ValueMode m, int e) { return static_cast<std::uint8_t>(m | (e << 4)); }
 bool parse_mode(std::uint8_t b, ValueMode& m, int& e) {
   m = static_cast<ValueMode>(b & 0x0f);
@@ -345,7 +386,134 @@ bool parse_mode(std::uint8_t b, ValueMode& m, int& e) {
   return m <= kScaledUlp && e <= 9;
 }
 
-std::vector<std::uint8_t> encode_v2(std::span<const Point> points, bool allow_scaled, ValueMode& mode) {
+// Timestamp mode 2 (sorted chunks spanning under 2^48 ms): the interval
+// I minimising the spread of o_i - i*I, o_i = t_i - t_0, found by ternary
+// search (the spread is convex in I and least between the smallest and
+// largest step); the offsets are stored less their minimum, which is
+// folded into the first point's grid position.
+struct FrameGrid {
+  std::int64_t interval = 0;
+  std::uint64_t range = 0, bits = 0;
+  std::vector<std::uint64_t> offsets;  // of points 1..n-1, in [0, range]
+};
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t k = 1;
+  while (v >= 0x80) v >>= 7, ++k;
+  return k;
+}
+bool frame_grid(std::span<const Point> p, FrameGrid& f) {
+  const std::size_t n = p.size();
+  std::int64_t lo = std::numeric_limits<std::int64_t>::max(), hi = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    const std::int64_t d = wrap_sub(p[i].ts, p[i - 1].ts);
+    if (d < 0 || d >= (std::int64_t{1} << kMaxFrameBits)) return false;
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+  }
+  // i * I below stays within 2^62.
+  if (hi > (std::int64_t{1} << 62) / static_cast<std::int64_t>(n)) return false;
+  if (wrap_sub(p[n - 1].ts, p[0].ts) < 0 || wrap_sub(p[n - 1].ts, p[0].ts) >= (std::int64_t{1} << kMaxFrameBits))
+    return false;
+  // Spread of o_i - i*I over i = 0..n-1 (o_0 = 0); no overflow: |i*I| < 2^20 * 2^48.
+  auto spread = [&](std::int64_t iv, std::int64_t* min_out) {
+    std::int64_t mn = 0, mx = 0;
+    for (std::size_t i = 1; i < n; ++i) {
+      const std::int64_t o = (p[i].ts - p[0].ts) - static_cast<std::int64_t>(i) * iv;
+      mn = std::min(mn, o);
+      mx = std::max(mx, o);
+    }
+    if (min_out) *min_out = mn;
+    return mx - mn;
+  };
+  while (hi - lo > 2) {
+    const std::int64_t m1 = lo + (hi - lo) / 3, m2 = hi - (hi - lo) / 3;
+    if (spread(m1, nullptr) <= spread(m2, nullptr)) {
+      hi = m2;
+    } else {
+      lo = m1;
+    }
+  }
+  std::int64_t best = lo, best_spread = spread(lo, nullptr);
+  for (std::int64_t iv = lo + 1; iv <= hi; ++iv)
+    if (const std::int64_t sp = spread(iv, nullptr); sp < best_spread) best = iv, best_spread = sp;
+  std::int64_t mn = 0;
+  spread(best, &mn);
+  if (best_spread >= (std::int64_t{1} << kMaxFrameBits)) return false;
+  f.interval = best;
+  f.range = static_cast<std::uint64_t>(best_spread);
+  // Point 0 sits at -mn above the grid's origin t_0 + mn: offsets o_i - i*I - mn.
+  f.offsets.clear();
+  f.bits = 0;
+  const std::uint64_t first = static_cast<std::uint64_t>(-mn);
+  f.offsets.push_back(first);  // the first point's own offset, stored too
+  f.bits += truncated_bits(first, f.range);
+  for (std::size_t i = 1; i < n; ++i) {
+    const auto o = static_cast<std::uint64_t>((p[i].ts - p[0].ts) - static_cast<std::int64_t>(i) * best - mn);
+    f.offsets.push_back(o);
+    f.bits += truncated_bits(o, f.range);
+  }
+  return true;
+}
+
+// How a chunk's timestamps are coded: decided once per chunk (encode_chunk
+// tries two value codings over the same timestamps).
+struct TsPlan {
+  std::uint8_t mode = 0;  // 0 delta-of-delta, 1 Rice grid, 2 frame
+  std::int64_t interval = 0;
+  std::vector<std::int64_t> ints;  // modes 0 and 1: the Rice stream
+  FrameGrid frame;                 // mode 2
+};
+TsPlan plan_timestamps(std::span<const Point> points) {
+  TsPlan t;
+  const std::size_t n = points.size();
+  if (n < 2) return t;
+  // Timestamps after the first: delta-of-delta (irregular series), the
+  // offset from a regular grid of the chunk's mean interval (readings on a
+  // sensor's own clock, received with jitter) Rice-coded, or (mode 2) the
+  // offsets from the grid that makes their spread smallest, in truncated
+  // binary within that spread — whichever is smallest.
+  // The mean interval is only a predictor: a wrapped span of extreme
+  // timestamps still decodes exactly (the offsets wrap the same way).
+  const std::int64_t interval = wrap_sub(points[n - 1].ts, points[0].ts) / static_cast<std::int64_t>(n - 1);
+  std::vector<std::int64_t> dod, grid;
+  dod.reserve(n - 1);
+  grid.reserve(n - 1);
+  std::int64_t prev_delta = 0;
+  for (std::size_t i = 1; i < n; ++i) {
+    const std::int64_t d = wrap_sub(points[i].ts, points[i - 1].ts);
+    dod.push_back(wrap_sub(d, prev_delta));
+    prev_delta = d;
+    grid.push_back(wrap_sub(wrap_sub(points[i].ts, points[0].ts),
+                            static_cast<std::int64_t>(static_cast<std::uint64_t>(interval) * i)));
+  }
+  auto cost = [](std::span<const std::int64_t> v) {
+    std::vector<std::uint64_t> z;
+    z.reserve(v.size());
+    for (auto x : v) z.push_back(zz(x));
+    const int k = best_rice_k(z);
+    std::uint64_t bits = 0;
+    for (auto x : z) bits += rice_bits(x, k);
+    return bits;
+  };
+  const std::uint64_t cost_dod = cost(dod), cost_grid = cost(grid);
+  const bool use_grid = cost_grid < cost_dod;
+  const std::uint64_t rice_total =
+      std::min(cost_dod, cost_grid) + 6 + (use_grid ? 8 * varint_size(zigzag(interval)) : 0);
+  if (n > 2 && frame_grid(points, t.frame) &&
+      t.frame.bits + 8 * (varint_size(zigzag(t.frame.interval)) + varint_size(t.frame.range)) < rice_total) {
+    t.mode = 2;
+    t.interval = t.frame.interval;
+    return t;
+  }
+  t.frame = FrameGrid{};
+  t.mode = use_grid ? 1 : 0;
+  t.interval = interval;
+  t.ints = use_grid ? std::move(grid) : std::move(dod);
+  return t;
+}
+
+std::vector<std::uint8_t> encode_v2(std::span<const Point> points, const TsPlan& ts, bool allow_scaled,
+                                    ValueMode& mode) {
   std::vector<std::uint8_t> b;
   b.reserve(16 + points.size() * 3);
   b.push_back(2);
@@ -360,44 +528,21 @@ std::vector<std::uint8_t> encode_v2(std::span<const Point> points, bool allow_sc
   b.push_back(mode_byte(mode, e));
   if (points.empty()) return b;
   put_varint(b, zigzag(points[0].ts));
-  // Timestamps after the first: delta-of-delta (irregular series), or the
-  // offset from a regular grid of the chunk's mean interval (readings on a
-  // sensor's own clock, received with jitter) — whichever Rice-codes smaller.
-  const std::size_t n = points.size();
-  std::int64_t interval = 0;
-  if (n > 1) {
-    // Only a predictor: a wrapped span of extreme timestamps still decodes
-    // exactly (the offsets wrap the same way), it just codes larger.
-    interval = wrap_sub(points[n - 1].ts, points[0].ts) / static_cast<std::int64_t>(n - 1);
-  }
-  std::vector<std::int64_t> dod, grid;
-  std::int64_t prev_delta = 0;
-  for (std::size_t i = 1; i < n; ++i) {
-    const std::int64_t d = wrap_sub(points[i].ts, points[i - 1].ts);
-    dod.push_back(wrap_sub(d, prev_delta));
-    prev_delta = d;
-    grid.push_back(wrap_sub(wrap_sub(points[i].ts, points[0].ts),
-                            static_cast<std::int64_t>(static_cast<std::uint64_t>(interval) * i)));
-  }
-  auto cost = [](std::span<const std::int64_t> v) {
-    std::vector<std::uint64_t> z;
-    for (auto x : v) z.push_back(zz(x));
-    const int k = best_rice_k(z);
-    std::uint64_t bits = 0;
-    for (auto x : z) bits += rice_bits(x, k);
-    return bits;
-  };
-  const bool use_grid = n > 1 && cost(grid) < cost(dod);
-  b.push_back(use_grid ? 1 : 0);
-  if (use_grid) put_varint(b, zigzag(interval));
+  b.push_back(ts.mode);
+  if (ts.mode >= 1) put_varint(b, zigzag(ts.interval));
+  if (ts.mode == 2) put_varint(b, ts.frame.range);
   BitWriter w(b);
-  if (n > 1) put_int_stream(w, use_grid ? grid : dod);
+  if (ts.mode == 2) {
+    for (std::uint64_t o : ts.frame.offsets) put_truncated(w, o, ts.frame.range);
+  } else if (points.size() > 1) {
+    put_int_stream(w, ts.ints);
+  }
   put_values(w, values, mode, k, ulps);
   w.flush();
   return b;
 }
 
-Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
+Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out, ChunkComposition* comp = nullptr) {
   std::size_t i = 1;
   std::uint64_t n;
   if (!get_varint(b, i, n) || n > kMaxPoints) return Status::Corruption("chunk: bad count");
@@ -406,9 +551,10 @@ Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
   int e;
   if (!parse_mode(b[i++], mode, e)) return Status::Corruption("chunk: unknown value coding");
   if (n == 0) return i == b.size() ? Status::Ok() : Status::Corruption("chunk: length mismatch");
-  // Every point costs at least two bits: a count the blob cannot hold is
+  // Every point after the first costs at least one bit (its value; a
+  // mode-2 timestamp can cost none): a count the blob cannot hold is
   // rejected before anything is allocated for it.
-  if (n > (b.size() - i) * 4 + 1) return Status::Corruption("chunk: count exceeds the data");
+  if (n > (b.size() - i) * 8 + 1) return Status::Corruption("chunk: count exceeds the data");
   std::uint64_t z;
   if (!get_varint(b, i, z)) return Status::Corruption("chunk: truncated timestamps");
   const std::size_t base = out.size();
@@ -419,17 +565,37 @@ Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
   };
   if (i >= b.size()) return fail("chunk: truncated timestamps");
   const std::uint8_t ts_mode = b[i++];
-  if (ts_mode > 1) return fail("chunk: unknown timestamp coding");
+  if (ts_mode > 2) return fail("chunk: unknown timestamp coding");
   std::int64_t interval = 0;
-  if (ts_mode == 1) {
+  std::uint64_t range = 0;
+  if (ts_mode >= 1) {
     std::uint64_t zi;
     if (!get_varint(b, i, zi)) return fail("chunk: truncated timestamps");
     interval = unzigzag(zi);
   }
+  if (ts_mode == 2 && (!get_varint(b, i, range) || range >= (std::uint64_t{1} << kMaxFrameBits)))
+    return fail("chunk: bad timestamp frame");
   BitReader r(b, i);
+  if (comp) {
+    comp->header_bytes = i;
+    comp->ts_mode = ts_mode;
+    comp->value_mode = mode;
+    comp->value_exponent = e;
+  }
   const std::int64_t first = unzigzag(z);
   out[base].ts = first;
-  if (n > 1) {
+  if (ts_mode == 2) {
+    // t_k = origin + k * interval + offset_k, origin = t_0 - offset_0.
+    std::uint64_t o0 = 0;
+    if (!get_truncated(r, range, o0)) return fail("chunk: truncated timestamps");
+    const std::int64_t origin = wrap_sub(first, static_cast<std::int64_t>(o0));
+    for (std::uint64_t k = 1; k < n; ++k) {
+      std::uint64_t o = 0;
+      if (!get_truncated(r, range, o)) return fail("chunk: truncated timestamps");
+      out[base + k].ts = wrap_add(wrap_add(origin, static_cast<std::int64_t>(static_cast<std::uint64_t>(interval) * k)),
+                                  static_cast<std::int64_t>(o));
+    }
+  } else if (n > 1) {
     std::vector<std::int64_t> t;
     t.reserve(n - 1);
     if (!get_int_stream(r, n - 1, t)) return fail("chunk: truncated timestamps");
@@ -446,7 +612,13 @@ Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
   }
   std::vector<double> v;
   v.reserve(n);
+  const std::size_t values_from = r.bit_pos();
   if (!get_values(r, n, mode, e, v)) return fail("chunk: truncated values");
+  if (comp) {
+    comp->timestamp_bits = values_from - i * 8;
+    comp->value_bits = r.bit_pos() - values_from;
+    comp->padding_bits = r.byte_end() * 8 - r.bit_pos();
+  }
   for (std::uint64_t k = 0; k < n; ++k) out[base + k].value = v[k];
   if (r.byte_end() != b.size()) return fail("chunk: length mismatch");
   return Status::Ok();
@@ -457,12 +629,22 @@ Status decode_v2(std::span<const std::uint8_t> b, std::vector<Point>& out) {
 std::vector<std::uint8_t> encode_chunk(std::span<const Point> points) {
   // Whichever of the two value codings is smaller for this chunk.
   ValueMode mode;
-  auto scaled = encode_v2(points, true, mode);
+  const TsPlan ts = plan_timestamps(points);
+  auto scaled = encode_v2(points, ts, true, mode);
   if (mode != kXor) {
-    auto plain = encode_v2(points, false, mode);
+    auto plain = encode_v2(points, ts, false, mode);
     if (plain.size() < scaled.size()) return plain;
   }
   return scaled;
+}
+
+Status describe_chunk(std::span<const std::uint8_t> b, ChunkComposition& comp) {
+  comp = ChunkComposition{};
+  if (b.empty() || b[0] != 2) return Status::InvalidArgument("chunk: not format v2");
+  std::vector<Point> pts;
+  Status s = decode_v2(b, pts, &comp);
+  comp.points = pts.size();
+  return s;
 }
 
 Status decode_chunk(std::span<const std::uint8_t> b, std::vector<Point>& out) {
@@ -516,6 +698,11 @@ std::vector<std::uint8_t> encode_rollup_day(std::span<const HourAggregate> hours
   // v2: u8 2, u24 hour mask (bit h = hour h present), a varint count per
   // hour present, then min, max and sum of those hours, each a mode byte
   // (chunk v2's value coding) and its bits, byte-aligned.
+  // Written since the timestamp-frame chunks: the counts as the first and
+  // then the steps between hours (a steady sensor's hours all hold the
+  // same count: 1 bit each instead of ~5), flagged by bit 3 (kCountSteps)
+  // of the min stream's mode byte, which the value modes (0..3) leave
+  // free; without it (earlier v2 blobs) the counts are as they are.
   std::vector<std::uint8_t> b;
   b.reserve(8 + hours.size() * 8);
   b.push_back(2);
@@ -524,7 +711,8 @@ std::vector<std::uint8_t> encode_rollup_day(std::span<const HourAggregate> hours
   for (int k = 0; k < 3; ++k) b.push_back(static_cast<std::uint8_t>(mask >> (8 * k)));
   {
     std::vector<std::int64_t> counts;
-    for (const auto& h : hours) counts.push_back(h.count);
+    for (std::size_t k = 0; k < hours.size(); ++k)
+      counts.push_back(k == 0 ? hours[k].count : wrap_sub(hours[k].count, hours[k - 1].count));
     BitWriter w(b);
     put_int_stream(w, counts);
     w.flush();
@@ -549,15 +737,15 @@ std::vector<std::uint8_t> encode_rollup_day(std::span<const HourAggregate> hours
     e_sum = std::max(e_min, e_max);
   }
   auto stream = [&](std::span<const double> v, ValueMode m, int e, std::span<const std::int64_t> k,
-                    std::span<const std::int64_t> u) {
-    b.push_back(mode_byte(m, e));
+                    std::span<const std::int64_t> u, std::uint8_t flags) {
+    b.push_back(static_cast<std::uint8_t>(mode_byte(m, e) | flags));
     BitWriter w(b);
     put_values(w, v, m, k, u);
     w.flush();
   };
-  stream(mins, m_min, e_min, k_min, u_min);
-  stream(maxs, m_max, e_max, k_max, u_max);
-  stream(sums, m_sum, e_sum, k_sum, u_sum);
+  stream(mins, m_min, e_min, k_min, u_min, kCountSteps);
+  stream(maxs, m_max, e_max, k_max, u_max, 0);
+  stream(sums, m_sum, e_sum, k_sum, u_sum, 0);
   return b;
 }
 
@@ -606,7 +794,10 @@ Status decode_rollup_day(std::span<const std::uint8_t> b, std::vector<HourAggreg
   for (int field = 0; field < 3; ++field) {
     ValueMode m;
     int e;
-    if (i >= b.size() || !parse_mode(b[i], m, e)) {
+    if (i < b.size() && field == 0 && (b[i] & kCountSteps)) {
+      for (std::size_t k = 1; k < out.size(); ++k) out[k].count = wrap_add(out[k - 1].count, out[k].count);
+    }
+    if (i >= b.size() || !parse_mode(static_cast<std::uint8_t>(field == 0 ? b[i] & ~kCountSteps : b[i]), m, e)) {
       out.clear();
       return Status::Corruption("roll-up: bad value coding");
     }

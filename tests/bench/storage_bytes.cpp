@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/chunk_codec.h"
 #include "store/waveform_codec.h"
 #include "vigil/store.h"
 #include "vigil/store_tools.h"
@@ -126,6 +127,63 @@ void append_all(Store& store, const std::vector<SeriesPoint>& pts) {
   if (!store.flush().ok() || !store.checkpoint().ok()) std::exit(1);
 }
 
+// VIGIL_BENCH_BREAKDOWN=1: where a set's bytes go — per table, the pages
+// (dbstat: payload, b-tree cell/page overhead, unused slack), and per chunk
+// row the codec's header, timestamp and value bits.
+void print_breakdown(const std::string& path, double points) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return;
+  sqlite3_stmt* st = nullptr;
+  std::printf("  breakdown, B/point: table: pages = payload + cell/page overhead + unused\n");
+  if (sqlite3_prepare_v2(db,
+                         "SELECT name, sum(pgsize), sum(payload), sum(unused), count(*) FROM dbstat "
+                         "GROUP BY name ORDER BY 2 DESC LIMIT 6",
+                         -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const double pg = static_cast<double>(sqlite3_column_int64(st, 1)), pl = static_cast<double>(sqlite3_column_int64(st, 2)),
+                   un = static_cast<double>(sqlite3_column_int64(st, 3));
+      std::printf("    %-22s %.2f = %.2f + %.2f + %.2f  (%lld pages)\n",
+                  reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), pg / points, pl / points,
+                  (pg - pl - un) / points, un / points, static_cast<long long>(sqlite3_column_int64(st, 4)));
+    }
+  }
+  sqlite3_finalize(st);
+  double rows = 0, blob = 0, hdr = 0, tsb = 0, vb = 0, pad = 0, n = 0;
+  std::map<int, int> modes;
+  if (sqlite3_prepare_v2(db, "SELECT data FROM chunks", -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(st, 0));
+      std::span<const std::uint8_t> b(p, static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+      store_detail::ChunkComposition c;
+      rows += 1;
+      blob += static_cast<double>(b.size());
+      if (!store_detail::describe_chunk(b, c).ok()) continue;
+      n += static_cast<double>(c.points);
+      hdr += static_cast<double>(c.header_bytes);
+      tsb += static_cast<double>(c.timestamp_bits);
+      vb += static_cast<double>(c.value_bits);
+      pad += static_cast<double>(c.padding_bits);
+      ++modes[c.ts_mode * 100 + c.value_mode];
+    }
+  }
+  sqlite3_finalize(st);
+  if (n > 0) {
+    std::printf("    chunk rows %.0f, %.1f points and %.1f B a row; per point: header %.3f B, timestamps %.2f bits, "
+                "values %.2f bits, padding %.3f B\n",
+                rows, n / rows, blob / rows, hdr / n, tsb / n, vb / n, pad / 8 / n);
+    std::printf("    rows by (timestamp mode, value mode):");
+    for (auto [m, c] : modes) std::printf(" (%d,%d) %d", m / 100, m % 100, c);
+    std::printf("\n");
+  }
+  if (sqlite3_prepare_v2(db, "SELECT count(*), sum(length(data)) FROM rollup_daily", -1, &st, nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    const double r = static_cast<double>(sqlite3_column_int64(st, 0)), bytes = static_cast<double>(sqlite3_column_int64(st, 1));
+    if (r > 0) std::printf("    roll-up rows %.0f, %.1f B a row (%.2f B/point of blobs)\n", r, bytes / r, bytes / points);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 void report_points(const char* what, const std::string& path, const std::vector<SeriesPoint>& pts,
                    const std::string& dir) {
   auto r = storage_report(path);
@@ -141,6 +199,7 @@ void report_points(const char* what, const std::string& path, const std::vector<
               static_cast<double>(r->db_file_bytes) / 1e6);
   std::printf("  reference: the same points as plain SQLite rows  %.2f B/point (%.1f× vigil)\n", plain,
               plain / r->bytes_per_point);
+  if (std::getenv("VIGIL_BENCH_BREAKDOWN")) print_breakdown(path, static_cast<double>(r->points));
 }
 
 // The year set of bench_store_ingest (regular 10-minute points, 0.01 steps).

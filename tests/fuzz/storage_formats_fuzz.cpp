@@ -4,8 +4,9 @@
 // backup file can hand it: chunk and roll-up blobs, compressed waveforms,
 // and backup archives. The first byte picks the format; each decoder must
 // reject or decode without reading out of bounds, allocating without limit
-// or leaving files behind. Decoded chunks and waveforms re-encode to the
-// same values (lossless round trip).
+// or leaving files behind. Decoded chunks, roll-ups and waveforms re-encode
+// to the same values (lossless round trip), and so do points made from the
+// input bytes (the encoder's choice of codings).
 #include <unistd.h>
 
 #include <cstdint>
@@ -34,9 +35,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (std::size_t i = 0; i < pts.size(); ++i)
         if (again[i].ts != pts[i].ts || std::memcmp(&again[i].value, &pts[i].value, 8) != 0) __builtin_trap();
     }
+    // The encoder's side: the bytes as points on a jittered grid (every
+    // timestamp coding gets its turn: the frame, the Rice grid, and for
+    // wild steps delta-of-delta) must come back exactly.
+    std::vector<Point> made;
+    std::int64_t ts = 0;
+    for (std::size_t i = 0; i + 3 < blob.size() && made.size() < 600; i += 4) {
+      const std::int64_t step = blob[i] == 0xff ? static_cast<std::int64_t>(blob[i + 1]) << 40 : 600'000;
+      ts += step + static_cast<std::int8_t>(blob[i + 2]) * (blob[i] & 0x0f);
+      made.push_back({ts, static_cast<double>(static_cast<std::int8_t>(blob[i + 3])) * 0.01});
+    }
+    std::vector<Point> back;
+    if (!store_detail::decode_chunk(store_detail::encode_chunk(made), back).ok() || back.size() != made.size())
+      __builtin_trap();
+    for (std::size_t i = 0; i < made.size(); ++i)
+      if (back[i].ts != made[i].ts || std::memcmp(&back[i].value, &made[i].value, 8) != 0) __builtin_trap();
   } else if (which == 1) {
-    std::vector<store_detail::HourAggregate> h;
-    (void)store_detail::decode_rollup_day(blob, h);
+    std::vector<store_detail::HourAggregate> h, again;
+    if (store_detail::decode_rollup_day(blob, h).ok()) {
+      // Re-encoded (counts as steps), the hours come back bit for bit.
+      if (!store_detail::decode_rollup_day(store_detail::encode_rollup_day(h), again).ok() || again.size() != h.size())
+        __builtin_trap();
+      for (std::size_t i = 0; i < h.size(); ++i)
+        if (again[i].hour != h[i].hour || again[i].count != h[i].count ||
+            std::memcmp(&again[i].min, &h[i].min, 8) != 0 || std::memcmp(&again[i].max, &h[i].max, 8) != 0 ||
+            std::memcmp(&again[i].sum, &h[i].sum, 8) != 0)
+          __builtin_trap();
+    }
   } else if (which == 2) {
     if (blob.size() < 2) return 0;
     const std::size_t expected = (static_cast<std::size_t>(blob[0]) << 8 | blob[1]) * 4;

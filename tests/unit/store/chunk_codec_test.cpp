@@ -126,6 +126,116 @@ TEST_CASE("a truncated or damaged chunk is rejected, never read past its end") {
   REQUIRE(decode_chunk(bad_mode, out).code() == Status::Code::kCorruption);
 }
 
+TEST_CASE("jittered timestamps cost about log2 of the jitter's spread, not a Rice code's extra bit") {
+  // ±400 ms of uniform reception jitter: log2(801) = 9.65 bits of
+  // information a point; the grid-offset Rice code took ~10.4.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> jitter(-400, 400);
+  std::vector<Point> pts;
+  for (int i = 0; i < 200; ++i) pts.push_back({kT0 + i * 600'000LL + jitter(rng), 1.0});
+  require_round_trip(pts);
+  store_detail::ChunkComposition c;
+  REQUIRE(store_detail::describe_chunk(encode_chunk(pts), c).ok());
+  CHECK(c.ts_mode == 2);
+  CHECK(c.points == 200);
+  const double ts_bits = static_cast<double>(c.timestamp_bits) / 200.0;
+  INFO("timestamp bits a point " << ts_bits);
+  CHECK(ts_bits < 10.0);
+}
+
+TEST_CASE("a perfectly regular chunk spends no bits on its timestamps and a long one still decodes") {
+  // 1,000 points of one value: the frame's spread is 0, each point costs
+  // its value's single bit, under the old "two bits a point" count bound.
+  std::vector<Point> pts;
+  for (int i = 0; i < 1000; ++i) pts.push_back({kT0 + i * 1000LL, 21.5});
+  require_round_trip(pts);
+  store_detail::ChunkComposition c;
+  REQUIRE(store_detail::describe_chunk(encode_chunk(pts), c).ok());
+  CHECK(c.ts_mode == 2);
+  CHECK(c.timestamp_bits == 0);
+}
+
+TEST_CASE("timestamps the frame cannot take (unsorted, huge steps) fall back to the other codings") {
+  std::vector<Point> pts = {{kT0, 1}, {kT0 - 5, 2}, {kT0 + 7, 3}, {kT0 + 2, 4}};
+  require_round_trip(pts);
+  pts = {{0, 1}, {std::int64_t{1} << 50, 2}, {(std::int64_t{1} << 50) + 1, 3}};
+  require_round_trip(pts);
+  pts = {{std::numeric_limits<std::int64_t>::min(), 1}, {0, 2}, {std::numeric_limits<std::int64_t>::max(), 3}};
+  require_round_trip(pts);
+}
+
+TEST_CASE("chunks and roll-ups written before the timestamp frame still decode") {
+  // Encoded by the previous encoder: 8 jittered 10-minute points (grid
+  // timestamps, mode 1) of 20 + 0.25 i.
+  const std::vector<std::uint8_t> grid = {0x02, 0x08, 0x21, 0xf0, 0xa1, 0xab, 0xfe, 0xf9, 0x62, 0x01, 0xa4,
+                                          0x9f, 0x49, 0x20, 0x57, 0x77, 0x0c, 0xd8, 0x5e, 0x9f, 0x82, 0x6d,
+                                          0xf0, 0x40, 0xa3, 0x3e, 0x82, 0x95, 0x2a, 0x54, 0xa9, 0x52, 0xa4};
+  const int jit[] = {120, -340, 15, 399, -400, 77, -12, 250};
+  std::vector<Point> out;
+  REQUIRE(decode_chunk(grid, out).ok());
+  REQUIRE(out.size() == 8);
+  for (int i = 0; i < 8; ++i) {
+    CHECK(out[i].ts == kT0 + i * 600'000LL + jit[i]);
+    CHECK(bit_equal(out[i].value, 20.0 + i * 0.25));
+  }
+  // A roll-up with its counts as they are (6, 6, 4), not as steps.
+  const std::vector<std::uint8_t> rollup = {0x02, 0x23, 0x00, 0x00, 0x0c, 0x26, 0x52, 0x00, 0x11, 0x08,
+                                            0x4e, 0x1b, 0x39, 0x21, 0x1c, 0x6c, 0x26, 0xaf, 0x2c, 0x60,
+                                            0x23, 0x2c, 0x7e, 0x07, 0xc4, 0x4b, 0xf0, 0xcf, 0x00, 0x00};
+  std::vector<HourAggregate> hours;
+  REQUIRE(decode_rollup_day(rollup, hours).ok());
+  REQUIRE(hours.size() == 3);
+  CHECK(hours[0].count == 6);
+  CHECK(hours[1].count == 6);
+  CHECK(hours[2].count == 4);
+  CHECK(hours[2].hour == 5);
+  CHECK(hours[0].max == 21.25);
+  CHECK(hours[2].sum == 76.0);
+}
+
+TEST_CASE("a damaged timestamp frame is rejected") {
+  std::vector<Point> pts;
+  for (int i = 0; i < 50; ++i) pts.push_back({kT0 + i * 600'000LL + (i * 37) % 500, 1.0 + i});
+  auto blob = encode_chunk(pts);
+  store_detail::ChunkComposition c;
+  REQUIRE(store_detail::describe_chunk(blob, c).ok());
+  REQUIRE(c.ts_mode == 2);
+  std::vector<Point> out;
+  // Header: version, count (1 byte), value mode, first timestamp (varint), timestamp mode.
+  std::size_t at = 3;
+  while (blob[at] & 0x80) ++at;
+  ++at;
+  REQUIRE(blob[at] == 2);
+  auto bad = blob;
+  bad[at] = 3;  // an unknown timestamp mode
+  CHECK(decode_chunk(bad, out).code() == Status::Code::kCorruption);
+  CHECK(out.empty());
+  // A frame spread of 2^48 or more (varint range 0xff.. 0x7f) is refused.
+  bad = blob;
+  std::size_t r = at + 1;
+  while (bad[r] & 0x80) ++r;  // past the interval
+  bad.erase(bad.begin() + static_cast<long>(r) + 1, bad.begin() + static_cast<long>(r) + 1 + [&] {
+    std::size_t k = r + 1;
+    while (bad[k] & 0x80) ++k;
+    return static_cast<long>(k - r);
+  }());
+  const std::vector<std::uint8_t> big = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  bad.insert(bad.begin() + static_cast<long>(r) + 1, big.begin(), big.end());
+  CHECK(decode_chunk(bad, out).code() == Status::Code::kCorruption);
+  CHECK(out.empty());
+}
+
+TEST_CASE("roll-up counts are stored as steps and come back as they were") {
+  std::vector<HourAggregate> hours = {{0, 6, 1, 2, 9}, {1, 6, 1, 2, 9}, {2, 5, 1, 2, 8}, {7, 600, 1, 2, 900}, {8, 1, 1, 1, 1}};
+  std::vector<HourAggregate> back;
+  REQUIRE(decode_rollup_day(encode_rollup_day(hours), back).ok());
+  REQUIRE(back.size() == hours.size());
+  for (std::size_t i = 0; i < hours.size(); ++i) {
+    CHECK(back[i].hour == hours[i].hour);
+    CHECK(back[i].count == hours[i].count);
+  }
+}
+
 TEST_CASE("a day of hourly roll-ups of quantised values is compact and exact") {
   std::vector<HourAggregate> hours;
   for (int h = 0; h < 24; ++h) {
