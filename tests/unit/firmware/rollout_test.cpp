@@ -3,6 +3,8 @@
 // playing the sensors.
 #include "vigil_test/temp_dir.h"
 
+#include <tuple>
+
 #include "firmware/engine_worker.h"
 #include "firmware/firmware_service.h"
 #include "vigil_test/eventually.h"
@@ -50,6 +52,18 @@ std::vector<Id> add_sensors(Store& store, FakeDfu& dfu, int n, const char* forma
   return ids;
 }
 
+// A database, the fake sensors and the service over them: what most cases start from.
+struct Rig {
+  TempDir dir;
+  ManualClock clock{1'800'000'000'000};
+  std::unique_ptr<Store> store = open_fw_store(dir.file("vigil.db"), clock);
+  FakeDfu dfu;
+  std::unique_ptr<FirmwareService> svc = open_service(*store, clock, dfu);
+  std::tuple<ManualClock&, std::unique_ptr<Store>&, FakeDfu&, std::unique_ptr<FirmwareService>&> parts() {
+    return {clock, store, dfu, svc};
+  }
+};
+
 Rollout create(FirmwareService& svc, Id image, int wave, const std::string& threshold) {
   RolloutRequest r;
   r.image_id = image;
@@ -70,11 +84,8 @@ const RolloutTarget& target(const Rollout& r, Id sensor) {
 }  // namespace
 
 TEST_CASE("an upload is refused naming the cause: other board, wrong key, unsigned, duplicate", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto other = svc->upload_image(signed_image(0x11223344, "1.0.0"), "admin");
   CHECK_THAT(other.status().message(), Catch::StartsWith("other board"));
   auto foreign = generate_keypair();
@@ -93,11 +104,8 @@ TEST_CASE("an upload is refused naming the cause: other board, wrong key, unsign
 }
 
 TEST_CASE("waves run one after another and every sensor confirms the new version", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 5);
   add_sensors(*store, dfu, 1, "bthome");  // no board: never a target
   auto img = svc->upload_image(signed_image(kBoardNrf52840, "1.4.0"), "admin");
@@ -120,11 +128,8 @@ TEST_CASE("waves run one after another and every sensor confirms the new version
 }
 
 TEST_CASE("a dropped transfer resumes where the sensor stopped", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 1);
   dfu.sensors[ids[0]].drop_at = 480;
   auto img = svc->upload_image(signed_image(kBoardNrf52840, "1.4.0", 2000), "admin");
@@ -143,11 +148,8 @@ TEST_CASE("a dropped transfer resumes where the sensor stopped", "[firmware]") {
 }
 
 TEST_CASE("a corrupted transfer is rejected by the sensor and a revert is recorded", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 3);
   dfu.sensors[ids[0]].corrupt = true;
   dfu.sensors[ids[1]].revert = true;
@@ -164,11 +166,8 @@ TEST_CASE("a corrupted transfer is rejected by the sensor and a revert is record
 }
 
 TEST_CASE("crossing the failure threshold stops the rollout before the next wave", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 6);
   dfu.sensors[ids[0]].revert = true;
   dfu.sensors[ids[1]].corrupt = true;
@@ -185,11 +184,8 @@ TEST_CASE("crossing the failure threshold stops the rollout before the next wave
 }
 
 TEST_CASE("an admin stops and resumes a rollout", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 2);
   auto img = svc->upload_image(signed_image(kBoardNrf52840, "1.4.0"), "admin");
   auto r = create(*svc, img->id, 1, "1");
@@ -203,11 +199,8 @@ TEST_CASE("an admin stops and resumes a rollout", "[firmware]") {
 }
 
 TEST_CASE("a downgrade is refused unless forced, and sensors already there are left out", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 3);
   REQUIRE(store->set_sensor_firmware(store->sensor(ids[0])->address, "1.5.0").ok());
   REQUIRE(store->set_sensor_firmware(store->sensor(ids[1])->address, "1.4.0").ok());
@@ -224,11 +217,8 @@ TEST_CASE("a downgrade is refused unless forced, and sensors already there are l
 }
 
 TEST_CASE("a tag and a percentage narrow the selection", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto [clock, store, dfu, svc] = rig.parts();
   auto ids = add_sensors(*store, dfu, 4);
   for (int i = 0; i < 3; ++i) REQUIRE(store->set_tags(TagKind::kSensor, ids[i], {{"line", "2"}}, "admin").ok());
   REQUIRE(store->set_tags(TagKind::kSensor, ids[3], {{"board", "host"}}, "admin").ok());
@@ -309,11 +299,10 @@ TEST_CASE("without a transport for the sensors, targets wait with the reason", "
 }
 
 TEST_CASE("the engine worker drives a rollout to completion on its own thread and stops", "[firmware]") {
-  TempDir dir;
-  ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
-  FakeDfu dfu;
-  auto svc = open_service(*store, clock, dfu);
+  Rig rig;
+  auto& store = rig.store;  // plain references: the lambda below captures svc
+  auto& dfu = rig.dfu;
+  auto& svc = rig.svc;
   add_sensors(*store, dfu, 3);
   auto img = svc->upload_image(signed_image(kBoardNrf52840, "1.4.0"), "admin");
   auto r = create(*svc, img->id, 1, "1");
