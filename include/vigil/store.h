@@ -15,7 +15,12 @@
 // Writers. One writer connection. append() enqueues points for the batch
 // writer thread (one transaction per batch); other writes (catalog,
 // measurements, waveforms, write_txn) are synchronous on the same connection
-// under the same lock. Readers use a pool of separate connections.
+// under the same lock. Readers use a pool of separate connections. With
+// group_commit the data path's writes (points, waveforms, measurements,
+// data_txn) share one open transaction, committed once per commit interval;
+// any other write commits it first, so a catalog or module write is never
+// held back behind it and never becomes visible before the data written
+// ahead of it.
 //
 // Ownership. One process writes a live database: while a Store is open it
 // holds an exclusive advisory lock (flock) on "<path>.lock", which records
@@ -60,7 +65,19 @@ struct StoreOptions {
   int rollup_retention_days = 3650;
   int checkpoint_interval_s = 21600;  // see docs/storage.md "Writes and flash wear"
   int batch_max_rows = 20000;
+  // The commit interval: the writer waits at most this long for more points
+  // before it commits (with group_commit: the longest a data-path write stays
+  // uncommitted).
   int batch_max_delay_ms = 1000;
+  // Group commit (docs/storage.md "Writes and flash wear"): the data path's
+  // writes (points, waveforms, measurements, data_txn) share one transaction
+  // per commit interval instead of one each, which is most of the flash
+  // writes of a busy plant. They are then visible to readers and durable at
+  // the next commit (within batch_max_delay_ms, or at flush()), except that
+  // points are readable from memory (latest, range) as soon as the writer
+  // takes them (within 250 ms). Off here (a library user reads its own
+  // writes at once); the gateway's storage.group_commit turns it on.
+  bool group_commit = false;
   int queue_max_rows = 500000;
   int waveforms_per_position = 500;  // newest waveforms kept at full rate
   bool waveforms_keep_daily = true;  // and beyond them the first of each day (raw retention)
@@ -132,6 +149,11 @@ struct StoreStats {
   std::uint64_t batches_committed = 0;
   std::uint64_t checkpoints = 0;
   std::uint64_t write_errors = 0;  // failed batch commits and checkpoints since open
+  std::uint64_t group_commits = 0;      // group commits (StoreOptions::group_commit)
+  // Waveforms, measurements and data_txn writes whose group was rolled back
+  // by a failed commit (a full disk): accepted, then lost. Points of such a
+  // group are logged again and are never lost.
+  std::uint64_t group_writes_lost = 0;
   std::size_t queued_points = 0;
   std::size_t log_points = 0;  // in ingest_log, awaiting checkpoint
   // The current write failure: empty once a later batch commit (and
@@ -332,7 +354,8 @@ class Store {
   // Enqueues points for the batch writer. kResourceExhausted when the queue
   // is full (the caller counts the rejection); nothing is dropped silently.
   Status append(std::span<const SeriesPoint> points);
-  // Blocks until every point appended before the call is committed.
+  // Blocks until every point appended before the call is committed, and
+  // commits every data-path write made before it (group_commit).
   Status flush();
   // Moves the ingest log into chunks and rollups now (normally periodic).
   Status checkpoint();
@@ -347,6 +370,7 @@ class Store {
   Status apply_retention();
 
   // ---- measurements, waveforms, audit ----
+  // put_waveform and put_measurement are data-path writes (see data_txn).
   Result<Id> put_waveform(const Waveform& w);
   Result<std::optional<Waveform>> latest_waveform(Id position_id);
   // The position's stored waveform with this id, or else its newest at or
@@ -371,8 +395,15 @@ class Store {
   // ---- extension points for modules that own their own tables ----
   // Applies `migrations` (SQL scripts) for `module` once each, in order.
   Status migrate(const std::string& module, const std::vector<std::string>& migrations);
-  // Runs fn inside BEGIN IMMEDIATE…COMMIT on the writer connection.
+  // Runs fn inside BEGIN IMMEDIATE…COMMIT on the writer connection: durable
+  // and visible to readers when it returns.
   Status write_txn(const std::function<Status(sql::Db&)>& fn);
+  // For the data path's own rows (analytics results, health snapshots): fn
+  // is atomic (a savepoint) and, with StoreOptions::group_commit, joins the
+  // open group transaction — visible and durable at the next group commit,
+  // lost with it if that commit fails (counted in group_writes_lost).
+  // Without group_commit the same as write_txn.
+  Status data_txn(const std::function<Status(sql::Db&)>& fn);
   // Runs fn on a pooled read connection (a consistent WAL snapshot if fn
   // opens a transaction).
   Status read(const std::function<Status(sql::Db&)>& fn);

@@ -313,7 +313,7 @@ Status Pipeline::relearn(Id position_id) {
 
 void Pipeline::after_feedback(PositionCtx& p, TimestampMs ts) {
   // The analyzer changed outside the journal: save it whole now.
-  auto st = store_.write_txn([&](sql::Db& db) -> Status {
+  auto st = store_.data_txn([&](sql::Db& db) -> Status {
     return p.state_log.write_snapshot(db, *p.analyzer, p.has_waveform);
   });
   if (!st.ok()) {
@@ -438,7 +438,7 @@ void Pipeline::run_waveform(const Waveform& w) {
     bool learning = false;
     for (const auto& ms : a.models)
       if (ms.model == kVibrationMl) learning = a.running && ms.persistent == HealthState::kInitializing;
-    auto st = store_.write_txn([&](sql::Db& db) -> Status {
+    auto st = store_.data_txn([&](sql::Db& db) -> Status {
       for (auto* s : {&best.spectrum, &best.envelope}) {
         const char* kind = s == &best.spectrum ? "accel" : "envelope";
         auto blob = to_blob(s->bins);
@@ -511,7 +511,7 @@ void Pipeline::run_readings(Id position_id, const std::vector<AcceptedReading>& 
 
 Result<std::optional<Id>> Pipeline::persist(PositionCtx& p, const Measurement* m, std::span<const JournalEntry> entries) {
   std::optional<Id> id;
-  auto st = store_.write_txn([&](sql::Db& db) -> Status {
+  auto st = store_.data_txn([&](sql::Db& db) -> Status {
     if (m) {
       auto r = Store::put_measurement(db, *m);
       if (!r) return r.status();
@@ -585,7 +585,7 @@ void Pipeline::record(PositionCtx& p, const Assessment& a, std::optional<Id> mea
     }
   }
   if (!rows.empty()) {
-    auto st = store_.write_txn([&](sql::Db& db) -> Status {
+    auto st = store_.data_txn([&](sql::Db& db) -> Status {
       for (auto& r : rows) {
         // Skip rows equal to the scope's latest (asset roll-ups often are).
         auto last = db.prepare("SELECT pointwise, persistent FROM health_states WHERE scope = ? AND scope_id = ? "

@@ -521,6 +521,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   so.checkpoint_interval_s = c.storage.checkpoint_interval_s;
   so.batch_max_rows = c.storage.batch_max_rows;
   so.batch_max_delay_ms = c.storage.batch_max_delay_ms;
+  so.group_commit = c.storage.group_commit;
   // The demo's clock runs hundreds of times faster: a 1 s commit interval
   // (the flash policy) would be many simulated minutes of readings unseen.
   if (mode == Mode::kDemo) so.batch_max_delay_ms = std::min(so.batch_max_delay_ms, 200);

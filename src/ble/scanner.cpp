@@ -40,6 +40,7 @@ struct Scanner::Impl {
   BluezBus* bus;
   Discovery discovery;
   WaveformPuller waveforms;
+  std::map<std::string, int> waveform_intervals;  // address → seconds; worker thread only
   TimestampMs next_sensor_poll = 0, next_health_flush = 0, next_stale_check = 0;
 
   // ---- guarded by mu ----
@@ -295,7 +296,8 @@ struct Scanner::Impl {
       for (auto& [addr, s] : router.sensors()) {
         const SensorHealth* h = health.find(addr);
         if (!s.position_id || !h || !devices.path_of(addr)) continue;
-        eligible.push_back({addr, h->last_seen, s.format == "vigil"});
+        auto iv = waveform_intervals.find(addr);
+        eligible.push_back({addr, h->last_seen, s.format == "vigil", iv == waveform_intervals.end() ? 0 : iv->second});
       }
     }
     if (auto due = waveforms.due(eligible, t)) {
@@ -437,6 +439,10 @@ Status Scanner::pull_waveform(const std::string& address) {
   auto mac = protocol::Mac::parse(address);
   if (!mac) return Status::InvalidArgument("not a MAC address: " + address);
   return impl_->pull_and_store(mac->to_string());
+}
+
+void Scanner::set_waveform_intervals(std::map<std::string, int> seconds) {
+  impl_->waveform_intervals = std::move(seconds);
 }
 
 Status Scanner::run_gatt_job(const std::string& address, const GattJob& job) {

@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -122,6 +123,11 @@ class Scanner {
   // know the device (not heard since bluetoothd started).
   using GattJob = std::function<Status(BluezBus& bus, const std::string& device_path)>;
   Status run_gatt_job(const std::string& address, const GattJob& job);
+
+  // Each sensor's own waveform interval in seconds (the interval it reports,
+  // sensor_config.h), replacing the previous map; a sensor absent from it
+  // keeps ble.waveform_pull_interval_s. On the worker thread only.
+  void set_waveform_intervals(std::map<std::string, int> seconds);
 
  private:
   struct Impl;

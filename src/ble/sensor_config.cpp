@@ -213,7 +213,37 @@ Status record_config_attempt(Store& store, const SensorConfigRecord& attempted,
   });
 }
 
+Result<std::map<std::string, int>> reported_waveform_intervals(Store& store) {
+  std::map<std::string, int> out;
+  VIGIL_RETURN_IF_ERROR(store.read([&](sql::Db& db) -> Status {
+    auto q = db.prepare(
+        "SELECT address, reported_waveform_interval_min FROM ble_sensor_config "
+        "WHERE reported_waveform_interval_min > 0");
+    if (!q) return q.status();
+    for (;;) {
+      auto row = (*q)->step();
+      if (!row) return row.status();
+      if (!*row) break;
+      out[(*q)->text(0)] = static_cast<int>((*q)->i64(1)) * 60;
+    }
+    (*q)->reset();
+    return Status::Ok();
+  }));
+  return out;
+}
+
+void SensorConfigApplier::refresh_intervals(Scanner& scanner, Store& store, TimestampMs now) {
+  next_intervals_ = now + 60'000;
+  auto iv = reported_waveform_intervals(store);
+  if (!iv) {
+    spdlog::warn("ble: reported waveform intervals not readable: {}", iv.status().ToString());
+    return;
+  }
+  scanner.set_waveform_intervals(std::move(*iv));
+}
+
 void SensorConfigApplier::tick(Scanner& scanner, Store& store, TimestampMs now) {
+  if (now >= next_intervals_) refresh_intervals(scanner, store, now);
   if (now < next_check_) return;
   next_check_ = now + 5'000;
   auto due = due_sensor_configs(store, now);
@@ -241,6 +271,7 @@ void SensorConfigApplier::tick(Scanner& scanner, Store& store, TimestampMs now) 
                    outcome.status().ToString());
     if (auto s = record_config_attempt(store, rec, outcome, now); !s.ok())
       spdlog::warn("ble: sensor {}: configuration outcome not stored: {}", rec.address, s.ToString());
+    refresh_intervals(scanner, store, now);
     return;  // one GATT procedure per tick: adverts keep flowing
   }
 }

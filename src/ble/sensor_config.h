@@ -17,6 +17,7 @@
 // thread (BleService), the REST handlers on HTTP workers.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -65,17 +66,26 @@ Result<std::vector<SensorConfigRecord>> due_sensor_configs(Store& store, Timesta
 Status record_config_attempt(Store& store, const SensorConfigRecord& attempted,
                              const Result<protocol::ReportedConfig>& outcome, TimestampMs now);
 
+// Each sensor's reported waveform interval in seconds (address → seconds),
+// for the waveform pull schedule; sensors that never reported one (or report
+// 0) are absent and keep the gateway's ble.waveform_pull_interval_s.
+Result<std::map<std::string, int>> reported_waveform_intervals(Store& store);
+
 // Applies due configurations, one sensor per tick. Eligible: the sensor was
 // heard within `window_ms` (its connection window is open after an advert).
 class SensorConfigApplier {
  public:
   explicit SensorConfigApplier(TimestampMs window_ms = 30'000) : window_ms_(window_ms) {}
-  // On the BLE worker thread. Checks the table at most every 5 s.
+  // On the BLE worker thread. Checks the table at most every 5 s; hands the
+  // scanner the reported waveform intervals at the first tick, after every
+  // attempt and every minute (a change made elsewhere: a restore).
   void tick(Scanner& scanner, Store& store, TimestampMs now);
 
  private:
+  void refresh_intervals(Scanner& scanner, Store& store, TimestampMs now);
   TimestampMs window_ms_;
   TimestampMs next_check_ = 0;
+  TimestampMs next_intervals_ = 0;
 };
 
 }  // namespace vigil::ble

@@ -29,6 +29,10 @@ void WaveformPuller::on_frame(const std::string& address, const protocol::Decode
   }
 }
 
+TimestampMs WaveformPuller::interval_ms(const Schedule& s) const {
+  return (s.interval_s > 0 ? s.interval_s : o_.waveform_pull_interval_s) * 1000LL;
+}
+
 void WaveformPuller::forget(const std::string& address) { sensors_.erase(address); }
 
 std::optional<std::string> WaveformPuller::due(const std::vector<Candidate>& eligible, TimestampMs t) {
@@ -37,6 +41,13 @@ std::optional<std::string> WaveformPuller::due(const std::vector<Candidate>& eli
     if (!s.seen_vigil && !c.commissioned_as_vigil) continue;
     if (!c.last_seen) continue;  // never heard: not in range
     if (!s.next_pull) s.next_pull = c.last_seen + o_.waveform_first_delay_s * 1000LL;
+    if (c.interval_s != s.interval_s) {
+      // The sensor's interval changed (a configuration was applied): the next
+      // regular pull moves to the last one plus the new interval.
+      s.interval_s = c.interval_s;
+      // (Not while a retry or a velocity trigger's pull is pending.)
+      if (s.last_pull && s.attempts == 0 && s.last_trigger <= s.last_pull) s.next_pull = s.last_pull + interval_ms(s);
+    }
     if (t >= s.next_pull) return c.address;
   }
   return std::nullopt;
@@ -47,7 +58,8 @@ void WaveformPuller::done(const std::string& address, const Status& result, Time
   if (result.ok()) {
     c_waveforms_->inc();
     s.attempts = 0;
-    s.next_pull = t + o_.waveform_pull_interval_s * 1000LL;
+    s.last_pull = t;
+    s.next_pull = t + interval_ms(s);
     return;
   }
   c_failures_->inc();
@@ -56,7 +68,7 @@ void WaveformPuller::done(const std::string& address, const Status& result, Time
     s.next_pull = t + o_.waveform_retry_s * 1000LL;
   } else {
     s.attempts = 0;
-    s.next_pull = t + o_.waveform_pull_interval_s * 1000LL;
+    s.next_pull = t + interval_ms(s);
   }
 }
 

@@ -6,7 +6,8 @@
 // Schedule: a sensor is eligible when it is commissioned with a position,
 // speaks vigil frames (commissioned as "vigil", or a vigil frame was seen)
 // and BlueZ knows its device object. Its first pull is waveform_first_delay_s
-// after it was first heard, then every waveform_pull_interval_s, and at once
+// after it was first heard, then every waveform_pull_interval_s (or the
+// interval the sensor itself reports, Candidate::interval_s), and at once
 // (at most every waveform_trigger_min_gap_s) when an advertised total
 // velocity reaches waveform_trigger_velocity_mm_s. A failed pull is retried
 // after waveform_retry_s, at most waveform_max_attempts times per interval.
@@ -43,6 +44,7 @@ class WaveformPuller {
     std::string address;
     TimestampMs last_seen = 0;  // 0: never heard; the first pull waits waveform_first_delay_s from here
     bool commissioned_as_vigil = false;
+    int interval_s = 0;  // the sensor's own waveform interval; 0: waveform_pull_interval_s
   };
 
   WaveformPuller(const ScannerOptions& options, MetricsRegistry& metrics = MetricsRegistry::global());
@@ -64,10 +66,13 @@ class WaveformPuller {
  private:
   struct Schedule {
     TimestampMs next_pull = 0;  // 0: not scheduled yet
+    TimestampMs last_pull = 0;  // the last successful pull
+    int interval_s = 0;         // Candidate::interval_s as last seen
     TimestampMs last_trigger = 0;
     int attempts = 0;
     bool seen_vigil = false;
   };
+  TimestampMs interval_ms(const Schedule& s) const;
   Result<Waveform> download(BluezBus& bus, const std::string& device_path,
                             const std::map<std::string, std::string>& chars, TimestampMs now) const;
 

@@ -248,6 +248,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     r.integer("checkpoint_interval_s", c.storage.checkpoint_interval_s, 1, 86400);
     r.integer("batch_max_rows", c.storage.batch_max_rows, 1, 1000000);
     r.integer("batch_max_delay_ms", c.storage.batch_max_delay_ms, 1, 60000);
+    r.boolean("group_commit", c.storage.group_commit);
     r.integer("queue_max_rows", c.storage.queue_max_rows, 1000, 100000000);
     r.integer("waveforms_per_position", c.storage.waveforms_per_position, 0, 1000000);
     r.boolean("waveforms_keep_daily", c.storage.waveforms_keep_daily);

@@ -26,9 +26,10 @@ struct StorageConfig {
   std::string path = "/var/lib/vigil/vigil.db";
   int raw_retention_days = 365;      // raw points older than this are dropped...
   int rollup_retention_days = 3650;  // ...hourly min/max/mean kept this long
-  int checkpoint_interval_s = 21600;  // ingest log → compressed chunks (6 h: flash wear)
+  int checkpoint_interval_s = 43200;  // ingest log → compressed chunks (12 h: flash wear)
   int batch_max_rows = 20000;        // one writer transaction holds at most this
-  int batch_max_delay_ms = 1000;     // and waits at most this for more rows (= commit interval)
+  int batch_max_delay_ms = 10000;    // the commit interval (flash wear vs kill -9 losses)
+  bool group_commit = true;          // data-path writes share one transaction per interval
   int queue_max_rows = 500000;       // ingest back-pressure limit
   int waveforms_per_position = 500;  // newest raw waveform snapshots kept at full rate
   bool waveforms_keep_daily = true;  // beyond them, the first of each day (for raw_retention_days)

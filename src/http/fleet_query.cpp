@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/fleet_query.h"
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <unordered_map>
 
 #include "core/text_escape.h"
+#include "vigil/sqlite.h"
 #include "vigil/store.h"
 
 namespace vigil::http {
@@ -252,70 +254,213 @@ bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now) 
   return true;
 }
 
-Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store) {
-  auto sensors = store.sensors();
-  if (!sensors) return sensors.status();
-  auto positions = store.positions();
-  if (!positions) return positions.status();
-  auto assets = store.assets();
-  if (!assets) return assets.status();
-  auto series = store.series();
-  if (!series) return series.status();
-  auto tags = store.all_tags();
-  if (!tags) return tags.status();
-  auto firmware = store.sensor_firmware();
-  if (!firmware) return firmware.status();
+namespace {
 
-  std::unordered_map<Id, const Position*> pos;
-  pos.reserve(positions->size());
-  for (const auto& p : *positions) pos.emplace(p.id, &p);
-  std::unordered_map<Id, const Asset*> ast;
-  ast.reserve(assets->size());
-  for (const auto& a : *assets) ast.emplace(a.id, &a);
-  using TagList = std::vector<std::pair<std::string, std::string>>;
-  std::unordered_map<Id, TagList> tag_of[3];  // by TagKind
-  for (auto& t : *tags) {
-    const auto k = static_cast<std::size_t>(t.kind);
-    if (k < 3) tag_of[k][t.id].emplace_back(std::move(t.key), std::move(t.value));
-  }
-  auto out = std::make_shared<FleetCatalog>();
-  out->sensors.reserve(sensors->size());
-  std::unordered_map<Id, std::size_t> index;  // sensor id → out->sensors
-  index.reserve(sensors->size());
-  for (auto& s : *sensors) {
-    if (s.decommissioned_at) continue;
-    FleetEntry e;
-    if (s.position_id) {
-      auto it = pos.find(*s.position_id);
-      if (it == pos.end()) continue;  // archived position
-      e.position_id = it->second->id;
-      e.position = it->second->name;
-      if (auto ai = ast.find(it->second->asset_id); ai != ast.end()) {
-        e.asset_id = ai->second->id;
-        e.asset = ai->second->name;
-      }
+// A text column as a view into SQLite's row (valid until the next step):
+// strings are made once, where they are kept.
+std::string_view column_view(sql::Stmt& q, int col) {
+  auto p = reinterpret_cast<const char*>(sqlite3_column_text(q.raw(), col));
+  return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(q.raw(), col))) : std::string_view();
+}
+
+// Steps `sql` (no parameters) to the end, calling row(q) per row.
+template <typename Row>
+Status for_each_row(sql::Db& db, const char* sql, Row&& row) {
+  auto q = db.prepare(sql);  // cached on the connection: prepared once
+  if (!q) return q.status();
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) {
+      (*q)->reset();
+      return r.status();
     }
-    e.id = s.id;
-    e.address = std::move(s.address);
-    e.name = std::move(s.name);
-    if (auto f = firmware->find(s.id); f != firmware->end()) e.firmware = f->second;
-    auto add = [&](TagKind k, Id id) {
-      const auto& m = tag_of[static_cast<std::size_t>(k)];
-      if (auto it = m.find(id); it != m.end()) e.tags.insert(e.tags.end(), it->second.begin(), it->second.end());
-    };
-    add(TagKind::kSensor, e.id);
-    if (e.position_id) add(TagKind::kPosition, *e.position_id);
-    if (e.asset_id) add(TagKind::kAsset, *e.asset_id);
-    index.emplace(e.id, out->sensors.size());
-    out->sensors.push_back(std::move(e));
+    if (!*r) break;
+    row(**q);
   }
-  for (const auto& se : *series) {
-    auto it = index.find(se.sensor_id);
-    if (it == index.end()) continue;
-    auto& e = out->sensors[it->second];
-    e.series.push_back(se.id);
-    if (se.metric == "battery_pct") e.battery_series.push_back(se.id);
+  (*q)->reset();
+  return Status::Ok();
+}
+
+// What the search reads: five plain scans in rowid order, each of only the
+// columns it needs (no per-row lookups in SQLite: the joins are done below
+// on arrays indexed by id, which is cheaper than a B-tree search per row).
+// Live (not archived) assets and positions, as Store::assets()/positions().
+constexpr const char* kFleetAssetsSql = "SELECT id, name FROM assets WHERE archived_at IS NULL ORDER BY id";
+constexpr const char* kFleetPositionsSql =
+    "SELECT id, asset_id, name FROM positions WHERE archived_at IS NULL ORDER BY id";
+// Sensors in service, in Store::sensors()'s order.
+constexpr const char* kFleetSensorsSql =
+    "SELECT id, address, name, firmware, position_id FROM sensors WHERE decommissioned_at IS NULL ORDER BY id";
+// Every tag row: Store::all_tags()'s statement, so the same rows in the same order.
+constexpr const char* kFleetTagsSql = "SELECT kind, id, key, value FROM catalog_tags";
+// Every series (retired ones too: their last data is the sensor's) in id
+// order, battery_pct flagged by SQLite rather than by copying each metric.
+constexpr const char* kFleetSeriesSql = "SELECT sensor_id, id, metric = 'battery_pct' FROM series ORDER BY id";
+
+using TagList = std::vector<std::pair<std::string, std::string>>;
+constexpr std::uint32_t kNoSlot = 0xffffffffu;
+
+// id → slot (the row's index) for ids added in ascending order: a direct
+// table while the ids are dense (INTEGER PRIMARY KEYs usually are), else a
+// binary search over the sorted ids. Bounded by the rows added.
+class IdIndex {
+ public:
+  void reserve(std::size_t n) { ids_.reserve(n); }
+  void add(Id id) { ids_.push_back(id); }
+  // Call once after the last add().
+  void seal() {
+    if (ids_.empty() || ids_.front() < 0) return;
+    const auto max = static_cast<std::uint64_t>(ids_.back());
+    if (max > 4 * ids_.size() + 1024) return;  // sparse: binary search
+    table_.assign(static_cast<std::size_t>(max) + 1, kNoSlot);
+    for (std::size_t i = 0; i < ids_.size(); ++i) table_[static_cast<std::size_t>(ids_[i])] = static_cast<std::uint32_t>(i);
   }
+  std::uint32_t find(Id id) const {
+    if (!table_.empty()) {
+      return id >= 0 && static_cast<std::uint64_t>(id) < table_.size() ? table_[static_cast<std::size_t>(id)] : kNoSlot;
+    }
+    auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    return it != ids_.end() && *it == id ? static_cast<std::uint32_t>(it - ids_.begin()) : kNoSlot;
+  }
+  std::size_t size() const { return ids_.size(); }
+
+ private:
+  std::vector<Id> ids_;              // ascending
+  std::vector<std::uint32_t> table_;  // id → slot, when dense
+};
+
+struct LiveAsset {
+  Id id;
+  std::string name;
+  TagList tags;
+};
+struct LivePosition {
+  Id id;
+  std::uint32_t asset;  // slot in the assets, kNoSlot: archived or missing
+  std::string name;
+  TagList tags;
+};
+
+// Loads the catalog into `into`, reusing its entries and their buffers
+// (every member of each is assigned; entries past the sensors listed now
+// are dropped). Left partly written on an error.
+Status load_fleet_catalog_into(Store& store, FleetCatalog& into) {
+  auto& entries = into.sensors;
+  std::size_t listed = 0;  // entries[0, listed) are this load's; the rest are reused or dropped
+  std::vector<LiveAsset> assets;
+  std::vector<LivePosition> positions;
+  IdIndex asset_index, position_index, entry_index;
+  std::vector<std::uint32_t> position_of;  // entry → slot in positions (kNoSlot: none)
+  position_of.reserve(entries.capacity());
+  entry_index.reserve(entries.capacity());
+  struct SeriesRow {
+    std::uint32_t entry;
+    bool battery;
+    Id id;
+  };
+  std::vector<SeriesRow> series;
+  // The reads on one reader connection, inside one read transaction: one
+  // snapshot, so the catalog is consistent as of one commit.
+  VIGIL_RETURN_IF_ERROR(store.read([&](sql::Db& db) -> Status {
+    VIGIL_RETURN_IF_ERROR(db.exec("BEGIN"));
+    VIGIL_RETURN_IF_ERROR(for_each_row(db, kFleetAssetsSql, [&](sql::Stmt& q) {
+      asset_index.add(q.i64(0));
+      assets.push_back({q.i64(0), std::string(column_view(q, 1)), {}});
+    }));
+    asset_index.seal();
+    positions.reserve(std::max<std::size_t>(entries.capacity(), 16));
+    position_index.reserve(positions.capacity());
+    VIGIL_RETURN_IF_ERROR(for_each_row(db, kFleetPositionsSql, [&](sql::Stmt& q) {
+      position_index.add(q.i64(0));
+      positions.push_back({q.i64(0), asset_index.find(q.i64(1)), std::string(column_view(q, 2)), {}});
+    }));
+    position_index.seal();
+    VIGIL_RETURN_IF_ERROR(for_each_row(db, kFleetSensorsSql, [&](sql::Stmt& q) {
+      std::uint32_t pos = kNoSlot;
+      if (!q.is_null(4)) {
+        pos = position_index.find(q.i64(4));
+        if (pos == kNoSlot) return;  // on an archived position
+      }
+      // Every member is assigned (assign(): the string keeps its buffer).
+      FleetEntry& e = listed < entries.size() ? entries[listed] : entries.emplace_back();
+      ++listed;
+      e.id = q.i64(0);
+      e.address.assign(column_view(q, 1));
+      e.name.assign(column_view(q, 2));
+      if (q.is_null(3)) e.firmware.reset();
+      else if (e.firmware) e.firmware->assign(column_view(q, 3));
+      else e.firmware.emplace(column_view(q, 3));
+      const LivePosition* p = pos != kNoSlot ? &positions[pos] : nullptr;
+      const LiveAsset* a = p && p->asset != kNoSlot ? &assets[p->asset] : nullptr;
+      e.position_id = p ? std::optional<Id>(p->id) : std::nullopt;
+      e.position.assign(p ? p->name : std::string_view());
+      e.asset_id = a ? std::optional<Id>(a->id) : std::nullopt;
+      e.asset.assign(a ? a->name : std::string_view());
+      e.tags.clear();
+      e.series.clear();
+      e.battery_series.clear();
+      entry_index.add(e.id);
+      position_of.push_back(pos);
+    }));
+    entries.erase(entries.begin() + static_cast<std::ptrdiff_t>(listed), entries.end());
+    entry_index.seal();
+    // A sensor's own tags go straight into its entry (they come first);
+    // its position's and asset's are appended below.
+    VIGIL_RETURN_IF_ERROR(for_each_row(db, kFleetTagsSql, [&](sql::Stmt& q) {
+      const std::string_view kind = column_view(q, 0);
+      const Id id = q.i64(1);
+      TagList* list = nullptr;
+      // As Store's tag_kind_of: anything but asset/position is a sensor's.
+      if (kind == "asset") {
+        if (auto a = asset_index.find(id); a != kNoSlot) list = &assets[a].tags;
+      } else if (kind == "position") {
+        if (auto p = position_index.find(id); p != kNoSlot) list = &positions[p].tags;
+      } else if (auto e = entry_index.find(id); e != kNoSlot) {
+        list = &entries[e].tags;
+      }
+      if (list) list->emplace_back(column_view(q, 2), column_view(q, 3));
+    }));
+    series.reserve(entries.size() * 2);
+    VIGIL_RETURN_IF_ERROR(for_each_row(db, kFleetSeriesSql, [&](sql::Stmt& q) {
+      const auto e = entry_index.find(q.i64(0));
+      if (e != kNoSlot) series.push_back({e, q.i64(2) != 0, q.i64(1)});  // else: not listed
+    }));
+    return db.exec("COMMIT");
+  }));
+
+  // Each entry's tags (its own, then its position's, then its asset's: the
+  // order the answer prefers a key in) and series, each sized once.
+  std::vector<std::uint32_t> n_series(entries.size(), 0), n_battery(entries.size(), 0);
+  for (const auto& s : series) {
+    ++n_series[s.entry];
+    n_battery[s.entry] += s.battery ? 1 : 0;
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    FleetEntry& e = entries[i];
+    if (position_of[i] != kNoSlot) {
+      const LivePosition& p = positions[position_of[i]];
+      const TagList* at = p.asset != kNoSlot ? &assets[p.asset].tags : nullptr;
+      e.tags.reserve(e.tags.size() + p.tags.size() + (at ? at->size() : 0));
+      e.tags.insert(e.tags.end(), p.tags.begin(), p.tags.end());
+      if (at) e.tags.insert(e.tags.end(), at->begin(), at->end());
+    }
+    e.series.reserve(n_series[i]);
+    e.battery_series.reserve(n_battery[i]);
+  }
+  for (const auto& s : series) {
+    FleetEntry& e = entries[s.entry];
+    e.series.push_back(s.id);
+    if (s.battery) e.battery_series.push_back(s.id);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store, std::size_t size_hint) {
+  auto out = std::make_shared<FleetCatalog>();
+  out->sensors.reserve(std::min<std::size_t>(size_hint, kMaxFleetSizeHint));
+  VIGIL_RETURN_IF_ERROR(load_fleet_catalog_into(store, *out));
   return std::shared_ptr<const FleetCatalog>(std::move(out));
 }
 
@@ -330,12 +475,36 @@ Result<std::shared_ptr<const FleetCatalog>> FleetCatalogCache::get(Store& store)
   // The generation before the reads: a write during them makes the next
   // request load again rather than keep what may have missed it.
   const std::uint64_t gen = store.catalog_generation();
-  auto c = load_fleet_catalog(store);
-  if (!c) return c.status();
-  std::lock_guard lk(mu_);
-  catalog_ = *c;
-  generation_ = gen;
-  return *c;
+  // The stale catalog is taken out (requests wait on load_mu_ meanwhile).
+  // When no request holds it any more it is loaded into again, reusing its
+  // entries' strings and vectors: a reload then allocates and frees next to
+  // nothing, which is half of what a load costs besides SQLite's own work.
+  // Otherwise a new one, sized like the last.
+  std::shared_ptr<FleetCatalog> c;
+  {
+    std::lock_guard lk(mu_);
+    c = std::move(catalog_);
+    catalog_.reset();
+  }
+  // use_count() == 1: ours is the only reference, and no other can appear
+  // (catalog_ is empty and we hold load_mu_), so nothing reads it while we write.
+  if (c && c.use_count() == 1) {
+    // Pairs with the release of the last request that dropped it: its reads
+    // of the catalog happen before our writes.
+    std::atomic_thread_fence(std::memory_order_acquire);
+  } else {
+    const std::size_t hint = c ? c->sensors.size() + c->sensors.size() / 16 + 16 : 0;
+    c = std::make_shared<FleetCatalog>();
+    c->sensors.reserve(std::min<std::size_t>(hint, kMaxFleetSizeHint));
+  }
+  // On an error nothing is kept: the next request loads again.
+  VIGIL_RETURN_IF_ERROR(load_fleet_catalog_into(store, *c));
+  {
+    std::lock_guard lk(mu_);
+    catalog_ = c;
+    generation_ = gen;
+  }
+  return std::shared_ptr<const FleetCatalog>(std::move(c));
 }
 
 }  // namespace vigil::http

@@ -83,7 +83,7 @@ bool fleet_matches(const FleetQuery& q, const FleetSubject& s, TimestampMs now);
 //
 // The catalog side of every sensor the search lists (not decommissioned, on
 // a live position or none), flattened once so a search is a scan of memory:
-// six catalog reads and the joins are done per catalog change, not per
+// the catalog reads and the joins are done per catalog change, not per
 // request. Readings (battery_pct, last data) are not in it: the route reads
 // them per request from the Store's in-memory latest points (`series`).
 struct FleetEntry {
@@ -107,13 +107,23 @@ std::string fleet_answer_members(const FleetEntry& e);
 struct FleetCatalog {
   std::vector<FleetEntry> sensors;  // in Store::sensors() order
 };
-Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store);
+// Five plain scans (live assets, live positions, sensors in service, every
+// tag, every series: only the columns the search needs) on one reader
+// connection in one read transaction, so the catalog is one snapshot; the
+// joins are done in memory on id-indexed arrays. The same entries as the
+// Store API reads (sensors, positions, assets, all_tags, sensor_firmware,
+// series) joined, in the same order. size_hint: the sensors expected, only
+// to reserve (capped at kMaxFleetSizeHint; the cache passes the last
+// catalog's size); 0: none.
+inline constexpr std::size_t kMaxFleetSizeHint = 1'000'000;
+Result<std::shared_ptr<const FleetCatalog>> load_fleet_catalog(Store& store, std::size_t size_hint = 0);
 
 // One FleetCatalog per catalog generation (Store::catalog_generation(): it
 // moves after every write to the catalog, not with readings), so an answer
 // never misses a catalog change made before the request, while the stream of
 // readings does not force a reload; loaded by one request at a time, shared
-// by all. Thread-safe.
+// by all. A reload writes into the stale catalog when no request holds it
+// any more (reusing its memory), else into a new one. Thread-safe.
 class FleetCatalogCache {
  public:
   Result<std::shared_ptr<const FleetCatalog>> get(Store& store);
@@ -121,7 +131,9 @@ class FleetCatalogCache {
  private:
   std::mutex load_mu_;  // one loader at a time
   std::mutex mu_;       // guards the two below
-  std::shared_ptr<const FleetCatalog> catalog_;
+  // Handed out as const; mutable here so a reload can reuse it once no
+  // request holds it (get()).
+  std::shared_ptr<FleetCatalog> catalog_;
   std::uint64_t generation_ = 0;
 };
 

@@ -345,35 +345,32 @@ Result<Id> Store::put_waveform(const Waveform& w) {
   // Compressed outside the writer lock (store/waveform_codec.h: lossless,
   // about half of plain int16 on vibration data).
   const auto blob = store_detail::encode_waveform(w.samples, w.axes);
-  std::lock_guard lk(impl_->write_mu);
-  impl_->write_mu.data_only();
-  auto& db = *impl_->writer;
-  sql::Transaction txn(db);
-  VIGIL_RETURN_IF_ERROR(txn.begin());
-  auto q = db.prepare(
-      "INSERT INTO waveforms(position_id, ts, sample_rate_hz, axes, scale, samples, codec, n_samples) "
-      "VALUES(?, ?, ?, ?, ?, ?, 1, ?)");
-  if (!q) return q.status();
-  (*q)->bind(1, w.position_id).bind(2, w.ts).bind(3, w.sample_rate_hz).bind(4, w.axes).bind(5, w.scale);
-  (*q)->bind_blob(6, blob.data(), blob.size());
-  (*q)->bind(7, static_cast<std::int64_t>(w.samples.size()));
-  VIGIL_RETURN_IF_ERROR((*q)->run());
-  Id id = db.last_insert_id();
-  // The newest waveforms_per_position stay at full rate; beyond them, with
-  // waveforms_keep_daily, the first of each UTC day stays (until raw
-  // retention removes it), so a year of history keeps one snapshot a day to
-  // compare spectra with at a fraction of the space.
-  auto prune = db.prepare(
-      impl_->opt.waveforms_keep_daily
-          ? "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
-            "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2) "
-            "AND id NOT IN (SELECT id FROM (SELECT id, min(ts) FROM waveforms WHERE position_id = ?1 "
-            "GROUP BY ts / 86400000))"
-          : "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
-            "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2)");
-  if (!prune) return prune.status();
-  VIGIL_RETURN_IF_ERROR((*prune)->bind(1, w.position_id).bind(2, impl_->opt.waveforms_per_position).run());
-  VIGIL_RETURN_IF_ERROR(txn.commit());
+  Id id = 0;
+  VIGIL_RETURN_IF_ERROR(data_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare(
+        "INSERT INTO waveforms(position_id, ts, sample_rate_hz, axes, scale, samples, codec, n_samples) "
+        "VALUES(?, ?, ?, ?, ?, ?, 1, ?)");
+    if (!q) return q.status();
+    (*q)->bind(1, w.position_id).bind(2, w.ts).bind(3, w.sample_rate_hz).bind(4, w.axes).bind(5, w.scale);
+    (*q)->bind_blob(6, blob.data(), blob.size());
+    (*q)->bind(7, static_cast<std::int64_t>(w.samples.size()));
+    VIGIL_RETURN_IF_ERROR((*q)->run());
+    id = db.last_insert_id();
+    // The newest waveforms_per_position stay at full rate; beyond them, with
+    // waveforms_keep_daily, the first of each UTC day stays (until raw
+    // retention removes it), so a year of history keeps one snapshot a day to
+    // compare spectra with at a fraction of the space.
+    auto prune = db.prepare(
+        impl_->opt.waveforms_keep_daily
+            ? "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
+              "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2) "
+              "AND id NOT IN (SELECT id FROM (SELECT id, min(ts) FROM waveforms WHERE position_id = ?1 "
+              "GROUP BY ts / 86400000))"
+            : "DELETE FROM waveforms WHERE position_id = ?1 AND id NOT IN "
+              "(SELECT id FROM waveforms WHERE position_id = ?1 ORDER BY ts DESC LIMIT ?2)");
+    if (!prune) return prune.status();
+    return (*prune)->bind(1, w.position_id).bind(2, impl_->opt.waveforms_per_position).run();
+  }));
   return id;
 }
 
@@ -431,9 +428,14 @@ Result<std::optional<Waveform>> Store::waveform(Id position_id, std::optional<Id
 }
 
 Result<Id> Store::put_measurement(const Measurement& m) {
-  std::lock_guard lk(impl_->write_mu);
-  impl_->write_mu.data_only();
-  return put_measurement(*impl_->writer, m);
+  Id id = 0;
+  VIGIL_RETURN_IF_ERROR(data_txn([&](sql::Db& db) -> Status {
+    auto r = put_measurement(db, m);
+    if (!r) return r.status();
+    id = *r;
+    return Status::Ok();
+  }));
+  return id;
 }
 
 Result<Id> Store::put_measurement(sql::Db& db, const Measurement& m) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <utility>
 
 #include "store/chunk_codec.h"
 #include "store/schema.h"
@@ -33,6 +34,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   namespace fs = std::filesystem;
   auto impl = std::make_unique<Impl>();
   impl->opt = options;
+  impl->write_mu.set_settle([raw = impl.get()] { raw->settle_group(); });
   impl->clock = options.clock ? options.clock : &SystemClock::instance();
   const std::string& path = options.path;
   if (path.empty()) return Status::InvalidArgument("store: storage.path is empty");
@@ -195,6 +197,15 @@ Status Store::write_txn(const std::function<Status(sql::Db&)>& fn) {
   return txn.commit();
 }
 
+Status Store::data_txn(const std::function<Status(sql::Db&)>& fn) {
+  if (!impl_->opt.group_commit) return write_txn(fn);
+  JoiningLock lk(impl_->write_mu);
+  impl_->write_mu.data_only();
+  VIGIL_RETURN_IF_ERROR(impl_->join_group(fn));
+  ++impl_->group_other_writes;
+  return Status::Ok();
+}
+
 Status Store::migrate(const std::string& module, const std::vector<std::string>& migrations) {
   std::lock_guard lk(impl_->write_mu);
   return store_detail::apply_migrations(*impl_->writer, module, migrations);
@@ -230,28 +241,37 @@ Status Store::flush() {
   impl_->q_cv.notify_one();
   bool done = impl_->done_cv.wait_for(lk, std::chrono::seconds(30),
                                       [&] { return impl_->committed >= target; });
-  if (done) return Status::Ok();
-  std::lock_guard el(impl_->err_mu);
-  return Status::Unavailable("store: flush timed out; last write error: " + impl_->batch_error.ToString());
+  if (!done) {
+    std::lock_guard el(impl_->err_mu);
+    return Status::Unavailable("store: flush timed out; last write error: " + impl_->batch_error.ToString());
+  }
+  lk.unlock();
+  if (!impl_->opt.group_commit) return Status::Ok();
+  // Waveforms, measurements and data_txn rows written before the call.
+  JoiningLock wl(impl_->write_mu);
+  impl_->write_mu.data_only();
+  return impl_->commit_group();
 }
 
-Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
-  VIGIL_RETURN_IF_ERROR(check_file());  // never into a file nobody will open again
-  sql::Transaction txn(*writer);
-  VIGIL_RETURN_IF_ERROR(txn.begin());
-  auto ins = writer->prepare("INSERT INTO ingest_log(series_id, ts, value) VALUES(?, ?, ?)");
+namespace {
+// Appends points to the ingest log (inside the caller's transaction).
+Status insert_log_rows(sql::Db& db, std::span<const SeriesPoint> points) {
+  auto ins = db.prepare("INSERT INTO ingest_log(series_id, ts, value) VALUES(?, ?, ?)");
   if (!ins) return ins.status();
   sql::Stmt& st = **ins;
-  for (const auto& p : batch) {
+  for (const auto& p : points) {
     sqlite3_bind_int64(st.raw(), 1, p.series_id);
     sqlite3_bind_int64(st.raw(), 2, p.ts);
     sqlite3_bind_double(st.raw(), 3, p.value);
     int rc = sqlite3_step(st.raw());
     sqlite3_reset(st.raw());
-    if (rc != SQLITE_DONE) return writer->error("append to ingest_log");
+    if (rc != SQLITE_DONE) return db.error("append to ingest_log");
   }
-  VIGIL_RETURN_IF_ERROR(txn.commit());
-  // Publish to the heads only once durable.
+  return Status::Ok();
+}
+}  // namespace
+
+void Store::Impl::publish_heads(const std::vector<SeriesPoint>& batch) {
   std::unique_lock hl(heads_mu);
   for (const auto& p : batch) {
     auto& h = heads[p.series_id];
@@ -260,20 +280,142 @@ Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
     note_newest(p.ts);
   }
   log_points += batch.size();
+}
+
+Status Store::Impl::commit_batch(const std::vector<SeriesPoint>& batch) {
+  VIGIL_RETURN_IF_ERROR(check_file());  // never into a file nobody will open again
+  sql::Transaction txn(*writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  VIGIL_RETURN_IF_ERROR(insert_log_rows(*writer, batch));
+  VIGIL_RETURN_IF_ERROR(txn.commit());
+  publish_heads(batch);  // only once durable
   return Status::Ok();
 }
 
+// ------------------------------------------------------------------ group commit
+
+Status Store::Impl::join_group(const std::function<Status(sql::Db&)>& fn) {
+  if (!group_open) {
+    VIGIL_RETURN_IF_ERROR(check_file());  // never into a file nobody will open again
+    VIGIL_RETURN_IF_ERROR(writer->exec("BEGIN IMMEDIATE"));
+    group_open = true;
+    group_opened_wall = wall_ms();
+  }
+  VIGIL_RETURN_IF_ERROR(writer->exec("SAVEPOINT data_write"));
+  Status s = fn(*writer);
+  if (s.ok()) s = writer->exec("RELEASE data_write");
+  if (s.ok()) return s;
+  // Only this write is undone; what the group holds from others stays.
+  if (sqlite3_get_autocommit(writer->raw()) != 0) {
+    group_lost(s);  // SQLite rolled the whole transaction back (I/O error, full disk)
+  } else {
+    (void)writer->exec("ROLLBACK TO data_write");
+    (void)writer->exec("RELEASE data_write");
+  }
+  return s;
+}
+
+Status Store::Impl::log_into_group(const std::vector<SeriesPoint>& batch) {
+  std::vector<SeriesPoint> again;
+  again.swap(relog);
+  const std::uint64_t again_uncounted = relog_uncounted;
+  relog_uncounted = 0;
+  Status s = join_group([&](sql::Db& db) -> Status {
+    VIGIL_RETURN_IF_ERROR(insert_log_rows(db, again));
+    return insert_log_rows(db, batch);
+  });
+  if (!s.ok()) {
+    // The relog stays pending (ahead of anything a lost group added); the
+    // caller puts `batch` back in the queue.
+    again.insert(again.end(), relog.begin(), relog.end());
+    relog = std::move(again);
+    relog_uncounted += again_uncounted;
+    return s;
+  }
+  group_points.insert(group_points.end(), again.begin(), again.end());
+  group_points.insert(group_points.end(), batch.begin(), batch.end());
+  group_uncounted += again_uncounted + batch.size();
+  // Readable at once (latest, range, checkpoint read the heads); durable at
+  // the group's commit. A relogged point is in the heads already.
+  publish_heads(batch);
+  return Status::Ok();
+}
+
+Status Store::Impl::commit_group() {
+  if (!group_open) return Status::Ok();
+  Status s = writer->exec("COMMIT");
+  if (!s.ok()) {
+    // SQLite keeps the transaction after some failures (busy) and rolls it
+    // back after others (full disk, I/O error): retry the one, relog the other.
+    if (sqlite3_get_autocommit(writer->raw()) != 0) group_lost(s);
+    return s.Annotate("store: group commit");
+  }
+  group_open = false;
+  group_points.clear();
+  group_other_writes = 0;
+  group_commits.fetch_add(1);
+  batches.fetch_add(1);
+  {
+    std::lock_guard lk(q_mu);
+    committed += group_uncounted;
+  }
+  group_uncounted = 0;
+  done_cv.notify_all();
+  return Status::Ok();
+}
+
+void Store::Impl::group_lost(const Status& why) {
+  group_open = false;
+  relog.insert(relog.end(), group_points.begin(), group_points.end());
+  relog_uncounted += group_uncounted;
+  group_points.clear();
+  group_uncounted = 0;
+  if (group_other_writes > 0) {
+    group_writes_lost.fetch_add(group_other_writes);
+    spdlog::error("store: a failed commit lost {} waveform/measurement/module writes of the last {} ms: {}",
+                  group_other_writes, opt.batch_max_delay_ms, why.ToString());
+  }
+  group_other_writes = 0;
+}
+
+void Store::Impl::settle_group() {
+  if (!group_open) return;
+  Status s = commit_group();
+  record_write(false, s);
+  if (!s.ok()) spdlog::error("store: {}", s.ToString());
+}
+
+void Store::Impl::forget_relog() {
+  if (relog.empty() && relog_uncounted == 0) return;
+  relog.clear();
+  {
+    std::lock_guard lk(q_mu);
+    committed += relog_uncounted;
+  }
+  relog_uncounted = 0;
+  done_cv.notify_all();
+}
+
+// ------------------------------------------------------------------ writer thread
+
 void Store::Impl::writer_loop() {
+  const bool grouped = opt.group_commit;
+  // With group commit the writer takes points often (they become readable
+  // from the heads) and commits once per batch_max_delay_ms.
+  const int wait_ms = grouped ? std::min(opt.batch_max_delay_ms, 250) : opt.batch_max_delay_ms;
   std::vector<SeriesPoint> batch;
   int backoff_ms = 50;
   for (;;) {
+    bool flush_now = false, stop_now = false;
     {
       std::unique_lock lk(q_mu);
-      q_cv.wait_for(lk, std::chrono::milliseconds(opt.batch_max_delay_ms), [&] {
+      q_cv.wait_for(lk, std::chrono::milliseconds(wait_ms), [&] {
         return stopping || flush_requested ||
                queue.size() >= static_cast<std::size_t>(opt.batch_max_rows);
       });
-      if (queue.empty()) {
+      flush_now = flush_requested;
+      stop_now = stopping;
+      if (queue.empty() && !grouped) {
         flush_requested = false;
         done_cv.notify_all();
         if (stopping) return;
@@ -283,52 +425,89 @@ void Store::Impl::writer_loop() {
       queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(n));
       if (queue.empty()) flush_requested = false;
     }
-    bool due = false;
-    if (!batch.empty()) {
-      Status s;
-      {
-        std::lock_guard wl(write_mu);
-        write_mu.data_only();
-        s = commit_batch(batch);
-        due = log_points >= 1000000 ||
-              wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
+    bool due = false, wrote = false;
+    Status s;
+    if (grouped) {
+      bool logged = false, open_after = false;
+      // Idle ticks must not take the write mutex the ordinary way: every
+      // release moves Store::generation(), which the API's caches key on.
+      bool work = !batch.empty() || flush_now || stop_now;
+      if (!work) {
+        std::lock_guard q(write_mu.quiet());  // reads bookkeeping only: not a change
+        work = !relog.empty() || (group_open && wall_ms() - group_opened_wall >= opt.batch_max_delay_ms);
+        open_after = group_open || !relog.empty();
+        due = log_points > 0 && (log_points >= 1000000 ||
+                                 wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL);
       }
+      if (work) {
+        JoiningLock wl(write_mu);
+        write_mu.data_only();
+        if (!batch.empty() || !relog.empty()) {
+          s = log_into_group(batch);
+          logged = s.ok();
+        }
+        if (s.ok() && group_open &&
+            (flush_now || stop_now || wall_ms() - group_opened_wall >= opt.batch_max_delay_ms)) {
+          s = commit_group();
+          wrote = true;
+        }
+        open_after = group_open || !relog.empty();
+        due = log_points > 0 && (log_points >= 1000000 ||
+                                 wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL);
+      }
+      if (logged) batch.clear();
+      if (wrote || !s.ok()) record_write(false, s);
+      if (s.ok() && stop_now && !open_after) {
+        std::lock_guard lk(q_mu);
+        if (queue.empty()) {
+          done_cv.notify_all();
+          return;
+        }
+      }
+    } else if (!batch.empty()) {
+      std::lock_guard wl(write_mu);
+      write_mu.data_only();
+      s = commit_batch(batch);
+      wrote = true;
+      due = log_points >= 1000000 ||
+            wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
       record_write(false, s);
-      if (!s.ok()) {
-        spdlog::error("store: batch of {} points not committed, will retry: {}", batch.size(),
-                      s.ToString());
-        // Put the batch back in front: nothing is dropped while the disk is full.
+      if (s.ok()) {
+        batches.fetch_add(1);
         {
           std::lock_guard lk(q_mu);
-          queue.insert(queue.begin(), batch.begin(), batch.end());
+          committed += batch.size();
         }
+        done_cv.notify_all();
         batch.clear();
-        {
-          std::unique_lock lk(q_mu);
-          if (stopping) return;
-          q_cv.wait_for(lk, std::chrono::milliseconds(backoff_ms), [&] { return stopping; });
-        }
-        backoff_ms = std::min(backoff_ms * 2, 5000);
-        continue;
       }
-      backoff_ms = 50;
-      batches.fetch_add(1);
-      {
-        std::lock_guard lk(q_mu);
-        committed += batch.size();
-      }
-      done_cv.notify_all();
-      batch.clear();
     } else {
       std::lock_guard wl(write_mu.quiet());  // reads bookkeeping only: not a change
       due = log_points > 0 && wall_ms() - last_checkpoint_wall >= opt.checkpoint_interval_s * 1000LL;
     }
+    if (!s.ok()) {
+      spdlog::error("store: {} points not committed, will retry: {}", batch.size(), s.ToString());
+      // Put the batch back in front: nothing is dropped while the disk is full.
+      if (!batch.empty()) {
+        std::lock_guard lk(q_mu);
+        queue.insert(queue.begin(), batch.begin(), batch.end());
+      }
+      batch.clear();
+      {
+        std::unique_lock lk(q_mu);
+        if (stopping) return;
+        q_cv.wait_for(lk, std::chrono::milliseconds(backoff_ms), [&] { return stopping; });
+      }
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;
+    }
+    if (wrote) backoff_ms = 50;
     if (due) {
-      std::lock_guard wl(write_mu);
+      std::lock_guard wl(write_mu);  // commits the open group first
       write_mu.data_only();
-      auto s = checkpoint_locked();
-      if (!s.ok()) {
-        spdlog::error("store: checkpoint failed (data stays in the ingest log): {}", s.ToString());
+      auto cs = checkpoint_locked();
+      if (!cs.ok()) {
+        spdlog::error("store: checkpoint failed (data stays in the ingest log): {}", cs.ToString());
         last_checkpoint_wall = wall_ms();  // retry at the next interval, not in a tight loop
       }
     }
@@ -518,6 +697,7 @@ Status Store::Impl::checkpoint_unchecked() {
     for (auto& [id, pts] : work) heads[id].pending.clear();
   }
   log_points = 0;
+  forget_relog();  // every head, relogged points included, is in chunks now
   checkpoints.fetch_add(1);
   if (wall_ms() - last_retention_wall >= kHourMs) {
     auto s = retention_locked();
@@ -754,6 +934,8 @@ StoreStats Store::stats() const {
   s.batches_committed = impl_->batches.load();
   s.checkpoints = impl_->checkpoints.load();
   s.write_errors = impl_->write_errors.load();
+  s.group_commits = impl_->group_commits.load();
+  s.group_writes_lost = impl_->group_writes_lost.load();
   {
     std::shared_lock hl(impl_->heads_mu);
     std::size_t n = 0;

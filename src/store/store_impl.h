@@ -32,12 +32,24 @@ inline TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 // modules' tables through write_txn) calls data_only() so the catalog
 // generation (plant, sensors, series, tags: Store::catalog_generation())
 // stays: caches of the catalog survive the steady stream of readings.
+//
+// Group commit (StoreOptions::group_commit): lock() first commits the data
+// path's open group transaction (the settle callback), so every write that
+// takes the mutex the ordinary way starts from a committed state and its own
+// BEGIN works; lock_joining() leaves the group open, for writes that join it.
 class WriteMutex {
  public:
   void lock() {
     mu_.lock();
     data_only_ = false;
+    if (settle_) settle_();
   }
+  void lock_joining() {
+    mu_.lock();
+    data_only_ = false;
+  }
+  // Set once in Store::open, before any other thread sees the store.
+  void set_settle(std::function<void()> fn) { settle_ = std::move(fn); }
   void unlock() {
     generation_.fetch_add(1, std::memory_order_release);
     if (!data_only_) catalog_generation_.fetch_add(1, std::memory_order_release);
@@ -51,8 +63,21 @@ class WriteMutex {
  private:
   std::mutex mu_;
   bool data_only_ = false;  // guarded by mu_
+  std::function<void()> settle_;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::uint64_t> catalog_generation_{0};
+};
+
+// Holds a WriteMutex without committing the open group (lock_joining).
+class JoiningLock {
+ public:
+  explicit JoiningLock(WriteMutex& mu) : mu_(mu) { mu_.lock_joining(); }
+  ~JoiningLock() { mu_.unlock(); }
+  JoiningLock(const JoiningLock&) = delete;
+  JoiningLock& operator=(const JoiningLock&) = delete;
+
+ private:
+  WriteMutex& mu_;
 };
 
 struct Store::Impl {
@@ -91,6 +116,33 @@ struct Store::Impl {
   std::thread writer_thread;
   void writer_loop();
   Status commit_batch(const std::vector<SeriesPoint>& batch);  // REQUIRES: write_mu held
+  // Mirrors logged points into the heads (readable from there). REQUIRES: write_mu held
+  void publish_heads(const std::vector<SeriesPoint>& batch);
+
+  // ---- group commit (StoreOptions::group_commit); all guarded by write_mu ----
+  // The writer connection's open transaction that the data path's writes
+  // join, each in a savepoint. Committed by the writer thread once it is
+  // batch_max_delay_ms old, by flush(), and by any other write (settle).
+  bool group_open = false;
+  TimestampMs group_opened_wall = 0;
+  std::vector<SeriesPoint> group_points;  // logged in the open group
+  std::uint64_t group_uncounted = 0;      // of them, not yet in `committed`
+  std::uint64_t group_other_writes = 0;   // waveforms, measurements, data_txn
+  // Points whose group was rolled back by a failed commit: already in the
+  // heads (readable, checkpointed from there), logged again by the next group
+  // so a crash cannot lose them either.
+  std::vector<SeriesPoint> relog;
+  std::uint64_t relog_uncounted = 0;
+  std::atomic<std::uint64_t> group_commits{0}, group_writes_lost{0};
+  // Runs fn in a savepoint of the open group (opening it first).
+  Status join_group(const std::function<Status(sql::Db&)>& fn);
+  // Logs points (and relog) into the group and publishes them to the heads.
+  Status log_into_group(const std::vector<SeriesPoint>& batch);
+  Status commit_group();  // no-op when none is open
+  void settle_group();    // commit_group for WriteMutex::lock(): logs a failure
+  void group_lost(const Status& why);  // SQLite rolled the group back
+  // Points that now sit in chunks (a checkpoint took every head) need no relog.
+  void forget_relog();
 
   // ---- heads: committed points not yet checkpointed, plus latest values ----
   struct Head {

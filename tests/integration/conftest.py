@@ -60,7 +60,7 @@ class Gateway:
         self.dir = tmp_path
         self.db = str(tmp_path / "vigil.db")
         cfg = {
-            "storage": {"path": self.db, "checkpoint_interval_s": 1},
+            "storage": {"path": self.db, "checkpoint_interval_s": 1, "batch_max_delay_ms": 1000},
             "http": {"address": "127.0.0.1", "port": self.port, "tls": False},
         }
         for section, values in (extra or {}).items():

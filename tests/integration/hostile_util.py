@@ -91,7 +91,7 @@ class HostileGateway:
         self.mode = mode
         self.log_path = str(tmp_path / "vigil.log")
         cfg = {
-            "storage": {"path": self.db, "checkpoint_interval_s": 1},
+            "storage": {"path": self.db, "checkpoint_interval_s": 1, "batch_max_delay_ms": 1000},
             "http": {"address": "127.0.0.1", "port": self.port, "tls": False},
         }
         cfg["http"].update(http or {})

@@ -25,7 +25,7 @@ def cli(*args, **kw):
 
 
 def write_config(path, db, port=None):
-    cfg = {"storage": {"path": str(db), "checkpoint_interval_s": 1},
+    cfg = {"storage": {"path": str(db), "checkpoint_interval_s": 1, "batch_max_delay_ms": 1000},
            "http": {"address": "127.0.0.1", "port": port or free_port(), "tls": False},
            "analytics": {"learning_hours": 1}}  # as the demo below learns
     path.write_text("// box configuration\n" + json.dumps(cfg, indent=2))

@@ -135,6 +135,27 @@ TEST_CASE("The first pull waits after the sensor is heard; then every interval")
   CHECK(p.due(c, kT + 5000 + 3600 * 1000));
 }
 
+TEST_CASE("A sensor's own waveform interval replaces the gateway's, from its last pull on") {
+  ScannerOptions o;
+  o.waveform_first_delay_s = 5;
+  o.waveform_pull_interval_s = 3600;
+  WaveformPuller p(o);
+  std::vector<WaveformPuller::Candidate> c = {{kMac, kT, true}};
+  REQUIRE(p.due(c, kT + 5000));
+  p.done(kMac, Status::Ok(), kT + 5000);
+  // The sensor now reports 10 minutes: the next pull is 10 min after the last.
+  std::vector<WaveformPuller::Candidate> ten = {{kMac, kT, true, 600}};
+  CHECK_FALSE(p.due(ten, kT + 5000 + 599 * 1000));
+  REQUIRE(p.due(ten, kT + 5000 + 600 * 1000));
+  p.done(kMac, Status::Ok(), kT + 5000 + 600 * 1000);
+  CHECK_FALSE(p.due(ten, kT + 5000 + 1199 * 1000));
+  CHECK(p.due(ten, kT + 5000 + 1200 * 1000));
+  p.done(kMac, Status::Ok(), kT + 5000 + 1200 * 1000);
+  // Back to no interval of its own: the gateway's hour again.
+  CHECK_FALSE(p.due(c, kT + 5000 + 1200 * 1000 + 3599 * 1000));
+  CHECK(p.due(c, kT + 5000 + 1200 * 1000 + 3600 * 1000));
+}
+
 TEST_CASE("A vigil frame makes a sensor commissioned otherwise eligible") {
   WaveformPuller p({});
   std::vector<WaveformPuller::Candidate> c = {{kMac, kT, false}};

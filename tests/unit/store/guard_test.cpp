@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "vigil_test/full_disk.h"
 #include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
@@ -251,19 +252,7 @@ TEST_CASE("a full disk shows in the stats while it lasts and clears when space c
   TempDir d;
   auto s = open_ok(options(d.file("v.db")));
   Id id = make_series(*s);
-  std::int64_t pages = 0;
-  REQUIRE(s->read([&](sql::Db& db) -> Status {
-    auto q = db.prepare("PRAGMA page_count");
-    if (!q) return q.status();
-    (void)(*q)->step();
-    pages = (*q)->i64(0);
-    (*q)->reset();
-    return Status::Ok();
-  }).ok());
-  auto set_cap = [&](std::int64_t n) {
-    return s->write_txn([n](sql::Db& db) { return db.exec("PRAGMA max_page_count = " + std::to_string(n)); });
-  };
-  REQUIRE(set_cap(pages).ok());
+  REQUIRE(vigil_test::fill_disk(*s).ok());
   std::vector<SeriesPoint> pts;
   for (int i = 0; i < 20000; ++i) pts.push_back({id, kT0 + i * 1000LL, static_cast<double>(i)});
   REQUIRE(s->append(pts).ok());
@@ -276,7 +265,7 @@ TEST_CASE("a full disk shows in the stats while it lasts and clears when space c
   CHECK(hd.writes_failing);
   CHECK(hd.disk_full);
 
-  REQUIRE(set_cap(1 << 30).ok());
+  REQUIRE(vigil_test::free_disk(*s).ok());
   REQUIRE(s->flush().ok());
   auto after = s->stats();
   CHECK(after.last_error.empty());

@@ -8,6 +8,7 @@
 
 #include "store/chunk_codec.h"
 #include "store/schema.h"
+#include "vigil_test/full_disk.h"
 #include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
@@ -460,25 +461,13 @@ TEST_CASE("a full disk delays points but loses none of them") {
   Id id = make_series(*s);
   // Cap the file at its current size: every commit now fails with SQLITE_FULL,
   // as on a full file system.
-  std::int64_t pages = 0;
-  REQUIRE(s->read([&](sql::Db& db) -> Status {
-    auto q = db.prepare("PRAGMA page_count");
-    if (!q) return q.status();
-    (void)(*q)->step();
-    pages = (*q)->i64(0);
-    (*q)->reset();
-    return Status::Ok();
-  }).ok());
-  auto set_cap = [&](std::int64_t n) {
-    return s->write_txn([n](sql::Db& db) { return db.exec("PRAGMA max_page_count = " + std::to_string(n)); });
-  };
-  REQUIRE(set_cap(pages).ok());
+  REQUIRE(vigil_test::fill_disk(*s).ok());
   REQUIRE(s->append(ramp(id, 20000)).ok());
   for (int i = 0; i < 200 && s->stats().write_errors == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(s->stats().write_errors > 0);
   CHECK(s->stats().last_error.find("full") != std::string::npos);
   // Space comes back: the queued batch is retried and everything arrives.
-  REQUIRE(set_cap(1 << 30).ok());
+  REQUIRE(vigil_test::free_disk(*s).ok());
   REQUIRE(s->flush().ok());
   auto r = s->range(id, kT0, kT0 + 30000LL * 10 * kMin);
   REQUIRE(r.ok());
