@@ -203,12 +203,13 @@ class BluezMock:
                        [("ReadValue", "a{sv}", "ay", code)])
         return data_c
 
-    def add_gatt_proxy(self, mac, socket_path):
+    def add_gatt_proxy(self, mac, socket_path, waveform=False):
         """The DFU and configuration GATT services (docs/protocol.md §8) on a
         mock device, each ReadValue/WriteValue forwarded as one line
         ("read 0013", "write 0011 <hex>") over the unix socket `socket_path`
         to a live virtual sensor (gatt_sensor.GattSensor), whose answer
-        becomes the value or, for "err <att>", a org.bluez.Error.Failed."""
+        becomes the value or, for "err <att>", a org.bluez.Error.Failed.
+        waveform: the sensor's waveform service (§4) too, served live."""
         dev = dev_path(mac)
         root = self._dbusmock("/")
         forward = ("import socket\n"
@@ -224,7 +225,9 @@ class BluezMock:
                    "name='org.bluez.Error.Failed')\n") % socket_path
         for svc_short, svc_uuid, chars in (("0030", DFU_SERVICE, (("0011", "write"), ("0012", "write-without-response"),
                                                                   ("0013", "read"))),
-                                           ("0040", CONFIG_SERVICE, (("0021", "write"), ("0022", "read")))):
+                                           ("0040", CONFIG_SERVICE, (("0021", "write"), ("0022", "read")))) + \
+                ((("0050", WAVEFORM_SERVICE, (("0002", "read"), ("0003", "write"), ("0004", "read"))),)
+                 if waveform else ()):
             svc = dev + "/service" + svc_short
             root.AddObject(svc, "org.bluez.GattService1",
                            {"UUID": svc_uuid, "Device": dbus.ObjectPath(dev), "Primary": True}, [])

@@ -15,7 +15,7 @@ import requests
 
 from bluez_mock import virtual_sensor_bin
 from gatt_sensor import GattSensor
-from test_ble import mock, start_gateway, wait_for  # noqa: F401 - mock is a fixture
+from test_ble import db_rows, mock, start_gateway, wait_for  # noqa: F401 - mock is a fixture
 
 SENSOR = "C0:FF:EE:00:00:21"
 KEY = "00112233445566778899aabbccddeeff"
@@ -99,6 +99,45 @@ def test_a_desired_configuration_is_applied_over_gatt_and_reported_back(tmp_path
         g.start()
         j = requests.get(url, headers=viewer, timeout=5).json()
         assert j["state"] == "applied" and j["reported"]["measurement_interval_s"] == 300
+    finally:
+        g.stop()
+        sensor.stop()
+
+
+def test_the_gateway_pulls_waveforms_at_the_interval_the_sensor_reports(tmp_path, mock):  # noqa: F811
+    """The gateway's own pull interval is an hour; once the sensor reports a
+    1-minute waveform interval (applied over GATT), the next pull comes a
+    minute after the last one, from the live sensor's waveform service."""
+    mock.add_adapter()
+    sensor = GattSensor(tmp_path, SENSOR, KEY, version="1.0.0")
+    g = start_gateway(tmp_path, waveform_pull_interval_s=3600)  # the first pull 5 s after heard
+    try:
+        admin = {"Authorization": "Bearer " + g.admin_token}
+        sid = commission(g, admin)
+        mock.add_device(SENSOR, "vigil-sensor")
+        mock.add_gatt_proxy(SENSOR, sensor.sock_path, waveform=True)
+
+        def waveforms():
+            return db_rows(g, "SELECT COUNT(*) FROM waveforms")[0][0]
+
+        def advertise_until(pred, timeout, what):
+            def step():
+                for ad in sensor.adverts():
+                    mock.advertise(SENSOR, ad)
+                return pred()
+            wait_for(step, timeout=timeout, what=what)
+
+        advertise_until(lambda: waveforms() >= 1, 40, "the first waveform pulled")
+        r = requests.put(g.url("/api/v1/sensors/%d/config" % sid), headers=admin, timeout=5,
+                         json={"measurement_interval_s": 60, "waveform_interval_min": 1})
+        assert r.status_code == 202, r.text
+        advertise_until(lambda: requests.get(g.url("/api/v1/sensors/%d/config" % sid), headers=admin,
+                                             timeout=5).json()["state"] == "applied", 40, "configuration applied")
+        first = db_rows(g, "SELECT MIN(ts) FROM waveforms")[0][0]
+        # With the gateway's hour there would be no second pull for 59 more minutes.
+        advertise_until(lambda: waveforms() >= 2, 100, "a second waveform within the sensor's minute")
+        times = [t for (t,) in db_rows(g, "SELECT ts FROM waveforms ORDER BY ts")]
+        assert 55_000 <= times[1] - first <= 95_000, times
     finally:
         g.stop()
         sensor.stop()
