@@ -156,17 +156,35 @@ fi
 grep -q '"path": "/var/lib/vigil/vigil.db"' "$conf" || fail "the configuration does not use /var/lib/vigil/vigil.db"
 chmod 0644 "$conf"
 
+# Starts /usr/bin/vigil serve as user vigil (pid in $pid) and prints the
+# first answer of GET $1 (extra curl arguments after it), within 30 s.
+serve_and_get() {
+  local path=$1 answer=""
+  shift
+  setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all \
+    /usr/bin/vigil serve --config "$conf" >"$tmp/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || fail "vigil serve exited early"
+    answer=$(curl -fsS --max-time 2 "$@" "http://127.0.0.1:$port$path" 2>/dev/null) && break
+    sleep 0.2
+  done
+  [[ -n "$answer" ]] || fail "no answer from $path within 30 s"
+  printf '%s' "$answer"
+}
+# Stops it with SIGTERM; its exit status in $rc.
+stop_serve() {
+  kill -TERM "$pid"
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && fail "vigil serve did not stop within 30 s of SIGTERM"
+  rc=0
+  wait "$pid" || rc=$?
+  pid=""
+}
+
 say "starting /usr/bin/vigil serve as user vigil on 127.0.0.1:$port"
-setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all \
-  /usr/bin/vigil serve --config "$conf" >"$tmp/serve.log" 2>&1 &
-pid=$!
-health=""
-for _ in $(seq 1 150); do
-  kill -0 "$pid" 2>/dev/null || fail "vigil serve exited early"
-  health=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/api/v1/health" 2>/dev/null) && break
-  sleep 0.2
-done
-[[ -n "$health" ]] || fail "no answer from /api/v1/health within 30 s"
+serve_and_get /api/v1/health >"$tmp/health.json"
+health=$(cat "$tmp/health.json")
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d.get("status")=="ok" else 1)' "$health" ||
   fail "health is not ok: $health"
 say "health: $health"
@@ -189,12 +207,7 @@ sleep 0.5
 kill -0 "$pid" 2>/dev/null || fail "vigil serve died on SIGHUP"
 curl -fsS --max-time 2 "http://127.0.0.1:$port/api/v1/health" >/dev/null || fail "no health after SIGHUP"
 
-kill -TERM "$pid"
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-kill -0 "$pid" 2>/dev/null && fail "vigil serve did not stop within 30 s of SIGTERM"
-rc=0
-wait "$pid" || rc=$?
-pid=""
+stop_serve
 [[ $rc -eq 0 ]] || fail "vigil serve exited with status $rc after SIGTERM"
 say "SIGTERM: exit status 0"
 token=$(as_vigil /usr/bin/vigil token create --role viewer --config "$conf") ||
@@ -252,21 +265,11 @@ backup=$(python3 -c 'import json; d=json.load(open("/var/lib/vigil/last-upgrade.
 say "upgrade: rows, keys, configuration, user and unit kept; backup $backup"
 
 # The dashboard shows the upgrade (GET /api/v1/system, Settings).
-setpriv --reuid vigil --regid vigil --init-groups --inh-caps=-all \
-  /usr/bin/vigil serve --config "$conf" >"$tmp/serve.log" 2>&1 &
-pid=$!
-sys=""
-for _ in $(seq 1 150); do
-  kill -0 "$pid" 2>/dev/null || fail "vigil serve exited early after the upgrade"
-  sys=$(curl -fsS --max-time 2 -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/system" 2>/dev/null) && break
-  sleep 0.2
-done
+serve_and_get /api/v1/system -H "Authorization: Bearer $token" >"$tmp/system.json"
+sys=$(cat "$tmp/system.json")
 python3 -c 'import json,sys; u=json.loads(sys.argv[1])["last_upgrade"]; sys.exit(0 if u["from"] == sys.argv[2] and u["backup_ok"] else 1)' \
   "$sys" "$version" || fail "/api/v1/system does not report the upgrade: $sys"
-kill -TERM "$pid"
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-wait "$pid" || true
-pid=""
+stop_serve
 say "upgrade shown in /api/v1/system"
 
 # ---- 6. remove, then purge ----

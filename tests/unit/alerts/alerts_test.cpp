@@ -2,6 +2,7 @@
 // Alert lifecycle against a real SQLite file, and the pipeline end to end.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/open_store.h"
 #include "vigil_test/temp_dir.h"
 
 #include <algorithm>
@@ -18,14 +19,7 @@ using namespace vigil;
 using namespace vigil::alerts;
 
 namespace {
-std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
-  StoreOptions o;
-  o.path = path;
-  o.clock = &clock;
-  auto s = Store::open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
-}
+using vigil_test::open_store;
 
 analytics::StateChange change(Id pos, const char* model, HealthState s, TimestampMs ts) {
   analytics::StateChange c;

@@ -5,6 +5,7 @@
 // as before; a fresh one must get the same tables from the owners.
 #include <catch2/catch.hpp>
 
+#include "vigil_test/open_store.h"
 #include "vigil_test/temp_dir.h"
 
 #include <set>
@@ -178,14 +179,7 @@ INSERT INTO health_states(scope, scope_id, model, ts, pointwise, persistent)
 )sql").ok());
 }
 
-std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
-  StoreOptions o;
-  o.path = path;
-  o.clock = &clock;
-  auto s = Store::open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
-}
+using vigil_test::open_store;
 
 std::set<std::string> tables(Store& store) {
   std::set<std::string> out;

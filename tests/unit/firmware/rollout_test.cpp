@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Images and rollouts against a real SQLite file, with a fake DFU transport
 // playing the sensors.
+#include "vigil_test/open_store.h"
 #include "vigil_test/temp_dir.h"
 
 #include <tuple>
@@ -17,14 +18,7 @@ using namespace vigil::firmware::test;
 
 namespace {
 
-std::unique_ptr<Store> open_fw_store(const std::string& path, const Clock& clock) {
-  StoreOptions o;
-  o.path = path;
-  o.clock = &clock;
-  auto s = Store::open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
-}
+using vigil_test::open_store;
 
 std::unique_ptr<FirmwareService> open_service(Store& store, const Clock& clock, DfuTransport& t) {
   FirmwareOptions o;
@@ -56,7 +50,7 @@ std::vector<Id> add_sensors(Store& store, FakeDfu& dfu, int n, const char* forma
 struct Rig {
   TempDir dir;
   ManualClock clock{1'800'000'000'000};
-  std::unique_ptr<Store> store = open_fw_store(dir.file("vigil.db"), clock);
+  std::unique_ptr<Store> store = open_store(dir.file("vigil.db"), clock);
   FakeDfu dfu;
   std::unique_ptr<FirmwareService> svc = open_service(*store, clock, dfu);
   std::tuple<ManualClock&, std::unique_ptr<Store>&, FakeDfu&, std::unique_ptr<FirmwareService>&> parts() {
@@ -246,7 +240,7 @@ TEST_CASE("a rollout survives a restart and its in-flight sensors are requeued",
   Id rollout_id = 0;
   std::vector<Id> ids;
   {
-    auto store = open_fw_store(dir.file("vigil.db"), clock);
+    auto store = open_store(dir.file("vigil.db"), clock);
     auto svc = open_service(*store, clock, dfu);
     ids = add_sensors(*store, dfu, 2);
     auto img = svc->upload_image(signed_image(kBoardNrf52840, "1.4.0"), "admin");
@@ -263,7 +257,7 @@ TEST_CASE("a rollout survives a restart and its in-flight sensors are requeued",
     CHECK_THROWS(svc2->step());
     CHECK(target(*svc->rollout(rollout_id), ids[0]).state == "transferring");
   }
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
+  auto store = open_store(dir.file("vigil.db"), clock);
   auto svc = open_service(*store, clock, dfu);
   auto r = svc->rollout(rollout_id);
   REQUIRE(r.ok());
@@ -278,7 +272,7 @@ TEST_CASE("a rollout survives a restart and its in-flight sensors are requeued",
 TEST_CASE("without a transport for the sensors, targets wait with the reason", "[firmware]") {
   TempDir dir;
   ManualClock clock(1'800'000'000'000);
-  auto store = open_fw_store(dir.file("vigil.db"), clock);
+  auto store = open_store(dir.file("vigil.db"), clock);
   FakeDfu dfu;
   UnsupportedDfuTransport none;
   auto svc = open_service(*store, clock, none);

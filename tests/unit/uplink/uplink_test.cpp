@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "vigil_test/eventually.h"
+#include "vigil_test/open_store.h"
 #include "vigil_test/temp_dir.h"
 
 #include <chrono>
@@ -23,14 +24,7 @@ using namespace vigil::uplink;
 using nlohmann::json;
 
 namespace {
-std::unique_ptr<Store> open_store(const std::string& path, const Clock& clock) {
-  StoreOptions o;
-  o.path = path;
-  o.clock = &clock;
-  auto s = Store::open(o);
-  REQUIRE(s.ok());
-  return std::move(*s);
-}
+using vigil_test::open_store;
 
 
 struct Rig {
