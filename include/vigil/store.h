@@ -6,11 +6,12 @@
 // they do not live in one indexed table. Points are appended to an unindexed
 // `ingest_log` (as fast as SQLite appends go) and mirrored into a small
 // in-memory head per series; a periodic checkpoint moves them into compressed
-// `chunks` (≤256 points, keyed (series_id, t0)) and hourly roll-ups
-// (count/min/max/sum, one `rollup_daily` row per series and day) in one
-// transaction, then truncates the log. A range read
-// is a few chunk rows plus the head. A crash loses nothing committed: on open
-// the log is replayed into the heads.
+// `chunks` (≤256 points, keyed (series_id, t0)) in one transaction, then
+// truncates the log. Retention rolls chunks past raw retention up into hourly
+// roll-ups (count/min/max/sum, one `rollup_daily` row per series and day) as
+// it drops them, so each point is stored once: in the log, a chunk or a
+// roll-up. A range read is a few chunk rows plus the head. A crash loses
+// nothing committed: on open the log is replayed into the heads.
 //
 // Writers. One writer connection. append() enqueues points for the batch
 // writer thread (one transaction per batch); other writes (catalog,
@@ -357,16 +358,18 @@ class Store {
   // Blocks until every point appended before the call is committed, and
   // commits every data-path write made before it (group_commit).
   Status flush();
-  // Moves the ingest log into chunks and rollups now (normally periodic).
+  // Moves the ingest log into chunks now (normally periodic).
   Status checkpoint();
   std::optional<Point> latest(Id series_id) const;
   // Raw points in [from, to], ascending.
   Result<std::vector<Point>> range(Id series_id, TimestampMs from, TimestampMs to);
-  // At most max_points buckets of min/max/mean covering [from, to]. Uses the
-  // hourly roll-ups when buckets are an hour or wider.
+  // At most max_points buckets of min/max/mean covering [from, to]. Buckets
+  // an hour or wider add the hourly roll-ups (points past raw retention) to
+  // the chunks' and heads' points, read in one snapshot.
   Result<std::vector<Bucket>> downsample(Id series_id, TimestampMs from, TimestampMs to,
                                          int max_points);
-  // Deletes raw chunks and roll-ups past retention (also run at checkpoints).
+  // Rolls raw chunks past raw retention up and deletes them; deletes
+  // roll-ups past theirs (also run at checkpoints, at most hourly).
   Status apply_retention();
 
   // ---- measurements, waveforms, audit ----

@@ -132,4 +132,84 @@ Result<bool> Store::Impl::migrate_formats_step() {
   return !migration.done;
 }
 
+// ---- roll-ups written by retention only (once per database) ----
+//
+// Until this version every checkpoint also merged its points into the hourly
+// roll-ups, so a database holds roll-up hours for points that are still in
+// chunks. Now roll-ups hold exactly the points retention has dropped from the
+// chunks (downsampling adds both), so those hours would count twice: each
+// series' roll-up hours from the hour of its oldest chunk on are removed, in
+// one transaction at open, and meta.rollups_at_retention_at records it. The
+// hour that holds the oldest chunk's first point may also have held points
+// dropped before it: their aggregate goes with it (at most that one hour per
+// series, at the raw-retention edge; none on a database younger than its raw
+// retention).
+Status Store::Impl::trim_checkpoint_rollups() {
+  constexpr TimestampMs kHour = 3'600'000, kDay = 24 * kHour;
+  auto done = writer->prepare("SELECT 1 FROM meta WHERE key = 'rollups_at_retention_at'");
+  if (!done) return done.status();
+  auto row = (*done)->step();
+  if (!row) return row.status();
+  (*done)->reset();
+  if (*row) return Status::Ok();
+  sql::Transaction txn(*writer);
+  VIGIL_RETURN_IF_ERROR(txn.begin());
+  // Series with roll-ups and chunks: the oldest chunk's start.
+  auto q = writer->prepare(
+      "SELECT r.series_id, (SELECT min(t0) FROM chunks c WHERE c.series_id = r.series_id) AS t "
+      "FROM (SELECT DISTINCT series_id FROM rollup_daily) r WHERE t IS NOT NULL");
+  if (!q) return q.status();
+  std::vector<std::pair<Id, TimestampMs>> cuts;
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) return r.status();
+    if (!*r) break;
+    const TimestampMs t = (*q)->i64(1);
+    const TimestampMs hour = t / kHour * kHour - ((t < 0 && t % kHour) ? kHour : 0);
+    cuts.emplace_back((*q)->i64(0), hour);
+  }
+  (*q)->reset();
+  auto del = writer->prepare("DELETE FROM rollup_daily WHERE series_id = ? AND day > ?");
+  if (!del) return del.status();
+  auto get = writer->prepare("SELECT data FROM rollup_daily WHERE series_id = ? AND day = ?");
+  if (!get) return get.status();
+  auto put = writer->prepare("UPDATE rollup_daily SET data = ? WHERE series_id = ? AND day = ?");
+  if (!put) return put.status();
+  auto drop = writer->prepare("DELETE FROM rollup_daily WHERE series_id = ? AND day = ?");
+  if (!drop) return drop.status();
+  std::vector<store_detail::HourAggregate> hours;
+  std::int64_t trimmed = 0;
+  for (auto [series, hour] : cuts) {
+    const TimestampMs day = hour / kDay * kDay - ((hour < 0 && hour % kDay) ? kDay : 0);
+    VIGIL_RETURN_IF_ERROR((*del)->bind(1, series).bind(2, day).run());
+    trimmed += writer->changes();
+    (*get)->bind(1, series).bind(2, day);
+    auto r = (*get)->step();
+    if (!r) return r.status();
+    if (!*r) {
+      (*get)->reset();
+      continue;
+    }
+    Status ds = store_detail::decode_rollup_day((*get)->blob(0), hours);
+    (*get)->reset();
+    if (!ds.ok()) return ds.Annotate("store: roll-up trim, series " + std::to_string(series));
+    const int first_kept_out = static_cast<int>((hour - day) / kHour);
+    std::erase_if(hours, [&](const store_detail::HourAggregate& h) { return h.hour >= first_kept_out; });
+    if (hours.empty()) {
+      VIGIL_RETURN_IF_ERROR((*drop)->bind(1, series).bind(2, day).run());
+    } else {
+      auto blob = store_detail::encode_rollup_day(hours);
+      (*put)->bind_blob(1, blob.data(), blob.size());
+      VIGIL_RETURN_IF_ERROR((*put)->bind(2, series).bind(3, day).run());
+    }
+    ++trimmed;
+  }
+  auto mark = writer->prepare("INSERT INTO meta(key, value) VALUES('rollups_at_retention_at', ?)");
+  if (!mark) return mark.status();
+  VIGIL_RETURN_IF_ERROR((*mark)->bind(1, std::to_string(wall_ms())).run());
+  VIGIL_RETURN_IF_ERROR(txn.commit());
+  if (trimmed) spdlog::info("store: {} roll-up days now read from chunks instead (roll-ups are written at retention)", trimmed);
+  return Status::Ok();
+}
+
 }  // namespace vigil

@@ -107,6 +107,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.integrity_check_at_open) (void)impl->quick_check(db);
   VIGIL_RETURN_IF_ERROR(store_detail::apply_migrations(db, "core", store_detail::core_migrations())
                             .Annotate("store: " + path));
+  VIGIL_RETURN_IF_ERROR(impl->trim_checkpoint_rollups().Annotate("store: " + path));
   VIGIL_RETURN_IF_ERROR(impl->replay_log());
   if (auto s = impl->load_latest(); !s.ok()) {
     spdlog::error("store: {} (latest values of some series are unknown until new points arrive)", s.ToString());
@@ -610,7 +611,14 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     i += k;
     if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, out.back().ts, static_cast<std::int64_t>(out.size())};
   }
+  // No roll-ups here: while a point is in a chunk, downsampling reads it
+  // from there; retention rolls chunks up as it drops them (roll_up).
+  return Status::Ok();
+}
 
+Status Store::Impl::roll_up(Id series, std::vector<Point>& pts) {
+  auto& db = *writer;
+  std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
   // Hourly roll-ups: aggregate per hour here, then one read-merge-write of
   // each touched day's row.
   auto rd = db.prepare("SELECT data FROM rollup_daily WHERE series_id = ? AND day = ?");
@@ -723,11 +731,35 @@ Status Store::Impl::retention_locked() {
     all.push_back((*ids)->i64(0));
   }
   (*ids)->reset();
+  // Chunks past raw retention are rolled up (hourly count/min/max/sum) as
+  // they go: roll-ups hold exactly the points no chunk holds any more.
+  auto old = writer->prepare("SELECT data FROM chunks WHERE series_id = ? AND t0 < ? AND t1 < ?");
+  if (!old) return old.status();
   auto dc = writer->prepare("DELETE FROM chunks WHERE series_id = ? AND t0 < ? AND t1 < ?");
   if (!dc) return dc.status();
+  std::vector<Point> gone, tmp;
   auto dr = writer->prepare("DELETE FROM rollup_daily WHERE series_id = ? AND day < ?");
   if (!dr) return dr.status();
   for (Id id : all) {
+    gone.clear();
+    (*old)->bind(1, id).bind(2, raw_cut).bind(3, raw_cut);
+    for (;;) {
+      auto r = (*old)->step();
+      if (!r) return r.status();
+      if (!*r) break;
+      tmp.clear();
+      Status ds = decode_chunk((*old)->blob(0), tmp);
+      if (!ds.ok()) {
+        // Unreadable anyway: it still goes (a damaged chunk must not stop
+        // retention and fill the disk), without a roll-up.
+        spdlog::warn("store: retention: series {}: a damaged chunk is dropped without its roll-up: {}", id,
+                     ds.ToString());
+        continue;
+      }
+      gone.insert(gone.end(), tmp.begin(), tmp.end());
+    }
+    (*old)->reset();
+    if (!gone.empty()) VIGIL_RETURN_IF_ERROR(roll_up(id, gone));
     VIGIL_RETURN_IF_ERROR((*dc)->bind(1, id).bind(2, raw_cut).bind(3, raw_cut).run());
     VIGIL_RETURN_IF_ERROR((*dr)->bind(1, id).bind(2, floor_day(roll_cut)).run());
   }
@@ -801,37 +833,43 @@ std::optional<Point> Store::latest(Id series_id) const {
   return it->second.latest;
 }
 
+Status Store::Impl::read_chunk_points(sql::Db& db, Id series_id, TimestampMs from, TimestampMs to,
+                                      std::vector<Point>& out) {
+  auto q = db.prepare("SELECT data FROM chunks WHERE series_id = ? AND t0 BETWEEN ? AND ? ORDER BY t0");
+  if (!q) return q.status();
+  (*q)->bind(1, series_id).bind(2, from - kChunkMaxSpanMs).bind(3, to);
+  std::vector<Point> tmp;
+  for (;;) {
+    auto r = (*q)->step();
+    if (!r) return r.status();
+    if (!*r) break;
+    tmp.clear();
+    VIGIL_RETURN_IF_ERROR(decode_chunk((*q)->blob(0), tmp));
+    for (const auto& p : tmp)
+      if (p.ts >= from && p.ts <= to) out.push_back(p);
+  }
+  (*q)->reset();
+  return Status::Ok();
+}
+
+void Store::Impl::add_pending(Id series_id, TimestampMs from, TimestampMs to, std::vector<Point>& out) const {
+  auto it = heads.find(series_id);
+  if (it != heads.end()) {
+    for (const auto& p : it->second.pending)
+      if (p.ts >= from && p.ts <= to) out.push_back(p);
+  }
+  if (!std::is_sorted(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; }))
+    std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+}
+
 Result<std::vector<Point>> Store::range(Id series_id, TimestampMs from, TimestampMs to) {
   from = clamp_timestamp(from);  // from - kChunkMaxSpanMs below must not overflow
   to = clamp_timestamp(to);
   std::vector<Point> out;
   std::shared_lock hl(impl_->heads_mu);
-  Status s = impl_->with_reader([&](sql::Db& db) -> Status {
-    auto q = db.prepare("SELECT data FROM chunks WHERE series_id = ? AND t0 BETWEEN ? AND ? ORDER BY t0");
-    if (!q) return q.status();
-    (*q)->bind(1, series_id).bind(2, from - Impl::kChunkMaxSpanMs).bind(3, to);
-    std::vector<Point> tmp;
-    for (;;) {
-      auto r = (*q)->step();
-      if (!r) return r.status();
-      if (!*r) break;
-      tmp.clear();
-      VIGIL_RETURN_IF_ERROR(decode_chunk((*q)->blob(0), tmp));
-      for (const auto& p : tmp)
-        if (p.ts >= from && p.ts <= to) out.push_back(p);
-    }
-    (*q)->reset();
-    return Status::Ok();
-  });
+  Status s = impl_->with_reader([&](sql::Db& db) { return Impl::read_chunk_points(db, series_id, from, to, out); });
   if (!s.ok()) return s.Annotate("store: range of series " + std::to_string(series_id));
-  auto it = impl_->heads.find(series_id);
-  if (it != impl_->heads.end()) {
-    for (const auto& p : it->second.pending)
-      if (p.ts >= from && p.ts <= to) out.push_back(p);
-  }
-  hl.unlock();
-  if (!std::is_sorted(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; }))
-    std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+  impl_->add_pending(series_id, from, to, out);
   return out;
 }
 
@@ -865,12 +903,17 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
     b.count += n;
   };
   if (width >= kHourMs) {
-    // Wide buckets: the hourly roll-ups answer (and outlive raw retention).
-    // Points not yet checkpointed are not in the roll-ups: add them from the head.
+    // Wide buckets: the hourly roll-ups (points past raw retention) and the
+    // points still in chunks and heads — each point is in exactly one of
+    // them. Both read in one snapshot, so a retention pass moving chunks
+    // into roll-ups meanwhile is seen entirely or not at all.
     width = (width + kHourMs - 1) / kHourMs * kHourMs;
     from = floor_hour(from);
+    std::vector<Bucket> rolled;  // one per stored hour: ts, count, min, max, sum
+    std::vector<Point> pts;
     std::shared_lock hl(impl_->heads_mu);
     Status s = impl_->with_reader([&](sql::Db& db) -> Status {
+      VIGIL_RETURN_IF_ERROR(db.exec("BEGIN"));
       auto q = db.prepare(
           "SELECT day, data FROM rollup_daily WHERE series_id = ? AND day BETWEEN ? AND ? ORDER BY day");
       if (!q) return q.status();
@@ -884,32 +927,25 @@ Result<std::vector<Bucket>> Store::downsample(Id series_id, TimestampMs from, Ti
         VIGIL_RETURN_IF_ERROR(store_detail::decode_rollup_day((*q)->blob(1), hours));
         for (const auto& h : hours) {
           const TimestampMs ts = day + h.hour * kHourMs;
-          if (ts < from || ts > to) continue;
-          add(ts, h.count, h.min, h.max, h.sum);
+          if (ts >= from && ts <= to) rolled.push_back(Bucket{ts, h.count, h.min, h.max, h.sum});
         }
       }
       (*q)->reset();
-      return Status::Ok();
+      VIGIL_RETURN_IF_ERROR(Impl::read_chunk_points(db, series_id, from, to, pts));
+      return db.exec("COMMIT");
     });
-    if (!s.ok()) return s;
-    auto it = impl_->heads.find(series_id);
-    if (it != impl_->heads.end()) {
-      std::vector<Point> pend;
-      for (const auto& p : it->second.pending)
-        if (p.ts >= from && p.ts <= to) pend.push_back(p);
-      std::sort(pend.begin(), pend.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
-      std::vector<Bucket> merged = std::move(out);
-      out.clear();
-      // Merge: re-add roll-up buckets and pending points in time order.
-      std::size_t i = 0, j = 0;
-      while (i < merged.size() || j < pend.size()) {
-        if (j >= pend.size() || (i < merged.size() && merged[i].ts <= pend[j].ts)) {
-          const auto& b = merged[i++];
-          add(b.ts, b.count, b.min, b.max, b.mean);
-        } else {
-          const auto& p = pend[j++];
-          add(p.ts, 1, p.value, p.value, p.value);
-        }
+    if (!s.ok()) return s.Annotate("store: downsample of series " + std::to_string(series_id));
+    impl_->add_pending(series_id, from, to, pts);
+    hl.unlock();
+    // Both in time order into the buckets.
+    std::size_t i = 0, j = 0;
+    while (i < rolled.size() || j < pts.size()) {
+      if (j >= pts.size() || (i < rolled.size() && rolled[i].ts <= pts[j].ts)) {
+        const auto& b = rolled[i++];
+        add(b.ts, b.count, b.min, b.max, b.mean);
+      } else {
+        const auto& p = pts[j++];
+        add(p.ts, 1, p.value, p.value, p.value);
       }
     }
   } else {

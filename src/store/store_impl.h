@@ -161,9 +161,18 @@ struct Store::Impl {
   std::unordered_map<Id, std::optional<OpenChunk>> open_chunks;
   Status checkpoint_locked();  // REQUIRES: write_mu held; checks the file, records the outcome
   Status checkpoint_unchecked();  // REQUIRES: write_mu held
-  Status write_points(Id series, std::vector<Point>& pts);
+  Status write_points(Id series, std::vector<Point>& pts);  // into chunks
+  // Merges points into the hourly roll-ups (rollup_daily): only for points
+  // that leave the chunks (retention). Sorts pts. REQUIRES: write_mu held.
+  Status roll_up(Id series, std::vector<Point>& pts);
   Status retention_locked();
   Status replay_log();
+  // The chunks' points of a series in [from, to] (REQUIRES: from, to clamped).
+  static Status read_chunk_points(sql::Db& db, Id series_id, TimestampMs from, TimestampMs to,
+                                  std::vector<Point>& out);
+  // The heads' points of a series in [from, to], appended, then `out` sorted
+  // by time. REQUIRES: heads_mu held (shared) since the chunks were read.
+  void add_pending(Id series_id, TimestampMs from, TimestampMs to, std::vector<Point>& out) const;
   Status load_latest();
   TimestampMs last_checkpoint_wall = 0;
   TimestampMs last_retention_wall = 0;
@@ -216,6 +225,9 @@ struct Store::Impl {
     int logged_decile = 0;
   } migration;
   Status start_format_migration();   // in open(), before the threads start
+  // Once per database, in open(): roll-up hours still covered by chunks go
+  // (roll-ups are written at retention only; format_migration.cpp).
+  Status trim_checkpoint_rollups();
 
   // Store::write_txn for the store's own catalog writes: it moves the
   // catalog generation (the public write_txn is other modules' data).

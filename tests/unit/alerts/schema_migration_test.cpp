@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "vigil_test/open_store.h"
+#include "vigil_test/store_scalar.h"
 #include "vigil_test/temp_dir.h"
 
 #include <set>
@@ -218,19 +219,7 @@ std::vector<std::string> columns(Store& store, const std::string& table) {
   return out;
 }
 
-std::int64_t count(Store& store, const std::string& sql) {
-  std::int64_t n = -1;
-  REQUIRE(store.read([&](sql::Db& db) -> Status {
-                 auto q = db.prepare(sql);
-                 if (!q) return q.status();
-                 auto row = (*q)->step();
-                 if (!row) return row.status();
-                 n = (*q)->i64(0);
-                 (*q)->reset();
-                 return Status::Ok();
-               }).ok());
-  return n;
-}
+std::int64_t count(Store& store, const std::string& sql) { return vigil_test::scalar(store, sql); }
 
 }  // namespace
 

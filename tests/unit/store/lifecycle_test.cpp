@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "store/schema.h"
+#include "vigil_test/store_scalar.h"
 #include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
@@ -59,20 +60,7 @@ struct Plant {
     for (const auto& e : *log) out.push_back(e.action);
     return out;
   }
-  std::int64_t count(const std::string& sql) {
-    std::int64_t n = -1;
-    REQUIRE(store->read([&](sql::Db& db) -> Status {
-                   auto q = db.prepare(sql);
-                   if (!q) return q.status();
-                   auto r = (*q)->step();
-                   if (!r) return r.status();
-                   n = (*q)->i64(0);
-                   (*q)->reset();
-                   return Status::Ok();
-                 })
-                .ok());
-    return n;
-  }
+  std::int64_t count(const std::string& sql) { return vigil_test::scalar(*store, sql); }
 };
 
 bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }

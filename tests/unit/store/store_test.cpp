@@ -9,6 +9,7 @@
 #include "store/chunk_codec.h"
 #include "store/schema.h"
 #include "vigil_test/full_disk.h"
+#include "vigil_test/store_scalar.h"
 #include "vigil_test/temp_dir.h"
 #include "vigil/store.h"
 
@@ -552,4 +553,112 @@ TEST_CASE("a version 2 database migrates, its assets read an automatic envelope 
   REQUIRE(back.ok());
   CHECK(back->envelope_lo_hz == 1500);
   CHECK(back->envelope_hi_hz == 3500);
+}
+
+namespace {
+std::int64_t rollup_rows(Store& s) { return vigil_test::scalar(s, "SELECT count(*) FROM rollup_daily"); }
+void check_same_buckets(const std::vector<Bucket>& a, const std::vector<Bucket>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].ts == b[i].ts);
+    CHECK(a[i].count == b[i].count);
+    CHECK(a[i].min == b[i].min);
+    CHECK(a[i].max == b[i].max);
+    CHECK(a[i].mean == Approx(b[i].mean));
+  }
+}
+}  // namespace
+
+TEST_CASE("roll-ups are written only as retention drops chunks, and each point counts once in a wide downsample") {
+  TempDir d;
+  ManualClock clock(kT0 + 30LL * 24 * 3600 * 1000);
+  auto s = open_store(d.file("v.db"), &clock);
+  Id id = make_series(*s);
+  REQUIRE(s->append(ramp(id, 4320)).ok());  // 30 days of 10-minute points
+  REQUIRE(s->checkpoint().ok());
+  CHECK(rollup_rows(*s) == 0);  // the chunks hold them: nothing twice on the card
+  const TimestampMs to = kT0 + 4320 * 10 * kMin - 1;
+  auto before = s->downsample(id, kT0, to, 30);
+  REQUIRE(before.ok());
+  std::int64_t total = 0;
+  for (auto& b : *before) total += b.count;
+  CHECK(total == 4320);
+  // A year later the raw chunks go; their hours stay as roll-ups, and the
+  // same wide query answers the same.
+  clock.set(kT0 + 400LL * 24 * 3600 * 1000);
+  REQUIRE(s->apply_retention().ok());
+  auto raw = s->range(id, kT0, to);
+  REQUIRE(raw.ok());
+  CHECK(raw->empty());
+  CHECK(rollup_rows(*s) >= 30);
+  auto after = s->downsample(id, kT0, to, 30);
+  REQUIRE(after.ok());
+  check_same_buckets(*before, *after);
+}
+
+TEST_CASE("roll-ups a checkpoint wrote for points still in chunks are trimmed once at open; older ones stay") {
+  TempDir d;
+  const TimestampMs day = 24LL * 3600 * 1000;
+  Id id = 0;
+  std::vector<Bucket> want;
+  {
+    auto s = open_store(d.file("v.db"));
+    id = make_series(*s);
+    REQUIRE(s->append(ramp(id, 288, kT0 + 2 * day)).ok());  // two days in chunks
+    REQUIRE(s->checkpoint().ok());
+    // As an older vigil left it: roll-ups of those same two days, plus one day
+    // before the oldest chunk whose points retention had already dropped.
+    REQUIRE(s->write_txn([&](sql::Db& db) -> Status {
+      auto q = db.prepare("INSERT INTO rollup_daily(series_id, day, data) VALUES(?, ?, ?)");
+      if (!q) return q.status();
+      for (int k = 0; k < 3; ++k) {
+        std::vector<store_detail::HourAggregate> hours;
+        for (int h = 0; h < 24; ++h) hours.push_back({h, 6, 1.0, 2.0, 9.0});
+        auto blob = store_detail::encode_rollup_day(hours);
+        const TimestampMs dd = (kT0 / day + 1 + k) * day;
+        VIGIL_RETURN_IF_ERROR((*q)->bind(1, id).bind(2, dd).bind_blob(3, blob.data(), blob.size()).run());
+      }
+      return db.exec("DELETE FROM meta WHERE key = 'rollups_at_retention_at'");
+    }).ok());
+  }
+  auto s = open_store(d.file("v.db"));
+  auto w = s->downsample(id, kT0 - day, kT0 + 5 * day, 6);
+  REQUIRE(w.ok());
+  std::int64_t total = 0;
+  for (auto& b : *w) total += b.count;
+  // 288 points from the chunks, once; the dropped day's 24 × 6 from its
+  // roll-up; the hours before the oldest chunk on its own day kept too.
+  const TimestampMs first_hour = (kT0 + 2 * day) / 3'600'000 * 3'600'000;
+  const TimestampMs first_day = first_hour / day * day;
+  const std::int64_t kept_hours_that_day = (first_hour - first_day) / 3'600'000;
+  const std::int64_t dropped_days = (first_day - (kT0 / day + 1) * day) / day;
+  CHECK(total == 288 + dropped_days * 24 * 6 + kept_hours_that_day * 6);
+  // Once: a second open changes nothing.
+  const auto rows = rollup_rows(*s);
+  s.reset();
+  auto again = open_store(d.file("v.db"));
+  CHECK(rollup_rows(*again) == rows);
+}
+
+TEST_CASE("a damaged chunk past raw retention is dropped without stopping retention") {
+  TempDir d;
+  ManualClock clock(kT0 + 30LL * 24 * 3600 * 1000);
+  auto s = open_store(d.file("v.db"), &clock);
+  Id id = make_series(*s);
+  REQUIRE(s->append(ramp(id, 1000)).ok());
+  REQUIRE(s->checkpoint().ok());
+  REQUIRE(vigil_test::scalar(*s, "SELECT count(*) FROM chunks") >= 2);
+  REQUIRE(s->write_txn([](sql::Db& db) {
+    return db.exec("UPDATE chunks SET data = x'ff00' WHERE t0 = (SELECT min(t0) FROM chunks)");
+  }).ok());
+  clock.set(kT0 + 400LL * 24 * 3600 * 1000);
+  REQUIRE(s->apply_retention().ok());
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM chunks") == 0);
+  // The readable ones were rolled up.
+  auto w = s->downsample(id, kT0, kT0 + 1000 * 10 * kMin, 10);
+  REQUIRE(w.ok());
+  std::int64_t total = 0;
+  for (auto& b : *w) total += b.count;
+  CHECK(total > 0);
+  CHECK(total < 1000);
 }
