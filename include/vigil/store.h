@@ -85,9 +85,12 @@ struct StoreOptions {
   int reader_connections = 4;
   // Flash wear (docs/storage.md "Writes and flash wear"): the page size of a
   // NEW database (an existing file keeps its own; 0 = SQLite's default) and
-  // the WAL size at which SQLite copies it into the database (bytes).
+  // the WAL size at which SQLite copies it into the database (bytes): a
+  // page changed many times between two copies is copied once, so a larger
+  // WAL writes less (64 MiB: a fifth less than 4 MiB) at the cost of its
+  // disk space and a longer WAL scan when the file is opened after a crash.
   int page_size = 1024;
-  int wal_autocheckpoint_bytes = 4 * 1024 * 1024;
+  int wal_autocheckpoint_bytes = 64 * 1024 * 1024;
   const Clock* clock = nullptr;  // default SystemClock (retention cut-offs, clock check)
 
   // ---- ownership (see the header comment) ----

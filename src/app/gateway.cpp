@@ -522,6 +522,7 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
   so.batch_max_rows = c.storage.batch_max_rows;
   so.batch_max_delay_ms = c.storage.batch_max_delay_ms;
   so.group_commit = c.storage.group_commit;
+  so.wal_autocheckpoint_bytes = c.storage.wal_autocheckpoint_mb * 1024 * 1024;
   // The demo's clock runs hundreds of times faster: a 1 s commit interval
   // (the flash policy) would be many simulated minutes of readings unseen.
   if (mode == Mode::kDemo) so.batch_max_delay_ms = std::min(so.batch_max_delay_ms, 200);

@@ -256,6 +256,7 @@ Result<Config> parse_config(const std::string& text, const std::string& filename
     if (c.storage.page_size & (c.storage.page_size - 1))
       return r.error_at("storage.page_size", "must be a power of two from 512 to 65536, got " +
                                                  std::to_string(c.storage.page_size));
+    r.integer("wal_autocheckpoint_mb", c.storage.wal_autocheckpoint_mb, 1, 1024);
     r.integer("integrity_check_interval_h", c.storage.integrity_check_interval_h, 0, 8760);
     r.integer("clock_tolerance_s", c.storage.clock_tolerance_s, 1, 30 * 86400);
     r.str("backup_dir", c.storage.backup_dir);

@@ -28,12 +28,13 @@ struct StorageConfig {
   int rollup_retention_days = 3650;  // ...hourly min/max/mean kept this long
   int checkpoint_interval_s = 43200;  // ingest log → compressed chunks (12 h: flash wear)
   int batch_max_rows = 20000;        // one writer transaction holds at most this
-  int batch_max_delay_ms = 10000;    // the commit interval (flash wear vs kill -9 losses)
+  int batch_max_delay_ms = 30000;    // the commit interval (flash wear vs kill -9 losses)
   bool group_commit = true;          // data-path writes share one transaction per interval
   int queue_max_rows = 500000;       // ingest back-pressure limit
   int waveforms_per_position = 500;  // newest raw waveform snapshots kept at full rate
   bool waveforms_keep_daily = true;  // beyond them, the first of each day (for raw_retention_days)
   int page_size = 1024;              // bytes per database page of a NEW database (flash wear)
+  int wal_autocheckpoint_mb = 64;    // WAL size at which SQLite copies it into the database (flash wear)
   int integrity_check_interval_h = 6;  // PRAGMA quick_check this often (and at start); 0 = only at start
   int clock_tolerance_s = 300;         // health: clock behind the newest stored point by more = broken
   // Nightly backup (docs/storage.md): empty = off. A directory (a USB stick,

@@ -93,10 +93,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     if (!row) return row.status();
     const std::int64_t page = *row ? std::max<std::int64_t>(512, (*ps)->i64(0)) : 4096;
     (*ps)->reset();
-    // SQLite's largest local payload of an index b-tree cell (chunks is
-    // WITHOUT ROWID): (U - 12) * 64 / 255 - 23; less ~30 bytes of key and
-    // record header.
-    impl->chunk_max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(64, (page - 12) * 64 / 255 - 23 - 30));
+    impl->chunk_max_bytes = store_detail::chunk_bytes_for_page(page);
     if (options.wal_autocheckpoint_bytes > 0) {
       VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA wal_autocheckpoint=" +
                                     std::to_string(std::max<std::int64_t>(16, options.wal_autocheckpoint_bytes / page))));
@@ -568,17 +565,26 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
   std::vector<Point> out;
   std::vector<std::uint8_t> blob;
   auto fill = [&](const std::vector<Point>& base, std::size_t i, std::size_t max_k, std::size_t min_k) {
-    std::size_t k = max_k;
-    for (;;) {
+    auto fits = [&](std::size_t k) {
       out = base;
       out.insert(out.end(), pts.begin() + static_cast<std::ptrdiff_t>(i),
                  pts.begin() + static_cast<std::ptrdiff_t>(i + k));
       std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
-      if (out.empty()) return k;
+      if (out.empty()) return true;
       blob = encode_chunk(out);
-      if (blob.size() <= chunk_max_bytes || k <= min_k) return k;
-      k = std::max(min_k, k * 3 / 4);
+      return blob.size() <= chunk_max_bytes;
+    };
+    if (fits(max_k) || max_k <= min_k) return max_k;
+    // Binary search for the most points that fit (an encoding grows with
+    // its points, near enough monotonically), so chunks end close to the
+    // size that packs whole cells into a page (see chunk_max_bytes).
+    std::size_t lo = min_k, hi = max_k;  // hi does not fit
+    while (hi - lo > 1) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      (fits(mid) ? lo : hi) = mid;
     }
+    (void)fits(lo);  // leaves out and blob for lo (min_k even when it does not fit)
+    return lo;
   };
 
   std::size_t i = 0;
@@ -681,6 +687,11 @@ Status Store::Impl::checkpoint_unchecked() {
     for (auto& [id, h] : heads)
       if (!h.pending.empty()) work.emplace_back(id, h.pending);
   }
+  // In key order: chunks is keyed (series_id, t0), so new series' chunks
+  // (a first load, an import) append at the b-tree's right edge, where
+  // SQLite fills each page before it opens the next, instead of splitting
+  // pages in the middle (half-full pages).
+  std::sort(work.begin(), work.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   auto saved_open = open_chunks;
   sql::Transaction txn(*writer);
   VIGIL_RETURN_IF_ERROR(txn.begin());

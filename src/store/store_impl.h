@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -255,6 +256,29 @@ std::optional<DbOwner> lock_holder(const std::string& db_path);
 Status check_existing(const StoreOptions& o);
 // After a successful open: writes the marker if it is missing.
 void write_created_marker(const std::string& db_path);
+
+// The most encoded bytes a chunk may take on pages of `page` bytes. chunks
+// is WITHOUT ROWID (an index b-tree): a cell whose payload exceeds SQLite's
+// largest local payload there, (U - 12) * 64 / 255 - 23, spills to an
+// overflow page, mostly slack on small pages. Under that limit, the size at
+// which whole cells fill a leaf (U - 8 bytes; a cell is its record plus a
+// 2-byte size varint and a 2-byte pointer), for the number of cells per
+// page that stores the most point data once each chunk's fixed cost (the
+// record's header and key columns, ~22 B, and the codec's header, ~14 B)
+// is paid: 177 B on 1 KiB pages (5 to a page; 201 B cells went 4 to a page,
+// 11 % of it slack), 791 B on 4 KiB pages.
+inline std::size_t chunk_bytes_for_page(std::int64_t page) {
+  constexpr std::int64_t kRecord = 22, kCodecHeader = 14, kCell = 4;
+  const std::int64_t max_local = (page - 12) * 64 / 255 - 23, leaf = page - 8;
+  const std::int64_t fewest = (leaf + max_local + kCell - 1) / (max_local + kCell);
+  std::int64_t best = 0, best_data = -1;
+  for (std::int64_t cells = fewest; cells <= fewest + 2; ++cells) {
+    const std::int64_t payload = std::min(max_local, leaf / cells - kCell);
+    const std::int64_t data = cells * (payload - kRecord - kCodecHeader);
+    if (data > best_data) best_data = data, best = payload - kRecord;
+  }
+  return static_cast<std::size_t>(std::max<std::int64_t>(64, best));
+}
 }  // namespace store_detail
 
 }  // namespace vigil

@@ -6,6 +6,10 @@
 //   build/tests/bench_flash_writes [DIR]
 //     VIGIL_BENCH_QUICK=1   200 sensors instead of 1,000
 //     VIGIL_BENCH_SENSORS=N  any number of sensors
+//     VIGIL_BENCH_PARTS=readings,waveforms,measurements  leave parts of the plant out
+//     VIGIL_BENCH_FRAMES=1  also attribute the second day's WAL frames to
+//                           tables and indexes (dbstat); needs a WAL that
+//                           is never copied during the day (wal_bytes 1 GiB)
 //
 // The plant: every sensor sends 8 metrics every 10 minutes (BLE reception
 // jitter on the timestamps) and an hourly 8,192-sample waveform with its
@@ -31,6 +35,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -93,21 +98,38 @@ void remove_db(const std::string& p) {
 // database file's own, not pages still waiting in the WAL.
 void copy_wal(const std::string& path) {
   sqlite3* db = nullptr;
+  int log = -1, copied = -2;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK ||
-      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_FULL, &log, &copied) != SQLITE_OK) {
     std::fprintf(stderr, "wal checkpoint: %s\n", db ? sqlite3_errmsg(db) : "open failed");
     std::exit(1);
   }
   sqlite3_close(db);
-}
-
-std::int64_t occupied_bytes(const std::string& path) {
-  auto r = storage_report(path);
-  if (!r) {
-    std::fprintf(stderr, "storage_report: %s\n", r.status().ToString().c_str());
+  if (log != copied) {
+    std::fprintf(stderr, "wal checkpoint: copied %d of %d frames\n", copied, log);
     std::exit(1);
   }
-  return r->db_file_bytes - r->free_pages * r->page_size;
+}
+
+// Pages the data occupies: the database's pages (the WAL's included) less
+// its free pages.
+std::int64_t occupied_bytes(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::int64_t v[3] = {0, 0, 0};
+  const char* sql[3] = {"PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size"};
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) std::exit(1);
+  for (int i = 0; i < 3; ++i) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql[i], -1, &st, nullptr) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+      std::fprintf(stderr, "%s: %s\n", sql[i], sqlite3_errmsg(db));
+      std::exit(1);
+    }
+    v[i] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return (v[0] - v[1]) * v[2];
 }
 
 // Vibration-like counts: a few tones and broadband noise (about half of
@@ -129,8 +151,75 @@ std::vector<std::vector<std::int16_t>> waveform_pool(int n) {
   return pool;
 }
 
+bool part_on(const char* part) {
+  const char* parts = std::getenv("VIGIL_BENCH_PARTS");
+  return !parts || std::string(parts).find(part) != std::string::npos;
+}
+
+// Counts the WAL's frames per b-tree (dbstat's name; pages on the freelist
+// or not in any b-tree count as "free/other").
+// `from`: the WAL's size when the day began (its earlier frames are the
+// first day's, unless the WAL has restarted since: then all are counted).
+std::int64_t wal_size(const std::string& path) {
+  std::error_code ec;
+  auto n = fs::file_size(path + "-wal", ec);
+  return ec ? 0 : static_cast<std::int64_t>(n);
+}
+
+void print_frames(const std::string& path, int page_size, std::int64_t from) {
+  std::FILE* f = std::fopen((path + "-wal").c_str(), "rb");
+  if (!f) return;
+  unsigned char wal_hdr[32];
+  if (std::fread(wal_hdr, 1, 32, f) != 32) return;
+  std::vector<unsigned char> hdr(24);
+  std::vector<char> page(static_cast<std::size_t>(page_size));
+  std::vector<std::int64_t> frames_of;  // by page number
+  std::int64_t frames = 0, offset = 32;
+  while (std::fread(hdr.data(), 1, 24, f) == 24 && std::fread(page.data(), 1, page.size(), f) == page.size()) {
+    offset += 24 + page_size;
+    // Frames of an earlier WAL generation (other salts) or the first day.
+    if (std::memcmp(hdr.data() + 8, wal_hdr + 16, 8) != 0 || offset <= from) continue;
+    const std::uint32_t pg = (std::uint32_t{hdr[0]} << 24) | (std::uint32_t{hdr[1]} << 16) |
+                             (std::uint32_t{hdr[2]} << 8) | hdr[3];
+    if (frames_of.size() <= pg) frames_of.resize(pg + 1, 0);
+    ++frames_of[pg];
+    ++frames;
+  }
+  std::fclose(f);
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  std::vector<std::string> name_of(frames_of.size());
+  if (sqlite3_prepare_v2(db, "SELECT name, pageno FROM dbstat", -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto pg = static_cast<std::size_t>(sqlite3_column_int64(st, 1));
+      if (pg < name_of.size()) name_of[pg] = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+  } else {
+    std::printf("    dbstat: %s\n", sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::vector<std::pair<std::string, std::int64_t>> by;
+  for (std::size_t pg = 1; pg < frames_of.size(); ++pg) {
+    if (!frames_of[pg]) continue;
+    const std::string n = pg == 1 ? "page 1 (header)" : name_of[pg].empty() ? "free/other" : name_of[pg];
+    auto it = std::find_if(by.begin(), by.end(), [&](auto& e) { return e.first == n; });
+    if (it == by.end()) by.emplace_back(n, frames_of[pg]);
+    else it->second += frames_of[pg];
+  }
+  std::sort(by.begin(), by.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  std::printf("    WAL frames of the day: %lld (%.1f MB)\n", static_cast<long long>(frames),
+              static_cast<double>(frames) * (page_size + 24) / 1e6);
+  for (auto& [n, c] : by)
+    std::printf("      %-28s %9lld frames %7.1f MB\n", n.c_str(), static_cast<long long>(c),
+                static_cast<double>(c) * (page_size + 24) / 1e6);
+}
+
 Outcome run(const Policy& pol, const std::string& path, int sensors) {
   remove_db(path);
+  const bool readings = part_on("readings"), waveforms = part_on("waveforms"),
+             measurements = part_on("measurements");
   StoreOptions o;
   o.path = path;
   // The bench drives commits and checkpoints itself, in simulated time.
@@ -193,7 +282,7 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
   Outcome out;
   bool measuring = false;
   std::int64_t occ0 = 0;
-  std::int64_t w0 = 0;
+  std::int64_t w0 = 0, wal0 = 0;
   std::vector<SeriesPoint> batch;
   const auto t_wall = std::chrono::steady_clock::now();
   // Advance in 1-second steps of simulated time.
@@ -204,12 +293,14 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
       occ0 = occupied_bytes(path);
       std::fflush(stdout);
       w0 = bytes_written();
+      wal0 = wal_size(path);
       measuring = true;
     }
     clock.set(t);
     batch.clear();
     for (int i = 0; i < sensors; ++i) {
       auto& np = next_pt[static_cast<std::size_t>(i)];
+      if (np <= t && !readings) np += kPointPeriod;
       if (np <= t) {
         const TimestampMs ts = np + jitter(rng);
         for (int m = 0; m < kMetrics; ++m) {
@@ -221,6 +312,7 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
         np += kPointPeriod;
       }
       auto& nw = next_wf[static_cast<std::size_t>(i)];
+      if (nw <= t && !waveforms && !measurements) nw += kWaveformPeriod;
       if (nw <= t) {
         Waveform w;
         w.position_id = positions[static_cast<std::size_t>(i)];
@@ -229,7 +321,8 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
         w.scale = 0.001;
         w.samples = pool[static_cast<std::size_t>((i + nw / kWaveformPeriod) % 16)];
         const std::int64_t b0 = measuring ? bytes_written() : 0;
-        auto wid = store.put_waveform(w);
+        Result<Id> wid = Id{0};
+        if (waveforms) wid = store.put_waveform(w);
         if (!wid) std::exit(1);
         const std::int64_t b1 = measuring ? bytes_written() : 0;
         out.by_waveform += static_cast<double>(b1 - b0);
@@ -244,7 +337,7 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
             R"("bpfo":0.0021,"bpfi":0.0017,"bsf":0.0009,"ftf":0.0004,"shaft_1x":0.31})";
         me.score = 0.42;
         me.state = HealthState::kHealthy;
-        if (!store.put_measurement(me)) std::exit(1);
+        if (measurements && !store.put_measurement(me)) std::exit(1);
         out.by_measurement += measuring ? static_cast<double>(bytes_written() - b1) : 0;
         nw += kWaveformPeriod;
       }
@@ -265,6 +358,7 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
     }
   }
   if (!store.flush().ok()) std::exit(1);
+  if (std::getenv("VIGIL_BENCH_FRAMES")) print_frames(path, pol.page_size, wal0);
   copy_wal(path);
   out.written = static_cast<double>(bytes_written() - w0);
   out.occupied = static_cast<double>(occupied_bytes(path) - occ0);
@@ -282,10 +376,12 @@ int main(int argc, char** argv) {
   if (const char* n = std::getenv("VIGIL_BENCH_SENSORS")) sensors = std::max(1, std::atoi(n));
   std::vector<Policy> policies = {
       {"reference: commit 200 ms, checkpoint 60 s, 4 KiB pages", 200, 60'000},
-      {"previous defaults: commit 1 s, checkpoint 6 h, 1 KiB", 1000, 6 * 3'600'000, 1024},
-      {"defaults: group commit 10 s, checkpoint 12 h, 1 KiB", 10'000, 12 * 3'600'000, 1024, 4 << 20, true},
-      {"the same with 4 KiB pages (older databases)", 10'000, 12 * 3'600'000, 4096, 4 << 20, true},
-      {"group commit 30 s, checkpoint 12 h, 1 KiB", 30'000, 12 * 3'600'000, 1024, 4 << 20, true},
+      {"earlier: commit 1 s, checkpoint 6 h, 1 KiB, WAL 4 MiB", 1000, 6 * 3'600'000, 1024},
+      {"previous: group commit 10 s, 12 h, 1 KiB, WAL 4 MiB", 10'000, 12 * 3'600'000, 1024, 4 << 20, true},
+      {"group commit 10 s, 12 h, 1 KiB, WAL 64 MiB", 10'000, 12 * 3'600'000, 1024, 64 << 20, true},
+      {"group commit 30 s, 12 h, 1 KiB, WAL 4 MiB", 30'000, 12 * 3'600'000, 1024, 4 << 20, true},
+      {"defaults: group commit 30 s, 12 h, 1 KiB, WAL 64 MiB", 30'000, 12 * 3'600'000, 1024, 64 << 20, true},
+      {"the same with 4 KiB pages (older databases)", 30'000, 12 * 3'600'000, 4096, 64 << 20, true},
   };
   if (const char* only = std::getenv("VIGIL_BENCH_POLICY")) {  // "commit_ms,checkpoint_ms,page,wal_bytes[,group]"
     Policy p{"custom", 1000, 3'600'000};

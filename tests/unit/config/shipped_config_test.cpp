@@ -36,7 +36,7 @@ const std::map<std::string, std::set<std::string>> kOptions = {
     {"gateway", {"id", "name", "log_level"}},
     {"storage",
      {"path", "raw_retention_days", "rollup_retention_days", "checkpoint_interval_s", "batch_max_rows",
-      "batch_max_delay_ms", "group_commit", "queue_max_rows", "waveforms_per_position", "waveforms_keep_daily", "page_size", "integrity_check_interval_h",
+      "batch_max_delay_ms", "group_commit", "queue_max_rows", "waveforms_per_position", "waveforms_keep_daily", "page_size", "wal_autocheckpoint_mb", "integrity_check_interval_h",
       "clock_tolerance_s", "backup_dir", "backup_at", "backup_keep", "backup_passphrase_file"}},
     {"http",
      {"enabled", "address", "port", "tls", "cert_file", "key_file", "max_body_bytes", "request_timeout_s",
@@ -155,6 +155,7 @@ TEST_CASE("shipped config equals the struct defaults except the documented diffe
   CHECK(f.storage.batch_max_rows == d.storage.batch_max_rows);
   CHECK(f.storage.batch_max_delay_ms == d.storage.batch_max_delay_ms);
   CHECK(f.storage.group_commit == d.storage.group_commit);
+  CHECK(f.storage.wal_autocheckpoint_mb == d.storage.wal_autocheckpoint_mb);
   CHECK(f.storage.queue_max_rows == d.storage.queue_max_rows);
   CHECK(f.storage.waveforms_per_position == d.storage.waveforms_per_position);
   // http (tls and port: deliberate, above)

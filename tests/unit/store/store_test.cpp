@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "store/chunk_codec.h"
 #include "store/schema.h"
+#include "store/store_impl.h"
 #include "vigil_test/full_disk.h"
 #include "vigil_test/store_scalar.h"
 #include "vigil_test/temp_dir.h"
@@ -345,6 +347,72 @@ TEST_CASE("a new database takes the configured page size; an existing one keeps 
   auto s = Store::open(o);
   REQUIRE(s.ok());
   CHECK(page_size(**s) == 1024);
+}
+
+TEST_CASE("the chunk size limit packs whole cells into a page and never spills to overflow pages") {
+  using store_detail::chunk_bytes_for_page;
+  CHECK(chunk_bytes_for_page(1024) == 177);  // 5 cells of ≤ 203 B in a 1,016-byte leaf
+  CHECK(chunk_bytes_for_page(4096) == 791);
+  for (std::int64_t page = 512; page <= 65536; page *= 2) {
+    const std::int64_t max_local = (page - 12) * 64 / 255 - 23;  // SQLite's index b-tree cell limit
+    const auto limit = static_cast<std::int64_t>(chunk_bytes_for_page(page));
+    CHECK(limit + 22 <= max_local);
+    CHECK(limit >= 64);
+  }
+}
+
+TEST_CASE("a checkpoint fills chunks close to the size limit, the points unchanged") {
+  TempDir d;
+  auto s = open_store(d.file("fill.db"));
+  Id id = make_series(*s);
+  // Noisy values with six significant digits: ~18 bits a value, so a chunk
+  // holds some 70 points and the limit, not the point count, ends it.
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.03);
+  std::vector<SeriesPoint> pts;
+  for (int i = 0; i < 3000; ++i) {
+    const double v = 0.1 + noise(rng);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+    pts.push_back({id, kT0 + i * 10 * kMin, std::strtod(buf, nullptr)});
+  }
+  REQUIRE(s->append(pts).ok());
+  REQUIRE(s->checkpoint().ok());
+  const auto limit = static_cast<std::int64_t>(store_detail::chunk_bytes_for_page(1024));
+  const std::int64_t chunks = vigil_test::scalar(*s, "SELECT count(*) FROM chunks");
+  CHECK(chunks > 20);
+  CHECK(vigil_test::scalar(*s, "SELECT max(length(data)) FROM chunks") <= limit);
+  // Every chunk but the newest ends within a few points of the limit.
+  CHECK(vigil_test::scalar(*s, "SELECT min(length(data)) FROM chunks WHERE t0 < (SELECT max(t0) FROM chunks)") >=
+        limit * 9 / 10);
+  auto back = s->range(id, kT0, kT0 + 3000LL * 10 * kMin);
+  REQUIRE(back.ok());
+  REQUIRE(back->size() == pts.size());
+  for (std::size_t i = 0; i < pts.size(); ++i) {
+    CHECK((*back)[i].ts == pts[i].ts);
+    CHECK((*back)[i].value == pts[i].value);
+  }
+}
+
+TEST_CASE("the writer copies the WAL into the database at the configured size, in pages") {
+  TempDir d;
+  StoreOptions o;
+  o.path = d.file("w.db");
+  o.page_size = 1024;
+  o.wal_autocheckpoint_bytes = 256 * 1024;
+  auto s = Store::open(o);
+  REQUIRE(s.ok());
+  std::int64_t pages = 0;
+  REQUIRE((*s)->write_txn([&](sql::Db& db) -> Status {
+    auto q = db.prepare("PRAGMA wal_autocheckpoint");
+    if (!q) return q.status();
+    (void)(*q)->step();
+    pages = (*q)->i64(0);
+    return Status::Ok();
+  }).ok());
+  CHECK(pages == 256);
+  // The shipped default: 64 MiB.
+  CHECK(StoreOptions{}.wal_autocheckpoint_bytes == 64 * 1024 * 1024);
 }
 
 TEST_CASE("readings, waveforms and measurements leave the catalog generation; catalog writes move it") {
