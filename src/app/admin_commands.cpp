@@ -7,6 +7,7 @@
 #include <ostream>
 #include <vector>
 
+#include "app/store_options.h"
 #include "vigil/store.h"
 #include "protocol/types.h"
 
@@ -14,8 +15,7 @@ namespace vigil::app {
 namespace {
 
 Result<std::unique_ptr<Store>> open_store(const Config& c, const char* command) {
-  StoreOptions so;
-  so.path = c.storage.path;
+  StoreOptions so = store_options(c.storage);
   so.reader_connections = 1;
   so.owner = command;
   return Store::open(so);

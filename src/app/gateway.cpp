@@ -17,6 +17,7 @@
 #include "app/storage_commands.h"
 #include "analytics/machine_classes.h"
 #include "analytics/pipeline.h"
+#include "app/store_options.h"
 #include "auth/auth.h"
 #include "auth/self_signed.h"
 #include "ble/ble_service.h"
@@ -514,30 +515,16 @@ Result<std::unique_ptr<Gateway>> Gateway::create(Config config, Mode mode) {
     g->owned_clock = std::move(sc);
   }
 
-  StoreOptions so;
-  so.path = c.storage.path;
-  so.raw_retention_days = c.storage.raw_retention_days;
-  so.rollup_retention_days = c.storage.rollup_retention_days;
-  so.checkpoint_interval_s = c.storage.checkpoint_interval_s;
-  so.batch_max_rows = c.storage.batch_max_rows;
-  so.batch_max_delay_ms = c.storage.batch_max_delay_ms;
-  so.group_commit = c.storage.group_commit;
-  so.wal_autocheckpoint_bytes = c.storage.wal_autocheckpoint_mb * 1024 * 1024;
+  StoreOptions so = store_options(c.storage);
   // The demo's clock runs hundreds of times faster: a 1 s commit interval
   // (the flash policy) would be many simulated minutes of readings unseen.
   if (mode == Mode::kDemo) so.batch_max_delay_ms = std::min(so.batch_max_delay_ms, 200);
-  so.queue_max_rows = c.storage.queue_max_rows;
-  so.waveforms_per_position = c.storage.waveforms_per_position;
-  so.waveforms_keep_daily = c.storage.waveforms_keep_daily;
-  so.page_size = c.storage.page_size;
   so.clock = g->clock;
   // This process owns the database while it runs: admin commands and a
   // second gateway are refused (store.h, "Ownership").
   so.owner = mode == Mode::kDemo ? "vigil demo" : "vigil serve";
   so.server = true;
   so.allow_new_database = c.storage.new_database;
-  so.integrity_check_interval_s = c.storage.integrity_check_interval_h * 3600;
-  so.clock_tolerance_ms = c.storage.clock_tolerance_s * 1000LL;
   auto store = Store::open(so);
   if (!store) return store.status();
   g->store = std::move(*store);

@@ -16,6 +16,7 @@
 #include "analytics/detectors.h"
 #include "analytics/health_history.h"
 #include "analytics/pipeline.h"
+#include "app/store_options.h"
 #include "app/time_arg.h"
 #include "vigil/ingest.h"
 #include "vigil/store.h"
@@ -530,8 +531,7 @@ int import_command(const Config& config, const ImportOptions& o, std::ostream& o
   if (auto rc = refuse_while_served("import", config.storage.path,
                                     "stop the service for the import (it writes history into the database)", err))
     return *rc;
-  StoreOptions so;
-  so.path = config.storage.path;
+  StoreOptions so = store_options(config.storage);
   so.reader_connections = 1;
   so.owner = "vigil import";
   so.queue_max_rows = 2'000'000;
@@ -588,8 +588,8 @@ int import_command(const Config& config, const ImportOptions& o, std::ostream& o
   const TimestampMs cutoff = SystemClock::instance().now_ms() - static_cast<TimestampMs>(config.storage.raw_retention_days) * 86'400'000;
   if (importer.oldest() && *importer.oldest() < cutoff)
     err << "vigil import: note: some points are older than storage.raw_retention_days (" << config.storage.raw_retention_days
-        << " days): their raw values go at the next checkpoint; their hourly roll-ups stay "
-        << config.storage.rollup_retention_days << " days\n";
+        << " days): the import's checkpoint kept them as hourly roll-ups (min, max, mean; kept "
+        << config.storage.rollup_retention_days << " days), not as raw values\n";
   std::string what = o.format + ": " + std::to_string(added) + " points";
   if (o.format == "monitron") what += ", " + std::to_string(importer.states_written()) + " model states";
   (void)(*store)->audit("cli", "data.import", o.file, what);

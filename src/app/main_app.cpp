@@ -12,6 +12,7 @@
 #include "app/history_import.h"
 #include "app/sensor_import.h"
 #include "app/storage_commands.h"
+#include "app/store_options.h"
 #include "auth/cli.h"
 #include "config/config.h"
 #include "firmware/cli.h"
@@ -366,7 +367,7 @@ int main(int argc, char** argv) {
       rc = *refused;
       return;
     }
-    rc = auth::user_add_command(cfg->storage.path, user_name, acct_role, std::cin, std::cout, std::cerr);
+    rc = auth::user_add_command(store_options(cfg->storage), user_name, acct_role, std::cin, std::cout, std::cerr);
   });
   auto* token = app.add_subcommand("token", "Manage API bearer tokens");
   token->require_subcommand(1);
@@ -386,7 +387,7 @@ int main(int argc, char** argv) {
       rc = *refused;
       return;
     }
-    rc = auth::token_create_command(cfg->storage.path, acct_role, token_name, std::cout, std::cerr);
+    rc = auth::token_create_command(store_options(cfg->storage), acct_role, token_name, std::cout, std::cerr);
   });
 
   try {

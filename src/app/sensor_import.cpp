@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/admin_commands.h"
+#include "app/store_options.h"
 #include "http/sensor_csv.h"
 #include "vigil/store.h"
 
@@ -60,8 +61,7 @@ int sensor_import(const Config& config, const SensorImportOptions& o, std::ostre
                                     "import with POST /api/v1/sensors/import (text/csv; ?dry_run=1 for a dry run)",
                                     err))
     return *rc;
-  StoreOptions so;
-  so.path = config.storage.path;
+  StoreOptions so = store_options(config.storage);
   so.reader_connections = 1;
   so.owner = kCommand;
   auto store = Store::open(so);

@@ -9,16 +9,14 @@
 namespace vigil::auth {
 namespace {
 
-Result<std::unique_ptr<Store>> open_store(const std::string& path) {
-  StoreOptions so;
-  so.path = path;
+Result<std::unique_ptr<Store>> open_store(StoreOptions so) {
   so.reader_connections = 1;
   return Store::open(so);
 }
 
 }  // namespace
 
-int user_add_command(const std::string& db_path, const std::string& name, const std::string& role_name,
+int user_add_command(const StoreOptions& store_opts, const std::string& name, const std::string& role_name,
                      std::istream& in, std::ostream& out, std::ostream& err) {
   auto role = role_from_string(role_name);
   if (!role) {
@@ -28,7 +26,7 @@ int user_add_command(const std::string& db_path, const std::string& name, const 
   std::string password;
   std::getline(in, password);
   if (!password.empty() && password.back() == '\r') password.pop_back();
-  auto store = open_store(db_path);
+  auto store = open_store(store_opts);
   if (!store) {
     err << "vigil user add: " << store.status().message() << "\n";
     return 1;
@@ -47,14 +45,14 @@ int user_add_command(const std::string& db_path, const std::string& name, const 
   return 0;
 }
 
-int token_create_command(const std::string& db_path, const std::string& role_name, const std::string& name,
+int token_create_command(const StoreOptions& store_opts, const std::string& role_name, const std::string& name,
                          std::ostream& out, std::ostream& err) {
   auto role = role_from_string(role_name);
   if (!role) {
     err << "vigil token create: --role must be admin, technician or viewer\n";
     return 2;
   }
-  auto store = open_store(db_path);
+  auto store = open_store(store_opts);
   if (!store) {
     err << "vigil token create: " << store.status().message() << "\n";
     return 1;

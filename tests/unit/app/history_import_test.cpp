@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "analytics/detectors.h"
 #include "app/history_import.h"
+#include "app/store_options.h"
 #include "app/time_arg.h"
 #include "vigil/store.h"
+#include "vigil_test/store_scalar.h"
 #include "vigil_test/temp_dir.h"
 
 using namespace vigil;
@@ -224,4 +227,43 @@ TEST_CASE("imported model states become health history: changes only, once, and 
   CHECK(out.find("imported 0 points") != std::string::npos);
   CHECK(out.find("; 0 model states (5 unchanged or already stored, skipped)") != std::string::npos);
   CHECK(rig.states() == want);
+}
+
+TEST_CASE("an import keeps history the configured raw retention keeps, past the library's default year") {
+  ImportRig rig;
+  rig.config.storage.raw_retention_days = 1000;
+  auto days_ago = [](int days) {
+    const std::time_t t = std::time(nullptr) - static_cast<std::time_t>(days) * 86400;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S.000", &tm);
+    return std::string(buf);
+  };
+  const std::string models = R"({"vibrationISO":{"persistentClassificationOutput":"HEALTHY"}})";
+  std::string out, err;
+  REQUIRE(rig.run(rig.write({monitron_v2(days_ago(600), models), monitron_v2(days_ago(1), models)}), false, out,
+                  err) == 0);
+  // The import's own checkpoint ran retention: with the configured 1,000
+  // days both measurements' points (2 metrics each) are still raw points.
+  auto store = Store::open(app::store_options(rig.config.storage)).value();
+  CHECK(vigil_test::scalar(*store, "SELECT coalesce(sum(n), 0) FROM chunks") +
+            vigil_test::scalar(*store, "SELECT count(*) FROM ingest_log") ==
+        4);
+  CHECK(err.find("older than storage.raw_retention_days") == std::string::npos);
+
+  // With a shorter retention the old measurement is kept as roll-ups only,
+  // and the import says so.
+  store.reset();
+  ImportRig shorter;
+  shorter.config.storage.raw_retention_days = 365;
+  REQUIRE(shorter.run(shorter.write({monitron_v2(days_ago(600), models), monitron_v2(days_ago(1), models)}), false,
+                      out, err) == 0);
+  CHECK(err.find("older than storage.raw_retention_days (365 days): the import's checkpoint kept them as hourly "
+                 "roll-ups") != std::string::npos);
+  auto kept = Store::open(app::store_options(shorter.config.storage)).value();
+  CHECK(vigil_test::scalar(*kept, "SELECT coalesce(sum(n), 0) FROM chunks") +
+            vigil_test::scalar(*kept, "SELECT count(*) FROM ingest_log") ==
+        2);
+  CHECK(vigil_test::scalar(*kept, "SELECT count(*) FROM rollup_daily") == 2);
 }
