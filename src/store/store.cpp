@@ -94,6 +94,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     const std::int64_t page = *row ? std::max<std::int64_t>(512, (*ps)->i64(0)) : 4096;
     (*ps)->reset();
     impl->chunk_max_bytes = store_detail::chunk_bytes_for_page(page);
+    impl->sealed_chunk_max_bytes = options.seal_chunks ? store_detail::sealed_chunk_bytes_for_page(page) : 0;
     if (options.wal_autocheckpoint_bytes > 0) {
       VIGIL_RETURN_IF_ERROR(db.exec("PRAGMA wal_autocheckpoint=" +
                                     std::to_string(std::max<std::int64_t>(16, options.wal_autocheckpoint_bytes / page))));
@@ -559,20 +560,21 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     return (*q)->run();
   };
 
-  // The most of pts[i..] (up to max_k, at least min_k) that `base` can take
-  // while its encoding stays within chunk_max_bytes: `out` is base plus
-  // those points, sorted, and `blob` its encoding.
+  // The most of src[i..] (up to max_k, at least min_k) that `base` can take
+  // while its encoding stays within `limit` bytes: `out` is base plus those
+  // points, sorted, and `blob` its encoding.
   std::vector<Point> out;
   std::vector<std::uint8_t> blob;
-  auto fill = [&](const std::vector<Point>& base, std::size_t i, std::size_t max_k, std::size_t min_k) {
+  auto fill = [&](const std::vector<Point>& base, const std::vector<Point>& src, std::size_t i, std::size_t max_k,
+                  std::size_t min_k, std::size_t limit) {
     auto fits = [&](std::size_t k) {
       out = base;
-      out.insert(out.end(), pts.begin() + static_cast<std::ptrdiff_t>(i),
-                 pts.begin() + static_cast<std::ptrdiff_t>(i + k));
+      out.insert(out.end(), src.begin() + static_cast<std::ptrdiff_t>(i),
+                 src.begin() + static_cast<std::ptrdiff_t>(i + k));
       std::stable_sort(out.begin(), out.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
       if (out.empty()) return true;
       blob = encode_chunk(out);
-      return blob.size() <= chunk_max_bytes;
+      return blob.size() <= limit;
     };
     if (fits(max_k) || max_k <= min_k) return max_k;
     // Binary search for the most points that fit (an encoding grows with
@@ -587,6 +589,66 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     return lo;
   };
 
+  // Seal: when the newest small chunks and the new points fill a sealed
+  // chunk, re-encode them as sealed chunks (the rest stays small). Only
+  // where the points append: a late point merges into the chunk it falls in.
+  if (sealed_chunk_max_bytes > chunk_max_bytes && (!oc || pts.front().ts >= oc->t0)) {
+    // (A new chunk never takes the key of one it does not replace: with no
+    // small tail, the points must start after the newest chunk's key.)
+    const auto goal = static_cast<std::size_t>(kSealedChunkMinFill * static_cast<double>(sealed_chunk_max_bytes));
+    std::vector<TimestampMs> tail;  // the small chunks after the newest sealed one, newest first
+    std::int64_t tail_bytes = 0, tail_points = 0;
+    if (oc) {
+      auto q = db.prepare(
+          "SELECT t0, n, length(data) FROM chunks WHERE series_id = ? AND t0 >= ? ORDER BY t0 DESC LIMIT 16");
+      if (!q) return q.status();
+      (*q)->bind(1, series).bind(2, oc->t0 - kChunkMaxSpanMs);
+      for (;;) {
+        auto row = (*q)->step();
+        if (!row) return row.status();
+        if (!*row || (*q)->i64(2) > static_cast<std::int64_t>(chunk_max_bytes)) break;
+        tail.push_back((*q)->i64(0));
+        tail_points += (*q)->i64(1);
+        tail_bytes += (*q)->i64(2);
+      }
+      (*q)->reset();
+    }
+    const bool keys_free = !oc || !tail.empty() || pts.front().ts > oc->t0;
+    // Decode only when the estimate (the tail's bytes a point; 18 B, more
+    // than a point costs, without a tail) reaches the goal.
+    const double per_point = tail_points > 0 ? static_cast<double>(tail_bytes) / static_cast<double>(tail_points) : 18.0;
+    if (keys_free && static_cast<double>(tail_bytes) + per_point * static_cast<double>(pts.size()) >= static_cast<double>(goal)) {
+      std::vector<Point> all;
+      for (auto it = tail.rbegin(); it != tail.rend(); ++it) VIGIL_RETURN_IF_ERROR(read_chunk(*it, all));
+      all.insert(all.end(), pts.begin(), pts.end());
+      std::stable_sort(all.begin(), all.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
+      std::size_t j = 0;
+      bool sealed = false;
+      while (j < all.size()) {
+        std::size_t k = 0;
+        while (j + k < all.size() && k < kSealedChunkMaxPoints && all[j + k].ts - all[j].ts <= kChunkMaxSpanMs) ++k;
+        k = fill({}, all, j, k, 1, sealed_chunk_max_bytes);
+        if (blob.size() < goal) break;  // too few points (or too long a span) to fill one
+        if (!sealed && !tail.empty()) {
+          auto del = db.prepare("DELETE FROM chunks WHERE series_id = ? AND t0 >= ?");
+          if (!del) return del.status();
+          (*del)->bind(1, series).bind(2, tail.back());
+          VIGIL_RETURN_IF_ERROR((*del)->run());
+        }
+        sealed = true;
+        VIGIL_RETURN_IF_ERROR(upsert(out.front().ts, out, blob));
+        // Full: the next points open a small chunk.
+        oc = OpenChunk{out.front().ts, out.back().ts,
+                       static_cast<std::int64_t>(std::max(out.size(), kChunkMaxPoints))};
+        j += k;
+      }
+      if (sealed) {
+        pts.assign(all.begin() + static_cast<std::ptrdiff_t>(j), all.end());
+        if (pts.empty()) return Status::Ok();
+      }
+    }
+  }
+
   std::size_t i = 0;
   // Extend the newest chunk while it has room and the points are not older.
   if (oc && oc->n < static_cast<std::int64_t>(kChunkMaxPoints) && pts.front().ts >= oc->t0) {
@@ -594,7 +656,7 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     VIGIL_RETURN_IF_ERROR(read_chunk(oc->t0, merged));
     std::size_t k = 0;
     while (i + k < pts.size() && merged.size() + k < kChunkMaxPoints && pts[i + k].ts - oc->t0 <= kChunkMaxSpanMs) ++k;
-    k = fill(merged, i, k, 0);
+    k = fill(merged, pts, i, k, 0, chunk_max_bytes);
     if (k > 0) {
       VIGIL_RETURN_IF_ERROR(upsert(oc->t0, out, blob));
       i += k;
@@ -612,7 +674,7 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     const std::size_t cap = std::max(kChunkMaxPoints, group.size() + 1);
     std::size_t k = 0;
     while (i + k < pts.size() && group.size() + k < cap && pts[i + k].ts - t0 <= kChunkMaxSpanMs) ++k;
-    k = fill(group, i, k, 1);
+    k = fill(group, pts, i, k, 1, chunk_max_bytes);
     VIGIL_RETURN_IF_ERROR(upsert(t0, out, blob));
     i += k;
     if (!oc || t0 >= oc->t0) oc = OpenChunk{t0, out.back().ts, static_cast<std::int64_t>(out.size())};

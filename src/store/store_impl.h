@@ -88,6 +88,16 @@ struct Store::Impl {
   // page (SQLite spills a larger cell to overflow pages, each mostly
   // slack on small pages): set at open from the page size.
   std::size_t chunk_max_bytes = 970;
+  // A sealed chunk: once a series' newest small chunks hold enough points,
+  // the checkpoint re-encodes them as one chunk whose cell keeps a short
+  // prefix in the leaf and the rest on exactly one full overflow page
+  // (sealed_chunk_bytes_for_page): each chunk's fixed cost (key columns,
+  // codec header, leaf slack) is paid some six times less often. 0 = never.
+  std::size_t sealed_chunk_max_bytes = 0;
+  static constexpr std::size_t kSealedChunkMaxPoints = 4096;
+  // A seal is written only when it fills at least this share of its limit
+  // (below ~84 % its overflow page stores less than five small cells).
+  static constexpr double kSealedChunkMinFill = 0.9;
 
   StoreOptions opt;
   const Clock* clock = nullptr;
@@ -278,6 +288,18 @@ inline std::size_t chunk_bytes_for_page(std::int64_t page) {
     if (data > best_data) best_data = data, best = payload - kRecord;
   }
   return static_cast<std::size_t>(std::max<std::int64_t>(64, best));
+}
+// The most encoded bytes of a sealed chunk on pages of `page` bytes: a
+// payload larger than the largest local one spills, and SQLite then keeps
+// min_local = (U - 12) * 32 / 255 - 23 bytes in the leaf plus whatever
+// makes the overflow part whole pages of U - 4 bytes. A record of
+// min_local + U - 4 bytes (1,123 B on 1 KiB pages: a 1,101 B blob and
+// ~22 B of record header and key columns) therefore fills one overflow
+// page exactly and leaves a ~112 B cell in the leaf (9 to a page).
+inline std::size_t sealed_chunk_bytes_for_page(std::int64_t page) {
+  constexpr std::int64_t kRecord = 22;
+  const std::int64_t min_local = (page - 12) * 32 / 255 - 23;
+  return static_cast<std::size_t>(min_local + (page - 4) - kRecord);
 }
 }  // namespace store_detail
 

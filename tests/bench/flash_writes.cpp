@@ -7,6 +7,10 @@
 //     VIGIL_BENCH_QUICK=1   200 sensors instead of 1,000
 //     VIGIL_BENCH_SENSORS=N  any number of sensors
 //     VIGIL_BENCH_PARTS=readings,waveforms,measurements  leave parts of the plant out
+//     VIGIL_BENCH_DAYS=N    measure N simulated days after the first (default
+//                           1) and report the mean per day: 6 takes in a
+//                           whole seal cycle (a series' small chunks are
+//                           re-encoded as sealed ones every ~4 days)
 //     VIGIL_BENCH_FRAMES=1  also attribute the second day's WAL frames to
 //                           tables and indexes (dbstat); needs a WAL that
 //                           is never copied during the day (wal_bytes 1 GiB)
@@ -28,7 +32,7 @@
 // Each policy runs on its own fresh database in the same run; the first is
 // the reference: the store's defaults before the flash policy (a commit every
 // 200 ms, a checkpoint every 60 s, 4 KiB pages). VIGIL_BENCH_POLICY=
-// "commit_ms,checkpoint_ms,page_size,wal_bytes" runs one policy after it
+// "commit_ms,checkpoint_ms,page_size,wal_bytes[,group[,seal]]" runs one policy after it
 // (VIGIL_BENCH_NO_REF=1: without the reference).
 #include <algorithm>
 #include <chrono>
@@ -63,6 +67,7 @@ struct Policy {
   int page_size = 4096;
   int wal_bytes = 4 << 20;    // SQLite's WAL auto-checkpoint, in bytes
   bool group = false;         // StoreOptions::group_commit
+  bool seal = true;           // StoreOptions::seal_chunks
 };
 
 struct Outcome {
@@ -231,6 +236,7 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
   o.integrity_check_interval_s = 0;
   o.page_size = pol.page_size;
   o.wal_autocheckpoint_bytes = pol.wal_bytes;
+  o.seal_chunks = pol.seal;
   o.group_commit = pol.group;
   ManualClock clock(kStart);
   o.clock = &clock;
@@ -270,7 +276,9 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
   std::vector<double> level(static_cast<std::size_t>(sensors) * kMetrics, 20.0);
   std::normal_distribution<double> step(0, 0.05);
 
-  const TimestampMs end = kStart + 2 * kDay;
+  const char* days_env = std::getenv("VIGIL_BENCH_DAYS");
+  const int days = days_env ? std::max(1, std::atoi(days_env)) : 1;
+  const TimestampMs end = kStart + (1 + days) * kDay;
   const TimestampMs measure_from = kStart + kDay;
   TimestampMs next_commit = kStart + pol.commit_ms, next_checkpoint = kStart + pol.checkpoint_ms;
   // Each sensor's next point and waveform time: phases spread over the period.
@@ -360,8 +368,14 @@ Outcome run(const Policy& pol, const std::string& path, int sensors) {
   if (!store.flush().ok()) std::exit(1);
   if (std::getenv("VIGIL_BENCH_FRAMES")) print_frames(path, pol.page_size, wal0);
   copy_wal(path);
-  out.written = static_cast<double>(bytes_written() - w0);
-  out.occupied = static_cast<double>(occupied_bytes(path) - occ0);
+  out.written = static_cast<double>(bytes_written() - w0) / days;
+  out.occupied = static_cast<double>(occupied_bytes(path) - occ0) / days;
+  out.by_waveform /= days;
+  out.by_measurement /= days;
+  out.by_commit /= days;
+  out.by_checkpoint /= days;
+  out.waveforms /= days;
+  out.commits /= days;
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_wall).count();
   opened->reset();
   remove_db(path);
@@ -375,25 +389,26 @@ int main(int argc, char** argv) {
   int sensors = std::getenv("VIGIL_BENCH_QUICK") ? 200 : 1000;
   if (const char* n = std::getenv("VIGIL_BENCH_SENSORS")) sensors = std::max(1, std::atoi(n));
   std::vector<Policy> policies = {
-      {"reference: commit 200 ms, checkpoint 60 s, 4 KiB pages", 200, 60'000},
-      {"earlier: commit 1 s, checkpoint 6 h, 1 KiB, WAL 4 MiB", 1000, 6 * 3'600'000, 1024},
-      {"previous: group commit 10 s, 12 h, 1 KiB, WAL 4 MiB", 10'000, 12 * 3'600'000, 1024, 4 << 20, true},
-      {"group commit 10 s, 12 h, 1 KiB, WAL 64 MiB", 10'000, 12 * 3'600'000, 1024, 64 << 20, true},
-      {"group commit 30 s, 12 h, 1 KiB, WAL 4 MiB", 30'000, 12 * 3'600'000, 1024, 4 << 20, true},
+      {"reference: commit 200 ms, checkpoint 60 s, 4 KiB pages", 200, 60'000, 4096, 4 << 20, false, false},
+      {"earlier: commit 1 s, checkpoint 6 h, 1 KiB, WAL 4 MiB", 1000, 6 * 3'600'000, 1024, 4 << 20, false, false},
+      {"previous: group commit 10 s, 12 h, 1 KiB, WAL 4 MiB", 10'000, 12 * 3'600'000, 1024, 4 << 20, true, false},
+      {"group commit 30 s, 12 h, 1 KiB, WAL 64 MiB, no seals", 30'000, 12 * 3'600'000, 1024, 64 << 20, true, false},
       {"defaults: group commit 30 s, 12 h, 1 KiB, WAL 64 MiB", 30'000, 12 * 3'600'000, 1024, 64 << 20, true},
       {"the same with 4 KiB pages (older databases)", 30'000, 12 * 3'600'000, 4096, 64 << 20, true},
   };
-  if (const char* only = std::getenv("VIGIL_BENCH_POLICY")) {  // "commit_ms,checkpoint_ms,page,wal_bytes[,group]"
+  // "commit_ms,checkpoint_ms,page,wal_bytes[,group[,seal]]"
+  if (const char* only = std::getenv("VIGIL_BENCH_POLICY")) {
     Policy p{"custom", 1000, 3'600'000};
-    int group = 0;
-    std::sscanf(only, "%lld,%lld,%d,%d,%d", reinterpret_cast<long long*>(&p.commit_ms),
-                reinterpret_cast<long long*>(&p.checkpoint_ms), &p.page_size, &p.wal_bytes, &group);
+    int group = 0, seal = 1;
+    std::sscanf(only, "%lld,%lld,%d,%d,%d,%d", reinterpret_cast<long long*>(&p.commit_ms),
+                reinterpret_cast<long long*>(&p.checkpoint_ms), &p.page_size, &p.wal_bytes, &group, &seal);
     p.group = group != 0;
+    p.seal = seal != 0;
     policies = {policies[0], p};
     if (std::getenv("VIGIL_BENCH_NO_REF")) policies = {p};
   }
   std::printf("Flash writes: %d sensors × %d metrics every 10 min + an hourly 8,192-sample waveform, "
-              "second simulated day\n", sensors, kMetrics);
+              "%s\n", sensors, kMetrics, std::getenv("VIGIL_BENCH_DAYS") ? "per day after the first" : "second simulated day");
   double ref = 0;
   for (const auto& p : policies) {
     auto o = run(p, dir + "/flash.db", sensors);

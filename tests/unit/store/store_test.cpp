@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "store/chunk_codec.h"
@@ -361,37 +362,106 @@ TEST_CASE("the chunk size limit packs whole cells into a page and never spills t
   }
 }
 
-TEST_CASE("a checkpoint fills chunks close to the size limit, the points unchanged") {
-  TempDir d;
-  auto s = open_store(d.file("fill.db"));
-  Id id = make_series(*s);
-  // Noisy values with six significant digits: ~18 bits a value, so a chunk
-  // holds some 70 points and the limit, not the point count, ends it.
-  std::mt19937 rng(5);
+TEST_CASE("the sealed chunk limit makes a record that fills exactly one overflow page") {
+  using store_detail::sealed_chunk_bytes_for_page;
+  CHECK(sealed_chunk_bytes_for_page(1024) == 1101);  // 103 B in the leaf + 1,020 on the overflow page - 22 B of record
+  for (std::int64_t page = 512; page <= 65536; page *= 2) {
+    const std::int64_t max_local = (page - 12) * 64 / 255 - 23, min_local = (page - 12) * 32 / 255 - 23;
+    const auto record = static_cast<std::int64_t>(sealed_chunk_bytes_for_page(page)) + 22;
+    CHECK(record > max_local);                        // it spills...
+    CHECK(record - min_local == page - 4);            // ...into one whole overflow page
+    CHECK(sealed_chunk_bytes_for_page(page) > 4 * store_detail::chunk_bytes_for_page(page));
+  }
+}
+
+namespace {
+// Noisy values with six significant digits: ~18 bits a value, so the byte
+// limits, not the point counts, end the chunks.
+std::vector<SeriesPoint> noisy(Id id, int n, TimestampMs start, unsigned seed) {
+  std::mt19937 rng(seed);
   std::normal_distribution<double> noise(0.0, 0.03);
   std::vector<SeriesPoint> pts;
-  for (int i = 0; i < 3000; ++i) {
-    const double v = 0.1 + noise(rng);
+  for (int i = 0; i < n; ++i) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    pts.push_back({id, kT0 + i * 10 * kMin, std::strtod(buf, nullptr)});
+    std::snprintf(buf, sizeof buf, "%.6g", 0.1 + noise(rng));
+    pts.push_back({id, start + i * 10 * kMin, std::strtod(buf, nullptr)});
   }
-  REQUIRE(s->append(pts).ok());
-  REQUIRE(s->checkpoint().ok());
-  const auto limit = static_cast<std::int64_t>(store_detail::chunk_bytes_for_page(1024));
-  const std::int64_t chunks = vigil_test::scalar(*s, "SELECT count(*) FROM chunks");
-  CHECK(chunks > 20);
-  CHECK(vigil_test::scalar(*s, "SELECT max(length(data)) FROM chunks") <= limit);
-  // Every chunk but the newest ends within a few points of the limit.
-  CHECK(vigil_test::scalar(*s, "SELECT min(length(data)) FROM chunks WHERE t0 < (SELECT max(t0) FROM chunks)") >=
-        limit * 9 / 10);
-  auto back = s->range(id, kT0, kT0 + 3000LL * 10 * kMin);
+  return pts;
+}
+
+void check_round_trip(Store& s, Id id, const std::vector<SeriesPoint>& pts) {
+  auto back = s.range(id, pts.front().ts, pts.back().ts);
   REQUIRE(back.ok());
   REQUIRE(back->size() == pts.size());
   for (std::size_t i = 0; i < pts.size(); ++i) {
     CHECK((*back)[i].ts == pts[i].ts);
     CHECK((*back)[i].value == pts[i].value);
   }
+}
+}  // namespace
+
+TEST_CASE("a checkpoint seals chunks that fill one overflow page each and keeps the rest in full small chunks") {
+  TempDir d;
+  auto s = open_store(d.file("fill.db"));
+  Id id = make_series(*s);
+  const auto pts = noisy(id, 3000, kT0, 5);
+  REQUIRE(s->append(pts).ok());
+  REQUIRE(s->checkpoint().ok());
+  const auto small = static_cast<std::int64_t>(store_detail::chunk_bytes_for_page(1024));
+  const auto sealed = static_cast<std::int64_t>(store_detail::sealed_chunk_bytes_for_page(1024));
+  const std::string is_sealed = "length(data) > " + std::to_string(small);
+  const std::int64_t n_sealed = vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE " + is_sealed);
+  CHECK(n_sealed >= 5);
+  CHECK(vigil_test::scalar(*s, "SELECT max(length(data)) FROM chunks") <= sealed);
+  CHECK(vigil_test::scalar(*s, "SELECT min(length(data)) FROM chunks WHERE " + is_sealed) >= sealed * 9 / 10);
+  // What is left after the seals: small chunks, full but for the newest.
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE t0 > (SELECT max(t0) FROM chunks WHERE " +
+                                   is_sealed + ") AND length(data) > " + std::to_string(small)) == 0);
+  // Each sealed chunk owns one overflow page, and that page is all but full.
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM dbstat WHERE name = 'chunks' AND pagetype = 'overflow'") ==
+        n_sealed);
+  CHECK(vigil_test::scalar(*s, "SELECT coalesce(sum(unused), 0) FROM dbstat WHERE name = 'chunks' AND "
+                               "pagetype = 'overflow'") <= n_sealed * 1024 / 10);
+  check_round_trip(*s, id, pts);
+}
+
+TEST_CASE("small chunks written at successive checkpoints are sealed once they fill a sealed chunk") {
+  TempDir d;
+  auto s = open_store(d.file("seal.db"));
+  Id id = make_series(*s);
+  const auto pts = noisy(id, 2000, kT0, 7);
+  const auto small = static_cast<std::int64_t>(store_detail::chunk_bytes_for_page(1024));
+  std::int64_t max_small_chunks = 0;
+  for (std::size_t i = 0; i < pts.size(); i += 72) {  // twelve hours of 10-minute points a checkpoint
+    const std::size_t e = std::min(pts.size(), i + 72);
+    REQUIRE(s->append(std::vector<SeriesPoint>(pts.begin() + static_cast<std::ptrdiff_t>(i),
+                                               pts.begin() + static_cast<std::ptrdiff_t>(e)))
+                .ok());
+    REQUIRE(s->checkpoint().ok());
+    max_small_chunks = std::max(max_small_chunks, vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE "
+                                                                         "length(data) <= " + std::to_string(small)));
+  }
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE length(data) > " + std::to_string(small)) >= 3);
+  CHECK(max_small_chunks <= 8);  // a sealed chunk's worth, never the whole history
+  check_round_trip(*s, id, pts);
+  // A late point inside a sealed chunk, and one on the newest chunk's key,
+  // merge into what is there: nothing is overwritten.
+  std::vector<SeriesPoint> all = pts;
+  const SeriesPoint late{id, pts[100].ts + 1, 0.5};
+  const TimestampMs newest_key = vigil_test::scalar(*s, "SELECT max(t0) FROM chunks");
+  const SeriesPoint same_key{id, newest_key, 0.25};
+  REQUIRE(s->append(std::vector<SeriesPoint>{late, same_key}).ok());
+  REQUIRE(s->checkpoint().ok());
+  all.push_back(late);
+  all.push_back(same_key);
+  std::stable_sort(all.begin(), all.end(), [](const SeriesPoint& a, const SeriesPoint& b) { return a.ts < b.ts; });
+  auto back = s->range(id, all.front().ts, all.back().ts);
+  REQUIRE(back.ok());
+  CHECK(back->size() == all.size());
+  std::multiset<std::pair<TimestampMs, double>> want, got;
+  for (const auto& p : all) want.insert({p.ts, p.value});
+  for (const auto& p : *back) got.insert({p.ts, p.value});
+  CHECK(want == got);
 }
 
 TEST_CASE("the writer copies the WAL into the database at the configured size, in pages") {
