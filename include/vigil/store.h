@@ -87,10 +87,10 @@ struct StoreOptions {
   // NEW database (an existing file keeps its own; 0 = SQLite's default) and
   // the WAL size at which SQLite copies it into the database (bytes): a
   // page changed many times between two copies is copied once, so a larger
-  // WAL writes less (64 MiB: a fifth less than 4 MiB) at the cost of its
+  // WAL writes less (256 MiB: a quarter less than 4 MiB) at the cost of its
   // disk space and a longer WAL scan when the file is opened after a crash.
   int page_size = 1024;
-  int wal_autocheckpoint_bytes = 64 * 1024 * 1024;
+  int wal_autocheckpoint_bytes = 256 * 1024 * 1024;
   // Sealed chunks (docs/storage.md "Chunks"): a checkpoint re-encodes a
   // series' newest small chunks as one chunk filling a whole overflow page
   // once they hold enough points (a fifth to a third fewer bytes a point).

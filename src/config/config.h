@@ -34,7 +34,7 @@ struct StorageConfig {
   int waveforms_per_position = 500;  // newest raw waveform snapshots kept at full rate
   bool waveforms_keep_daily = true;  // beyond them, the first of each day (for raw_retention_days)
   int page_size = 1024;              // bytes per database page of a NEW database (flash wear)
-  int wal_autocheckpoint_mb = 64;    // WAL size at which SQLite copies it into the database (flash wear)
+  int wal_autocheckpoint_mb = 256;   // WAL size at which SQLite copies it into the database (flash wear)
   int integrity_check_interval_h = 6;  // PRAGMA quick_check this often (and at start); 0 = only at start
   int clock_tolerance_s = 300;         // health: clock behind the newest stored point by more = broken
   // Nightly backup (docs/storage.md): empty = off. A directory (a USB stick,

@@ -619,8 +619,16 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
     const double per_point = tail_points > 0 ? static_cast<double>(tail_bytes) / static_cast<double>(tail_points) : 18.0;
     if (keys_free && static_cast<double>(tail_bytes) + per_point * static_cast<double>(pts.size()) >= static_cast<double>(goal)) {
       std::vector<Point> all;
-      for (auto it = tail.rbegin(); it != tail.rend(); ++it) VIGIL_RETURN_IF_ERROR(read_chunk(*it, all));
-      all.insert(all.end(), pts.begin(), pts.end());
+      Status readable = Status::Ok();
+      for (auto it = tail.rbegin(); it != tail.rend() && readable.ok(); ++it) readable = read_chunk(*it, all);
+      if (!readable.ok()) {
+        // A damaged chunk stays as it is (the reader reports it where it is
+        // read); the new points go into small chunks as without sealing.
+        spdlog::warn("store: not sealing series {}: {}", series, readable.ToString());
+        all.clear();
+      } else {
+        all.insert(all.end(), pts.begin(), pts.end());
+      }
       std::stable_sort(all.begin(), all.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
       std::size_t j = 0;
       bool sealed = false;
@@ -653,17 +661,24 @@ Status Store::Impl::write_points(Id series, std::vector<Point>& pts) {
   // Extend the newest chunk while it has room and the points are not older.
   if (oc && oc->n < static_cast<std::int64_t>(kChunkMaxPoints) && pts.front().ts >= oc->t0) {
     std::vector<Point> merged;
-    VIGIL_RETURN_IF_ERROR(read_chunk(oc->t0, merged));
-    std::size_t k = 0;
-    while (i + k < pts.size() && merged.size() + k < kChunkMaxPoints && pts[i + k].ts - oc->t0 <= kChunkMaxSpanMs) ++k;
-    k = fill(merged, pts, i, k, 0, chunk_max_bytes);
-    if (k > 0) {
-      VIGIL_RETURN_IF_ERROR(upsert(oc->t0, out, blob));
-      i += k;
-      oc->t1 = out.back().ts;
-      oc->n = static_cast<std::int64_t>(out.size());
+    if (Status r = read_chunk(oc->t0, merged); !r.ok()) {
+      // A damaged newest chunk is not extended (nor does it stop the
+      // checkpoint): the points open a chunk after it.
+      spdlog::warn("store: not extending the newest chunk of series {}: {}", series, r.ToString());
+      oc->n = static_cast<std::int64_t>(kChunkMaxPoints);
     } else {
-      oc->n = static_cast<std::int64_t>(kChunkMaxPoints);  // full by its bytes: the next points open a chunk
+      std::size_t k = 0;
+      while (i + k < pts.size() && merged.size() + k < kChunkMaxPoints && pts[i + k].ts - oc->t0 <= kChunkMaxSpanMs)
+        ++k;
+      k = fill(merged, pts, i, k, 0, chunk_max_bytes);
+      if (k > 0) {
+        VIGIL_RETURN_IF_ERROR(upsert(oc->t0, out, blob));
+        i += k;
+        oc->t1 = out.back().ts;
+        oc->n = static_cast<std::int64_t>(out.size());
+      } else {
+        oc->n = static_cast<std::int64_t>(kChunkMaxPoints);  // full by its bytes: the next points open a chunk
+      }
     }
   }
   while (i < pts.size()) {

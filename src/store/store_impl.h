@@ -40,13 +40,18 @@ inline TimestampMs wall_ms() { return SystemClock::instance().now_ms(); }
 // BEGIN works; lock_joining() leaves the group open, for writes that join it.
 class WriteMutex {
  public:
+  // The generation moves when the mutex is taken as well as when it is
+  // released: a thread woken by the holder (flush() waits for the writer's
+  // commit, notified before the writer lets go) already sees a new value.
   void lock() {
     mu_.lock();
+    generation_.fetch_add(1, std::memory_order_release);
     data_only_ = false;
     if (settle_) settle_();
   }
   void lock_joining() {
     mu_.lock();
+    generation_.fetch_add(1, std::memory_order_release);
     data_only_ = false;
   }
   // Set once in Store::open, before any other thread sees the store.

@@ -41,7 +41,7 @@ TEST_CASE("every process takes the storage section's options, not the library's 
 TEST_CASE("the shipped defaults map to the store's flash policy") {
   const StoreOptions so = app::store_options(StorageConfig{});
   CHECK(so.batch_max_delay_ms == 30000);
-  CHECK(so.wal_autocheckpoint_bytes == 64 * 1024 * 1024);
+  CHECK(so.wal_autocheckpoint_bytes == 256 * 1024 * 1024);
   CHECK(so.page_size == 1024);
   CHECK(so.group_commit);
 }

@@ -464,6 +464,37 @@ TEST_CASE("small chunks written at successive checkpoints are sealed once they f
   CHECK(want == got);
 }
 
+TEST_CASE("a damaged chunk is left as it is and does not stop a series' checkpoints") {
+  TempDir d;
+  auto s = open_store(d.file("damaged.db"));
+  Id id = make_series(*s);
+  const auto pts = noisy(id, 1122, kT0, 9);
+  auto damage = [&](const std::string& which) {  // zeros: an unknown version, the length kept
+    REQUIRE(s->write_txn([&](sql::Db& db) {
+      return db.exec("UPDATE chunks SET data = zeroblob(length(data)) WHERE t0 = (SELECT " + which +
+                     "(t0) FROM chunks)");
+    }).ok());
+  };
+  REQUIRE(s->append(std::vector<SeriesPoint>(pts.begin(), pts.begin() + 72)).ok());
+  REQUIRE(s->checkpoint().ok());
+  REQUIRE(vigil_test::scalar(*s, "SELECT count(*) FROM chunks") >= 1);
+  damage("min");
+  // Enough new points to seal, with the damaged chunk in the series' tail:
+  // no seal, the points go into small chunks.
+  REQUIRE(s->append(std::vector<SeriesPoint>(pts.begin() + 72, pts.begin() + 1072)).ok());
+  REQUIRE(s->checkpoint().ok());
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM ingest_log") == 0);
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE data = zeroblob(length(data))") == 1);
+  CHECK(vigil_test::scalar(*s, "SELECT sum(n) FROM chunks") == 1072);
+  // The newest chunk damaged: it is not extended; the points open a chunk.
+  damage("max");
+  REQUIRE(s->append(std::vector<SeriesPoint>(pts.begin() + 1072, pts.end())).ok());
+  REQUIRE(s->checkpoint().ok());
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM ingest_log") == 0);
+  CHECK(vigil_test::scalar(*s, "SELECT count(*) FROM chunks WHERE data = zeroblob(length(data))") == 2);
+  CHECK(vigil_test::scalar(*s, "SELECT sum(n) FROM chunks") == 1122);
+}
+
 TEST_CASE("the writer copies the WAL into the database at the configured size, in pages") {
   TempDir d;
   StoreOptions o;
@@ -481,8 +512,8 @@ TEST_CASE("the writer copies the WAL into the database at the configured size, i
     return Status::Ok();
   }).ok());
   CHECK(pages == 256);
-  // The shipped default: 64 MiB.
-  CHECK(StoreOptions{}.wal_autocheckpoint_bytes == 64 * 1024 * 1024);
+  // The shipped default: 256 MiB.
+  CHECK(StoreOptions{}.wal_autocheckpoint_bytes == 256 * 1024 * 1024);
 }
 
 TEST_CASE("readings, waveforms and measurements leave the catalog generation; catalog writes move it") {
